@@ -1,0 +1,218 @@
+"""The Snapshot: every lending position of interest at one block, as the chain readers saw it.
+
+This is the contract between ``chain/`` (which writes it) and ``risk/`` (which reads it). It
+keeps the protocols' own integers (raw token units, oracle answers, WAD fractions) so that
+exact boundary checks can use the protocol's integer math; :mod:`risk.book` is the one
+boundary that turns it into float64 columns for the vectorized engine.
+
+Units
+-----
+- token amounts: raw integer units of the token (``amount / 10**decimals`` tokens);
+- ``*_wad``: fractions scaled by 1e18 (Aave bps are converted exactly: ``bps * 1e14``);
+- ``Reserve.oracle_price``: the venue's own oracle answer in ``Market.price_unit`` units
+  (Aave: base currency with ``BASE_CURRENCY_UNIT`` = 1e8 USD; Compound V3: 8 decimals);
+- ``Market.oracle_price_1e36`` (Morpho Blue): price of one collateral unit in loan units
+  scaled by 1e36, as ``IOracle.price()`` answers;
+- ``Asset.price_usd``: the reference USD price the engine starts from (float).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+WAD = 10**18
+BPS_TO_WAD = 10**14
+
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3"]
+"""Liquidation rule of a market.
+
+- ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
+  100% at or below; no dust rule; bad debt stays on the book.
+- ``aave_v33``: Aave v3.3+: 50% of the *total* debt only when HF > 0.95 and both reserves are
+  worth >= $2,000, else the whole reserve debt; $1,000 dust rule; deficit when collateral runs out.
+- ``morpho_blue``: no close factor; LIF = min(1.15, 1/(1 - 0.3 (1 - LLTV))); bad debt socialised.
+- ``compound_v3``: ``absorb`` takes all collateral and clears all debt; shortfall is bad debt.
+"""
+
+VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Asset(_Frozen):
+    symbol: str = Field(min_length=1)
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    decimals: int = Field(ge=0, le=36)
+    price_usd: float = Field(gt=0, description="reference USD price at the snapshot block")
+
+
+class Reserve(_Frozen):
+    """Risk parameters of one asset in one market (eMode not applied)."""
+
+    asset: str = Field(description="Asset.symbol")
+    ltv_wad: int = Field(ge=0, le=WAD)
+    liquidation_threshold_wad: int = Field(ge=0, le=WAD)
+    liquidation_bonus_wad: int = Field(
+        ge=0, description="collateral seized per unit of debt repaid, incl. principal (1.05e18 = 5%)"
+    )
+    protocol_fee_wad: int = Field(default=0, ge=0, le=WAD, description="share of the bonus part kept by the protocol")
+    oracle_price: int | None = Field(default=None, ge=0, description="venue oracle answer in Market.price_unit")
+    can_be_collateral: bool = True
+    can_be_borrowed: bool = True
+
+
+class EModeCategory(_Frozen):
+    id: int = Field(ge=1, le=255)
+    label: str = ""
+    ltv_wad: int = Field(ge=0, le=WAD)
+    liquidation_threshold_wad: int = Field(ge=0, le=WAD)
+    liquidation_bonus_wad: int = Field(ge=0)
+    collateral_assets: tuple[str, ...] = Field(description="symbols whose collateral uses this category's LT/bonus")
+
+
+class Market(_Frozen):
+    id: str = Field(min_length=1, description="unique in the snapshot, e.g. 'aave-core' or 'morpho:0xc54d…'")
+    venue: Venue
+    name: str
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="pool / Morpho / Comet contract")
+    protocol_version: str = Field(default="", description="e.g. 'aave-v3.0', 'aave-v3.6', 'morpho-blue-1.0'")
+    price_unit: int | None = Field(default=None, description="scale of Reserve.oracle_price (Aave BASE_CURRENCY_UNIT)")
+    reserves: tuple[Reserve, ...]
+    emode_categories: tuple[EModeCategory, ...] = ()
+    # Morpho Blue only: one collateral, one loan asset per market.
+    oracle_price_1e36: int | None = None
+    lltv_wad: int | None = None
+
+    def reserve(self, symbol: str) -> Reserve:
+        for reserve in self.reserves:
+            if reserve.asset == symbol:
+                return reserve
+        raise KeyError(f"market {self.id!r} has no reserve {symbol!r}")
+
+
+class Position(_Frozen):
+    market: str = Field(description="Market.id")
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    emode: int = Field(default=0, ge=0, le=255)
+    collateral: dict[str, int] = Field(default_factory=dict, description="symbol -> raw token units enabled as collateral")
+    debt: dict[str, int] = Field(default_factory=dict, description="symbol -> raw token units owed (interest accrued to the block)")
+
+    @field_validator("collateral", "debt")
+    @classmethod
+    def _non_negative(cls, amounts: dict[str, int]) -> dict[str, int]:
+        for symbol, amount in amounts.items():
+            if amount < 0:
+                raise ValueError(f"negative amount {amount} for {symbol}")
+        return amounts
+
+
+class Snapshot(_Frozen):
+    chain_id: int = Field(ge=1)
+    block_number: int = Field(ge=0)
+    block_timestamp: int = Field(ge=0, description="unix seconds of the pinned block")
+    source: str = Field(default="", description="where it came from (RPC URLs are masked)")
+    synthetic: bool = Field(default=False, description="True for generated sample data, never chain data")
+    assets: tuple[Asset, ...]
+    markets: tuple[Market, ...]
+    positions: tuple[Position, ...]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "Snapshot":
+        symbols = [a.symbol for a in self.assets]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError("asset symbols must be unique")
+        known = set(symbols)
+        market_ids = [m.id for m in self.markets]
+        if len(set(market_ids)) != len(market_ids):
+            raise ValueError("market ids must be unique")
+        for market in self.markets:
+            for reserve in market.reserves:
+                if reserve.asset not in known:
+                    raise ValueError(f"market {market.id!r} names unknown asset {reserve.asset!r}")
+        markets = {m.id: m for m in self.markets}
+        for position in self.positions:
+            market = markets.get(position.market)
+            if market is None:
+                raise ValueError(f"position {position.account} names unknown market {position.market!r}")
+            listed = {r.asset for r in market.reserves}
+            for symbol in (*position.collateral, *position.debt):
+                if symbol not in listed:
+                    raise ValueError(f"position {position.account} in {market.id!r} holds unlisted asset {symbol!r}")
+        return self
+
+    def asset(self, symbol: str) -> Asset:
+        for asset in self.assets:
+            if asset.symbol == symbol:
+                return asset
+        raise KeyError(symbol)
+
+    def market(self, market_id: str) -> Market:
+        for market in self.markets:
+            if market.id == market_id:
+                return market
+        raise KeyError(market_id)
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Snapshot":
+        return cls.model_validate_json(text)
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (temp file + rename) so a killed run never leaves half a file."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self.to_json())
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Snapshot":
+        path = Path(path)
+        try:
+            return cls.from_json(path.read_bytes())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"snapshot file not found: {path}") from None
+
+
+def bps_to_wad(bps: int) -> int:
+    return int(bps) * BPS_TO_WAD
+
+
+def morpho_lif_wad(lltv_wad: int) -> int:
+    """Morpho Blue's liquidation incentive factor, exactly as ``Morpho.liquidate`` computes it.
+
+    ``min(MAX_LIF, WAD * WAD / (WAD - CURSOR * (WAD - lltv) / WAD))`` with floor divisions
+    (``wMulDown`` / ``wDivDown``), CURSOR = 0.3e18 and MAX_LIF = 1.15e18.
+    """
+    cursor_wad = 3 * 10**17
+    max_lif_wad = 115 * 10**16
+    denominator = WAD - (cursor_wad * (WAD - lltv_wad)) // WAD
+    return min(max_lif_wad, (WAD * WAD) // denominator)
+
+
+__all__ = [
+    "Asset",
+    "EModeCategory",
+    "Market",
+    "Position",
+    "Reserve",
+    "Snapshot",
+    "Venue",
+    "VENUES",
+    "WAD",
+    "bps_to_wad",
+    "morpho_lif_wad",
+]
+
+
+def _dump_schema() -> str:  # pragma: no cover - used to write docs/snapshot.schema.json
+    return json.dumps(Snapshot.model_json_schema(), indent=2)
