@@ -1,0 +1,145 @@
+"""Start and stop a local anvil node (from the npm package ``@foundry-rs/anvil``).
+
+The npm ``.bin/anvil`` is a Node wrapper that may leave the native node running when it is
+stopped, so we start the native binary directly, in its own process group, listening on
+127.0.0.1 only, and stop the whole group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ANVIL_BINARY = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+DEFAULT_GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so interest accrual is reproducible
+
+
+class AnvilError(RuntimeError):
+    pass
+
+
+def anvil_binary() -> Path:
+    override = os.environ.get("LIQRISK_ANVIL")
+    path = Path(override) if override else ANVIL_BINARY
+    if not path.exists():
+        raise AnvilError(f"anvil not found at {path}: run ./setup.sh (it installs npm @foundry-rs/anvil)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AnvilProcess:
+    pid: int
+    port: int
+    log_path: Path
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        stop_process_group(self.pid, timeout)
+
+
+def stop_process_group(pid: int, timeout: float = 5.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            finished, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not our child (started by another process): poll liveness
+            finished = 0 if _alive(pid) else pid
+        if finished:
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_anvil(
+    *,
+    port: int | None = None,
+    chain_id: int = 31337,
+    genesis_timestamp: int = DEFAULT_GENESIS_TIMESTAMP,
+    log_path: Path | None = None,
+    gas_limit: int = 1_000_000_000,
+    code_size_limit: int = 0x20000,
+    extra_args: tuple[str, ...] = (),
+    detach: bool = False,
+    startup_timeout: float = 20.0,
+) -> AnvilProcess:
+    """Start anvil on 127.0.0.1 and wait until it answers ``eth_chainId``.
+
+    ``detach=True`` lets the node outlive this Python process (``liqrisk devnet up``).
+    """
+    binary = anvil_binary()
+    port = port or free_port()
+    if log_path is None:
+        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"liqrisk-anvil-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    args = [
+        str(binary),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--chain-id", str(chain_id),
+        "--timestamp", str(genesis_timestamp),
+        "--gas-limit", str(gas_limit),
+        "--code-size-limit", str(code_size_limit),
+        "--accounts", "10",
+        "--balance", "1000000000",
+        *extra_args,
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + startup_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AnvilError(f"anvil exited with code {proc.returncode}; log: {log_path}")
+        try:
+            _rpc(url, "eth_chainId", [])
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        stop_process_group(proc.pid)
+        raise AnvilError(f"anvil did not answer on {url} within {startup_timeout}s; log: {log_path}")
+    if detach:
+        # Forget the child so its exit is not tied to our Popen object.
+        proc.returncode = 0
+    return AnvilProcess(pid=proc.pid, port=port, log_path=log_path)
+
+
+def _rpc(url: str, method: str, params: list) -> object:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=2) as resp:
+        return json.loads(resp.read())["result"]
