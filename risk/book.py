@@ -1,0 +1,245 @@
+"""Columnar position book: the float64 view of a Snapshot the vectorized engine works on.
+
+Axis order everywhere: ``(n_positions, n_assets)``. Amounts are in *tokens* (not raw units),
+prices in USD per token, fractions as plain floats (0.83 = 83%). This module is the one
+boundary where the Snapshot's protocol integers become floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.snapshot import WAD, VENUES, Snapshot, Venue
+
+Float64Array1D = NDArray[np.float64]
+Float64Array2D = NDArray[np.float64]
+Int8Array1D = NDArray[np.int8]
+Int32Array1D = NDArray[np.int32]
+
+VENUE_CODE: dict[str, int] = {venue: code for code, venue in enumerate(VENUES)}
+"""Integer code of each venue rule in ``PositionBook.venue``."""
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.setflags(write=False)
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class PositionBook:
+    """Every position as columns.
+
+    Attributes
+    ----------
+    symbols : tuple of str, length n_assets
+    prices_usd : ndarray, shape (n_assets,), USD per token at the snapshot block
+    collateral : ndarray, shape (n_positions, n_assets), tokens enabled as collateral
+    debt : ndarray, shape (n_positions, n_assets), tokens owed
+    liq_threshold : ndarray, shape (n_positions, n_assets), effective liquidation threshold
+        (fraction; eMode applied; 0 where the asset is not collateral for that position)
+    liq_bonus : ndarray, shape (n_positions, n_assets), collateral seized per unit of debt
+        repaid, principal included (1.05 = 5% bonus)
+    protocol_fee : ndarray, shape (n_positions, n_assets), share of the bonus part the
+        protocol keeps (Aave's liquidation protocol fee)
+    venue : ndarray of int8, shape (n_positions,), codes of :data:`VENUE_CODE`
+    market : ndarray of int32, shape (n_positions,), index into ``market_ids``
+    market_ids : tuple of str
+    accounts : tuple of str, length n_positions (may be empty for synthetic books)
+    """
+
+    symbols: tuple[str, ...]
+    prices_usd: Float64Array1D
+    collateral: Float64Array2D
+    debt: Float64Array2D
+    liq_threshold: Float64Array2D
+    liq_bonus: Float64Array2D
+    protocol_fee: Float64Array2D
+    venue: Int8Array1D
+    market: Int32Array1D
+    market_ids: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    block_number: int | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        n, a = self.collateral.shape
+        if len(self.symbols) != a or self.prices_usd.shape != (a,):
+            raise ValueError(f"symbols/prices must have length n_assets={a}")
+        for name in ("debt", "liq_threshold", "liq_bonus", "protocol_fee"):
+            if getattr(self, name).shape != (n, a):
+                raise ValueError(f"{name} must have shape {(n, a)}, got {getattr(self, name).shape}")
+        if self.venue.shape != (n,) or self.market.shape != (n,):
+            raise ValueError("venue and market must have shape (n_positions,)")
+        if self.accounts and len(self.accounts) != n:
+            raise ValueError("accounts must be empty or have one entry per position")
+        if np.any(self.prices_usd <= 0) or not np.all(np.isfinite(self.prices_usd)):
+            raise ValueError("prices_usd must be finite and > 0")
+        for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market"):
+            _frozen(getattr(self, name))
+
+    # -- shape ---------------------------------------------------------------------------
+    @property
+    def n_positions(self) -> int:
+        return self.collateral.shape[0]
+
+    @property
+    def n_assets(self) -> int:
+        return self.collateral.shape[1]
+
+    def asset_index(self, symbol: str) -> int:
+        try:
+            return self.symbols.index(symbol)
+        except ValueError:
+            raise KeyError(f"unknown asset {symbol!r}; the book has {', '.join(self.symbols)}") from None
+
+    def asset_vector(self, values: Mapping[str, float], default: float = 0.0) -> Float64Array1D:
+        """A per-asset vector in book order from a ``{symbol: value}`` mapping."""
+        unknown = set(values) - set(self.symbols)
+        if unknown:
+            raise KeyError(f"unknown asset(s) {sorted(unknown)}; the book has {', '.join(self.symbols)}")
+        return np.array([float(values.get(s, default)) for s in self.symbols])
+
+    # -- derived columns -------------------------------------------------------------------
+    @property
+    def weighted_collateral(self) -> Float64Array2D:
+        """``collateral * liq_threshold``, shape (n_positions, n_assets), tokens."""
+        if "weighted_collateral" not in self._cache:
+            self._cache["weighted_collateral"] = _frozen(self.collateral * self.liq_threshold)
+        return self._cache["weighted_collateral"]
+
+    def health_factor(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
+        """HF per position, shape (n_positions,): ``sum(coll*LT*p) / sum(debt*p)``; inf without debt."""
+        prices = self.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
+        weighted = self.weighted_collateral @ prices
+        debt_usd = self.debt @ prices
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(debt_usd > 0, weighted / np.where(debt_usd > 0, debt_usd, 1.0), np.inf)
+
+    def collateral_usd(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
+        prices = self.prices_usd if prices_usd is None else prices_usd
+        return self.collateral @ prices
+
+    def debt_usd(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
+        prices = self.prices_usd if prices_usd is None else prices_usd
+        return self.debt @ prices
+
+    def with_prices(self, prices_usd: Mapping[str, float] | Float64Array1D) -> "PositionBook":
+        """The same positions valued at other prices (e.g. a what-if spot)."""
+        if isinstance(prices_usd, Mapping):
+            vector = self.prices_usd.copy()
+            for symbol, price in prices_usd.items():
+                vector[self.asset_index(symbol)] = price
+        else:
+            vector = np.array(prices_usd, dtype=np.float64)
+        return PositionBook(
+            self.symbols, vector, self.collateral, self.debt, self.liq_threshold, self.liq_bonus,
+            self.protocol_fee, self.venue, self.market, self.market_ids, self.accounts, self.block_number,
+        )
+
+    def select(self, rows: NDArray[np.bool_] | NDArray[np.intp]) -> "PositionBook":
+        """A sub-book of some positions (boolean mask or indices)."""
+        rows = np.asarray(rows)
+        accounts = tuple(np.asarray(self.accounts, dtype=object)[rows]) if self.accounts else ()
+        return PositionBook(
+            self.symbols, self.prices_usd.copy(), self.collateral[rows], self.debt[rows],
+            self.liq_threshold[rows], self.liq_bonus[rows], self.protocol_fee[rows],
+            self.venue[rows], self.market[rows], self.market_ids, accounts, self.block_number,
+        )
+
+    def venue_names(self) -> tuple[str, ...]:
+        return VENUES
+
+    # -- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> "PositionBook":
+        """Convert protocol integers to float columns (the one unit boundary).
+
+        eMode is applied here: a collateral asset listed in the position's eMode category uses
+        the category's liquidation threshold and bonus, every other asset its reserve's.
+        """
+        symbols = tuple(a.symbol for a in snapshot.assets)
+        column = {s: i for i, s in enumerate(symbols)}
+        scale = np.array([10.0 ** a.decimals for a in snapshot.assets])
+        n, a = len(snapshot.positions), len(symbols)
+        collateral = np.zeros((n, a))
+        debt = np.zeros((n, a))
+        liq_threshold = np.zeros((n, a))
+        liq_bonus = np.ones((n, a))
+        protocol_fee = np.zeros((n, a))
+        venue = np.zeros(n, dtype=np.int8)
+        market_index = np.zeros(n, dtype=np.int32)
+        market_ids = tuple(m.id for m in snapshot.markets)
+        markets = {m.id: m for m in snapshot.markets}
+        # Per (market, eMode) parameter rows, built once.
+        param_rows: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+        def params(market_id: str, emode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            key = (market_id, emode)
+            if key not in param_rows:
+                market = markets[market_id]
+                lt, bonus, fee = np.zeros(a), np.ones(a), np.zeros(a)
+                category = next((c for c in market.emode_categories if c.id == emode), None) if emode else None
+                for reserve in market.reserves:
+                    j = column[reserve.asset]
+                    if not reserve.can_be_collateral:
+                        continue
+                    lt_wad, bonus_wad = reserve.liquidation_threshold_wad, reserve.liquidation_bonus_wad
+                    if category is not None and reserve.asset in category.collateral_assets:
+                        lt_wad, bonus_wad = category.liquidation_threshold_wad, category.liquidation_bonus_wad
+                    lt[j] = lt_wad / WAD
+                    bonus[j] = max(bonus_wad / WAD, 1.0)
+                    fee[j] = reserve.protocol_fee_wad / WAD
+                param_rows[key] = (lt, bonus, fee)
+            return param_rows[key]
+
+        market_position = {m: i for i, m in enumerate(market_ids)}
+        for i, position in enumerate(snapshot.positions):
+            for symbol, amount in position.collateral.items():
+                collateral[i, column[symbol]] = amount
+            for symbol, amount in position.debt.items():
+                debt[i, column[symbol]] = amount
+            lt, bonus, fee = params(position.market, position.emode)
+            liq_threshold[i] = lt
+            liq_bonus[i] = bonus
+            protocol_fee[i] = fee
+            venue[i] = VENUE_CODE[markets[position.market].venue]
+            market_index[i] = market_position[position.market]
+        collateral /= scale
+        debt /= scale
+        # Collateral that cannot back debt (LT 0, or not enabled) is not seizable either.
+        liq_threshold[collateral == 0] = 0.0
+        return cls(
+            symbols=symbols,
+            prices_usd=np.array([a.price_usd for a in snapshot.assets]),
+            collateral=collateral,
+            debt=debt,
+            liq_threshold=liq_threshold,
+            liq_bonus=liq_bonus,
+            protocol_fee=protocol_fee,
+            venue=venue,
+            market=market_index,
+            market_ids=market_ids,
+            accounts=tuple(p.account for p in snapshot.positions),
+            block_number=snapshot.block_number,
+        )
+
+
+def venue_code(venue: Venue | str) -> int:
+    try:
+        return VENUE_CODE[venue]
+    except KeyError:
+        raise KeyError(f"unknown venue {venue!r}; known: {', '.join(VENUES)}") from None
+
+
+def as_asset_vector(book: PositionBook, values: Mapping[str, float] | Sequence[float] | np.ndarray, *, default: float = 0.0) -> Float64Array1D:
+    """Accept ``{symbol: value}`` or an array in book order; return shape (n_assets,)."""
+    if isinstance(values, Mapping):
+        return book.asset_vector(values, default)
+    vector = np.asarray(values, dtype=np.float64)
+    if vector.shape != (book.n_assets,):
+        raise ValueError(f"expected {book.n_assets} values in book order {book.symbols}, got shape {vector.shape}")
+    return vector

@@ -1,0 +1,188 @@
+"""Venue liquidation rules as a vectorized kernel over rows of a book.
+
+One call liquidates, at fixed prices, every row whose HF < 1, the way a liquidator would on each
+venue, repeating on rows that stay liquidatable (a partially liquidated position is liquidated
+again while HF < 1), and reports what was repaid, seized and left as bad debt.
+
+The liquidator's choice (not fixed by the protocols) is modelled as: repay the largest debt
+reserve, seize the largest seizable collateral reserve (both by USD value).
+
+Rules per venue (see :data:`risk.snapshot.Venue`):
+
+- ``aave_v30``: repay up to 50% of that debt reserve while HF > 0.95, 100% at or below.
+- ``aave_v33``: the whole reserve debt, except 50% of the *total* debt when HF > 0.95 and both the
+  collateral and the debt reserve are worth >= $2,000; a partial repay that would leave less than
+  $1,000 of that debt is shrunk to leave exactly $1,000 (the dust rule).
+- ``morpho_blue``: the whole debt (no close factor).
+- ``compound_v3``: ``absorb`` takes all collateral and clears all debt; the borrower is credited
+  ``value / bonus`` (bonus = 1 / liquidationFactor) and any shortfall is bad debt.
+
+All venues: seized collateral = repaid value x bonus, capped at the collateral held (then the
+repay shrinks to ``collateral value / bonus``); the protocol fee is ``fee x bonus part`` of the
+seized amount. When no seizable collateral is left and debt remains, that debt is bad debt: it is
+written off here (Aave v3.3 deficit, Morpho socialisation, Comet reserves; on Aave v3.0 it would
+stay on the book unliquidatable — counted once as bad debt all the same).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.book import VENUE_CODE
+
+AAVE_V30 = VENUE_CODE["aave_v30"]
+AAVE_V33 = VENUE_CODE["aave_v33"]
+MORPHO_BLUE = VENUE_CODE["morpho_blue"]
+COMPOUND_V3 = VENUE_CODE["compound_v3"]
+
+CLOSE_FACTOR_HF_THRESHOLD = 0.95
+DEFAULT_CLOSE_FACTOR = 0.5
+AAVE_V33_MIN_BASE_FOR_CLOSE_FACTOR_USD = 2_000.0
+AAVE_V33_MIN_LEFTOVER_USD = 1_000.0
+_DUST_USD = 1e-6
+"""Residual debt or collateral below a millionth of a dollar counts as zero (float noise)."""
+
+
+@dataclass(frozen=True, eq=False)
+class RowsOutcome:
+    """What one :func:`liquidate_rows` call did, per row.
+
+    seized_tokens, protocol_fee_tokens, repaid_tokens : shape (n_rows, n_assets), tokens
+        (seized includes the protocol fee; repaid excludes bad debt)
+    bad_debt_usd : shape (n_rows,), USD at the prices of the call
+    hit : shape (n_rows,), bool, liquidated at least once
+    passes : number of liquidation passes run
+    """
+
+    seized_tokens: NDArray[np.float64]
+    protocol_fee_tokens: NDArray[np.float64]
+    repaid_tokens: NDArray[np.float64]
+    bad_debt_usd: NDArray[np.float64]
+    hit: NDArray[np.bool_]
+    passes: int
+
+
+def liquidatable(
+    collateral: NDArray[np.float64],
+    debt: NDArray[np.float64],
+    liq_threshold: NDArray[np.float64],
+    prices_usd: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """HF < 1 per row; prices shape (n_assets,) or (n_rows, n_assets)."""
+    weighted = np.einsum("ij,ij->i", collateral * liq_threshold, np.broadcast_to(prices_usd, collateral.shape))
+    owed = np.einsum("ij,ij->i", debt, np.broadcast_to(prices_usd, debt.shape))
+    return (owed > _DUST_USD) & (weighted < owed)
+
+
+def liquidate_rows(
+    collateral: NDArray[np.float64],
+    debt: NDArray[np.float64],
+    liq_threshold: NDArray[np.float64],
+    liq_bonus: NDArray[np.float64],
+    protocol_fee: NDArray[np.float64],
+    venue: NDArray[np.int8],
+    prices_usd: NDArray[np.float64],
+    *,
+    max_passes: int = 32,
+) -> RowsOutcome:
+    """Liquidate every row with HF < 1 at ``prices_usd``, in place.
+
+    ``collateral`` and ``debt`` (shape (n_rows, n_assets), tokens) are updated in place; pass
+    copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
+    """
+    n_rows, n_assets = collateral.shape
+    prices = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
+    seized = np.zeros((n_rows, n_assets))
+    fees = np.zeros((n_rows, n_assets))
+    repaid = np.zeros((n_rows, n_assets))
+    bad_debt = np.zeros(n_rows)
+    hit = np.zeros(n_rows, dtype=bool)
+    seizable = liq_threshold > 0
+
+    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices))
+    passes = 0
+    while rows.size and passes < max_passes:
+        passes += 1
+        hit[rows] = True
+        p = prices[rows]
+        coll = collateral[rows]
+        owed = debt[rows]
+        collateral_usd = coll * p * seizable[rows]
+        debt_usd = owed * p
+        total_debt_usd = debt_usd.sum(axis=1)
+        health = (coll * liq_threshold[rows] * p).sum(axis=1) / total_debt_usd
+        kind = venue[rows]
+
+        absorb = kind == COMPOUND_V3
+        if absorb.any():
+            a_rows = rows[absorb]
+            credit_usd = (collateral_usd[absorb] / liq_bonus[a_rows]).sum(axis=1)
+            shortfall = np.maximum(total_debt_usd[absorb] - credit_usd, 0.0)
+            cover = np.where(total_debt_usd[absorb] > 0, 1.0 - shortfall / total_debt_usd[absorb], 0.0)
+            seized[a_rows] += coll[absorb] * seizable[a_rows]
+            repaid[a_rows] += owed[absorb] * cover[:, None]
+            bad_debt[a_rows] += shortfall
+            collateral[a_rows] = np.where(seizable[a_rows], 0.0, collateral[a_rows])
+            debt[a_rows] = 0.0
+
+        keep = ~absorb
+        if keep.any():
+            r = rows[keep]
+            c_usd, d_usd = collateral_usd[keep], debt_usd[keep]
+            k = np.arange(r.size)
+            c = np.argmax(c_usd, axis=1)
+            j = np.argmax(d_usd, axis=1)
+            coll_c_usd = c_usd[k, c]
+            debt_j_usd = d_usd[k, j]
+            hf = health[keep]
+            kinds = kind[keep]
+            max_repay = debt_j_usd.copy()
+            v30 = kinds == AAVE_V30
+            max_repay[v30] *= np.where(hf[v30] > CLOSE_FACTOR_HF_THRESHOLD, DEFAULT_CLOSE_FACTOR, 1.0)
+            v33 = kinds == AAVE_V33
+            if v33.any():
+                capped = (
+                    (hf > CLOSE_FACTOR_HF_THRESHOLD)
+                    & (coll_c_usd >= AAVE_V33_MIN_BASE_FOR_CLOSE_FACTOR_USD)
+                    & (debt_j_usd >= AAVE_V33_MIN_BASE_FOR_CLOSE_FACTOR_USD)
+                    & v33
+                )
+                half_total = DEFAULT_CLOSE_FACTOR * total_debt_usd[keep]
+                cap = np.where(capped, np.minimum(debt_j_usd, half_total), debt_j_usd)
+                leftover = debt_j_usd - cap
+                dusty = capped & (leftover > 0) & (leftover < AAVE_V33_MIN_LEFTOVER_USD)
+                cap = np.where(dusty, debt_j_usd - AAVE_V33_MIN_LEFTOVER_USD, cap)
+                max_repay = np.where(v33, cap, max_repay)
+            bonus = liq_bonus[r, c]
+            seize_usd = max_repay * bonus
+            short = seize_usd > coll_c_usd
+            seize_usd = np.where(short, coll_c_usd, seize_usd)
+            repay_usd = np.where(short, coll_c_usd / bonus, max_repay)
+            fee_usd = (seize_usd - seize_usd / bonus) * protocol_fee[r, c]
+            p_c = p[keep][k, c]
+            p_j = p[keep][k, j]
+            seize_tokens = np.where(short, collateral[r, c], seize_usd / p_c)
+            repay_tokens = repay_usd / p_j
+            seized[r, c] += seize_tokens
+            fees[r, c] += fee_usd / p_c
+            repaid[r, j] += repay_tokens
+            collateral[r, c] = np.maximum(collateral[r, c] - seize_tokens, 0.0)
+            debt[r, j] = np.maximum(debt[r, j] - repay_tokens, 0.0)
+
+        # Dust and bad debt: no seizable collateral left while debt remains.
+        p = prices[rows]
+        left_collateral_usd = (collateral[rows] * p * seizable[rows]).sum(axis=1)
+        left_debt_usd = (debt[rows] * p).sum(axis=1)
+        tiny = (debt[rows] * p) < _DUST_USD
+        debt[rows] = np.where(tiny, 0.0, debt[rows])
+        stranded = (left_collateral_usd <= _DUST_USD) & (left_debt_usd > _DUST_USD)
+        if stranded.any():
+            s_rows = rows[stranded]
+            bad_debt[s_rows] += left_debt_usd[stranded]
+            debt[s_rows] = 0.0
+        still = liquidatable(collateral[rows], debt[rows], liq_threshold[rows], p)
+        rows = rows[still]
+    return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
