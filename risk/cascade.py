@@ -3,7 +3,8 @@
 For each initial driver move ``x0`` (0.2 = driver down 20%; negative = a rally), prices jump to
 ``spot * (1 + beta * r)`` with ``r = -x0``; every position with HF < 1 is liquidated by its
 venue's rule (:mod:`risk.liquidation`); liquidators sell the seized collateral and buy the
-repaid debt asset; the *cumulative* net USD sold per asset goes through the liquidity model and
+repaid debt asset; the *cumulative* net amount sold per asset (tokens valued at spot, so the
+same tokens dumped at a lower price move the market as much) goes through the liquidity model and
 moves prices further, round after round, until no position is liquidatable (a fixed point).
 
 Price of asset k after impacts ``I`` (fractions, :mod:`risk.liquidity`):
@@ -260,11 +261,12 @@ def _cascade_one(
         hit |= out.hit
         seized_value = out.seized_tokens.sum(axis=0) * prices
         repaid_value = out.repaid_tokens.sum(axis=0) * prices
-        sold_value = seized_value - out.protocol_fee_tokens.sum(axis=0) * prices
         seized_usd += seized_value
         liquidated_usd += repaid_value.sum()
         bad_debt_usd += out.bad_debt_usd.sum()
-        net_sold_usd += sold_value - repaid_value
+        # Impact is driven by token quantities (valued at spot), not by the USD they fetch:
+        # the same tokens dumped at a lower price must not move the market less.
+        net_sold_usd += (out.seized_tokens.sum(axis=0) - out.protocol_fee_tokens.sum(axis=0) - out.repaid_tokens.sum(axis=0)) * spot
         new_impact = liquidity.impact(net_sold_usd)
         moved = np.max(np.abs(new_impact - impact)) > tolerance
         impact = new_impact

@@ -539,8 +539,13 @@ def _wad_to_bps(value_wad: int, what: str) -> int:
 
 
 def aave_effective_liquidation_threshold_bps(market: Market, emode: int, symbol: str) -> int:
-    """Reserve LT, or the user's eMode category LT when that category covers ``symbol``."""
+    """Reserve LT, or the user's eMode category LT when that category covers ``symbol``.
+
+    A reserve whose own LT is 0 never counts as collateral, eMode or not (GenericLogic tests
+    the reserve LT before applying the category)."""
     reserve = market.reserve(symbol)
+    if reserve.liquidation_threshold_wad == 0:
+        return 0
     if emode:
         for category in market.emode_categories:
             if category.id == emode and symbol in category.collateral_assets:
@@ -850,6 +855,33 @@ def comet_is_liquidatable(
     )
 
 
+def comet_position_is_liquidatable(market: Market, position: Position, decimals: Mapping[str, int]) -> bool:
+    """``isLiquidatable`` from a snapshot position: its debt (present value, accrued to the
+    snapshot block) as the principal at index 1e15, prices from ``Reserve.oracle_price``,
+    ``scale = 10**decimals`` and ``liquidation_threshold_wad`` as liquidateCollateralFactor.
+    (Comet's own view uses the stored indices; see :mod:`chain.compound_v3`.)"""
+    if market.venue != "compound_v3":
+        raise ValueError(f"market {market.id!r} is {market.venue}, not compound_v3")
+    base = [r for r in market.reserves if r.can_be_borrowed]
+    if len(base) != 1 or base[0].oracle_price is None:
+        raise ValueError(f"market {market.id!r} must have exactly one priced base reserve")
+    debt = sum(position.debt.values())
+    legs = []
+    for symbol, amount in position.collateral.items():
+        reserve = market.reserve(symbol)
+        if reserve.oracle_price is None:
+            raise ValueError(f"market {market.id!r} reserve {symbol} has no price")
+        legs.append(CometCollateralLeg(amount, reserve.oracle_price, 10 ** decimals[symbol], reserve.liquidation_threshold_wad))
+    return comet_is_liquidatable(
+        principal=-debt,
+        base_supply_index=BASE_INDEX_SCALE,
+        base_borrow_index=BASE_INDEX_SCALE,
+        base_price=base[0].oracle_price,
+        base_scale=10 ** decimals[base[0].asset],
+        collateral=legs,
+    )
+
+
 __all__ = [
     "AaveAccountData",
     "AaveHfRule",
@@ -878,6 +910,7 @@ __all__ = [
     "aave_scaled_to_balance_raw",
     "comet_is_liquidatable",
     "comet_liquidity",
+    "comet_position_is_liquidatable",
     "comet_present_value",
     "morpho_accrue_interest",
     "morpho_borrow_assets",

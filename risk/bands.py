@@ -1,0 +1,273 @@
+"""Liquidation bands: where, in one asset's price, the liquidations are.
+
+1. Every position's liquidation price for the asset (others fixed, :mod:`risk.liquidation_prices`).
+2. A *liquidation map*: positions bucketed on a price grid, weighted by the position's collateral
+   USD and debt USD (both valued at spot), and counted, per venue. Long-side liquidations (price
+   falling) sit below spot, short-side ones (price rising) above it.
+3. *Bands* (clusters): the collateral density is smoothed with a Gaussian kernel
+   (``scipy.ndimage.gaussian_filter1d``, ``smoothing_usd`` wide), peaks are found with
+   ``scipy.signal.find_peaks`` and a minimum prominence (a share of the highest peak on that
+   side), each peak's extent is taken where the smoothed density stays above
+   ``1 - rel_height`` of the peak's prominence (``scipy.signal.peak_widths``), and the band's edges
+   are then tightened to the lowest and highest liquidation price of the positions inside it.
+   Bands never straddle spot: each side is searched on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks, peak_widths
+
+from risk.book import Float64Array1D, Float64Array2D, PositionBook
+from risk.liquidation_prices import Side, liquidation_prices_for
+from risk.snapshot import VENUES
+
+
+@dataclass(frozen=True)
+class Band:
+    """A dense range of liquidation prices of one asset.
+
+    low_usd, high_usd : edges (USD per token); peak_usd : densest price
+    collateral_usd, debt_usd : totals of the positions in the band, valued at spot
+    positions : count; share_of_side : collateral share of all that side's liquidatable collateral
+    distance_from_spot : (band middle - spot) / spot, negative below spot
+    by_venue : collateral USD per venue name
+    """
+
+    symbol: str
+    side: Literal["long", "short"]
+    low_usd: float
+    high_usd: float
+    peak_usd: float
+    collateral_usd: float
+    debt_usd: float
+    positions: int
+    share_of_side: float
+    distance_from_spot: float
+    by_venue: tuple[tuple[str, float], ...]
+
+    def describe(self) -> str:
+        where = "below" if self.distance_from_spot < 0 else "above"
+        return (
+            f"{self.symbol} band ${self.low_usd:,.0f}–${self.high_usd:,.0f}: "
+            f"${_human(self.collateral_usd)} of collateral (${_human(self.debt_usd)} debt) in "
+            f"{self.positions:,} positions, {abs(self.distance_from_spot):.0%} {where} spot"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class LiquidationMap:
+    """Positions bucketed by liquidation price of one asset.
+
+    edges_usd : shape (n_bins + 1,); the arrays below have shape (n_bins, n_venues), venue
+    order :data:`risk.snapshot.VENUES`. Positions outside the grid are counted in
+    ``outside_collateral_usd``; those liquidatable already in ``now_collateral_usd``.
+    """
+
+    symbol: str
+    spot_usd: float
+    edges_usd: Float64Array1D
+    collateral_usd: Float64Array2D
+    debt_usd: Float64Array2D
+    positions: NDArray[np.int64]
+    now_collateral_usd: float
+    now_debt_usd: float
+    now_positions: int
+    outside_collateral_usd: float
+
+    @property
+    def centers_usd(self) -> Float64Array1D:
+        return 0.5 * (self.edges_usd[1:] + self.edges_usd[:-1])
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return VENUES
+
+
+@dataclass(frozen=True, eq=False)
+class BandReport:
+    """A liquidation map and the bands found in it, for one asset."""
+
+    map: LiquidationMap
+    bands: tuple[Band, ...]
+
+    def largest(self, side: Literal["long", "short"] | None = None) -> Band | None:
+        chosen = [b for b in self.bands if side is None or b.side == side]
+        return max(chosen, key=lambda b: b.collateral_usd, default=None)
+
+    def to_json(self) -> str:
+        m = self.map
+        return json.dumps(
+            {
+                "symbol": m.symbol,
+                "spot_usd": m.spot_usd,
+                "bands": [asdict(b) for b in self.bands],
+                "liquidatable_now": {
+                    "collateral_usd": m.now_collateral_usd, "debt_usd": m.now_debt_usd, "positions": m.now_positions,
+                },
+                "map": {
+                    "edges_usd": m.edges_usd.tolist(),
+                    "venues": list(m.venues),
+                    "collateral_usd": m.collateral_usd.tolist(),
+                    "debt_usd": m.debt_usd.tolist(),
+                    "positions": m.positions.tolist(),
+                },
+            }
+        )
+
+    def to_frame(self) -> dict[str, NDArray]:
+        """One row per band, as columns."""
+        fields = Band.__dataclass_fields__
+        return {f: np.array([getattr(b, f) for b in self.bands], dtype=object) for f in fields if f != "by_venue"}
+
+
+def liquidation_map(
+    book: PositionBook,
+    symbol: str,
+    *,
+    prices_usd: Float64Array1D | None = None,
+    lower: float = 0.3,
+    upper: float = 1.7,
+    bin_width: float = 0.0025,
+) -> tuple[LiquidationMap, Float64Array1D, NDArray[np.int8], Float64Array1D, Float64Array1D]:
+    """Bucket liquidation prices on a grid from ``lower * spot`` to ``upper * spot``.
+
+    ``bin_width`` is a fraction of spot (0.0025 = $5 bins at $2,000). Also returns the per
+    position arrays the bands need: (map, liq price, side, collateral USD, debt USD).
+    """
+    prices = book.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
+    spot = float(prices[book.asset_index(symbol)])
+    price, side = liquidation_prices_for(book, symbol, prices)
+    collateral_usd = book.collateral @ prices
+    debt_usd = book.debt @ prices
+    n_bins = int(round((upper - lower) / bin_width))
+    edges = spot * (lower + bin_width * np.arange(n_bins + 1))
+    crossing = (side == Side.BELOW) | (side == Side.ABOVE)
+    bins = np.full(book.n_positions, -1, dtype=np.int64)
+    bins[crossing] = np.floor((price[crossing] / spot - lower) / bin_width).astype(np.int64)
+    inside = crossing & (bins >= 0) & (bins < n_bins)
+    n_venues = len(VENUES)
+    flat = bins[inside] * n_venues + book.venue[inside]
+    size = n_bins * n_venues
+
+    def histogram(weights: Float64Array1D | None) -> NDArray:
+        counts = np.bincount(flat, weights=None if weights is None else weights[inside], minlength=size)
+        return counts.reshape(n_bins, n_venues)
+
+    now = side == Side.NOW
+    result = LiquidationMap(
+        symbol=symbol,
+        spot_usd=spot,
+        edges_usd=edges,
+        collateral_usd=histogram(collateral_usd),
+        debt_usd=histogram(debt_usd),
+        positions=histogram(None).astype(np.int64),
+        now_collateral_usd=float(collateral_usd[now].sum()),
+        now_debt_usd=float(debt_usd[now].sum()),
+        now_positions=int(now.sum()),
+        outside_collateral_usd=float(collateral_usd[crossing & ~inside].sum()),
+    )
+    return result, price, side, collateral_usd, debt_usd
+
+
+def liquidation_bands(
+    book: PositionBook,
+    symbol: str,
+    *,
+    prices_usd: Float64Array1D | None = None,
+    lower: float = 0.3,
+    upper: float = 1.7,
+    bin_width: float = 0.0025,
+    smoothing: float = 0.005,
+    min_prominence: float = 0.15,
+    rel_height: float = 0.8,
+    min_share: float = 0.02,
+    min_positions: int = 3,
+) -> BandReport:
+    """Liquidation map and dense bands of ``symbol``.
+
+    smoothing : Gaussian kernel sigma as a fraction of spot (0.005 = $10 at $2,000)
+    min_prominence : a peak must stand out by this share of the side's highest smoothed peak
+    rel_height : how far down each peak its extent is measured (0.8 = down to 20% of prominence)
+    min_share, min_positions : smaller clusters are not reported as bands (they stay in the map)
+    """
+    lmap, price, side, collateral_usd, debt_usd = liquidation_map(
+        book, symbol, prices_usd=prices_usd, lower=lower, upper=upper, bin_width=bin_width
+    )
+    density = lmap.collateral_usd.sum(axis=1)
+    smoothed = gaussian_filter1d(density, sigma=max(smoothing / bin_width, 0.5), mode="constant")
+    centers = lmap.centers_usd
+    spot = lmap.spot_usd
+    bands: list[Band] = []
+    for band_side, mask_bins, mask_positions in (
+        ("long", centers < spot, side == Side.BELOW),
+        ("short", centers > spot, side == Side.ABOVE),
+    ):
+        if not mask_positions.any():
+            continue
+        local = np.where(mask_bins, smoothed, 0.0)
+        if local.max() <= 0:
+            continue
+        peaks, _ = find_peaks(local, prominence=min_prominence * local.max())
+        if peaks.size == 0:
+            continue
+        _, _, left, right = peak_widths(local, peaks, rel_height=rel_height)
+        side_total = float(collateral_usd[mask_positions].sum())
+        bin_width_usd = lmap.edges_usd[1] - lmap.edges_usd[0]
+        ranges = sorted(
+            (lmap.edges_usd[0] + lo * bin_width_usd + bin_width_usd / 2, lmap.edges_usd[0] + hi * bin_width_usd + bin_width_usd / 2, centers[p])
+            for lo, hi, p in zip(left, right, peaks)
+        )
+        for low, high, peak in _merge(ranges):
+            members = mask_positions & (price >= low) & (price <= high)
+            if members.sum() < min_positions or collateral_usd[members].sum() < min_share * side_total:
+                continue
+            low_p, high_p = float(price[members].min()), float(price[members].max())
+            coll = float(collateral_usd[members].sum())
+            by_venue = tuple(
+                (venue, float(collateral_usd[members & (book.venue == code)].sum()))
+                for code, venue in enumerate(VENUES)
+                if (members & (book.venue == code)).any()
+            )
+            bands.append(
+                Band(
+                    symbol=symbol,
+                    side=band_side,  # type: ignore[arg-type]
+                    low_usd=low_p,
+                    high_usd=high_p,
+                    peak_usd=float(peak),
+                    collateral_usd=coll,
+                    debt_usd=float(debt_usd[members].sum()),
+                    positions=int(members.sum()),
+                    share_of_side=coll / side_total if side_total > 0 else 0.0,
+                    distance_from_spot=(0.5 * (low_p + high_p) - spot) / spot,
+                    by_venue=by_venue,
+                )
+            )
+    bands.sort(key=lambda b: b.collateral_usd, reverse=True)
+    return BandReport(lmap, tuple(bands))
+
+
+def _merge(ranges: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Merge overlapping (low, high, peak) ranges, keeping the first peak."""
+    merged: list[tuple[float, float, float]] = []
+    for low, high, peak in ranges:
+        if merged and low <= merged[-1][1]:
+            m_low, m_high, m_peak = merged[-1]
+            merged[-1] = (m_low, max(m_high, high), m_peak)
+        else:
+            merged.append((low, high, peak))
+    return merged
+
+
+def _human(usd: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(usd) >= scale:
+            return f"{usd / scale:,.1f}{unit}"
+    return f"{usd:,.0f}"

@@ -1,0 +1,288 @@
+"""Tests for risk.montecarlo: exact against a plain-loop reference, determinism, monotonicity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from risk.book import VENUE_CODE, PositionBook
+from risk.liquidation import liquidate_rows
+from risk.liquidity import ConstantDepth, NoImpact, SquareRootImpact
+from risk.montecarlo import MonteCarloResult, simulate_liquidations
+from risk.paths import gbm_paths, replay_paths
+from risk.sample import synthetic_book
+
+N_ASSETS = 6  # the synthetic book: WETH, WBTC, wstETH, USDC, USDT, DAI
+VOL = np.array([1.2, 0.9, 1.2, 0.02, 0.02, 0.02])
+CORR = np.eye(N_ASSETS)
+CORR[0, 1] = CORR[1, 0] = CORR[1, 2] = CORR[2, 1] = 0.8
+CORR[0, 2] = CORR[2, 0] = 0.99
+DUST_USD = 1e-6  # the kernel's "owes nothing" threshold (risk.liquidation)
+
+
+def _paths(book: PositionBook, n_paths: int, n_steps: int, seed: int, horizon_days: float = 5.0) -> np.ndarray:
+    return gbm_paths(book.prices_usd, VOL, CORR, horizon_days, n_steps, n_paths, seed=seed)
+
+
+# ----------------------------------------------------------------------------- reference
+
+
+def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int = 32,
+              sell_protocol_fee: bool = False) -> dict[str, np.ndarray]:
+    """Plain loops: every path, every step, every position, rounds until nothing is liquidatable.
+
+    Pure Python except the venue rule for one position, which is the kernel itself applied to a
+    single row (the venue rules are tested on their own; what is under test here is the engine's
+    vectorization, candidate filter, rounds, flows and impact).
+    """
+    n_paths, n_steps, n_assets = paths.shape
+    n = book.n_positions
+    lt = book.liq_threshold.tolist()
+    out = {k: np.zeros(n_paths) for k in ("liquidated", "seized", "fee", "bad")}
+    out["hit"] = np.zeros(n_paths, dtype=np.int64)
+    out["unconverged"] = np.zeros(n_paths, dtype=np.int64)
+    out["max_drawdown"] = np.zeros((n_paths, n_assets))
+    out["final_impact"] = np.zeros((n_paths, n_assets))
+    for p in range(n_paths):
+        coll = book.collateral.tolist()
+        debt = book.debt.tolist()
+        hit = [False] * n
+        sold = [0.0] * n_assets
+        mult = [1.0] * n_assets
+        peak = [float(x) for x in paths[p, 0]]
+        drawdown = [0.0] * n_assets
+        liquidated = seized = fee = bad = 0.0
+        unconverged = 0
+        for k in range(n_steps):
+            prices = [float(paths[p, k, a]) * mult[a] for a in range(n_assets)]
+            rounds = 0
+            while True:
+                due = []
+                for i in range(n):
+                    weighted = sum(coll[i][a] * lt[i][a] * prices[a] for a in range(n_assets))
+                    owed = sum(debt[i][a] * prices[a] for a in range(n_assets))
+                    if owed > DUST_USD and weighted < owed:
+                        due.append(i)
+                if not due:
+                    break
+                if rounds == max_rounds:
+                    unconverged += 1
+                    break
+                rounds += 1
+                flow = [0.0] * n_assets
+                for i in due:
+                    c = np.array([coll[i]])
+                    d = np.array([debt[i]])
+                    res = liquidate_rows(c, d, book.liq_threshold[i:i + 1], book.liq_bonus[i:i + 1],
+                                         book.protocol_fee[i:i + 1], book.venue[i:i + 1], np.array(prices))
+                    coll[i], debt[i] = c[0].tolist(), d[0].tolist()
+                    hit[i] = hit[i] or bool(res.hit[0])
+                    bad += float(res.bad_debt_usd[0])
+                    for a in range(n_assets):
+                        s_usd = float(res.seized_tokens[0, a]) * prices[a]
+                        f_usd = float(res.protocol_fee_tokens[0, a]) * prices[a]
+                        r_usd = float(res.repaid_tokens[0, a]) * prices[a]
+                        seized += s_usd
+                        fee += f_usd
+                        liquidated += r_usd
+                        flow[a] += (s_usd if sell_protocol_fee else s_usd - f_usd) - r_usd
+                for a in range(n_assets):
+                    sold[a] += flow[a]
+                impact = np.asarray(liquidity.impact(np.array(sold)))
+                mult = [1.0 - float(impact[a]) for a in range(n_assets)]
+                prices = [float(paths[p, k, a]) * mult[a] for a in range(n_assets)]
+            for a in range(n_assets):
+                peak[a] = max(peak[a], prices[a])
+                drawdown[a] = max(drawdown[a], 1.0 - prices[a] / peak[a])
+        out["liquidated"][p], out["seized"][p], out["fee"][p], out["bad"][p] = liquidated, seized, fee, bad
+        out["hit"][p] = sum(hit)
+        out["unconverged"][p] = unconverged
+        out["max_drawdown"][p] = drawdown
+        out["final_impact"][p] = [1.0 - m for m in mult]
+    return out
+
+
+def assert_matches_reference(result: MonteCarloResult, ref: dict[str, np.ndarray]) -> None:
+    e = result.endogenous
+    scale = max(1.0, float(np.max(ref["seized"])))
+    # 1e-9 relative, plus an absolute floor of 1e-9 of the largest amount for entries near zero.
+    for got, want in ((e.liquidated_debt_usd, ref["liquidated"]), (e.seized_collateral_usd, ref["seized"]),
+                      (e.protocol_fee_usd, ref["fee"]), (e.bad_debt_usd, ref["bad"])):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_array_equal(e.positions_hit, ref["hit"])
+    np.testing.assert_array_equal(e.unconverged_steps, ref["unconverged"])
+    np.testing.assert_allclose(e.max_drawdown, ref["max_drawdown"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(e.final_impact, ref["final_impact"], rtol=1e-9, atol=1e-12)
+
+
+LIQUIDITY = {
+    "thin_linear": ConstantDepth(np.array([3e5, 3e5, 1.5e5, 3e6, 3e6, 3e6])),
+    "square_root": SquareRootImpact(np.array([0.05, 0.04, 0.05, 0.002, 0.002, 0.002]),
+                                    np.array([5e7, 5e7, 2e7, 1e9, 1e9, 1e9]), y=1.0),
+    "deep_linear": ConstantDepth(np.array([5e7, 5e7, 2e7, 1e9, 1e9, 1e9])),
+    "none": NoImpact(),
+}
+
+
+@pytest.mark.parametrize("model", sorted(LIQUIDITY))
+def test_vectorized_engine_equals_plain_loop(model):
+    book = synthetic_book(120, seed=5)
+    paths = _paths(book, 6, 30, seed=17)
+    result = simulate_liquidations(book, paths, liquidity=LIQUIDITY[model], chunk_paths=4)
+    assert result.endogenous.positions_hit.sum() > 0  # the case exercises liquidations
+    assert_matches_reference(result, reference(book, paths, LIQUIDITY[model]))
+
+
+def test_reference_match_exercises_margin_reruns_and_unfiltered_fallback():
+    # Thin liquidity makes the cascade far larger than the exogenous-based first margin, so
+    # paths are re-run; with max_margin_attempts=0 they go straight to the unfiltered run.
+    book = synthetic_book(150, seed=9)
+    paths = _paths(book, 5, 25, seed=3)
+    model = LIQUIDITY["thin_linear"]
+    ref = reference(book, paths, model)
+    for attempts in (0, 3):
+        result = simulate_liquidations(book, paths, liquidity=model, max_margin_attempts=attempts)
+        assert result.margin_reruns > 0
+        assert_matches_reference(result, ref)
+
+
+def test_reference_match_when_rounds_run_out():
+    book = synthetic_book(100, seed=2)
+    paths = _paths(book, 4, 20, seed=8)
+    model = LIQUIDITY["thin_linear"]
+    result = simulate_liquidations(book, paths, liquidity=model, max_rounds=1)
+    assert result.endogenous.unconverged_steps.sum() > 0
+    assert_matches_reference(result, reference(book, paths, model, max_rounds=1))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n_positions=st.integers(min_value=1, max_value=60),
+    book_seed=st.integers(min_value=0, max_value=10_000),
+    path_seed=st.integers(min_value=0, max_value=10_000),
+    depth_scale=st.sampled_from([1e5, 1e6, 1e7, 1e9]),
+    sell_fee=st.booleans(),
+)
+def test_engine_equals_reference_random_books(n_positions, book_seed, path_seed, depth_scale, sell_fee):
+    # Small books (<= 60) and 3 paths x 12 steps keep the pure-Python reference fast; the depth
+    # range spans "no cascade" to "everything liquidated" so both regimes are compared.
+    book = synthetic_book(n_positions, seed=book_seed)
+    paths = _paths(book, 3, 12, seed=path_seed)
+    model = ConstantDepth(np.array([1.0, 1.0, 0.5, 10.0, 10.0, 10.0]) * depth_scale)
+    result = simulate_liquidations(book, paths, liquidity=model, sell_protocol_fee=sell_fee, chunk_paths=2)
+    assert_matches_reference(result, reference(book, paths, model, sell_protocol_fee=sell_fee))
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+def test_zero_impact_gives_exogenous_result():
+    book = synthetic_book(400, seed=1)
+    paths = _paths(book, 40, 50, seed=4)
+    result = simulate_liquidations(book, paths, liquidity=NoImpact())
+    assert result.exogenous is not None
+    assert result.exogenous.positions_hit.sum() > 0
+    e, x = result.endogenous, result.exogenous
+    # Same liquidations; USD totals may differ in the last bit only (the endogenous run keeps a
+    # small candidate margin, so rows are summed in another order).
+    np.testing.assert_array_equal(e.positions_hit, x.positions_hit)
+    np.testing.assert_array_equal(e.max_drawdown, x.max_drawdown)
+    for field in ("liquidated_debt_usd", "seized_collateral_usd", "protocol_fee_usd", "bad_debt_usd"):
+        np.testing.assert_allclose(getattr(e, field), getattr(x, field), rtol=1e-13, atol=1e-6)
+    assert result.margin_reruns == 0
+
+
+def test_same_seed_same_result_and_chunking_does_not_matter():
+    book = synthetic_book(300, seed=3)
+    model = LIQUIDITY["square_root"]
+    a = simulate_liquidations(book, _paths(book, 30, 40, seed=21), liquidity=model)
+    b = simulate_liquidations(book, _paths(book, 30, 40, seed=21), liquidity=model, chunk_paths=7)
+    c = simulate_liquidations(book, _paths(book, 30, 40, seed=22), liquidity=model)
+    np.testing.assert_allclose(a.endogenous.liquidated_debt_usd, b.endogenous.liquidated_debt_usd, rtol=1e-12)
+    np.testing.assert_array_equal(a.endogenous.positions_hit, b.endogenous.positions_hit)
+    assert a.endogenous_summary == simulate_liquidations(
+        book, _paths(book, 30, 40, seed=21), liquidity=model).endogenous_summary
+    assert not np.array_equal(a.endogenous.liquidated_debt_usd, c.endogenous.liquidated_debt_usd)
+
+
+def test_lar99_at_least_lar95():
+    book = synthetic_book(500, seed=11)
+    result = simulate_liquidations(book, _paths(book, 200, 20, seed=5), liquidity=LIQUIDITY["square_root"])
+    for s in (result.endogenous_summary, result.exogenous_summary):
+        assert s.lar_99_usd >= s.lar_95_usd >= 0
+        assert s.bad_debt_var_99_usd >= s.bad_debt_var_95_usd >= 0
+    assert result.endogenous_summary.lar_99_usd > 0
+
+
+def _long_only(book: PositionBook) -> PositionBook:
+    """Positions with volatile collateral (WETH/WBTC/wstETH) and only stablecoin debt."""
+    volatile, stable = [0, 1, 2], [3, 4, 5]
+    rows = (book.debt[:, volatile].sum(axis=1) == 0) & (book.debt[:, stable].sum(axis=1) > 0) \
+        & (book.collateral[:, stable].sum(axis=1) == 0)
+    return book.select(rows)
+
+
+@pytest.mark.parametrize("model", ["thin_linear", "square_root", "deep_linear"])
+def test_impact_never_reduces_liquidations_on_long_only_book(model):
+    # Selling collateral pushes volatile prices down and buying stablecoins pushes them up, so
+    # every HF is lower than on the exogenous path: a position hit without impact is hit with it.
+    book = _long_only(synthetic_book(600, seed=13))
+    assert book.n_positions > 100
+    result = simulate_liquidations(book, _paths(book, 60, 40, seed=6), liquidity=LIQUIDITY[model])
+    e, x = result.endogenous, result.exogenous
+    assert np.all(e.positions_hit >= x.positions_hit)
+    assert np.all(e.liquidated_debt_usd + e.bad_debt_usd >= (x.liquidated_debt_usd + x.bad_debt_usd) * (1 - 1e-12))
+    assert np.all(e.max_drawdown[:, :3] >= x.max_drawdown[:, :3] - 1e-12)
+    assert result.amplification["mean_liquidated"] >= 1.0
+
+
+def test_replay_single_position_hand_computed():
+    # One Morpho-style position: 1 WETH collateral (LT 0.8, bonus 1.05), 1,500 USDC debt.
+    # HF = 0.8 p / 1500 < 1 once p < 1875. Replay 2000 -> 1800 over 3 steps (1900, 1800 at steps 1, 2):
+    # step 1 HF = 1.0133 (safe), step 2 HF = 0.96 -> the whole debt is repaid at $1,800:
+    # repaid 1,500 USD, seized 1500 * 1.05 / 1800 WETH = 1,575 USD.
+    book = PositionBook(
+        symbols=("WETH", "USDC"), prices_usd=np.array([2000.0, 1.0]),
+        collateral=np.array([[1.0, 0.0]]), debt=np.array([[0.0, 1500.0]]),
+        liq_threshold=np.array([[0.8, 0.0]]), liq_bonus=np.array([[1.05, 1.0]]),
+        protocol_fee=np.zeros((1, 2)), venue=np.array([VENUE_CODE["morpho_blue"]], dtype=np.int8),
+        market=np.zeros(1, dtype=np.int32),
+    )
+    paths = replay_paths([[2000.0, 1.0], [1800.0, 1.0]], 3, interp="linear")
+    result = simulate_liquidations(book, paths, liquidity=NoImpact())
+    e = result.endogenous
+    assert e.positions_hit.tolist() == [1]
+    assert e.liquidated_debt_usd[0] == pytest.approx(1500.0, rel=1e-12)
+    assert e.seized_collateral_usd[0] == pytest.approx(1575.0, rel=1e-12)
+    assert e.bad_debt_usd[0] == 0.0
+    assert e.max_drawdown[0, 0] == pytest.approx(0.1, rel=1e-12)
+    # With impact, selling $1,575 of WETH into $1,575-per-1% depth moves WETH down exactly 1%.
+    impacted = simulate_liquidations(book, paths, liquidity=ConstantDepth(np.array([1575.0, 1e12])))
+    assert impacted.endogenous.final_impact[0, 0] == pytest.approx(0.01, rel=1e-12)
+    assert impacted.endogenous.max_drawdown[0, 0] == pytest.approx(1 - 1800 * 0.99 / 2000, rel=1e-12)
+
+
+def test_results_export():
+    book = synthetic_book(200, seed=4)
+    result = simulate_liquidations(book, _paths(book, 10, 15, seed=1), liquidity=LIQUIDITY["square_root"])
+    doc = json.loads(result.to_json(include_paths=True))
+    assert doc["n_paths"] == 10 and doc["symbols"] == list(book.symbols)
+    assert set(doc["endogenous"]) >= {"lar_95_usd", "lar_99_usd", "bad_debt_var_99_usd", "mean_liquidated_usd"}
+    assert len(doc["paths"]["endo_liquidated_debt_usd"]) == 10
+    frame = result.to_frame()
+    assert all(isinstance(v, np.ndarray) and v.shape == (10,) for v in frame.values())
+    assert "exo_max_drawdown_WETH" in frame
+    with pytest.raises(AttributeError):
+        result.margin_reruns = 1  # frozen
+
+
+def test_bad_input():
+    book = synthetic_book(10, seed=0)
+    with pytest.raises(ValueError, match="paths_usd"):
+        simulate_liquidations(book, np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="paths_usd"):
+        simulate_liquidations(book, -np.ones((2, 3, N_ASSETS)))
