@@ -1,0 +1,83 @@
+"""ABI subsets (JSON) of the contracts liqrisk reads: only the functions/events the readers use.
+
+``load_abi(name)`` returns the parsed JSON list; :func:`abi_function` turns one entry into an
+:class:`AbiFunction` that encodes calldata and decodes return data with eth-abi (cached, so
+bulk reads do not re-parse the ABI per call).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from eth_abi import decode, encode
+from eth_utils import keccak
+
+
+@lru_cache(maxsize=None)
+def _load(name: str) -> str:
+    try:
+        return resources.files(__name__).joinpath(f"{name}.json").read_text()
+    except FileNotFoundError:
+        available = sorted(p.name[:-5] for p in resources.files(__name__).iterdir() if p.name.endswith(".json"))
+        raise FileNotFoundError(f"no ABI {name!r} in package abis; available: {available}") from None
+
+
+def load_abi(name: str) -> list[dict[str, Any]]:
+    """The ABI list of ``abis/<name>.json`` (e.g. ``"AavePool"``)."""
+    return json.loads(_load(name))
+
+
+def _canonical_type(param: dict[str, Any]) -> str:
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        inner = ",".join(_canonical_type(c) for c in param["components"])
+        return f"({inner}){kind[len('tuple'):]}"
+    return kind
+
+
+@dataclass(frozen=True, slots=True)
+class AbiFunction:
+    """One function: canonical ``signature``, 4-byte ``selector``, eth-abi input/output types."""
+
+    name: str
+    signature: str
+    selector: bytes
+    input_types: tuple[str, ...]
+    output_types: tuple[str, ...]
+
+    def encode(self, *args: Any) -> bytes:
+        """Calldata: selector + ABI-encoded ``args``."""
+        return self.selector + encode(list(self.input_types), list(args))
+
+    def decode(self, data: bytes) -> tuple[Any, ...]:
+        """Return values as a tuple (one element per output; structs are nested tuples)."""
+        return tuple(decode(list(self.output_types), bytes(data)))
+
+
+@lru_cache(maxsize=None)
+def abi_function(abi_name: str, function_name: str) -> AbiFunction:
+    """The function ``function_name`` of ABI ``abi_name`` (must be unique by name there)."""
+    entries = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function_name]
+    if len(entries) != 1:
+        raise KeyError(f"ABI {abi_name!r} has {len(entries)} functions named {function_name!r}")
+    entry = entries[0]
+    inputs = tuple(_canonical_type(p) for p in entry["inputs"])
+    outputs = tuple(_canonical_type(p) for p in entry["outputs"])
+    signature = f"{function_name}({','.join(inputs)})"
+    return AbiFunction(function_name, signature, keccak(text=signature)[:4], inputs, outputs)
+
+
+def event_topic0(abi_name: str, event_name: str) -> str:
+    """``0x``-hex topic0 of event ``event_name`` in ABI ``abi_name``."""
+    entries = [e for e in load_abi(abi_name) if e.get("type") == "event" and e.get("name") == event_name]
+    if len(entries) != 1:
+        raise KeyError(f"ABI {abi_name!r} has {len(entries)} events named {event_name!r}")
+    types = ",".join(_canonical_type(p) for p in entries[0]["inputs"])
+    return "0x" + keccak(text=f"{event_name}({types})").hex()
+
+
+__all__ = ["AbiFunction", "abi_function", "event_topic0", "load_abi"]

@@ -1,0 +1,233 @@
+"""A SQLite cache of JSON-RPC results that cannot change: calls pinned to a concrete block.
+
+:class:`CachingTransport` wraps any :class:`~chain.transport.Transport`. It caches only:
+
+- ``eth_chainId`` (kept in memory; it is part of every key);
+- ``eth_call`` / ``eth_getCode`` / ``eth_getBalance`` / ``eth_getStorageAt`` /
+  ``eth_getTransactionCount`` at a hex block number or an EIP-1898 ``blockNumber``/``blockHash``;
+- ``eth_getBlockByNumber`` at a hex number, ``eth_getBlockByHash`` (non-null results only);
+- ``eth_getLogs`` with numeric ``fromBlock`` and ``toBlock``, or ``blockHash``, when the range
+  ends at or below ``logs_safe_block`` (logs above it may still be re-orged, and a node answers
+  ``[]`` for blocks it has not seen yet, which must never be stored).
+
+Calls at ``latest``/``pending``/``safe``/``finalized``/``earliest`` or without a block are
+always forwarded. Errors are never cached. Keys are (chain id, method, canonical params JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from chain.transport import RpcError, Transport, batch_settled
+
+_STATE_METHODS_BLOCK_INDEX = {
+    "eth_call": 1,
+    "eth_getCode": 1,
+    "eth_getBalance": 1,
+    "eth_getTransactionCount": 1,
+    "eth_getStorageAt": 2,
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rpc_cache (
+    chain_id INTEGER NOT NULL,
+    method   TEXT    NOT NULL,
+    params   TEXT    NOT NULL,
+    result   TEXT    NOT NULL,
+    PRIMARY KEY (chain_id, method, params)
+) WITHOUT ROWID;
+"""
+
+
+def _is_hex_number(value: Any) -> bool:
+    if not isinstance(value, str) or not value.startswith(("0x", "0X")) or len(value) < 3:
+        return False
+    try:
+        int(value, 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _pinned_block_param(value: Any) -> bool:
+    """A block parameter that names one immutable block (number or hash), not a tag."""
+    if _is_hex_number(value):
+        return True
+    if isinstance(value, dict):  # EIP-1898
+        if "blockHash" in value:
+            return isinstance(value["blockHash"], str) and len(value["blockHash"]) == 66
+        return _is_hex_number(value.get("blockNumber"))
+    return False
+
+
+def _canonical(value: Any) -> Any:
+    """Hex strings are case-insensitive, and quantities may carry leading zeros."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        return value.lower()
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    return value
+
+
+def _canonical_block(value: str) -> str:
+    return hex(int(value, 16))
+
+
+def cacheable(method: str, params: list[Any], logs_safe_block: int | None) -> bool:
+    """True if ``method(params)`` is pinned to an immutable block and may be cached."""
+    if method == "eth_getBlockByHash":
+        return True
+    if method == "eth_getBlockByNumber":
+        return bool(params) and _is_hex_number(params[0])
+    if method in _STATE_METHODS_BLOCK_INDEX:
+        i = _STATE_METHODS_BLOCK_INDEX[method]
+        return len(params) > i and _pinned_block_param(params[i])
+    if method == "eth_getLogs":
+        if logs_safe_block is None or len(params) != 1 or not isinstance(params[0], dict):
+            return False
+        flt = params[0]
+        if "blockHash" in flt:
+            return False  # cannot tell whether that block is below the safe bound
+        frm, to = flt.get("fromBlock"), flt.get("toBlock")
+        return (_is_hex_number(frm) and _is_hex_number(to)
+                and int(frm, 16) <= int(to, 16) <= logs_safe_block)
+    return False
+
+
+def cache_key_params(method: str, params: list[Any]) -> str:
+    canon = _canonical(params)
+    if method == "eth_getBlockByNumber":
+        canon[0] = _canonical_block(canon[0])
+    elif method in _STATE_METHODS_BLOCK_INDEX:
+        i = _STATE_METHODS_BLOCK_INDEX[method]
+        if isinstance(canon[i], str):
+            canon[i] = _canonical_block(canon[i])
+    elif method == "eth_getLogs":
+        flt = dict(canon[0])
+        flt["fromBlock"] = _canonical_block(flt["fromBlock"])
+        flt["toBlock"] = _canonical_block(flt["toBlock"])
+        canon = [flt]
+    return json.dumps(canon, sort_keys=True, separators=(",", ":"))
+
+
+class CachingTransport:
+    """Transport wrapper with a SQLite (WAL) cache of pinned-block results.
+
+    ``logs_safe_block``: highest block whose logs may be cached (None = never cache logs);
+    raise it with :meth:`set_logs_safe_block` as the chain finalizes. ``hits``/``misses``
+    count cache lookups of cacheable calls.
+    """
+
+    def __init__(self, inner: Transport, path: str | Path, *, logs_safe_block: int | None = None) -> None:
+        self.inner = inner
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.logs_safe_block = logs_safe_block
+        self._db = sqlite3.connect(str(self.path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._chain_id: int | None = None
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def masked_url(self) -> str:  # type: ignore[override]
+        return self.inner.masked_url
+
+    def __repr__(self) -> str:
+        return f"CachingTransport({self.inner!r}, {str(self.path)!r})"
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.inner.chain_id
+        return self._chain_id
+
+    def set_logs_safe_block(self, number: int | None) -> None:
+        self.logs_safe_block = number
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> CachingTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- cache primitives -------------------------------------------------------------------
+
+    def _get(self, method: str, key: str) -> tuple[bool, Any]:
+        row = self._db.execute(
+            "SELECT result FROM rpc_cache WHERE chain_id=? AND method=? AND params=?",
+            (self.chain_id, method, key),
+        ).fetchone()
+        return (True, json.loads(row[0])) if row else (False, None)
+
+    def _put_many(self, rows: list[tuple[str, str, Any]]) -> None:
+        rows = [(m, k, r) for m, k, r in rows if r is not None]  # null = not found (yet)
+        if not rows:
+            return
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO rpc_cache (chain_id, method, params, result) VALUES (?,?,?,?)",
+                [(self.chain_id, m, k, json.dumps(r, separators=(",", ":"))) for m, k, r in rows],
+            )
+
+    # -- Transport --------------------------------------------------------------------------
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        if method == "eth_chainId":
+            return hex(self.chain_id)
+        if not cacheable(method, params, self.logs_safe_block):
+            return self.inner.request(method, params)
+        key = cache_key_params(method, params)
+        found, value = self._get(method, key)
+        if found:
+            self.hits += 1
+            return value
+        self.misses += 1
+        result = self.inner.request(method, params)
+        self._put_many([(method, key, result)])
+        return result
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Serve cached elements from SQLite, send only the misses (one inner batch)."""
+        return self._batch(calls, settle=False)
+
+    def batch_settled(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """:meth:`batch` returning an ``RpcError`` in place of each element that failed."""
+        return self._batch(calls, settle=True)
+
+    def _batch(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
+        results: list[Any] = [None] * len(calls)
+        keys: dict[int, str] = {}
+        to_send: list[int] = []
+        for i, (method, params) in enumerate(calls):
+            if method == "eth_chainId":
+                results[i] = hex(self.chain_id)
+                continue
+            if cacheable(method, params, self.logs_safe_block):
+                key = cache_key_params(method, params)
+                found, value = self._get(method, key)
+                if found:
+                    self.hits += 1
+                    results[i] = value
+                    continue
+                self.misses += 1
+                keys[i] = key
+            to_send.append(i)
+        if to_send:
+            misses = [calls[i] for i in to_send]
+            fetched = batch_settled(self.inner, misses) if settle else self.inner.batch(misses)
+            for i, value in zip(to_send, fetched, strict=True):
+                results[i] = value
+            self._put_many([(calls[i][0], keys[i], results[i]) for i in to_send
+                            if i in keys and not isinstance(results[i], RpcError)])
+        return results

@@ -1,0 +1,228 @@
+"""Minimal JSON-RPC / transaction helper for the local devnet ONLY.
+
+Transactions are sent with ``eth_sendTransaction`` from anvil's unlocked default accounts or
+impersonated accounts (``anvil_impersonateAccount``) — never with a private key. Gas limits
+and nonces are explicit; bulk work uses JSON-RPC batches with automine off and a bounded
+number of transactions per block. Calldata is encoded with eth-abi and cached selectors (web3
+contract objects re-validate the ABI on every call, ~2 ms each).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import requests
+from eth_abi import decode, encode
+from eth_utils import keccak, to_checksum_address
+
+DEFAULT_GAS = 3_000_000
+MAX_TX_PER_BLOCK = 128
+
+
+class DevnetRpcError(RuntimeError):
+    """A devnet RPC call or transaction failed; the message names the method / tx."""
+
+
+@functools.lru_cache(maxsize=None)
+def _split_signature(signature: str) -> tuple[str, tuple[str, ...]]:
+    name, _, rest = signature.partition("(")
+    inner = rest[:-1] if rest.endswith(")") else rest
+    types: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(inner):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            types.append(inner[start:i])
+            start = i + 1
+    if inner:
+        types.append(inner[start:])
+    return name, tuple(types)
+
+
+@functools.lru_cache(maxsize=None)
+def selector(signature: str) -> bytes:
+    """4-byte selector of a canonical signature such as ``"borrow(address,uint256,uint256,uint16,address)"``."""
+    return keccak(text=signature)[:4]
+
+
+def encode_call(signature: str, *args: Any) -> str:
+    """0x-hex calldata for ``signature`` with ``args`` (eth-abi types taken from the signature)."""
+    _, types = _split_signature(signature)
+    if len(types) != len(args):
+        raise ValueError(f"{signature}: expected {len(types)} arguments, got {len(args)}")
+    return "0x" + (selector(signature) + encode(list(types), list(args))).hex()
+
+
+def encode_args(types: Sequence[str], args: Sequence[Any]) -> str:
+    """ABI-encoded arguments without selector (constructor arguments), hex without 0x."""
+    return encode(list(types), list(args)).hex()
+
+
+def contract_address(sender: str, nonce: int) -> str:
+    """CREATE address of ``sender`` at ``nonce`` (RLP of [sender, nonce])."""
+    sender_bytes = bytes.fromhex(sender[2:])
+    if nonce == 0:
+        nonce_rlp = b"\x80"
+    elif nonce < 0x80:
+        nonce_rlp = bytes([nonce])
+    else:
+        raw = nonce.to_bytes((nonce.bit_length() + 7) // 8, "big")
+        nonce_rlp = bytes([0x80 + len(raw)]) + raw
+    payload = b"\x94" + sender_bytes + nonce_rlp
+    return to_checksum_address(keccak(bytes([0xC0 + len(payload)]) + payload)[12:])
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    """One transaction to send: ``data`` is 0x-hex calldata (or creation code if ``to`` is None)."""
+
+    sender: str
+    to: str | None
+    data: str
+    gas: int = DEFAULT_GAS
+    value: int = 0
+
+
+class DevnetRpc:
+    """JSON-RPC client for a local anvil (keep-alive HTTP session)."""
+
+    def __init__(self, url: str, *, timeout: float = 120.0) -> None:
+        self.url = url
+        self._timeout = timeout
+        self._session = requests.Session()
+        self._next_id = 0
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -------------------------------------------------------------------------- raw calls
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        self._next_id += 1
+        body = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
+        resp = self._session.post(self.url, json=body, timeout=self._timeout)
+        resp.raise_for_status()
+        data = resp.json()
+        if "error" in data:
+            raise DevnetRpcError(f"{method} failed: {data['error']}")
+        return data["result"]
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]], *, chunk: int = 500) -> list[Any]:
+        """Several calls as JSON-RPC batches of at most ``chunk``; results in order."""
+        results: list[Any] = []
+        for lo in range(0, len(calls), chunk):
+            part = calls[lo : lo + chunk]
+            body = []
+            for method, params in part:
+                self._next_id += 1
+                body.append({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
+            first_id = body[0]["id"]
+            resp = self._session.post(self.url, json=body, timeout=self._timeout)
+            resp.raise_for_status()
+            by_id = {item["id"]: item for item in resp.json()}
+            for i, (method, _) in enumerate(part):
+                item = by_id[first_id + i]
+                if "error" in item:
+                    raise DevnetRpcError(f"{method} (batch element {lo + i}) failed: {item['error']}")
+                results.append(item["result"])
+        return results
+
+    # ------------------------------------------------------------------------------ reads
+
+    def call(self, to: str, data: str, block: str | int = "latest") -> bytes:
+        tag = hex(block) if isinstance(block, int) else block
+        return bytes.fromhex(self.request("eth_call", [{"to": to, "data": data}, tag])[2:])
+
+    def call_decode(self, to: str, signature: str, args: Sequence[Any], out_types: Sequence[str],
+                    block: str | int = "latest") -> tuple[Any, ...]:
+        return decode(list(out_types), self.call(to, encode_call(signature, *args), block))
+
+    def block_number(self) -> int:
+        return int(self.request("eth_blockNumber", []), 16)
+
+    def nonce(self, account: str) -> int:
+        return int(self.request("eth_getTransactionCount", [account, "pending"]), 16)
+
+    def accounts(self) -> list[str]:
+        return [to_checksum_address(a) for a in self.request("eth_accounts", [])]
+
+    # ------------------------------------------------------------------------ transactions
+
+    @staticmethod
+    def _tx_params(tx: Tx, nonce: int | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"from": tx.sender, "data": tx.data, "gas": hex(tx.gas), "value": hex(tx.value)}
+        if tx.to is not None:
+            params["to"] = tx.to
+        if nonce is not None:
+            params["nonce"] = hex(nonce)
+        return params
+
+    def wait_receipt(self, tx_hash: str, *, what: str = "tx", timeout: float = 30.0) -> dict[str, Any]:
+        """Poll until the receipt exists; raise if it reverted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            receipt = self.request("eth_getTransactionReceipt", [tx_hash])
+            if receipt is not None:
+                break
+            if time.monotonic() > deadline:
+                raise DevnetRpcError(f"{what}: no receipt for {tx_hash} after {timeout}s")
+            time.sleep(0.005)
+        if int(receipt["status"], 16) != 1:
+            raise DevnetRpcError(f"{what} reverted (tx {tx_hash}, gas used {int(receipt['gasUsed'], 16)})")
+        return receipt
+
+    def transact(self, tx: Tx, *, what: str = "tx") -> dict[str, Any]:
+        """Send one transaction (automine on) and return its successful receipt."""
+        tx_hash = self.request("eth_sendTransaction", [self._tx_params(tx, None)])
+        return self.wait_receipt(tx_hash, what=what)
+
+    def deploy(self, sender: str, creation_code: str, *, gas: int = 15_000_000, what: str = "deploy") -> str:
+        receipt = self.transact(Tx(sender, None, creation_code, gas), what=what)
+        return to_checksum_address(receipt["contractAddress"])
+
+    def send_bulk(self, txs: Sequence[Tx], *, per_block: int = MAX_TX_PER_BLOCK, what: str = "bulk") -> int:
+        """Send many transactions with automine off, ``per_block`` per mined block.
+
+        Nonces are assigned here, from each sender's pending nonce, in list order (so a sender's
+        transactions execute in the order given). Every receipt is checked; returns the number
+        of blocks mined. Automine is switched back on afterwards.
+        """
+        if not txs:
+            return 0
+        senders = sorted({t.sender for t in txs})
+        base = dict(zip(senders, (int(n, 16) for n in self.batch(
+            [("eth_getTransactionCount", [s, "pending"]) for s in senders]))))
+        next_nonce = dict(base)
+        self.request("evm_setAutomine", [False])
+        blocks = 0
+        try:
+            for lo in range(0, len(txs), per_block):
+                part = txs[lo : lo + per_block]
+                calls = []
+                for tx in part:
+                    calls.append(("eth_sendTransaction", [self._tx_params(tx, next_nonce[tx.sender])]))
+                    next_nonce[tx.sender] += 1
+                hashes = self.batch(calls)
+                self.request("evm_mine", [])
+                blocks += 1
+                receipts = self.request("eth_getBlockReceipts", ["latest"])
+                if len(receipts) != len(part):
+                    raise DevnetRpcError(f"{what}: block held {len(receipts)} of {len(part)} transactions")
+                by_hash = {r["transactionHash"]: r for r in receipts}
+                for i, h in enumerate(hashes):
+                    r = by_hash.get(h)
+                    if r is None or int(r["status"], 16) != 1:
+                        tx = part[i]
+                        raise DevnetRpcError(
+                            f"{what}: transaction {lo + i} from {tx.sender} to {tx.to} "
+                            f"(selector {tx.data[:10]}) {'missing' if r is None else 'reverted'}"
+                        )
+        finally:
+            self.request("evm_setAutomine", [True])
+        return blocks

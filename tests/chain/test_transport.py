@@ -1,0 +1,360 @@
+"""HttpTransport, block pinning and the SQLite cache against a real anvil (through a faulty proxy)."""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+
+import pytest
+
+from chain.anvil import start_anvil
+from chain.blocks import PinnedBlock, block_param, parse_block_tag, pin_block
+from chain.cache import CachingTransport
+from chain.transport import (
+    HttpTransport,
+    RpcError,
+    TokenBucket,
+    Transport,
+    mask_url,
+    url_from_env_or_arg,
+)
+
+try:
+    from tests.chain.faulty_rpc import DelayFault, FaultyRpcProxy, HttpFault, RpcErrorFault
+except ImportError:  # pytest's default rootdir import mode (tests/ is not a package)
+    from faulty_rpc import DelayFault, FaultyRpcProxy, HttpFault, RpcErrorFault
+
+FAKE_KEY = "k3yS3cr3tAbCdEf0123456789"
+
+
+@pytest.fixture(scope="module")
+def anvil():
+    node = start_anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def proxy(anvil):
+    p = FaultyRpcProxy(anvil.rpc_url)
+    yield p
+    p.stop()
+
+
+def fast_transport(url: str, **kw) -> HttpTransport:
+    """Tiny backoffs so retry tests stay fast; seeded jitter."""
+    opts = dict(timeout_s=5.0, max_retries=3, backoff_base_s=0.001, backoff_max_s=0.01,
+                rng=random.Random(7))
+    opts.update(kw)
+    return HttpTransport(url, **opts)
+
+
+def accounts(t: HttpTransport) -> list[str]:
+    return t.request("eth_accounts", [])
+
+
+def send_eth(t: HttpTransport, to: str, wei: int) -> None:
+    """Send and wait until mined (anvil mines asynchronously after eth_sendTransaction)."""
+    sender = accounts(t)[0]
+    tx_hash = t.request("eth_sendTransaction", [{"from": sender, "to": to, "value": hex(wei)}])
+    for _ in range(200):
+        if t.request("eth_getTransactionReceipt", [tx_hash]) is not None:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{tx_hash} not mined")
+
+
+# ------------------------------------------------------------------------------------------
+# Round trip, batching
+
+
+def test_round_trip_and_protocol(anvil):
+    t = fast_transport(anvil.rpc_url)
+    assert isinstance(t, Transport)
+    assert t.chain_id == 31337
+    assert int(t.request("eth_blockNumber", []), 16) >= 0
+    assert t.stats.http_requests == 2 and t.stats.retries == 0
+
+
+def test_batch_keeps_order_across_chunks(anvil):
+    t = fast_transport(anvil.rpc_url, max_batch_size=3)
+    t.request("anvil_mine", ["0xa"])
+    numbers = [7, 0, 3, 9, 1, 5, 2, 8]
+    blocks = t.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+    assert [int(b["number"], 16) for b in blocks] == numbers
+    assert t.stats.batches == 3  # 8 calls in chunks of 3, 3, 2
+
+
+def test_batch_mixed_methods(anvil):
+    t = fast_transport(anvil.rpc_url)
+    chain_id, accts, block = t.batch([("eth_chainId", []), ("eth_accounts", []),
+                                      ("eth_getBlockByNumber", ["0x0", False])])
+    assert int(chain_id, 16) == 31337 and len(accts) == 10 and block["number"] == "0x0"
+
+
+# ------------------------------------------------------------------------------------------
+# URL masking
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (f"https://eth-mainnet.g.alchemy.com/v2/{FAKE_KEY}", "https://eth-mainnet.g.alchemy.com/v2/****"),
+        (f"https://mainnet.infura.io/v3/{FAKE_KEY}", "https://mainnet.infura.io/v3/****"),
+        (f"https://rpc.ankr.com/eth/{FAKE_KEY}", "https://rpc.ankr.com/eth/****"),
+        (f"https://x.quiknode.pro/{FAKE_KEY}/", "https://x.quiknode.pro/****/"),
+        (f"https://user:{FAKE_KEY}@node.example.com:8545/rpc", "https://****@node.example.com:8545/rpc"),
+        (f"https://node.example.com/rpc?apikey={FAKE_KEY}", "https://node.example.com/rpc?****"),
+        ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+        ("not a url", "****"),
+    ],
+)
+def test_mask_url(url, masked):
+    assert mask_url(url) == masked
+    assert FAKE_KEY not in mask_url(url)
+
+
+def test_key_never_in_errors_or_repr(proxy):
+    url = f"{proxy.url}/v2/{FAKE_KEY}"
+    t = fast_transport(url, max_retries=1)
+    assert FAKE_KEY not in repr(t) and FAKE_KEY not in str(t) and FAKE_KEY not in t.masked_url
+    assert t.request("eth_chainId", []) == "0x7a69"  # the key-bearing path really is used
+    proxy.faults.append(HttpFault(500, count=100))
+    with pytest.raises(RpcError) as info:
+        t.request("eth_blockNumber", [])
+    text = "".join(traceback.format_exception(info.value))
+    assert FAKE_KEY not in text
+    assert "eth_blockNumber" in str(info.value) and f"{proxy.url}/v2/****" in str(info.value)
+
+
+def test_connection_error_hides_key():
+    url = f"http://127.0.0.1:9/v2/{FAKE_KEY}"  # discard port: nothing listens
+    t = fast_transport(url, max_retries=1, timeout_s=1.0)
+    with pytest.raises(RpcError) as info:
+        t.request("eth_chainId", [])
+    assert info.value.kind == "connection"
+    assert FAKE_KEY not in "".join(traceback.format_exception(info.value))
+    assert "eth_chainId" in str(info.value)
+
+
+def test_url_from_env_or_arg(monkeypatch):
+    monkeypatch.setenv("ETH_RPC_URL", "https://a.example/v2/envkey123456")
+    assert url_from_env_or_arg(None) == "https://a.example/v2/envkey123456"
+    assert url_from_env_or_arg("http://127.0.0.1:1") == "http://127.0.0.1:1"
+    monkeypatch.delenv("ETH_RPC_URL")
+    with pytest.raises(ValueError, match="ETH_RPC_URL"):
+        url_from_env_or_arg(None)
+    with pytest.raises(ValueError) as info:
+        url_from_env_or_arg(f"ws://host/{FAKE_KEY}")
+    assert FAKE_KEY not in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------
+# Retries
+
+
+def test_retry_429_then_success(proxy):
+    t = fast_transport(proxy.url)
+    proxy.faults.append(HttpFault(429, count=2, retry_after="0"))
+    assert t.request("eth_chainId", []) == "0x7a69"
+    assert t.stats.retries == 2
+    assert proxy.counters.http_requests == 3
+
+
+def test_persistent_500_names_method_and_masked_url(proxy):
+    t = fast_transport(f"{proxy.url}/v3/{FAKE_KEY}", max_retries=2)
+    proxy.faults.append(HttpFault(500, count=1000))
+    with pytest.raises(RpcError) as info:
+        t.request("eth_getBalance", ["0x" + "11" * 20, "latest"])
+    err = info.value
+    assert err.method == "eth_getBalance" and err.kind == "http" and err.http_status == 500
+    assert "eth_getBalance" in str(err) and t.masked_url in str(err) and FAKE_KEY not in str(err)
+    assert proxy.counters.http_requests == 3  # first try + 2 retries
+
+
+def test_rate_limit_rpc_error_is_retried(proxy):
+    t = fast_transport(proxy.url)
+    proxy.faults.append(RpcErrorFault(-32016, "rate limit exceeded", count=1))
+    proxy.faults.append(RpcErrorFault(-32005, "limit exceeded", count=1))
+    assert t.request("eth_chainId", []) == "0x7a69"
+    assert t.stats.retries == 2
+
+
+def test_timeout_is_retried(proxy):
+    t = fast_transport(proxy.url, timeout_s=0.3)
+    proxy.faults.append(DelayFault(1.0, count=1))
+    assert t.request("eth_chainId", []) == "0x7a69"
+    assert t.stats.retries == 1
+
+
+def test_node_error_is_not_retried(proxy):
+    t = fast_transport(proxy.url)
+    with pytest.raises(RpcError) as info:
+        t.request("eth_getBlockByNumber", ["not-a-block", False])
+    assert info.value.kind == "rpc" and info.value.code is not None
+    assert t.stats.retries == 0 and proxy.counters.http_requests == 1
+
+
+def test_failed_batch_element_is_retried_alone(proxy):
+    t = fast_transport(proxy.url)
+    proxy.faults.append(RpcErrorFault(-32016, "too many requests", count=1, method="eth_blockNumber"))
+    chain_id, number = t.batch([("eth_chainId", []), ("eth_blockNumber", [])])
+    assert chain_id == "0x7a69" and int(number, 16) >= 0
+    assert proxy.counters.http_requests == 2
+    assert proxy.counters.by_method["eth_blockNumber"] == 2
+
+
+def test_batch_element_hard_error_raises(proxy):
+    t = fast_transport(proxy.url)
+    with pytest.raises(RpcError) as info:
+        t.batch([("eth_chainId", []), ("eth_getBlockByNumber", ["bogus", False])])
+    assert info.value.method == "eth_getBlockByNumber"
+
+
+def test_token_bucket_spaces_requests():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    bucket = TokenBucket(4.0, burst=2, clock=lambda: now[0], sleep=sleep)
+    for _ in range(6):
+        bucket.acquire()
+    # 2 free (burst), then 4 more at 4/s = 1 s of waiting in total.
+    assert sum(slept) == pytest.approx(1.0)
+    now[0] += 10.0  # idle refills only up to the burst
+    slept.clear()
+    for _ in range(3):
+        bucket.acquire()
+    assert sum(slept) == pytest.approx(0.25)
+
+
+def test_rate_limited_transport_counts_wait(anvil):
+    slept: list[float] = []
+    # 1 request/s, burst 1, with a recording (non-sleeping) sleep: 5 quick requests must
+    # each wait for a token after the first (each takes milliseconds, far below 1 s).
+    t = fast_transport(anvil.rpc_url, requests_per_second=1.0, sleep=slept.append)
+    for _ in range(5):
+        t.request("eth_chainId", [])
+    assert t.stats.http_requests == 5
+    assert len(slept) == 4 and all(0.5 < s <= 1.0 for s in slept)
+    assert t.stats.throttle_wait_s == pytest.approx(sum(slept))
+
+
+# ------------------------------------------------------------------------------------------
+# Block pinning
+
+
+def test_pinned_reads_do_not_move(anvil):
+    t = fast_transport(anvil.rpc_url)
+    target = "0x" + "42" * 20
+    send_eth(t, target, 10**18)
+    pinned = pin_block(t, "latest")
+    assert isinstance(pinned, PinnedBlock) and block_param(pinned) == hex(pinned.number)
+    before = t.request("eth_getBalance", [target, hex(pinned.number)])
+    send_eth(t, target, 5 * 10**18)
+    t.request("anvil_mine", ["0x5"])
+    after = t.request("eth_getBalance", [target, hex(pinned.number)])
+    assert before == after
+    assert int(t.request("eth_getBalance", [target, "latest"]), 16) == int(before, 16) + 5 * 10**18
+    again = pin_block(t, pinned.number)
+    assert again == pinned
+
+
+def test_pin_block_tags_and_confirmations(anvil):
+    t = fast_transport(anvil.rpc_url)
+    t.request("anvil_mine", ["0x50"])
+    latest = pin_block(t)
+    back = pin_block(t, "latest", confirmations=3)
+    assert back.number == latest.number - 3 and back.hash != latest.hash
+    assert pin_block(t, str(latest.number)) == latest and pin_block(t, hex(latest.number)) == latest
+    safe, final = pin_block(t, "safe"), pin_block(t, "finalized")
+    assert final.number <= safe.number <= latest.number
+    assert pin_block(t, "earliest").number == 0
+    with pytest.raises(ValueError, match="invalid block"):
+        parse_block_tag("yesterday")
+    with pytest.raises(ValueError, match="does not exist"):
+        pin_block(t, latest.number + 1000)
+
+
+def test_pin_block_fallback_when_safe_unsupported(proxy, caplog):
+    t = fast_transport(proxy.url)
+    t.request("anvil_mine", ["0x40"])
+    latest = pin_block(t)
+    proxy.faults.append(RpcErrorFault(-32602, "unknown block tag safe", count=1,
+                                      method="eth_getBlockByNumber"))
+    with caplog.at_level("WARNING"):
+        safe = pin_block(t, "safe")
+    assert safe.number == latest.number - 32
+    assert "latest - 32" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------
+# Cache
+
+
+def test_cache_serves_pinned_calls_from_sqlite(proxy, tmp_path):
+    inner = fast_transport(proxy.url)
+    t = CachingTransport(inner, tmp_path / "rpc.sqlite")
+    assert isinstance(t, Transport)
+    pinned = pin_block(t)
+    addr = accounts(inner)[1]
+    proxy.reset()
+    first = t.request("eth_getBalance", [addr, hex(pinned.number)])
+    second = t.request("eth_getBalance", [addr.upper().replace("0X", "0x"), hex(pinned.number)])
+    assert first == second
+    assert proxy.counters.by_method.get("eth_getBalance") == 1
+    # latest is never cached
+    t.request("eth_getBalance", [addr, "latest"])
+    t.request("eth_getBalance", [addr, "latest"])
+    assert proxy.counters.by_method["eth_getBalance"] == 3
+    for tag in ("safe", "finalized", "earliest", "pending"):
+        t.request("eth_getBalance", [addr, tag])
+    assert proxy.counters.by_method["eth_getBalance"] == 7
+    t.close()
+    # survives a restart: a new process reading the same file needs no RPC
+    t2 = CachingTransport(inner, tmp_path / "rpc.sqlite")
+    proxy.reset()
+    assert t2.request("eth_getBalance", [addr, hex(pinned.number)]) == first
+    assert proxy.counters.http_requests == 0
+    t2.close()
+
+
+def test_cache_batch_sends_only_misses(proxy, tmp_path):
+    inner = fast_transport(proxy.url)
+    t = CachingTransport(inner, tmp_path / "rpc.sqlite")
+    t.request("anvil_mine", ["0x4"])
+    t.request("eth_getBlockByNumber", ["0x1", False])
+    t.request("eth_getBlockByNumber", ["0x2", False])
+    proxy.reset()
+    out = t.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (1, 2, 3, 4)]
+                  + [("eth_blockNumber", [])])
+    assert [int(b["number"], 16) for b in out[:4]] == [1, 2, 3, 4]
+    assert proxy.counters.by_method == {"eth_getBlockByNumber": 2, "eth_blockNumber": 1}
+    assert t.hits == 2
+
+
+def test_cache_never_stores_future_blocks_or_unsafe_logs(proxy, tmp_path):
+    inner = fast_transport(proxy.url)
+    t = CachingTransport(inner, tmp_path / "rpc.sqlite", logs_safe_block=None)
+    head = int(t.request("eth_blockNumber", []), 16)
+    future = hex(head + 3)
+    assert t.request("eth_getBlockByNumber", [future, False]) is None
+    t.request("anvil_mine", ["0x3"])
+    assert t.request("eth_getBlockByNumber", [future, False]) is not None  # not a stale null
+    flt = {"fromBlock": "0x0", "toBlock": hex(head)}
+    proxy.reset()
+    t.request("eth_getLogs", [flt])
+    t.request("eth_getLogs", [flt])
+    assert proxy.counters.by_method["eth_getLogs"] == 2  # no safe bound: logs not cached
+    t.set_logs_safe_block(head)
+    t.request("eth_getLogs", [flt])
+    t.request("eth_getLogs", [flt])
+    assert proxy.counters.by_method["eth_getLogs"] == 3
+    beyond = {"fromBlock": "0x0", "toBlock": hex(head + 1)}
+    t.request("eth_getLogs", [beyond])
+    t.request("eth_getLogs", [beyond])
+    assert proxy.counters.by_method["eth_getLogs"] == 5
