@@ -5,10 +5,11 @@
 - ``eth_chainId`` (kept in memory; it is part of every key);
 - ``eth_call`` / ``eth_getCode`` / ``eth_getBalance`` / ``eth_getStorageAt`` /
   ``eth_getTransactionCount`` at a hex block number or an EIP-1898 ``blockNumber``/``blockHash``;
-- ``eth_getBlockByNumber`` at a hex number, ``eth_getBlockByHash`` (non-null results only);
-- ``eth_getLogs`` with numeric ``fromBlock`` and ``toBlock``, or ``blockHash``, when the range
-  ends at or below ``logs_safe_block`` (logs above it may still be re-orged, and a node answers
-  ``[]`` for blocks it has not seen yet, which must never be stored).
+- ``eth_getBlockByHash`` (non-null results only);
+- ``eth_getBlockByNumber`` at a hex number and ``eth_getLogs`` with numeric ``fromBlock`` and
+  ``toBlock``, only at or below ``safe_block`` (above it a reorg can still replace the block
+  and its logs, and a node answers ``[]`` for logs of blocks it has not seen yet, which must
+  never be stored). ``safe_block=None`` (default) = never cache these two.
 
 Calls at ``latest``/``pending``/``safe``/``finalized``/``earliest`` or without a block are
 always forwarded. Errors are never cached. Keys are (chain id, method, canonical params JSON).
@@ -78,24 +79,26 @@ def _canonical_block(value: str) -> str:
     return hex(int(value, 16))
 
 
-def cacheable(method: str, params: list[Any], logs_safe_block: int | None) -> bool:
+def cacheable(method: str, params: list[Any], safe_block: int | None) -> bool:
     """True if ``method(params)`` is pinned to an immutable block and may be cached."""
     if method == "eth_getBlockByHash":
         return True
     if method == "eth_getBlockByNumber":
-        return bool(params) and _is_hex_number(params[0])
+        # The block at a number changes on a reorg (and discovery's reorg check reads it).
+        return (safe_block is not None and bool(params) and _is_hex_number(params[0])
+                and int(params[0], 16) <= safe_block)
     if method in _STATE_METHODS_BLOCK_INDEX:
         i = _STATE_METHODS_BLOCK_INDEX[method]
         return len(params) > i and _pinned_block_param(params[i])
     if method == "eth_getLogs":
-        if logs_safe_block is None or len(params) != 1 or not isinstance(params[0], dict):
+        if safe_block is None or len(params) != 1 or not isinstance(params[0], dict):
             return False
         flt = params[0]
         if "blockHash" in flt:
             return False  # cannot tell whether that block is below the safe bound
         frm, to = flt.get("fromBlock"), flt.get("toBlock")
         return (_is_hex_number(frm) and _is_hex_number(to)
-                and int(frm, 16) <= int(to, 16) <= logs_safe_block)
+                and int(frm, 16) <= int(to, 16) <= safe_block)
     return False
 
 
@@ -118,16 +121,17 @@ def cache_key_params(method: str, params: list[Any]) -> str:
 class CachingTransport:
     """Transport wrapper with a SQLite (WAL) cache of pinned-block results.
 
-    ``logs_safe_block``: highest block whose logs may be cached (None = never cache logs);
-    raise it with :meth:`set_logs_safe_block` as the chain finalizes. ``hits``/``misses``
+    ``safe_block``: highest block treated as final: logs and blocks-by-number up to it are
+    cached (None = never cache them; e.g. pass ``pin_block(t, "finalized").number``);
+    raise it with :meth:`set_safe_block` as the chain finalizes. ``hits``/``misses``
     count cache lookups of cacheable calls.
     """
 
-    def __init__(self, inner: Transport, path: str | Path, *, logs_safe_block: int | None = None) -> None:
+    def __init__(self, inner: Transport, path: str | Path, *, safe_block: int | None = None) -> None:
         self.inner = inner
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.logs_safe_block = logs_safe_block
+        self.safe_block = safe_block
         self._db = sqlite3.connect(str(self.path))
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -149,8 +153,8 @@ class CachingTransport:
             self._chain_id = self.inner.chain_id
         return self._chain_id
 
-    def set_logs_safe_block(self, number: int | None) -> None:
-        self.logs_safe_block = number
+    def set_safe_block(self, number: int | None) -> None:
+        self.safe_block = number
 
     def close(self) -> None:
         self._db.close()
@@ -185,7 +189,7 @@ class CachingTransport:
     def request(self, method: str, params: list[Any]) -> Any:
         if method == "eth_chainId":
             return hex(self.chain_id)
-        if not cacheable(method, params, self.logs_safe_block):
+        if not cacheable(method, params, self.safe_block):
             return self.inner.request(method, params)
         key = cache_key_params(method, params)
         found, value = self._get(method, key)
@@ -213,7 +217,7 @@ class CachingTransport:
             if method == "eth_chainId":
                 results[i] = hex(self.chain_id)
                 continue
-            if cacheable(method, params, self.logs_safe_block):
+            if cacheable(method, params, self.safe_block):
                 key = cache_key_params(method, params)
                 found, value = self._get(method, key)
                 if found:

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from abis import abi_function
-from chain.aave_v3 import Read, ReaderError, block_number, checksum, require_contract, run_calls
+from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.transport import Transport
 from risk.snapshot import WAD, Market, Position, Reserve

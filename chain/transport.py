@@ -107,6 +107,46 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
+class _ScrubSecretsFilter(logging.Filter):
+    """urllib3 logs ``"POST /v2/<key> HTTP/1.1"`` at DEBUG: replace the secret parts of every
+    URL an :class:`HttpTransport` uses with their masked form before the record is emitted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            try:
+                msg = record.getMessage()
+            except Exception:  # malformed record: leave it to logging's own error handling
+                return True
+            scrubbed = msg
+            for secret, masked in self.secrets.items():
+                scrubbed = scrubbed.replace(secret, masked)
+            if scrubbed != msg:
+                record.msg, record.args = scrubbed, None
+        return True
+
+
+_SCRUB = _ScrubSecretsFilter()
+for _name in ("urllib3.connectionpool", "urllib3.connection", "requests"):
+    logging.getLogger(_name).addFilter(_SCRUB)
+
+
+def _register_secret(url: str) -> None:
+    parts = urlsplit(url)
+    masked = urlsplit(mask_url(url))
+    if parts.path and parts.path != masked.path:
+        _SCRUB.secrets[parts.path] = masked.path
+    if parts.query:
+        _SCRUB.secrets[parts.query] = _MASK
+    if parts.password:
+        _SCRUB.secrets[parts.password] = _MASK
+    # longest first, so a secret that contains another is replaced whole
+    _SCRUB.secrets = dict(sorted(_SCRUB.secrets.items(), key=lambda kv: -len(kv[0])))
+
+
 def url_from_env_or_arg(rpc_url: str | None) -> str:
     """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` if neither."""
     url = rpc_url or os.environ.get(ENV_RPC_URL, "")
@@ -294,6 +334,7 @@ class HttpTransport:
                              "backoff_base_s >= 0, max_batch_size >= 1")
         self._url = url
         self.masked_url = mask_url(url)
+        _register_secret(url)
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s

@@ -591,6 +591,17 @@ def aave_position_legs(
     return tuple(symbols), tuple(legs)
 
 
+def aave_position_liquidation_oracle_price(
+    market: Market, position: Position, decimals: Mapping[str, int], symbol: str
+) -> int | None:
+    """:func:`aave_liquidation_oracle_price` of a snapshot position for asset ``symbol``
+    (the HF rule follows ``market.protocol_version``); ``None`` if the position does not hold it."""
+    symbols, legs = aave_position_legs(market, position, decimals)
+    if symbol not in symbols:
+        return None
+    return aave_liquidation_oracle_price(legs, symbols.index(symbol), rule=aave_hf_rule(market.protocol_version))
+
+
 # --------------------------------------------------------------------------------------------
 # Morpho Blue (MathLib, SharesMathLib, Morpho._accrueInterest / _isHealthy / liquidate)
 # --------------------------------------------------------------------------------------------
@@ -725,6 +736,16 @@ def morpho_liquidation_oracle_price(*, collateral_raw: int, borrowed_raw: int, l
     if healthy(price) or not healthy(price + 1):  # pragma: no cover - guards the algebra above
         raise AssertionError("Morpho boundary closed form disagrees with _isHealthy")
     return price
+
+
+def morpho_position_liquidation_oracle_price(market: Market, position: Position) -> int | None:
+    """:func:`morpho_liquidation_oracle_price` of a snapshot position (its market's LLTV; debt
+    = borrow assets rounded up, as the snapshot stores it)."""
+    if market.venue != "morpho_blue" or market.lltv_wad is None:
+        raise ValueError(f"market {market.id!r} is not a Morpho Blue market")
+    return morpho_liquidation_oracle_price(
+        collateral_raw=sum(position.collateral.values()), borrowed_raw=sum(position.debt.values()), lltv_wad=market.lltv_wad
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -907,6 +928,7 @@ __all__ = [
     "aave_normalized_debt_ray",
     "aave_normalized_income_ray",
     "aave_position_legs",
+    "aave_position_liquidation_oracle_price",
     "aave_scaled_to_balance_raw",
     "comet_is_liquidatable",
     "comet_liquidity",
@@ -918,6 +940,7 @@ __all__ = [
     "morpho_liquidation_amounts",
     "morpho_liquidation_oracle_price",
     "morpho_max_borrow",
+    "morpho_position_liquidation_oracle_price",
     "mul_div_down",
     "mul_div_up",
     "percent_div",

@@ -244,7 +244,12 @@ def _finite(value: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class _Book:
-    """Book columns plus the classification used by the candidate filter."""
+    """Book columns plus the classification used by the candidate filter.
+
+    A *simple* position has weighted collateral in exactly one asset ``c`` and debt in exactly
+    one other asset ``j``: its HF is ``w_c p_c / (d_j p_j)``, so it is liquidatable iff the price
+    ratio ``p_c / p_j`` is below ``theta = d_j / w_c``. Every other position with debt is generic.
+    """
 
     weighted: Float64Array2D  # (n, a) collateral * LT, tokens
     debt: Float64Array2D
@@ -253,147 +258,198 @@ class _Book:
     liq_bonus: Float64Array2D
     protocol_fee: Float64Array2D
     venue: NDArray[np.int8]
-    # One weighted-collateral asset c and one debt asset j != c: HF = w_c p_c / (d_j p_j).
-    simple_classes: tuple[tuple[int, int, NDArray[np.intp], Float64Array1D], ...]  # (c, j, rows by theta, theta)
+    class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
+    class_j: NDArray[np.intp]  # (n_classes,) debt asset
+    class_rows: tuple[NDArray[np.intp], ...]  # rows of each class, sorted by theta
+    class_theta: tuple[Float64Array1D, ...]  # theta of those rows, ascending
+    pos_class: NDArray[np.intp]  # (n,) class index, -1 for generic / no debt
     generic: NDArray[np.intp]  # rows with debt that are not simple
 
     @classmethod
     def of(cls, book: PositionBook) -> "_Book":
         weighted = np.asarray(book.weighted_collateral)
         debt = np.asarray(book.debt)
-        has_w = weighted > 0
-        has_d = debt > 0
+        has_w, has_d = weighted > 0, debt > 0
         n_w, n_d = has_w.sum(axis=1), has_d.sum(axis=1)
         c, j = np.argmax(has_w, axis=1), np.argmax(has_d, axis=1)
         simple = (n_w == 1) & (n_d == 1) & (c != j)
-        classes = []
+        pos_class = np.full(book.n_positions, -1, dtype=np.intp)
+        class_c, class_j, class_rows, class_theta = [], [], [], []
         for cc in range(book.n_assets):
             for jj in range(book.n_assets):
                 rows = np.flatnonzero(simple & (c == cc) & (j == jj))
                 if rows.size:
-                    # Liquidatable iff p_c / p_j < theta = d_j / w_c.
                     theta = debt[rows, jj] / weighted[rows, cc]
                     order = np.argsort(theta, kind="stable")
-                    classes.append((cc, jj, rows[order], theta[order]))
-        generic = np.flatnonzero((n_d > 0) & ~simple)
+                    pos_class[rows] = len(class_c)
+                    class_c.append(cc)
+                    class_j.append(jj)
+                    class_rows.append(rows[order])
+                    class_theta.append(theta[order])
         return cls(weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
-                   tuple(classes), generic)
+                   np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
+                   tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
 
 
-@dataclass
-class _Envelope:
-    """Worst-case prices of a set of paths for the HF lower bound."""
+@dataclass(frozen=True, eq=False)
+class _Bounds:
+    """Worst-case prices of a set of paths, for the HF lower bound, at step and block level.
 
+    Blocks have ``block`` steps; arrays ending in ``_pad`` are padded to ``n_blocks * block``
+    steps by repeating the last step (which changes no minimum or maximum).
+    """
+
+    n_steps: int
+    block: int
+    n_blocks: int
     lo_steps: NDArray[np.float64]  # (P, S, A) exogenous * (1 - margin_down): collateral side
     hi_steps: NDArray[np.float64]  # (P, S, A) exogenous * (1 + margin_up): debt side
     lo_blocks: NDArray[np.float64]  # (P, nb, A) block minima of lo_steps
     hi_blocks: NDArray[np.float64]  # (P, nb, A) block maxima of hi_steps
-    block: int
+    ratio_pad: NDArray[np.float64]  # (n_classes, P, W) worst-case p_c / p_j per simple class
+    ratio_block_suffix_min: NDArray[np.float64]  # (n_classes, P, W) min of ratio from k to its block's end
+    ratio_block_min: NDArray[np.float64]  # (n_classes, P, nb)
+
+    @classmethod
+    def of(cls, bk: _Book, exo: NDArray[np.float64], margin_down: Float64Array2D,
+           margin_up: Float64Array2D) -> "_Bounds":
+        n_paths, n_steps, n_assets = exo.shape
+        block = max(1, int(math.ceil(math.sqrt(n_steps))))
+        n_blocks = -(-n_steps // block)
+        width = n_blocks * block
+        with np.errstate(invalid="ignore", over="ignore"):
+            lo = exo * np.maximum(1.0 - margin_down, 0.0)[:, None, :]
+            hi = exo * (1.0 + margin_up)[:, None, :]
+        lo_b = _pad(lo, width).reshape(n_paths, n_blocks, block, n_assets).min(axis=2)
+        hi_b = _pad(hi, width).reshape(n_paths, n_blocks, block, n_assets).max(axis=2)
+        n_cls = bk.class_c.size
+        ratio = np.empty((n_cls, n_paths, width))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            for k in range(n_cls):
+                c, j = bk.class_c[k], bk.class_j[k]
+                factor = np.maximum(1.0 - margin_down[:, c], 0.0) / (1.0 + margin_up[:, j])
+                ratio[k] = _pad(exo[:, :, c] / exo[:, :, j] * factor[:, None], width)
+        blocks = ratio.reshape(n_cls, n_paths, n_blocks, block)
+        suffix = np.minimum.accumulate(blocks[..., ::-1], axis=3)[..., ::-1].reshape(n_cls, n_paths, width)
+        return cls(n_steps, block, n_blocks, lo, hi, lo_b, hi_b, ratio, suffix, blocks.min(axis=3))
 
 
-def _envelope(exo: NDArray[np.float64], margin_down: Float64Array2D, margin_up: Float64Array2D) -> _Envelope:
-    n_paths, n_steps, n_assets = exo.shape
-    with np.errstate(invalid="ignore", over="ignore"):
-        lo = exo * (1.0 - margin_down)[:, None, :]
-        hi = exo * (1.0 + margin_up)[:, None, :]
-    lo = np.maximum(lo, 0.0)
-    block = max(1, int(math.ceil(math.sqrt(n_steps))))
-    n_blocks = -(-n_steps // block)
-    pad = n_blocks * block - n_steps
-    lo_p = np.concatenate([lo, np.repeat(lo[:, -1:], pad, axis=1)], axis=1) if pad else lo
-    hi_p = np.concatenate([hi, np.repeat(hi[:, -1:], pad, axis=1)], axis=1) if pad else hi
-    lo_b = lo_p.reshape(n_paths, n_blocks, block, n_assets).min(axis=2)
-    hi_b = hi_p.reshape(n_paths, n_blocks, block, n_assets).max(axis=2)
-    return _Envelope(lo, hi, lo_b, hi_b, block)
+def _pad(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
+    """Pad axis 1 to ``width`` by repeating the last entry."""
+    extra = width - x.shape[1]
+    if extra == 0:
+        return x
+    return np.concatenate([x, np.repeat(x[:, -1:], extra, axis=1)], axis=1)
 
 
 def _bound_below_one(weighted: Float64Array2D, debt: Float64Array2D, lo: Float64Array2D,
                      hi: Float64Array2D) -> NDArray[np.bool_]:
     """Row-wise: can HF < 1 with collateral priced at ``lo`` and debt at ``hi``?"""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         w = np.einsum("ij,ij->i", weighted, lo)
         o = np.einsum("ij,ij->i", debt, hi)
         return w < o * (1.0 + _EPS_REL)
 
 
-def _next_trigger(env: _Envelope, pair_path: NDArray[np.intp], weighted: Float64Array2D,
-                  debt: Float64Array2D, start: NDArray[np.intp] | int) -> NDArray[np.int64]:
-    """First step >= ``start`` where the HF lower bound is < 1, per row (``n_steps`` = never)."""
-    n_rows = pair_path.size
-    n_steps = env.lo_steps.shape[1]
-    block = env.block
-    n_blocks = env.lo_blocks.shape[1]
-    out = np.full(n_rows, n_steps, dtype=np.int64)
-    if n_rows == 0:
+def _next_trigger_generic(bd: _Bounds, pair_path: NDArray[np.intp], weighted: Float64Array2D,
+                          debt: Float64Array2D, k0: int) -> NDArray[np.int64]:
+    """First step >= ``k0`` where the HF lower bound is < 1, per row (``n_steps`` = never)."""
+    n_steps, block = bd.n_steps, bd.block
+    out = np.full(pair_path.size, n_steps, dtype=np.int64)
+    if pair_path.size == 0 or k0 >= n_steps:
         return out
-    start = np.broadcast_to(np.asarray(start, dtype=np.int64), (n_rows,))
-    # Scan the (partial) block containing each start step, step by step.
-    todo = np.flatnonzero(start < n_steps)
-    first_block = start // block
-    block_end = np.minimum((first_block + 1) * block, n_steps)
-    k = start.copy()
-    active = todo
-    while active.size:
-        kk = k[active]
-        p = pair_path[active]
-        hit = _bound_below_one(weighted[active], debt[active], env.lo_steps[p, kk], env.hi_steps[p, kk])
-        out[active[hit]] = kk[hit]
-        rest = active[~hit]
-        k[rest] += 1
-        active = rest[k[rest] < block_end[rest]]
-    # Later blocks: block envelope first, then the steps of a block that may trigger.
-    pending = todo[out[todo] == n_steps]
-    for b in range(int(first_block[pending].min()) + 1 if pending.size else n_blocks, n_blocks):
+    b0 = k0 // block
+
+    def scan(rows: NDArray[np.intp], first: int, last: int) -> NDArray[np.intp]:
+        for k in range(first, last):
+            if rows.size == 0:
+                break
+            hit = _bound_below_one(weighted[rows], debt[rows], bd.lo_steps[pair_path[rows], k],
+                                   bd.hi_steps[pair_path[rows], k])
+            out[rows[hit]] = k
+            rows = rows[~hit]
+        return rows
+
+    pending = scan(np.arange(pair_path.size), k0, min((b0 + 1) * block, n_steps))
+    for b in range(b0 + 1, bd.n_blocks):
         if pending.size == 0:
             break
-        eligible = pending[first_block[pending] < b]
-        p = pair_path[eligible]
-        maybe = eligible[_bound_below_one(weighted[eligible], debt[eligible],
-                                          env.lo_blocks[p, b], env.hi_blocks[p, b])]
-        for kk in range(b * block, min((b + 1) * block, n_steps)):
-            if maybe.size == 0:
-                break
-            p = pair_path[maybe]
-            hit = _bound_below_one(weighted[maybe], debt[maybe], env.lo_steps[p, kk], env.hi_steps[p, kk])
-            out[maybe[hit]] = kk
-            maybe = maybe[~hit]
-        pending = pending[out[pending] == n_steps]
+        p = pair_path[pending]
+        maybe = _bound_below_one(weighted[pending], debt[pending], bd.lo_blocks[p, b], bd.hi_blocks[p, b])
+        left = scan(pending[maybe], b * block, min((b + 1) * block, n_steps))
+        pending = np.concatenate([pending[~maybe], left]) if left.size else pending[~maybe]
     return out
 
 
-def _discover(bk: _Book, exo: NDArray[np.float64], env: _Envelope, margin_down: Float64Array2D,
-              margin_up: Float64Array2D) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+def _next_trigger_simple(bd: _Bounds, cls: NDArray[np.intp], pair_path: NDArray[np.intp],
+                         bar: Float64Array1D, k0: int) -> NDArray[np.int64]:
+    """First step >= ``k0`` where the worst-case ratio of a simple pair is below ``bar``."""
+    n_steps, block, width = bd.n_steps, bd.block, bd.ratio_pad.shape[2]
+    out = np.full(pair_path.size, n_steps, dtype=np.int64)
+    if pair_path.size == 0 or k0 >= n_steps:
+        return out
+    row_base = (cls * bd.ratio_pad.shape[1] + pair_path) * width  # flat offset of each pair's series
+    ratio = bd.ratio_pad.reshape(-1)
+    b0 = k0 // block
+    end0 = (b0 + 1) * block
+    here = bd.ratio_block_suffix_min.reshape(-1)[row_base + k0] < bar
+    rows = np.flatnonzero(here)
+    if rows.size:
+        steps = np.arange(k0, end0)
+        below = ratio[row_base[rows, None] + steps] < bar[rows, None]
+        out[rows] = k0 + np.argmax(below, axis=1)
+    rows = np.flatnonzero(~here)
+    if rows.size and b0 + 1 < bd.n_blocks:
+        blocks = np.arange(b0 + 1, bd.n_blocks)
+        n_cls_paths = bd.ratio_block_min.shape[1]
+        bmin = bd.ratio_block_min.reshape(-1)[(cls[rows, None] * n_cls_paths + pair_path[rows, None]) * bd.n_blocks
+                                              + blocks]
+        below_b = bmin < bar[rows, None]
+        found = below_b.any(axis=1)
+        rows = rows[found]
+        first_b = blocks[np.argmax(below_b[found], axis=1)]
+        steps = first_b[:, None] * block + np.arange(block)
+        below = ratio[row_base[rows, None] + steps] < bar[rows, None]
+        out[rows] = first_b * block + np.argmax(below, axis=1)
+    np.minimum(out, n_steps, out=out)  # a hit on the padding is the last step itself
+    return out
+
+
+def _simple_bar(bk: _Book, cls: NDArray[np.intp], pos: NDArray[np.intp], coll: Float64Array2D,
+                debt: Float64Array2D) -> Float64Array1D:
+    """``theta * (1 + eps)`` of simple pairs from their current collateral and debt."""
+    c, j = bk.class_c[cls], bk.class_j[cls]
+    k = np.arange(cls.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = debt[k, j] / (coll[k, c] * bk.liq_threshold[pos, c])
+    return np.where(np.isnan(theta), np.inf, theta) * (1.0 + _EPS_REL)
+
+
+def _discover(bk: _Book, bd: _Bounds) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
     """Candidate (path, position) pairs and the first step each may be liquidatable."""
-    n_paths, n_steps, _ = exo.shape
+    n_steps = bd.n_steps
     paths_parts: list[NDArray[np.intp]] = []
     pos_parts: list[NDArray[np.intp]] = []
     trig_parts: list[NDArray[np.int64]] = []
-    for c, j, rows, theta in bk.simple_classes:
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            factor = np.maximum(1.0 - margin_down[:, c], 0.0) / (1.0 + margin_up[:, j])
-            ratio = exo[:, :, c] / exo[:, :, j] * factor[:, None]
-        running_min = np.minimum.accumulate(ratio, axis=1)
-        neg_min = -running_min  # non-decreasing
+    for k, (rows, theta) in enumerate(zip(bk.class_rows, bk.class_theta)):
+        neg_min = -np.minimum.accumulate(bd.ratio_pad[k, :, :n_steps], axis=1)  # non-decreasing
         bar = theta * (1.0 + _EPS_REL)
-        starts = np.searchsorted(bar, running_min[:, -1], side="right")
+        starts = np.searchsorted(bar, -neg_min[:, -1], side="right")
         for p in np.flatnonzero(starts < rows.size):
             s = starts[p]
-            trig = np.searchsorted(neg_min[p], -bar[s:], side="right")
             paths_parts.append(np.full(rows.size - s, p, dtype=np.intp))
             pos_parts.append(rows[s:])
-            trig_parts.append(trig.astype(np.int64))
+            trig_parts.append(np.searchsorted(neg_min[p], -bar[s:], side="right").astype(np.int64))
     if bk.generic.size:
         g = bk.generic
-        path_lo = env.lo_blocks.min(axis=1)  # (P, A) whole-path envelope
-        path_hi = env.hi_blocks.max(axis=1)
-        with np.errstate(invalid="ignore"):
-            w = bk.weighted[g] @ path_lo.T  # (n_generic, P)
-            o = bk.debt[g] @ path_hi.T
-            cand = w < o * (1.0 + _EPS_REL)
+        path_lo = bd.lo_blocks.min(axis=1)  # (P, A) whole-path envelope
+        path_hi = bd.hi_blocks.max(axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            cand = (bk.weighted[g] @ path_lo.T) < (bk.debt[g] @ path_hi.T) * (1.0 + _EPS_REL)  # (n_generic, P)
         gi, pi = np.nonzero(cand)
         if gi.size:
-            trig = _next_trigger(env, pi, bk.weighted[g[gi]], bk.debt[g[gi]], 0)
+            trig = _next_trigger_generic(bd, pi, bk.weighted[g[gi]], bk.debt[g[gi]], 0)
             keep = trig < n_steps
             paths_parts.append(pi[keep])
             pos_parts.append(g[gi[keep]])
@@ -420,14 +476,21 @@ class _RunOut:
     sold_min: Float64Array2D
 
 
+class _TooManyPairs(Exception):
+    pass
+
+
 def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | None,
                margin_down: Float64Array2D, margin_up: Float64Array2D, max_rounds: int,
-               sell_protocol_fee: bool) -> _RunOut:
+               sell_protocol_fee: bool, max_pairs: int) -> _RunOut:
     """Simulate a set of paths; exact if the realised multipliers stay inside the margins."""
     n_paths, n_steps, n_assets = exo.shape
-    env = _envelope(exo, margin_down, margin_up)
-    pair_path, pair_pos, trigger = _discover(bk, exo, env, margin_down, margin_up)
+    bd = _Bounds.of(bk, exo, margin_down, margin_up)
+    pair_path, pair_pos, trigger = _discover(bk, bd)
     n_pairs = pair_path.size
+    if n_pairs > max_pairs and n_paths > 1:
+        raise _TooManyPairs
+    pair_cls = bk.pos_class[pair_pos]
     coll = bk.collateral[pair_pos]
     debt = bk.debt[pair_pos]
     ever_hit = np.zeros(n_pairs, dtype=bool)
@@ -460,7 +523,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
     unconverged = np.zeros(n_paths, dtype=np.int64)
     peak = exo[:, 0, :].copy()
     max_dd = np.zeros((n_paths, n_assets))
-    flat_index = np.arange(n_assets)
+    asset_index = np.arange(n_assets)
 
     def per_path(paths: NDArray[np.intp], values: Float64Array1D) -> Float64Array1D:
         return np.bincount(paths, weights=values, minlength=n_paths)
@@ -480,8 +543,9 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                     break
                 rows = check[rows_mask]
                 paths_l = pair_path[rows]
+                changed = np.unique(paths_l)
                 if rounds == max_rounds:
-                    unconverged[np.unique(paths_l)] += 1
+                    unconverged[changed] += 1
                     break
                 rounds += 1
                 pos = pair_pos[rows]
@@ -499,12 +563,11 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                 fee_total += per_path(paths_l, fee_usd.sum(axis=1))
                 bad_total += per_path(paths_l, out.bad_debt_usd)
                 flow = (seized_usd if sell_protocol_fee else seized_usd - fee_usd) - repaid_usd
-                flow_pa = np.bincount((paths_l[:, None] * n_assets + flat_index).ravel(), weights=flow.ravel(),
+                flow_pa = np.bincount((paths_l[:, None] * n_assets + asset_index).ravel(), weights=flow.ravel(),
                                       minlength=n_paths * n_assets).reshape(n_paths, n_assets)
-                changed = np.unique(paths_l)
                 sold[changed] += flow_pa[changed]
-                np.maximum(sold_max, sold, out=sold_max)
-                np.minimum(sold_min, sold, out=sold_min)
+                sold_max[changed] = np.maximum(sold_max[changed], sold[changed])
+                sold_min[changed] = np.minimum(sold_min[changed], sold[changed])
                 if liquidity is not None:
                     mult[changed] = 1.0 - np.asarray(liquidity.impact(sold[changed]), dtype=np.float64)
                     mult_min[changed] = np.minimum(mult_min[changed], mult[changed])
@@ -514,11 +577,17 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                 moved[changed] = True
                 check = due[moved[pair_path[due]]]
             # Everything looked at this step is rescheduled from the next step while it owes.
-            owing = due[debt[due].any(axis=1)]
-            if owing.size and k + 1 < n_steps:
-                p = pair_path[owing]
-                schedule(owing, _next_trigger(env, p, coll[owing] * bk.liq_threshold[pair_pos[owing]],
-                                              debt[owing], k + 1))
+            if k + 1 < n_steps:
+                owing = due[debt[due].any(axis=1)]
+                simple = pair_cls[owing] >= 0
+                ids = owing[simple]
+                if ids.size:
+                    bar = _simple_bar(bk, pair_cls[ids], pair_pos[ids], coll[ids], debt[ids])
+                    schedule(ids, _next_trigger_simple(bd, pair_cls[ids], pair_path[ids], bar, k + 1))
+                ids = owing[~simple]
+                if ids.size:
+                    weighted = coll[ids] * bk.liq_threshold[pair_pos[ids]]
+                    schedule(ids, _next_trigger_generic(bd, pair_path[ids], weighted, debt[ids], k + 1))
         np.maximum(peak, prices, out=peak)
         np.maximum(max_dd, 1.0 - prices / peak, out=max_dd)
 
@@ -527,19 +596,25 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                    unconverged, mult_min, mult_max, sold_max, sold_min)
 
 
-def _path_chunks(n_paths: int, chunk_paths: int) -> list[NDArray[np.intp]]:
-    return [np.arange(s, min(s + chunk_paths, n_paths)) for s in range(0, n_paths, chunk_paths)]
-
-
 def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, margin_down: Float64Array2D,
          margin_up: Float64Array2D, max_rounds: int, sell_protocol_fee: bool, chunk_paths: int,
-         idx: NDArray[np.intp]) -> dict[str, NDArray]:
-    """Run the paths ``idx`` in chunks; returns stacked fields of :class:`_RunOut`."""
+         max_pairs: int, idx: NDArray[np.intp]) -> dict[str, NDArray]:
+    """Run the paths ``idx`` in chunks; returns the stacked fields of :class:`_RunOut`.
+
+    A chunk whose candidate pairs exceed ``max_pairs`` is split in two (memory bound).
+    """
     fields: dict[str, list[NDArray]] = {}
-    for start in range(0, idx.size, chunk_paths):
-        sel = idx[start:start + chunk_paths]
+    todo = [idx[s:s + chunk_paths] for s in range(0, idx.size, chunk_paths)][::-1]
+    while todo:
+        sel = todo.pop()
         exo = np.asarray(paths[sel], dtype=np.float64)
-        out = _run_paths(bk, exo, liquidity, margin_down[sel], margin_up[sel], max_rounds, sell_protocol_fee)
+        try:
+            out = _run_paths(bk, exo, liquidity, margin_down[sel], margin_up[sel], max_rounds,
+                             sell_protocol_fee, max_pairs)
+        except _TooManyPairs:
+            half = sel.size // 2
+            todo += [sel[half:], sel[:half]]
+            continue
         for name, value in vars(out).items():
             fields.setdefault(name, []).append(value)
     return {name: np.concatenate(parts) for name, parts in fields.items()}
@@ -561,7 +636,8 @@ def simulate_liquidations(
     max_rounds: int = 32,
     sell_protocol_fee: bool = False,
     compare_exogenous: bool = True,
-    chunk_paths: int = 256,
+    chunk_paths: int = 1024,
+    max_pairs: int = 2_000_000,
     max_margin_attempts: int = 3,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
@@ -584,6 +660,9 @@ def simulate_liquidations(
         Also run the same paths without impact (``result.exogenous``).
     chunk_paths : int
         Paths simulated together (memory vs. per-step overhead; results do not depend on it).
+    max_pairs : int
+        Candidate (path, position) pairs per chunk before the chunk is split (memory bound,
+        about 100 bytes per pair per asset pair; results do not depend on it).
     max_margin_attempts : int
         Filtered re-runs of paths whose impacts left the margin before running them unfiltered.
 
@@ -600,15 +679,16 @@ def simulate_liquidations(
         raise ValueError(f"paths_usd: needs at least one path and one step, got {paths.shape}")
     if not np.all(np.isfinite(paths)) or np.any(paths <= 0):
         raise ValueError("paths_usd: prices must be finite and > 0")
-    if max_rounds < 1 or chunk_paths < 1:
-        raise ValueError("max_rounds and chunk_paths must be >= 1")
+    if max_rounds < 1 or chunk_paths < 1 or max_pairs < 1:
+        raise ValueError("max_rounds, chunk_paths and max_pairs must be >= 1")
     bk = _Book.of(book)
     all_idx = np.arange(n_paths)
     zero = np.zeros((n_paths, n_assets))
 
     exo_fields = None
     if compare_exogenous or liquidity is None:
-        exo_fields = _run(bk, paths, None, zero, zero, max_rounds, sell_protocol_fee, chunk_paths, all_idx)
+        exo_fields = _run(bk, paths, None, zero, zero, max_rounds, sell_protocol_fee, chunk_paths,
+                       max_pairs, all_idx)
 
     reruns = 0
     if liquidity is None:
@@ -624,7 +704,7 @@ def simulate_liquidations(
             margin_down = np.full((n_paths, n_assets), _INITIAL_MARGIN)
             margin_up = np.full((n_paths, n_assets), _INITIAL_MARGIN)
         endo_fields = _run(bk, paths, liquidity, margin_down, margin_up, max_rounds, sell_protocol_fee,
-                           chunk_paths, all_idx)
+                           chunk_paths, max_pairs, all_idx)
         attempt = 0
         while True:
             outside = (endo_fields["mult_min"] < 1.0 - margin_down) | (endo_fields["mult_max"] > 1.0 + margin_up)
@@ -644,7 +724,7 @@ def simulate_liquidations(
                     np.maximum(margin_down[bad_paths], _MARGIN_GROWTH * realised_down + _MARGIN_PAD), _UNFILTERED_DOWN)
                 margin_up[bad_paths] = np.maximum(margin_up[bad_paths], _MARGIN_GROWTH * realised_up + _MARGIN_PAD)
             again = _run(bk, paths, liquidity, margin_down, margin_up, max_rounds, sell_protocol_fee,
-                         chunk_paths, bad_paths)
+                         chunk_paths, max_pairs, bad_paths)
             for name in endo_fields:
                 endo_fields[name][bad_paths] = again[name]
             attempt += 1

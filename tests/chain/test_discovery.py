@@ -11,6 +11,7 @@ from eth_utils import to_checksum_address
 
 from chain.anvil import start_anvil
 from chain.blocks import pin_block
+from chain.cache import CachingTransport
 from chain.discovery import (
     AAVE_POOL_EVENTS,
     COMET_EVENTS,
@@ -175,6 +176,10 @@ def test_refusals_split_the_range(chain, tmp_path):
                 assert found(index, 31337, source) == chain.expected
             assert report.splits >= 1
             assert max(report.chunk_sizes) <= fault.max_blocks
+            if fault.suggest:  # the suggested range is taken as is
+                assert report.chunk_sizes[0] == 37
+            else:  # plain halving lands within a factor 2 of the limit
+                assert fault.max_blocks // 2 < report.chunk_sizes[0] <= fault.max_blocks
             assert t.stats.retries == 0  # refusals are split, not retried
         finally:
             proxy.stop()
@@ -219,9 +224,11 @@ def test_reorg_rolls_back_and_rescans(tmp_path):
         c.mine(3)
         c.emit_many([aave_log("Supply", addr(2))])  # the last block carries a tx on both forks
         tip = pin_block(c.t)
+        # through the SQLite cache, final up to block 10: the cache must not hide the reorg
+        ct = CachingTransport(c.t, tmp_path / "rpc.sqlite", safe_block=10)
         with AccountIndex(tmp_path / "reorg.sqlite") as index:
             scanner = LogScanner(index, initial_chunk=500, reorg_depth=64)
-            scanner.scan(c.t, source, tip)
+            scanner.scan(ct, source, tip)
             assert set(found(index, 31337, source)) == {addr(1), addr(2), addr(3), addr(4)}
             # the fork: the doomed blocks are replaced by a history with another borrower
             assert c.t.request("evm_revert", [snap]) is True
@@ -231,7 +238,7 @@ def test_reorg_rolls_back_and_rescans(tmp_path):
             new_tip = pin_block(c.t)
             assert new_tip.number >= tip.number
             assert pin_block(c.t, tip.number).hash != tip.hash
-            report = scanner.scan(c.t, source, new_tip)
+            report = scanner.scan(ct, source, new_tip)
             assert report.reorg_rolled_back_to == tip.number - 64
             assert report.removed_accounts == 2
             now = found(index, 31337, source)

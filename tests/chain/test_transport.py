@@ -128,6 +128,15 @@ def test_key_never_in_errors_or_repr(proxy):
     assert "eth_blockNumber" in str(info.value) and f"{proxy.url}/v2/****" in str(info.value)
 
 
+def test_debug_logs_hide_key(proxy, caplog):
+    """urllib3 logs the request path at DEBUG; the transport's filter must mask it."""
+    t = fast_transport(f"{proxy.url}/v2/{FAKE_KEY}?token={FAKE_KEY}")
+    with caplog.at_level("DEBUG"):
+        t.request("eth_chainId", [])
+    assert "POST /v2/**** " in caplog.text or "/v2/****?****" in caplog.text
+    assert FAKE_KEY not in caplog.text
+
+
 def test_connection_error_hides_key():
     url = f"http://127.0.0.1:9/v2/{FAKE_KEY}"  # discard port: nothing listens
     t = fast_transport(url, max_retries=1, timeout_s=1.0)
@@ -325,8 +334,8 @@ def test_cache_serves_pinned_calls_from_sqlite(proxy, tmp_path):
 
 def test_cache_batch_sends_only_misses(proxy, tmp_path):
     inner = fast_transport(proxy.url)
-    t = CachingTransport(inner, tmp_path / "rpc.sqlite")
-    t.request("anvil_mine", ["0x4"])
+    t = CachingTransport(inner, tmp_path / "rpc.sqlite", safe_block=4)
+    t.request("anvil_mine", ["0x5"])
     t.request("eth_getBlockByNumber", ["0x1", False])
     t.request("eth_getBlockByNumber", ["0x2", False])
     proxy.reset()
@@ -335,22 +344,27 @@ def test_cache_batch_sends_only_misses(proxy, tmp_path):
     assert [int(b["number"], 16) for b in out[:4]] == [1, 2, 3, 4]
     assert proxy.counters.by_method == {"eth_getBlockByNumber": 2, "eth_blockNumber": 1}
     assert t.hits == 2
+    proxy.reset()
+    t.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (3, 4, 5, 5)])
+    assert proxy.counters.by_method == {"eth_getBlockByNumber": 2}  # 5 > safe_block: not cached
 
 
 def test_cache_never_stores_future_blocks_or_unsafe_logs(proxy, tmp_path):
     inner = fast_transport(proxy.url)
-    t = CachingTransport(inner, tmp_path / "rpc.sqlite", logs_safe_block=None)
+    t = CachingTransport(inner, tmp_path / "rpc.sqlite", safe_block=None)
     head = int(t.request("eth_blockNumber", []), 16)
     future = hex(head + 3)
+    t.set_safe_block(head + 10)  # even under a (wrong) high bound, a null is never stored
     assert t.request("eth_getBlockByNumber", [future, False]) is None
     t.request("anvil_mine", ["0x3"])
     assert t.request("eth_getBlockByNumber", [future, False]) is not None  # not a stale null
+    t.set_safe_block(None)
     flt = {"fromBlock": "0x0", "toBlock": hex(head)}
     proxy.reset()
     t.request("eth_getLogs", [flt])
     t.request("eth_getLogs", [flt])
     assert proxy.counters.by_method["eth_getLogs"] == 2  # no safe bound: logs not cached
-    t.set_logs_safe_block(head)
+    t.set_safe_block(head)
     t.request("eth_getLogs", [flt])
     t.request("eth_getLogs", [flt])
     assert proxy.counters.by_method["eth_getLogs"] == 3

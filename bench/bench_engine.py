@@ -1,0 +1,98 @@
+"""Engine benchmark: bands and the cascade grid on 1,000,000 positions x 6 assets.
+
+Run: ``.venv/bin/python -m bench.bench_engine [--positions N]``. Prints times as ratios to
+one numpy copy of the book's arrays measured in the same run (so the figures travel across
+machines), per-position speed against the plain-loop reference of the test suite (on a
+10,000-position sample), and peak memory (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from risk.bands import liquidation_bands
+from risk.cascade import cascade_grid
+from risk.liquidation import liquidate_rows
+from risk.liquidation_prices import liquidation_prices
+from risk.liquidity import default_constant_depth
+from risk.sample import synthetic_book
+from tests.risk import reference
+
+BETAS = {"wstETH": 1.0, "WBTC": 0.8}
+GRID = np.round(np.arange(0.0, 0.6001, 0.005), 6)  # 121 points
+
+
+def best_of(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def copy_book(book):
+    return [a.copy() for a in (book.collateral, book.debt, book.liq_threshold, book.liq_bonus, book.protocol_fee, book.venue, book.market)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--positions", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=10_000)
+    args = parser.parse_args()
+
+    book = synthetic_book(args.positions, seed=1)
+    print(f"book: {book.n_positions:,} positions x {book.n_assets} assets (synthetic)")
+    t_copy, _ = best_of(lambda: copy_book(book))
+    print(f"one numpy copy of the book arrays: {t_copy * 1e3:.1f} ms")
+
+    t_bands, report = best_of(lambda: liquidation_bands(book, "WETH"))
+    print(f"bands (WETH map + clusters): {t_bands * 1e3:.1f} ms = {t_bands / t_copy:.1f}x copy (goal <= 5x)")
+    print(f"  biggest: {report.largest('long').describe()}")
+
+    liquidity = default_constant_depth(book.symbols)
+    t_cascade, table = best_of(lambda: cascade_grid(book, driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity), repeat=1)
+    print(f"cascade grid, {GRID.size} drawdowns, constant-depth impact: {t_cascade:.2f} s = {t_cascade / t_copy:.1f}x copy (goal <= 20x)")
+    for x in (0.1, 0.2, 0.3):
+        row = table.at(x)
+        print(f"  -{x:.0%}: final -{row['final_drawdown']:.1%}, liquidated ${row['liquidated_debt_usd'] / 1e9:.2f}B, "
+              f"bad debt ${row['bad_debt_usd'] / 1e6:.1f}M, {row['positions_hit']:,} positions, {row['rounds']} rounds")
+
+    # Per-position speed against the plain-loop references (tests/risk/reference.py).
+    sample = book.select(np.arange(args.sample))
+    t_vec, _ = best_of(lambda: liquidation_prices(sample))
+    prices = sample.prices_usd.tolist()
+    rows = [(sample.collateral[i].tolist(), sample.debt[i].tolist(), sample.liq_threshold[i].tolist()) for i in range(sample.n_positions)]
+    start = time.perf_counter()
+    for c, d, lt in rows:
+        for j in range(sample.n_assets):
+            reference.liquidation_price(c, d, lt, prices, j)
+    t_loop = time.perf_counter() - start
+    print(f"liquidation prices, {args.sample:,} positions: vectorized {t_vec / args.sample * 1e9:.0f} ns/position, "
+          f"plain loop {t_loop / args.sample * 1e6:.1f} us/position -> {t_loop / t_vec:.0f}x (goal >= 200x)")
+
+    shocked = sample.prices_usd * np.array([0.7, 0.76, 0.7, 1, 1, 1])
+    def vec_liquidate():
+        return liquidate_rows(sample.collateral.copy(), sample.debt.copy(), sample.liq_threshold, sample.liq_bonus,
+                              sample.protocol_fee, sample.venue, shocked)
+    t_vec, _ = best_of(vec_liquidate)
+    plain = [(sample.collateral[i].tolist(), sample.debt[i].tolist(), sample.liq_threshold[i].tolist(),
+              sample.liq_bonus[i].tolist(), sample.protocol_fee[i].tolist(), int(sample.venue[i])) for i in range(sample.n_positions)]
+    shocked_list = shocked.tolist()
+    start = time.perf_counter()
+    for c, d, lt, b, f, v in plain:
+        reference.liquidate_position(list(c), list(d), lt, b, f, v, shocked_list)
+    t_loop = time.perf_counter() - start
+    print(f"liquidation kernel at -30%, {args.sample:,} positions: vectorized {t_vec / args.sample * 1e6:.2f} us/position, "
+          f"plain loop {t_loop / args.sample * 1e6:.1f} us/position -> {t_loop / t_vec:.0f}x (goal >= 200x)")
+
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak memory (ru_maxrss): {peak_gib:.2f} GiB (goal <= 4 GiB)")
+
+
+if __name__ == "__main__":
+    main()

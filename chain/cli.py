@@ -1,0 +1,838 @@
+"""``liqrisk``: the command line, a thin shell over ``risk/`` and ``chain/``.
+
+Conventions (every command):
+- Options come from shared factories (``source_option``, ``rpc_option``, ``block_option``,
+  ``format_option``, ``seed_option``, ``out_option``, ``quiet_option``).
+- The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
+- RPC URLs are only ever shown masked.
+- A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
+  :class:`~chain.scenario.LiqriskUserError` is turned into a ``click.ClickException`` in one place
+  (:class:`LiqriskGroup`).
+- Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
+  ``liqrisk --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+FORMATS = ("table", "json", "csv")
+SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from chain.scenario import LiqriskUserError
+
+    return (LiqriskUserError,)
+
+
+class LiqriskGroup(click.Group):
+    """Turns user errors raised anywhere below into one ``Error: ...`` line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if "chain.scenario" in sys.modules and isinstance(exc, _user_error_types()):
+                raise click.ClickException(str(exc)) from None
+            raise
+
+
+def _fail(message: str) -> None:
+    from chain.scenario import LiqriskUserError
+
+    raise LiqriskUserError(message)
+
+
+# ---------------------------------------------------------------------- option factories
+
+
+def source_option(default: str | None = "sample") -> Callable:
+    return click.option("--source", "source", default=default, show_default=default is not None, metavar="SOURCE",
+                        help=f"Where positions come from: {SOURCES_HELP}.")
+
+
+def rpc_option(f: Callable) -> Callable:
+    return click.option("--rpc-url", envvar="ETH_RPC_URL", show_envvar=True, default=None, metavar="URL",
+                        help="JSON-RPC endpoint for --source rpc (default $ETH_RPC_URL). Only ever shown masked.")(f)
+
+
+def block_option(f: Callable) -> Callable:
+    return click.option("--block", default=None, metavar="BLOCK",
+                        help="Block number or tag (latest|safe|finalized), resolved once and pinned. "
+                             "Default: the scenario's, else latest.")(f)
+
+
+def format_option(f: Callable) -> Callable:
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output format.")(f)
+
+
+def seed_option(f: Callable) -> Callable:
+    return click.option("--seed", type=int, default=None, help="RNG seed (overrides the scenario's).")(f)
+
+
+def out_option(default: str | None, help_text: str) -> Callable:
+    return click.option("--out", "out", type=click.Path(path_type=Path), default=default,
+                        show_default=default is not None, help=help_text)
+
+
+def quiet_option(f: Callable) -> Callable:
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bars or status lines.")(f)
+
+
+def driver_options(f: Callable) -> Callable:
+    f = click.option("--beta", "betas", multiple=True, metavar="SYMBOL=BETA",
+                     help="Beta of an asset to the driver (repeatable). Default: wstETH/stETH/weETH 1, WBTC/cbBTC 0.8 "
+                          "for an ETH driver.")(f)
+    return click.option("--driver", default="WETH", show_default=True, help="Asset whose price moves.")(f)
+
+
+def liquidity_option(f: Callable) -> Callable:
+    return click.option("--liquidity", type=click.Choice(("constant_depth", "sqrt", "none")), default="constant_depth",
+                        show_default=True, help="Price-impact model (risk.liquidity defaults per asset).")(f)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _parse_block(block: str | None) -> int | str | None:
+    if block is None:
+        return None
+    text = block.strip().lower()
+    if text in ("latest", "safe", "finalized"):
+        return text
+    try:
+        number = int(text, 16) if text.startswith("0x") else int(text)
+    except ValueError:
+        _fail(f"--block: expected a number or latest|safe|finalized, got {block!r}")
+    if number < 0:
+        _fail("--block: must be >= 0")
+    return number
+
+
+def _source_spec(source: str, scenario_source: Any = None) -> Any:
+    """A SourceSpec from ``--source`` (falls back to the scenario's when ``source`` is None)."""
+    from chain.scenario import SourceSpec
+
+    if source is None:
+        return scenario_source or SourceSpec()
+    text = source.strip()
+    if text in ("devnet", "rpc", "sample"):
+        return SourceSpec(kind=text)  # type: ignore[arg-type]
+    path = text.removeprefix("snapshot:")
+    if text.startswith("snapshot:") or text.endswith(".json") or Path(path).is_file():
+        if not Path(path).is_file():
+            _fail(f"--source: snapshot file not found: {path}")
+        return SourceSpec(kind="snapshot", path=str(Path(path).resolve()))
+    _fail(f"--source: expected {SOURCES_HELP}, got {source!r}")
+
+
+def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
+    from chain.scenario import load_source
+
+    with _status(f"reading positions ({source.kind})", quiet):
+        loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
+                             base_dir=base_dir)
+    _say_block(loaded)
+    return loaded
+
+
+def _say_block(loaded: Any) -> None:
+    """The block actually used: always printed (stderr keeps JSON/CSV on stdout clean)."""
+    click.echo(f"Using {loaded.block_line}; {len(loaded.snapshot.positions):,} positions", err=True)
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+
+
+def _show_progress(quiet: bool) -> bool:
+    """Progress bars only on an interactive terminal (cron logs and pipes stay clean)."""
+    return not quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def _status(text: str, quiet: bool) -> Iterator[None]:
+    if not _show_progress(quiet):
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(True),
+                  transient=True) as progress:
+        progress.add_task(text, total=None)
+        yield
+
+
+@contextmanager
+def _progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """``update(task_name, done, total)`` drawing one rich bar per task (no-op with --quiet)."""
+    if not _show_progress(quiet):
+        yield lambda _name, _done, _total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(True), transient=True) as progress:
+        def update(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(f"{name} (paths)", total=total)
+            progress.update(tasks[name], completed=done)
+
+        yield update
+
+
+def _kv(pairs: Sequence[str], what: str) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            out[key.strip()] = float(value)
+        except ValueError:
+            _fail(f"{what}: expected SYMBOL=NUMBER, got {pair!r}")
+    return out
+
+
+def _drawdowns(text: str) -> list[float]:
+    """``0.05:0.6:0.05`` (start:stop:step, stop included) or ``0.1,0.2,0.3``; percents allowed (``10%``)."""
+    def num(t: str) -> float:
+        t = t.strip()
+        return float(t[:-1]) / 100 if t.endswith("%") else float(t)
+
+    try:
+        if ":" in text:
+            start, stop, step = (num(t) for t in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            n = int((stop - start) / step + 1e-9) + 1
+            grid = [round(start + i * step, 10) for i in range(n)]
+        else:
+            grid = [num(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        _fail(f"--drawdowns: expected start:stop:step or a comma list of fractions, got {text!r}")
+    if not grid:
+        _fail("--drawdowns: empty grid")
+    bad = [d for d in grid if d >= 1]
+    if bad:
+        _fail(f"--drawdowns: {bad[0]} must be < 1 (fractions: 0.2 = -20%)")
+    return grid
+
+
+def _book(loaded: Any) -> Any:
+    from risk.book import PositionBook
+
+    return PositionBook.from_snapshot(loaded.snapshot)
+
+
+def _need_asset(book: Any, symbol: str, option: str) -> None:
+    if symbol not in book.symbols:
+        _fail(f"{option}: asset {symbol!r} is not in the snapshot (it has {', '.join(book.symbols)})")
+
+
+def _betas(book: Any, driver: str, given: Sequence[str]) -> dict[str, float]:
+    from chain.report import DEFAULT_BETAS
+
+    betas = _kv(given, "--beta") if given else {k: v for k, v in DEFAULT_BETAS.items() if driver in ("WETH", "ETH")}
+    unknown = sorted(set(betas) - set(book.symbols))
+    if given and unknown:
+        _fail(f"--beta: asset(s) {', '.join(unknown)} not in the snapshot (it has {', '.join(book.symbols)})")
+    return {k: v for k, v in betas.items() if k in book.symbols}
+
+
+def _usd(x: float | None) -> str:
+    from chain.alerts import human_usd
+
+    return "—" if x is None else f"${human_usd(x)}"
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
+          extra: dict[str, Any] | None = None) -> None:
+    """Print ``rows`` as a rich table, JSON (``{**extra, "rows": rows}``) or CSV (raw numbers)."""
+    if fmt == "json":
+        click.echo(json.dumps({**(extra or {}), "rows": rows}, indent=2, default=_json_default))
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=[key for key, _, _ in columns], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title), title_justify="left")
+    for k, (_, header, _) in enumerate(columns):
+        table.add_column(header, justify="left" if k == 0 or header in ("Venues", "Error") else "right")
+    for row in rows:
+        table.add_row(*(escape(render(row.get(key))) for key, _, render in columns))
+    _console().print(table)
+
+
+def _json_default(value: Any) -> Any:
+    try:
+        return value.item()
+    except AttributeError:
+        return str(value)
+
+
+def _clean(x: float) -> float | None:
+    import math
+
+    return float(x) if math.isfinite(float(x)) else None
+
+
+# ----------------------------------------------------------------------------------- CLI
+
+
+@click.group(cls=LiqriskGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="liqrisk", prog_name="liqrisk")
+def cli() -> None:
+    """DeFi liquidation risk: on-chain positions, liquidation bands, cascades, Monte Carlo.
+
+    \b
+    Quick start (offline, synthetic sample):
+      liqrisk bands --asset WETH
+      liqrisk cascade --driver WETH --drawdowns 0.05:0.6:0.05
+      liqrisk demo                      # devnet: genuine Aave V3 + Morpho Blue, full report
+    """
+
+
+@cli.command()
+@source_option("devnet")
+@rpc_option
+@block_option
+@out_option(None, "Snapshot JSON file to write (default snapshot-<block>.json).")
+@quiet_option
+def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, quiet: bool) -> None:
+    """Discover positions and snapshot them at one pinned block into a JSON file."""
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+    snap = loaded.snapshot
+    path = out or Path(f"snapshot-{snap.block_number}.json")
+    snap.save(path)
+    click.echo(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
+               f"{len(snap.assets)} assets, block {snap.block_number:,}")
+
+
+@cli.command()
+@source_option()
+@rpc_option
+@block_option
+@click.option("--asset", default="WETH", show_default=True, help="Asset whose liquidation prices are mapped.")
+@format_option
+@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the liquidation map chart.")
+@quiet_option
+def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: str, png: Path | None, quiet: bool) -> None:
+    """Liquidation bands of one asset: where, in price, the liquidations are."""
+    from risk.bands import liquidation_bands
+
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
+    book = _book(loaded)
+    _need_asset(book, asset, "--asset")
+    report = liquidation_bands(book, asset)
+    m = report.map
+    rows = [{"side": b.side, "low_usd": b.low_usd, "high_usd": b.high_usd, "peak_usd": b.peak_usd,
+             "collateral_usd": b.collateral_usd, "debt_usd": b.debt_usd, "positions": b.positions,
+             "distance_from_spot": b.distance_from_spot, "share_of_side": b.share_of_side,
+             "venues": ", ".join(f"{v} {_usd(u)}" for v, u in b.by_venue)} for b in report.bands]
+    pct = lambda v: f"{v:+.1%}"  # noqa: E731
+    price = lambda v: f"${v:,.0f}"  # noqa: E731
+    _emit(rows, fmt, title=f"{asset} liquidation bands — spot ${m.spot_usd:,.2f}, block {loaded.snapshot.block_number:,}",
+          columns=[("side", "Side", str), ("low_usd", "Low", price), ("high_usd", "High", price),
+                   ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd), ("positions", "Positions", str),
+                   ("distance_from_spot", "From spot", pct), ("venues", "Venues", str)],
+          extra={"asset": asset, "spot_usd": m.spot_usd, "block_number": loaded.snapshot.block_number,
+                 "chain_id": loaded.snapshot.chain_id, "synthetic": loaded.snapshot.synthetic,
+                 "liquidatable_now_collateral_usd": m.now_collateral_usd})
+    if png is not None:
+        from chain.charts import liquidation_map_png
+
+        liquidation_map_png(report, png, subtitle=loaded.block_line)
+        click.echo(f"Wrote {png}", err=True)
+
+
+@cli.command()
+@source_option()
+@rpc_option
+@block_option
+@driver_options
+@click.option("--drawdowns", default="0.05:0.6:0.05", show_default=True,
+              help="start:stop:step or a comma list (fractions; 0.2 = -20%; negative = rally).")
+@liquidity_option
+@format_option
+@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the cascade chart.")
+@quiet_option
+def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
+            liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
+    """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
+    from chain.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario, run_scenario
+
+    grid = _drawdowns(drawdowns)
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
+    book = _book(loaded)
+    _need_asset(book, driver, "--driver")
+    scenario = Scenario(name="cascade", driver=DriverSpec(asset=driver, betas=_betas(book, driver, betas)),
+                        shock=GridShock(kind="grid", drawdowns=grid), liquidity=LiquiditySpec(model=liquidity),
+                        outputs=OutputsSpec(bands=False))
+    with _status("cascading", quiet):
+        table = run_scenario(scenario, book).cascade
+    _emit_cascade(table, fmt, loaded, liquidity)
+    if png is not None:
+        from chain.charts import cascade_png
+
+        cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
+        click.echo(f"Wrote {png}", err=True)
+
+
+def _cascade_rows(table: Any) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(len(table)):
+        row = table.at(float(table.initial_drawdown[i]))
+        row["amplification"] = _clean(row["amplification"])
+        rows.append(row)
+    return rows
+
+
+def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None) -> None:
+    pct = lambda v: f"{v:.1%}"  # noqa: E731
+    _emit(_cascade_rows(table), fmt,
+          title=title or f"{table.driver} cascade — block {loaded.snapshot.block_number:,}, liquidity {liquidity}",
+          columns=[("initial_drawdown", "Initial", pct), ("final_drawdown", "Final", pct),
+                   ("amplification", "Ampl.", lambda v: "—" if v is None else f"×{v:.3f}"), ("rounds", "Rounds", str),
+                   ("liquidated_debt_usd", "Debt liquidated", _usd), ("bad_debt_usd", "Bad debt", _usd),
+                   ("positions_hit", "Positions hit", str)],
+          extra={"driver": table.driver, "betas": {s: float(b) for s, b in zip(table.symbols, table.betas) if b},
+                 "block_number": loaded.snapshot.block_number, "chain_id": loaded.snapshot.chain_id,
+                 "synthetic": loaded.snapshot.synthetic})
+
+
+@cli.command()
+@source_option()
+@rpc_option
+@block_option
+@driver_options
+@click.option("--model", type=click.Choice(("gbm", "student_t", "merton")), default="student_t", show_default=True)
+@click.option("--vol", "vols", multiple=True, metavar="SYMBOL=VOL",
+              help="Annualised volatility (0.8 = 80%), repeatable; others use risk.liquidity defaults.")
+@click.option("--horizon-days", type=float, default=1.0, show_default=True)
+@click.option("--steps", type=int, default=97, show_default=True, help="Grid points including the start.")
+@click.option("--paths", type=int, default=1000, show_default=True)
+@seed_option
+@liquidity_option
+@format_option
+@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the distribution chart.")
+@quiet_option
+def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], model: str,
+             vols: tuple[str, ...], horizon_days: float, steps: int, paths: int, seed: int | None, liquidity: str,
+             fmt: str, png: Path | None, quiet: bool) -> None:
+    """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
+    from pydantic import ValidationError
+
+    from chain.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
+                                format_validation_error, run_scenario)
+
+    try:
+        shock = MonteCarloShock(kind="monte_carlo", model=model, vol=_kv(vols, "--vol"), horizon_days=horizon_days,
+                                steps=steps, paths=paths, seed=7 if seed is None else seed)
+    except ValidationError as exc:
+        _fail(format_validation_error(exc, "simulate options"))
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
+    book = _book(loaded)
+    _need_asset(book, driver, "--driver")
+    scenario = Scenario(name="simulate", driver=DriverSpec(asset=driver, betas=_betas(book, driver, betas)),
+                        shock=shock, liquidity=LiquiditySpec(model=liquidity), outputs=OutputsSpec(bands=False))
+    with _progress_bars(quiet) as update:
+        result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t))
+    _emit_mc(result.monte_carlo, fmt, loaded)
+    if png is not None:
+        from chain.charts import monte_carlo_png
+
+        monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
+        click.echo(f"Wrote {png}", err=True)
+
+
+def _emit_mc(run: Any, fmt: str, loaded: Any, title: str | None = None) -> None:
+    res = run.result
+    rows = [{"run": "with cascade impact", **res.endogenous_summary.as_dict()}]
+    if res.exogenous_summary is not None:
+        rows.append({"run": "price paths only", **res.exogenous_summary.as_dict()})
+    _emit(rows, fmt, title=title or (f"Monte Carlo {run.model}, {run.horizon_days:g} d, {res.n_paths:,} paths, "
+                                      f"seed {run.seed} — block {loaded.snapshot.block_number:,}"),
+          columns=[("run", "", str), ("mean_liquidated_usd", "Mean liquidated", _usd), ("lar_95_usd", "LaR 95%", _usd),
+                   ("lar_99_usd", "LaR 99%", _usd), ("bad_debt_var_95_usd", "Bad-debt VaR 95%", _usd),
+                   ("bad_debt_var_99_usd", "Bad-debt VaR 99%", _usd),
+                   ("prob_any_liquidation", "P(any)", lambda v: f"{v:.0%}")],
+          extra={"model": run.model, "horizon_days": run.horizon_days, "steps": run.steps, "seed": run.seed,
+                 "vol_annual": run.vol_annual, "block_number": loaded.snapshot.block_number,
+                 "chain_id": loaded.snapshot.chain_id, "synthetic": loaded.snapshot.synthetic})
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@cli.group(cls=LiqriskGroup)
+def scenario() -> None:
+    """Scenario files (TOML): check them, run them."""
+
+
+@scenario.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def scenario_check(files: tuple[Path, ...]) -> None:
+    """Validate scenario files without running them."""
+    from chain.scenario import load_scenario
+
+    for f in files:
+        sf = load_scenario(f)
+        click.echo(f"{f}: ok ({sf.scenario.shock.kind}, driver {sf.scenario.driver.asset}, source {sf.scenario.source.kind})")
+
+
+@scenario.command("run")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@source_option(None)
+@rpc_option
+@block_option
+@seed_option
+@format_option
+@out_option(None, "Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
+@quiet_option
+def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
+                 fmt: str, out: Path | None, quiet: bool) -> None:
+    """Run scenario files (against their own source, or --source for all)."""
+    from chain.scenario import load_scenario, run_scenario
+
+    scenario_files = [load_scenario(f) for f in files]  # validate all before any work
+    loaded_by_source: dict[str, Any] = {}
+    results = []
+    with _progress_bars(quiet) as update:
+        for sf in scenario_files:
+            spec = _source_spec(source, sf.scenario.source) if source else sf.scenario.source
+            key = spec.model_dump_json() + f"|{sf.base_dir if spec.kind == 'snapshot' else ''}"
+            if key not in loaded_by_source:
+                loaded_by_source[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=sf.base_dir)
+            loaded = loaded_by_source[key]
+            result = run_scenario(sf.scenario, _book(loaded), seed=seed, where=str(sf.path),
+                                  progress=lambda d, t, n=sf.scenario.name: update(n, d, t))
+            results.append((sf, loaded, result))
+    documents = []
+    for sf, loaded, result in results:
+        documents.append(_scenario_summary(sf, loaded, result))
+        if fmt == "table":
+            _print_scenario(sf, loaded, result)
+        for note in result.notes:
+            click.echo(f"note ({sf.path.name}): {note}", err=True)
+    if fmt != "table":
+        if fmt == "json":
+            click.echo(json.dumps({"scenarios": documents}, indent=2, default=_json_default))
+        else:
+            _emit([{k: v for k, v in d.items() if not isinstance(v, (dict, list))} for d in documents], "csv", title="",
+                  columns=[(k, k, str) for k in ("name", "file", "kind", "block_number", "liquidated_debt_usd",
+                                                 "bad_debt_usd", "positions_hit", "lar_99_usd", "bad_debt_var_99_usd")])
+    if out is not None:
+        if len(loaded_by_source) > 1:
+            _fail("--out: these scenarios read different sources; pass --source so they share one snapshot")
+        from chain.report import ReportConfig, compute_report, write_report
+
+        loaded = next(iter(loaded_by_source.values()))
+        first = scenario_files[0].scenario
+        config = ReportConfig(driver=first.driver.asset, betas=first.driver.betas, liquidity=first.liquidity,
+                              monte_carlo=None, scenarios=tuple(scenario_files), seed=seed)
+        with _progress_bars(quiet) as update:
+            folder, _doc = write_report(compute_report(loaded, config, progress=update), out, send_webhook=False)
+        click.echo(f"Report: {folder}", err=True)
+
+
+def _scenario_summary(sf: Any, loaded: Any, result: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": result.name, "file": str(sf.path), "kind": result.kind, "driver": result.driver,
+                           "block_number": loaded.snapshot.block_number, "chain_id": loaded.snapshot.chain_id,
+                           "synthetic": loaded.snapshot.synthetic, "notes": list(result.notes)}
+    if result.cascade is not None:
+        doc["rows"] = _cascade_rows(result.cascade)
+        worst = max(doc["rows"], key=lambda r: r["liquidated_debt_usd"])
+        doc.update(liquidated_debt_usd=worst["liquidated_debt_usd"], bad_debt_usd=max(r["bad_debt_usd"] for r in doc["rows"]),
+                   positions_hit=worst["positions_hit"])
+    if result.path is not None:
+        s = result.path.result.endogenous_summary
+        x = result.path.result.exogenous_summary
+        doc.update(liquidated_debt_usd=s.mean_liquidated_usd, bad_debt_usd=s.mean_bad_debt_usd,
+                   positions_hit=int(s.mean_positions_hit),
+                   liquidated_without_impact_usd=x.mean_liquidated_usd if x is not None else None,
+                   max_drawdown={sym: float(v) for sym, v in zip(result.path.result.symbols,
+                                                                 result.path.result.endogenous.max_drawdown[0])})
+    if result.monte_carlo is not None:
+        s = result.monte_carlo.result.endogenous_summary
+        doc.update(s.as_dict())
+        doc.update(liquidated_debt_usd=s.mean_liquidated_usd, bad_debt_usd=s.mean_bad_debt_usd)
+    return doc
+
+
+def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
+    head = f"{result.name}  [{sf.path.name}, {result.kind}, block {loaded.snapshot.block_number:,}]"
+    if result.cascade is not None:
+        _emit_cascade(result.cascade, "table", loaded, "", title=head)
+    elif result.path is not None:
+        s, x = result.path.result.endogenous_summary, result.path.result.exogenous_summary
+        dd = result.path.result.endogenous.max_drawdown[0][result.path.result.symbols.index(result.driver)]
+        click.echo(head)
+        click.echo(f"  debt liquidated {_usd(s.mean_liquidated_usd)}"
+                   + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x is not None else "")
+                   + f", bad debt {_usd(s.mean_bad_debt_usd)}, positions hit {s.mean_positions_hit:,.0f}, "
+                   f"largest {result.driver} peak-to-trough {dd:.1%}")
+    else:
+        _emit_mc(result.monte_carlo, "table", loaded, title=head)
+
+
+# ------------------------------------------------------------------------------ report
+
+
+@cli.command()
+@source_option()
+@rpc_option
+@block_option
+@out_option("liqrisk-reports", "Output root: one folder per run, runs.sqlite index, 'latest' link.")
+@driver_options
+@click.option("--scenario", "scenario_files", multiple=True, type=click.Path(path_type=Path),
+              help="Scenario file to include (repeatable); run against the report's snapshot.")
+@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths (0 = skip).")
+@seed_option
+@liquidity_option
+@click.option("--every", default=None, metavar="INTERVAL", help="Repeat every INTERVAL (30s, 15m, 1h); default: once.")
+@click.option("--max-runs", type=int, default=None, help="Stop after this many runs (with --every).")
+@click.option("--alert-band-within", type=float, default=0.05, show_default=True,
+              help="Alert when spot is within this fraction of a band...")
+@click.option("--alert-band-min-usd", type=float, default=10e6, show_default=True, help="...holding at least this much USD.")
+@click.option("--alert-drawdown", type=float, default=0.20, show_default=True,
+              help="Alert when this initial drawdown...")
+@click.option("--alert-cascade-usd", type=float, default=50e6, show_default=True, help="...liquidates at least this much debt.")
+@click.option("--webhook-url", envvar="LIQRISK_WEBHOOK_URL", show_envvar=True, default=None,
+              help="POST alerts here as JSON (failures are logged, not fatal).")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@quiet_option
+def report(source: str, rpc_url: str | None, block: str | None, out: Path, driver: str, betas: tuple[str, ...],
+           scenario_files: tuple[Path, ...], paths: int, seed: int | None, liquidity: str, every: str | None,
+           max_runs: int | None, alert_band_within: float, alert_band_min_usd: float, alert_drawdown: float,
+           alert_cascade_usd: float, webhook_url: str | None, no_charts: bool, quiet: bool) -> None:
+    """Write a risk report folder (JSON, Markdown, HTML, charts); once, or --every INTERVAL."""
+    from pydantic import ValidationError
+
+    from chain.alerts import AlertConfig
+    from chain.scenario import LiquiditySpec, MonteCarloShock, format_validation_error, load_scenario
+    from chain.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
+
+    try:
+        alerts = AlertConfig(band_within=alert_band_within, band_min_usd=alert_band_min_usd, drawdown=alert_drawdown,
+                             cascade_usd=alert_cascade_usd, webhook_url=webhook_url)
+        mc = MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7) if paths > 0 else None
+    except ValidationError as exc:
+        _fail(format_validation_error(exc, "report options"))
+    try:
+        interval = parse_interval(every) if every is not None else None
+    except ValueError as exc:
+        _fail(f"--every: {exc}")
+    if block is not None and interval is not None and _parse_block(block) not in ("latest", "safe", "finalized"):
+        _fail("--every with a fixed --block would report the same block forever; use a tag (latest) or no --every")
+    spec = _source_spec(source)
+    sfs = tuple(load_scenario(f) for f in scenario_files)
+
+    def job() -> tuple[Path, Any]:
+        from chain.report import ReportConfig, compute_report, write_report
+
+        loaded = _load(spec, rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+        book = _book(loaded)
+        _need_asset(book, driver, "--driver")
+        config = ReportConfig(driver=driver, betas=_betas(book, driver, betas), liquidity=LiquiditySpec(model=liquidity),
+                              monte_carlo=mc, scenarios=sfs, alerts=alerts, charts=not no_charts, seed=seed)
+        with _progress_bars(quiet) as update:
+            result = compute_report(loaded, config, progress=update)
+        folder, doc = write_report(result, out)
+        _print_report_summary(doc, folder, quiet)
+        return folder, doc
+
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp_dirs(out)
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    with RunIndex(out / INDEX_NAME) as index:
+        if interval is None:
+            outcome = run_once(job, index, on_event=say)
+            if outcome.status != "ok":
+                _fail(outcome.error or "report failed")
+            return
+        outcomes = run_every(job, index, every_s=interval, max_runs=max_runs, on_event=say)
+    failed = sum(o.status != "ok" for o in outcomes)
+    click.echo(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}", err=True)
+
+
+def _print_report_summary(doc: Any, folder: Path, quiet: bool) -> None:
+    b = doc.summary.biggest_band
+    lines = [f"Report {doc.run_id} — {doc.driver} at ${doc.bands.spot_usd:,.2f}, block {doc.source.block_number:,}"]
+    if b is not None:
+        lines.append(f"  biggest band  ${b.low_usd:,.0f}–${b.high_usd:,.0f} ({b.side}): {_usd(b.collateral_usd)} collateral, "
+                     f"{b.positions:,} positions, {b.distance_from_spot:+.1%} from spot")
+    for k, r in doc.summary.cascade.items():
+        lines.append(f"  cascade -{k:<4} final -{r.final_drawdown:.1%}, liquidated {_usd(r.liquidated_debt_usd)}, "
+                     f"bad debt {_usd(r.bad_debt_usd)}, {r.positions_hit:,} positions")
+    if doc.summary.lar_99_usd is not None:
+        lines.append(f"  Monte Carlo   LaR 99% {_usd(doc.summary.lar_99_usd)}, bad-debt VaR 99% "
+                     f"{_usd(doc.summary.bad_debt_var_99_usd)}")
+    for a in doc.alerts:
+        lines.append(f"  ALERT {a.severity}: {a.message}")
+    if doc.webhook is not None:
+        lines.append(f"  webhook {doc.webhook.url}: {'delivered' if doc.webhook.delivered else 'FAILED: ' + str(doc.webhook.error)}")
+    lines.append(f"  files: {folder}/report.html, report.md, report.json")
+    click.echo("\n".join(lines))
+
+
+@cli.command()
+@click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--limit", type=int, default=20, show_default=True)
+@format_option
+def runs(root: Path, limit: int, fmt: str) -> None:
+    """The run index of a report root: status, block and biggest band over time."""
+    from dataclasses import asdict
+
+    from chain.schedule import INDEX_NAME, RunIndex
+
+    if not (root / INDEX_NAME).exists():
+        _fail(f"no run index {root / INDEX_NAME}: run `liqrisk report --out {root}` first")
+    with RunIndex(root / INDEX_NAME) as index:
+        rows = [asdict(r) for r in index.runs(limit)]
+    price = lambda v: "—" if v is None else f"${v:,.0f}"  # noqa: E731
+    _emit(rows, fmt, title=f"Runs in {root}", columns=[
+        ("started_at", "Started", str), ("status", "Status", str),
+        ("block_number", "Block", lambda v: "—" if v is None else f"{v:,}"),
+        ("band_low_usd", "Band low", price), ("band_high_usd", "Band high", price),
+        ("band_collateral_usd", "Band collateral", _usd), ("lar_99_usd", "LaR 99%", _usd),
+        ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")])
+
+
+# ------------------------------------------------------------------------------ devnet
+
+
+@cli.group(cls=LiqriskGroup)
+def devnet() -> None:
+    """Local devnet: anvil + genuine Aave V3 + Morpho Blue + a Comet double."""
+
+
+@devnet.command("up")
+@click.option("--port", type=int, default=None, help="Port (default: a free one).")
+@click.option("--borrowers", type=int, default=300, show_default=True)
+@seed_option
+@quiet_option
+def devnet_up_cmd(port: int | None, borrowers: int, seed: int | None, quiet: bool) -> None:
+    """Start a detached devnet, deploy and populate it."""
+    from chain.devnet import DevnetError, devnet_up
+
+    try:
+        with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
+            state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
+    except DevnetError as exc:
+        _fail(str(exc))
+    click.echo(f"Devnet up: {state['rpc_url']} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
+               f"{borrowers} borrowers. Use --source devnet; stop with `liqrisk devnet down`.")
+
+
+@devnet.command("down")
+def devnet_down_cmd() -> None:
+    """Stop the detached devnet."""
+    from chain.devnet import devnet_down
+
+    click.echo("Devnet stopped." if devnet_down() else "No devnet was running.")
+
+
+@devnet.command("status")
+@format_option
+def devnet_status_cmd(fmt: str) -> None:
+    """Is a devnet running, where."""
+    from chain.devnet import devnet_status
+
+    status = devnet_status()
+    info = {"running": status["running"], "rpc_url": status.get("rpc_url"), "pid": status.get("pid"),
+            "state_path": status["state_path"]}
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+    elif status["running"]:
+        click.echo(f"Devnet running at {info['rpc_url']} (pid {info['pid']}); state {info['state_path']}")
+    else:
+        click.echo(f"No devnet running (state {info['state_path']}).")
+
+
+# -------------------------------------------------------------------------------- demo
+
+
+def scenarios_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
+
+
+@cli.command()
+@out_option("liqrisk-demo", "Where the report is written.")
+@click.option("--borrowers", type=int, default=300, show_default=True, help="Devnet borrowers to open.")
+@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths.")
+@click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
+              help=f"Replay to run (default scenarios/{DEMO_SCENARIO}).")
+@seed_option
+@quiet_option
+def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed: int | None, quiet: bool) -> None:
+    """One command: devnet up, populate, scan, bands, cascades, Monte Carlo, a replay, report, devnet down."""
+    from chain.devnet import Devnet, DevnetError
+    from chain.report import ReportConfig, compute_report, write_report
+    from chain.scan import scan_devnet
+    from chain.scenario import LoadedSnapshot, MonteCarloShock, load_scenario
+    from chain.transport import RpcError
+
+    sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
+    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    try:
+        with Devnet() as net:  # stopped on success, error and Ctrl-C alike
+            say(f"devnet: anvil at {net.rpc_url}")
+            with _status("deploying Aave V3, Morpho Blue, Comet double, Multicall3", quiet):
+                net.deploy()
+            with _status(f"opening {borrowers} borrower positions", quiet):
+                net.populate(borrowers, 7 if seed is None else seed)
+            with _status("scanning the devnet (discovery + multicall reads at one block)", quiet):
+                snap = scan_devnet(net.deployment)
+            loaded = LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
+            _say_block(loaded)
+            config = ReportConfig(monte_carlo=MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7),
+                                  scenarios=(sf,), seed=seed)
+            with _progress_bars(quiet) as update:
+                result = compute_report(loaded, config, progress=update)
+            folder, doc = write_report(result, out, send_webhook=False)
+    except (DevnetError, RpcError) as exc:
+        _fail(f"demo: devnet failed: {exc}")
+    say("devnet stopped")
+    _print_report_summary(doc, folder, quiet)
+    s = doc.scenarios[0] if doc.scenarios else None
+    if s is not None and s.path is not None:
+        click.echo(f"  replay        {s.name}: liquidated {_usd(s.path.endogenous.mean_liquidated_usd)}, "
+                   f"bad debt {_usd(s.path.endogenous.mean_bad_debt_usd)}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``liqrisk``)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="liqrisk")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,780 @@
+"""Risk reports: one folder per run with report.json, report.md, a self-contained report.html and
+PNG charts.
+
+- :func:`compute_report` runs the analysis on a loaded snapshot (pure computation): liquidation
+  bands of the driver, the cascade grid, a Monte Carlo (LaR / bad-debt VaR), any scenario files,
+  and the alerts.
+- :func:`report_document` turns the results into :class:`ReportDoc`, the pydantic model whose JSON
+  schema is ``docs/report.schema.json`` (``python -m chain.report --schema`` rewrites it).
+- :func:`write_report` writes everything into a temporary folder next to the target and renames
+  it into place, so a reader (or a crash) never sees half a report.
+
+USD amounts are valued at the prices where each liquidation happened (cascade / Monte Carlo) or at
+spot (bands, snapshot totals). Fractions are plain (0.2 = 20%).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import json
+import math
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chain.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
+from chain.scenario import (
+    DriverSpec,
+    GridShock,
+    LiqriskUserError,
+    LiquiditySpec,
+    LoadedSnapshot,
+    MonteCarloShock,
+    OutputsSpec,
+    Scenario,
+    ScenarioFile,
+    ScenarioResult,
+    run_scenario,
+)
+
+if TYPE_CHECKING:
+    from risk.bands import Band, BandReport
+    from risk.cascade import CascadeTable
+    from risk.montecarlo import RiskSummary
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
+DEFAULT_BETAS: dict[str, float] = {"wstETH": 1.0, "stETH": 1.0, "weETH": 1.0, "WBTC": 0.8, "cbBTC": 0.8}
+"""Betas to an ETH driver used when none are given (an assumption, stated in every report)."""
+DEFAULT_DRAWDOWNS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 13))
+SUMMARY_DRAWDOWNS: tuple[float, ...] = (0.10, 0.20, 0.30)
+
+
+# ------------------------------------------------------------------------------- JSON model
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceDoc(_Doc):
+    kind: Literal["sample", "devnet", "rpc", "snapshot"]
+    description: str = Field(description="where the positions came from; RPC URLs masked")
+    synthetic: bool = Field(description="true for generated sample data (never chain data)")
+    chain_id: int
+    block_number: int = Field(description="the block every read was pinned to")
+    block_timestamp: int = Field(description="unix seconds")
+    block_time_utc: str
+
+
+class MarketDoc(_Doc):
+    id: str
+    venue: str
+    name: str
+    positions: int
+
+
+class AssetDoc(_Doc):
+    symbol: str
+    price_usd: float
+
+
+class SnapshotDoc(_Doc):
+    positions: int
+    markets: list[MarketDoc]
+    assets: list[AssetDoc]
+    collateral_usd: float = Field(description="all collateral, USD at spot")
+    debt_usd: float = Field(description="all debt, USD at spot")
+
+
+class BandDoc(_Doc):
+    symbol: str
+    side: Literal["long", "short"] = Field(description="long: liquidated when the price falls (below spot)")
+    low_usd: float
+    high_usd: float
+    peak_usd: float
+    collateral_usd: float
+    debt_usd: float
+    positions: int
+    share_of_side: float
+    distance_from_spot: float = Field(description="(band middle - spot) / spot")
+    by_venue: dict[str, float] = Field(description="collateral USD per venue")
+
+
+class BandsDoc(_Doc):
+    symbol: str
+    spot_usd: float
+    bands: list[BandDoc] = Field(description="largest first")
+    liquidatable_now_collateral_usd: float
+    liquidatable_now_debt_usd: float
+    liquidatable_now_positions: int
+    outside_grid_collateral_usd: float
+
+
+class CascadeRowDoc(_Doc):
+    initial_drawdown: float
+    final_drawdown: float
+    amplification: float | None = Field(description="final / initial drawdown; null at 0")
+    rounds: int
+    liquidated_debt_usd: float
+    seized_collateral_usd: float
+    bad_debt_usd: float
+    positions_hit: int
+
+
+class CascadeDoc(_Doc):
+    driver: str
+    betas: dict[str, float]
+    rows: list[CascadeRowDoc]
+
+
+class RiskSummaryDoc(_Doc):
+    n_paths: int
+    mean_liquidated_usd: float
+    lar_95_usd: float = Field(description="95% quantile of debt liquidated per path")
+    lar_99_usd: float
+    mean_bad_debt_usd: float
+    bad_debt_var_95_usd: float
+    bad_debt_var_99_usd: float
+    mean_seized_collateral_usd: float
+    mean_positions_hit: float
+    prob_any_liquidation: float
+
+
+class MonteCarloDoc(_Doc):
+    model: Literal["gbm", "student_t", "merton"]
+    horizon_days: float
+    steps: int
+    paths: int
+    seed: int | None
+    vol_annual: dict[str, float]
+    endogenous: RiskSummaryDoc = Field(description="with the cascade's own price impact")
+    exogenous: RiskSummaryDoc | None = Field(description="same paths without impact")
+    amplification: dict[str, float | None]
+    margin_reruns: int
+
+
+class PathDoc(_Doc):
+    horizon_hours: float
+    steps: int
+    endogenous: RiskSummaryDoc
+    exogenous: RiskSummaryDoc | None
+    max_drawdown: dict[str, float] = Field(description="largest peak-to-trough fall per asset, with impact")
+    final_impact: dict[str, float]
+    hours: list[float] | None = None
+    prices_usd: dict[str, list[float]] | None = Field(default=None, description="exogenous path per asset")
+
+
+class ScenarioDoc(_Doc):
+    name: str
+    file: str | None
+    kind: Literal["grid", "path", "monte_carlo"]
+    description: str
+    references: list[str]
+    driver: str
+    betas: dict[str, float]
+    liquidity: dict[str, str]
+    notes: list[str]
+    bands: BandsDoc | None
+    cascade: CascadeDoc | None
+    path: PathDoc | None
+    monte_carlo: MonteCarloDoc | None
+    charts: dict[str, str]
+
+
+class AlertDoc(_Doc):
+    kind: Literal["band_proximity", "cascade"]
+    severity: Literal["warning", "critical"]
+    message: str
+    details: dict[str, float | str]
+
+
+class AlertThresholdsDoc(_Doc):
+    band_within: float
+    band_min_usd: float
+    drawdown: float
+    cascade_usd: float
+
+
+class WebhookDoc(_Doc):
+    url: str = Field(description="masked")
+    delivered: bool
+    status: int | None
+    error: str | None
+
+
+class SummaryDoc(_Doc):
+    biggest_band: BandDoc | None
+    cascade: dict[str, CascadeRowDoc] = Field(description="rows at the summary drawdowns, keyed '10%', '20%', ...")
+    lar_99_usd: float | None
+    bad_debt_var_99_usd: float | None
+
+
+class ReportDoc(_Doc):
+    """report.json (schema ``docs/report.schema.json``)."""
+
+    schema_version: Literal[1]
+    run_id: str
+    generated_at: str = Field(description="ISO 8601 UTC")
+    liqrisk_version: str
+    source: SourceDoc
+    snapshot: SnapshotDoc
+    driver: str
+    betas: dict[str, float]
+    liquidity: dict[str, str]
+    summary: SummaryDoc
+    bands: BandsDoc
+    cascade: CascadeDoc
+    monte_carlo: MonteCarloDoc | None
+    scenarios: list[ScenarioDoc]
+    alerts: list[AlertDoc]
+    alert_thresholds: AlertThresholdsDoc
+    webhook: WebhookDoc | None
+    charts: dict[str, str] = Field(description="chart name -> PNG file in the run folder")
+    warnings: list[str]
+
+
+def report_schema() -> dict[str, Any]:
+    schema = ReportDoc.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://liqrisk.invalid/report.schema.json"
+    return schema
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> Path:
+    _write_atomic(path, json.dumps(report_schema(), indent=2) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- computation
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What a report computes. ``monte_carlo`` None skips the Monte Carlo."""
+
+    driver: str = "WETH"
+    betas: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_BETAS))
+    drawdowns: tuple[float, ...] = DEFAULT_DRAWDOWNS
+    liquidity: LiquiditySpec = field(default_factory=LiquiditySpec)
+    monte_carlo: MonteCarloShock | None = field(
+        default_factory=lambda: MonteCarloShock(kind="monte_carlo", model="student_t", horizon_days=1, steps=97,
+                                                paths=1000, seed=7))
+    scenarios: tuple[ScenarioFile, ...] = ()
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+    charts: bool = True
+    seed: int | None = None
+
+
+ProgressFn = Callable[[str, int, int], None]
+"""``progress(task, done, total)``."""
+
+
+@dataclass(frozen=True, eq=False)
+class ReportResult:
+    loaded: LoadedSnapshot
+    config: ReportConfig
+    bands: "BandReport"
+    core: ScenarioResult
+    monte_carlo: ScenarioResult | None
+    scenarios: tuple[ScenarioResult, ...]
+    alerts: tuple[Alert, ...]
+    warnings: tuple[str, ...]
+
+
+def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: ProgressFn | None = None) -> ReportResult:
+    """Bands, cascade grid, Monte Carlo, scenarios and alerts for one snapshot."""
+    from risk.bands import liquidation_bands
+    from risk.book import PositionBook
+
+    book = PositionBook.from_snapshot(loaded.snapshot)
+    if not book.n_positions:
+        raise LiqriskUserError(f"the snapshot at {loaded.block_line} has no positions to analyse")
+    if config.driver not in book.symbols:
+        raise LiqriskUserError(f"driver asset {config.driver!r} is not in the snapshot (it has {', '.join(book.symbols)})")
+    warnings: list[str] = []
+    if loaded.snapshot.synthetic:
+        warnings.append("SYNTHETIC sample data, not chain data")
+    driver = DriverSpec(asset=config.driver, betas={k: v for k, v in config.betas.items()})
+    grid = sorted(set(config.drawdowns) | set(SUMMARY_DRAWDOWNS) | {round(config.alerts.drawdown, 6)})
+    core_scenario = Scenario(name=f"{config.driver} drawdown grid", driver=driver,
+                             shock=GridShock(kind="grid", drawdowns=grid), liquidity=config.liquidity,
+                             outputs=OutputsSpec(bands=False))
+    core = run_scenario(core_scenario, book)
+    warnings += [f"{core.name}: {n}" for n in core.notes]
+    bands = liquidation_bands(book, config.driver)
+    mc = None
+    if config.monte_carlo is not None:
+        mc_scenario = Scenario(name="Monte Carlo", driver=driver, shock=config.monte_carlo, liquidity=config.liquidity,
+                               outputs=OutputsSpec(bands=False))
+        mc = run_scenario(mc_scenario, book, seed=config.seed,
+                          progress=(lambda d, t: progress("Monte Carlo", d, t)) if progress else None)
+    results = []
+    for sf in config.scenarios:
+        cb = (lambda d, t, name=sf.scenario.name: progress(name, d, t)) if progress else None
+        res = run_scenario(sf.scenario, book, seed=config.seed, progress=cb, where=str(sf.path))
+        results.append(dataclasses.replace(res, file=str(sf.path)))
+    alerts = [*band_alerts(bands, config.alerts)]
+    assert core.cascade is not None
+    alerts += cascade_alerts(core.cascade, config.alerts)
+    return ReportResult(loaded, config, bands, core, mc, tuple(results), tuple(alerts), tuple(warnings))
+
+
+# ---------------------------------------------------------------------------- JSON document
+
+
+def _num(x: float) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def band_doc(band: "Band") -> BandDoc:
+    return BandDoc(
+        symbol=band.symbol, side=band.side, low_usd=band.low_usd, high_usd=band.high_usd, peak_usd=band.peak_usd,
+        collateral_usd=band.collateral_usd, debt_usd=band.debt_usd, positions=band.positions,
+        share_of_side=band.share_of_side, distance_from_spot=band.distance_from_spot, by_venue=dict(band.by_venue),
+    )
+
+
+def bands_doc(report: "BandReport") -> BandsDoc:
+    m = report.map
+    return BandsDoc(
+        symbol=m.symbol, spot_usd=m.spot_usd, bands=[band_doc(b) for b in report.bands],
+        liquidatable_now_collateral_usd=m.now_collateral_usd, liquidatable_now_debt_usd=m.now_debt_usd,
+        liquidatable_now_positions=m.now_positions, outside_grid_collateral_usd=m.outside_collateral_usd,
+    )
+
+
+def cascade_row(table: "CascadeTable", i: int) -> CascadeRowDoc:
+    return CascadeRowDoc(
+        initial_drawdown=float(table.initial_drawdown[i]), final_drawdown=float(table.final_drawdown[i]),
+        amplification=_num(table.amplification[i]), rounds=int(table.rounds[i]),
+        liquidated_debt_usd=float(table.liquidated_debt_usd[i]),
+        seized_collateral_usd=float(table.seized_collateral_usd[i].sum()),
+        bad_debt_usd=float(table.bad_debt_usd[i]), positions_hit=int(table.positions_hit[i]),
+    )
+
+
+def cascade_doc(table: "CascadeTable") -> CascadeDoc:
+    betas = {s: float(b) for s, b in zip(table.symbols, table.betas) if b != 0}
+    return CascadeDoc(driver=table.driver, betas=betas, rows=[cascade_row(table, i) for i in range(len(table))])
+
+
+def summary_doc(summary: "RiskSummary") -> RiskSummaryDoc:
+    return RiskSummaryDoc(**{k: (float(v) if k != "n_paths" else int(v)) for k, v in summary.as_dict().items()})
+
+
+def monte_carlo_doc(result: ScenarioResult) -> MonteCarloDoc:
+    run = result.monte_carlo
+    assert run is not None
+    r = run.result
+    return MonteCarloDoc(
+        model=run.model, horizon_days=run.horizon_days, steps=run.steps, paths=r.n_paths, seed=run.seed,
+        vol_annual=run.vol_annual, endogenous=summary_doc(r.endogenous_summary),
+        exogenous=summary_doc(r.exogenous_summary) if r.exogenous_summary is not None else None,
+        amplification={k: _num(v) for k, v in r.amplification.items()}, margin_reruns=r.margin_reruns,
+    )
+
+
+def path_doc(result: ScenarioResult) -> PathDoc:
+    run = result.path
+    assert run is not None
+    r = run.result
+    symbols = r.symbols
+    detail = result.outputs.path_detail
+    return PathDoc(
+        horizon_hours=float(run.hours[-1]), steps=int(run.hours.size),
+        endogenous=summary_doc(r.endogenous_summary),
+        exogenous=summary_doc(r.exogenous_summary) if r.exogenous_summary is not None else None,
+        max_drawdown={s: float(v) for s, v in zip(symbols, r.endogenous.max_drawdown[0])},
+        final_impact={s: float(v) for s, v in zip(symbols, r.endogenous.final_impact[0])},
+        hours=[float(h) for h in run.hours] if detail else None,
+        prices_usd={s: run.prices_usd[0, :, j].astype(float).tolist() for j, s in enumerate(symbols)} if detail else None,
+    )
+
+
+def scenario_doc(result: ScenarioResult, charts: dict[str, str]) -> ScenarioDoc:
+    return ScenarioDoc(
+        name=result.name, file=result.file, kind=result.kind, description=result.description,  # type: ignore[arg-type]
+        references=list(result.references), driver=result.driver, betas=dict(result.betas),
+        liquidity=dict(result.liquidity), notes=list(result.notes),
+        bands=bands_doc(result.bands) if result.bands is not None else None,
+        cascade=cascade_doc(result.cascade) if result.cascade is not None else None,
+        path=path_doc(result) if result.path is not None else None,
+        monte_carlo=monte_carlo_doc(result) if result.monte_carlo is not None else None,
+        charts=charts,
+    )
+
+
+def snapshot_doc(loaded: LoadedSnapshot) -> SnapshotDoc:
+    from risk.book import PositionBook
+
+    snap = loaded.snapshot
+    book = PositionBook.from_snapshot(snap)
+    counts: dict[str, int] = {}
+    for p in snap.positions:
+        counts[p.market] = counts.get(p.market, 0) + 1
+    return SnapshotDoc(
+        positions=len(snap.positions),
+        markets=[MarketDoc(id=m.id, venue=m.venue, name=m.name, positions=counts.get(m.id, 0)) for m in snap.markets],
+        assets=[AssetDoc(symbol=a.symbol, price_usd=a.price_usd) for a in snap.assets],
+        collateral_usd=float(book.collateral_usd().sum()), debt_usd=float(book.debt_usd().sum()),
+    )
+
+
+def source_doc(loaded: LoadedSnapshot) -> SourceDoc:
+    s = loaded.snapshot
+    when = datetime.fromtimestamp(s.block_timestamp, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return SourceDoc(kind=loaded.kind, description=loaded.description, synthetic=s.synthetic,  # type: ignore[arg-type]
+                     chain_id=s.chain_id, block_number=s.block_number, block_timestamp=s.block_timestamp,
+                     block_time_utc=when)
+
+
+def pct_key(d: float) -> str:
+    return f"{d:.0%}"
+
+
+def report_document(result: ReportResult, run_id: str, charts: dict[str, dict[str, str]] | None = None,
+                    webhook: WebhookDoc | None = None, generated_at: datetime | None = None) -> ReportDoc:
+    """The report.json model. ``charts``: ``{"": {name: file}, scenario_index: {...}}``."""
+    import numpy as np
+
+    charts = charts or {}
+    table = result.core.cascade
+    assert table is not None
+    cascade_at = {}
+    for d in SUMMARY_DRAWDOWNS:
+        i = int(np.argmin(np.abs(table.initial_drawdown - d)))
+        cascade_at[pct_key(d)] = cascade_row(table, i)
+    mc = result.monte_carlo.monte_carlo if result.monte_carlo is not None else None
+    biggest = result.bands.largest()
+    cfg = result.config.alerts
+    return ReportDoc(
+        schema_version=SCHEMA_VERSION, run_id=run_id,
+        generated_at=(generated_at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        liqrisk_version=_version(), source=source_doc(result.loaded), snapshot=snapshot_doc(result.loaded),
+        driver=result.config.driver, betas=dict(result.core.betas), liquidity=dict(result.core.liquidity),
+        summary=SummaryDoc(
+            biggest_band=band_doc(biggest) if biggest is not None else None, cascade=cascade_at,
+            lar_99_usd=mc.result.endogenous_summary.lar_99_usd if mc is not None else None,
+            bad_debt_var_99_usd=mc.result.endogenous_summary.bad_debt_var_99_usd if mc is not None else None,
+        ),
+        bands=bands_doc(result.bands), cascade=cascade_doc(table),
+        monte_carlo=monte_carlo_doc(result.monte_carlo) if result.monte_carlo is not None else None,
+        scenarios=[scenario_doc(s, charts.get(str(k), {})) for k, s in enumerate(result.scenarios)],
+        alerts=[AlertDoc(**a.as_dict()) for a in result.alerts],
+        alert_thresholds=AlertThresholdsDoc(band_within=cfg.band_within, band_min_usd=cfg.band_min_usd,
+                                            drawdown=cfg.drawdown, cascade_usd=cfg.cascade_usd),
+        webhook=webhook, charts=charts.get("", {}), warnings=list(result.warnings),
+    )
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("liqrisk")
+    except Exception:  # noqa: BLE001 - running from a checkout without metadata
+        return "0+unknown"
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def render_charts(result: ReportResult, folder: Path) -> dict[str, dict[str, str]]:
+    """Write the PNGs into ``folder``; returns ``{"": {...}, "<scenario index>": {...}}``."""
+    from chain import charts
+
+    sub = result.loaded.block_line
+    out: dict[str, dict[str, str]] = {"": {}}
+    charts.liquidation_map_png(result.bands, folder / "liquidation_map.png", subtitle=sub)
+    out[""]["liquidation_map"] = "liquidation_map.png"
+    assert result.core.cascade is not None
+    liq = _liquidity_line(result.core.liquidity)
+    charts.cascade_png(result.core.cascade, folder / "cascade.png", subtitle=f"{sub}; liquidity: {liq}")
+    out[""]["cascade"] = "cascade.png"
+    if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
+        charts.monte_carlo_png(result.monte_carlo.monte_carlo, folder / "monte_carlo.png", subtitle=sub)
+        out[""]["monte_carlo"] = "monte_carlo.png"
+    for k, s in enumerate(result.scenarios):
+        if not s.outputs.charts:
+            continue
+        files: dict[str, str] = {}
+        stem = f"scenario_{k + 1:02d}"
+        if s.cascade is not None:
+            charts.cascade_png(s.cascade, folder / f"{stem}_cascade.png", subtitle=f"{s.name} — {sub}")
+            files["cascade"] = f"{stem}_cascade.png"
+        if s.path is not None:
+            charts.path_png(s.path, s.path.result.symbols, s.driver, folder / f"{stem}_path.png", title=s.name, subtitle=sub)
+            files["path"] = f"{stem}_path.png"
+        if s.monte_carlo is not None:
+            charts.monte_carlo_png(s.monte_carlo, folder / f"{stem}_monte_carlo.png", subtitle=f"{s.name} — {sub}")
+            files["monte_carlo"] = f"{stem}_monte_carlo.png"
+        if s.bands is not None and s.driver != result.config.driver:
+            charts.liquidation_map_png(s.bands, folder / f"{stem}_liquidation_map.png", subtitle=f"{s.name} — {sub}")
+            files["liquidation_map"] = f"{stem}_liquidation_map.png"
+        out[str(k)] = files
+    return out
+
+
+def _liquidity_line(liquidity: Sequence[tuple[str, str]] | Mapping[str, str]) -> str:
+    items = list(liquidity.items()) if isinstance(liquidity, Mapping) else list(liquidity)
+    kinds = sorted({text.split(":")[0] for _, text in items})
+    return ", ".join(kinds) if kinds else "none"
+
+
+@dataclass
+class _Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)  # (file, alt)
+    level: int = 2
+
+
+def _usd(x: float | None) -> str:
+    return "—" if x is None else f"${human_usd(x)}"
+
+
+def _sections(doc: ReportDoc) -> list[_Section]:
+    s = doc.source
+    out = []
+    head = _Section("Summary")
+    head.paragraphs.append(
+        f"Block **{s.block_number:,}** on chain {s.chain_id} ({s.block_time_utc}); source: {s.description}. "
+        f"{doc.snapshot.positions:,} positions in {len(doc.snapshot.markets)} markets; collateral "
+        f"{_usd(doc.snapshot.collateral_usd)}, debt {_usd(doc.snapshot.debt_usd)} (USD at spot).")
+    for w in doc.warnings:
+        head.paragraphs.append(f"**Warning:** {w}")
+    b = doc.summary.biggest_band
+    if b is not None:
+        head.paragraphs.append(
+            f"Biggest {doc.driver} band: **${b.low_usd:,.0f}–${b.high_usd:,.0f}** ({b.side}), {_usd(b.collateral_usd)} of "
+            f"collateral in {b.positions:,} positions, {abs(b.distance_from_spot):.1%} "
+            f"{'below' if b.distance_from_spot < 0 else 'above'} spot ${doc.bands.spot_usd:,.2f}.")
+    rows = [[k, f"{r.final_drawdown:.1%}", _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"]
+            for k, r in doc.summary.cascade.items()]
+    head.tables.append((["Initial drawdown", "Final drawdown", "Debt liquidated", "Bad debt", "Positions hit"], rows))
+    if doc.summary.lar_99_usd is not None:
+        head.paragraphs.append(f"Monte Carlo LaR 99%: **{_usd(doc.summary.lar_99_usd)}**; bad-debt VaR 99%: "
+                               f"**{_usd(doc.summary.bad_debt_var_99_usd)}**.")
+    out.append(head)
+    al = _Section("Alerts")
+    t = doc.alert_thresholds
+    al.paragraphs.append(f"Rules: spot within {t.band_within:.1%} of a band holding ≥ {_usd(t.band_min_usd)}; a "
+                         f"{t.drawdown:.0%} drawdown liquidating ≥ {_usd(t.cascade_usd)} of debt.")
+    if doc.alerts:
+        al.tables.append((["Severity", "Kind", "Message"], [[a.severity.upper(), a.kind, a.message] for a in doc.alerts]))
+    else:
+        al.paragraphs.append("No alert.")
+    if doc.webhook is not None:
+        al.paragraphs.append(f"Webhook {doc.webhook.url}: " + ("delivered" if doc.webhook.delivered else
+                                                                f"FAILED ({doc.webhook.error})"))
+    out.append(al)
+    bs = _Section(f"{doc.driver} liquidation bands")
+    bs.paragraphs.append(f"Spot ${doc.bands.spot_usd:,.2f}. Liquidation prices move {doc.driver} alone (other prices at "
+                         f"spot); collateral valued at spot.")
+    bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Venues"], [
+        [x.side, f"${x.low_usd:,.0f}–${x.high_usd:,.0f}", _usd(x.collateral_usd), _usd(x.debt_usd), f"{x.positions:,}",
+         f"{x.distance_from_spot:+.1%}", ", ".join(f"{v} {_usd(u)}" for v, u in x.by_venue.items())]
+        for x in doc.bands.bands]))
+    if "liquidation_map" in doc.charts:
+        bs.images.append((doc.charts["liquidation_map"], "liquidation map"))
+    out.append(bs)
+    cs = _Section(f"Cascade ({doc.driver} drawdown grid)")
+    cs.paragraphs.append("Betas: " + (", ".join(f"{k} {v:g}" for k, v in doc.betas.items()) or "none") +
+                         ". Liquidity: " + "; ".join(f"{k}: {v}" for k, v in doc.liquidity.items()) + ".")
+    cs.tables.append((["Initial", "Final", "Amplification", "Rounds", "Debt liquidated", "Bad debt", "Positions hit"], [
+        [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
+         str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
+    if "cascade" in doc.charts:
+        cs.images.append((doc.charts["cascade"], "cascade curve"))
+    out.append(cs)
+    if doc.monte_carlo is not None:
+        out.append(_mc_section("Monte Carlo", doc.monte_carlo, doc.charts.get("monte_carlo")))
+    for k, sc in enumerate(doc.scenarios):
+        sec = _Section(f"Scenario: {sc.name}")
+        if sc.file:
+            sec.paragraphs.append(f"File `{sc.file}`. {sc.description}")
+        for n in sc.notes:
+            sec.paragraphs.append(f"Note: {n}")
+        if sc.cascade is not None:
+            sec.tables.append((["Initial", "Final", "Debt liquidated", "Bad debt", "Positions hit"], [
+                [f"{r.initial_drawdown:.1%}", f"{r.final_drawdown:.1%}", _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd),
+                 f"{r.positions_hit:,}"] for r in sc.cascade.rows]))
+        if sc.path is not None:
+            e, x = sc.path.endogenous, sc.path.exogenous
+            sec.paragraphs.append(
+                f"Debt liquidated {_usd(e.mean_liquidated_usd)}" + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x else "")
+                + f", bad debt {_usd(e.mean_bad_debt_usd)}, positions hit {e.mean_positions_hit:,.0f}; largest "
+                f"{sc.driver} fall with impact {sc.path.max_drawdown.get(sc.driver, 0.0):.1%}.")
+        if sc.monte_carlo is not None:
+            mc = _mc_section("", sc.monte_carlo, None)
+            sec.paragraphs += mc.paragraphs
+            sec.tables += mc.tables
+        for name, file in sc.charts.items():
+            sec.images.append((file, f"{sc.name} {name}"))
+        for ref in sc.references:
+            sec.paragraphs.append(f"Source: {ref}")
+        out.append(sec)
+    return out
+
+
+def _mc_section(title: str, mc: MonteCarloDoc, chart: str | None) -> _Section:
+    sec = _Section(title)
+    sec.paragraphs.append(f"{mc.model}, horizon {mc.horizon_days:g} day(s), {mc.steps} steps, {mc.paths:,} paths, seed {mc.seed}.")
+    rows = []
+    for label, s in (("with cascade impact", mc.endogenous), ("price paths only", mc.exogenous)):
+        if s is not None:
+            rows.append([label, _usd(s.mean_liquidated_usd), _usd(s.lar_95_usd), _usd(s.lar_99_usd),
+                         _usd(s.bad_debt_var_95_usd), _usd(s.bad_debt_var_99_usd), f"{s.prob_any_liquidation:.0%}"])
+    sec.tables.append((["", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 95%", "Bad-debt VaR 99%", "P(any)"], rows))
+    if chart:
+        sec.images.append((chart, "Monte Carlo distribution"))
+    return sec
+
+
+def render_markdown(doc: ReportDoc) -> str:
+    lines = [f"# liqrisk report — {doc.driver}, block {doc.source.block_number:,}", "",
+             f"Run `{doc.run_id}`, generated {doc.generated_at} by liqrisk {doc.liqrisk_version}.", ""]
+    for sec in _sections(doc):
+        lines += [f"{'#' * sec.level} {sec.title}", ""] if sec.title else []
+        for p in sec.paragraphs:
+            lines += [p, ""]
+        for header, rows in sec.tables:
+            lines.append("| " + " | ".join(header) + " |")
+            lines.append("|" + "|".join("---" for _ in header) + "|")
+            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+            lines.append("")
+        for file, alt in sec.images:
+            lines += [f"![{alt}]({file})", ""]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:24px auto;padding:0 16px;color:#222}
+h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:6px 0}
+.meta{color:#666;font-size:13px}
+"""
+
+
+def render_html(doc: ReportDoc, folder: Path) -> str:
+    """Self-contained HTML: every PNG embedded as base64."""
+    import re
+
+    def inline(text: str) -> str:
+        text = html.escape(text)
+        text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+        return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
+             f"<title>liqrisk report {html.escape(doc.run_id)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>liqrisk report — {html.escape(doc.driver)}, block {doc.source.block_number:,}</h1>",
+             f"<p class='meta'>Run {html.escape(doc.run_id)}, generated {doc.generated_at} by liqrisk "
+             f"{html.escape(doc.liqrisk_version)}.</p>"]
+    for sec in _sections(doc):
+        if sec.title:
+            parts.append(f"<h{sec.level}>{html.escape(sec.title)}</h{sec.level}>")
+        parts += [f"<p>{inline(p)}</p>" for p in sec.paragraphs]
+        for header, rows in sec.tables:
+            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+            parts.append("</table>")
+        for file, alt in sec.images:
+            data = base64.b64encode((folder / file).read_bytes()).decode()
+            parts.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def make_run_id(block_number: int, when: datetime | None = None) -> str:
+    when = when or datetime.now(timezone.utc)
+    return f"{when:%Y%m%dT%H%M%SZ}-b{block_number}"
+
+
+def write_report(result: ReportResult, out_root: str | Path, *, run_id: str | None = None,
+                 send_webhook: bool = True) -> tuple[Path, ReportDoc]:
+    """Write one run folder ``out_root/<run_id>/`` atomically; returns (folder, document).
+
+    Files go into ``out_root/.tmp-<run_id>-<pid>/`` first; the folder is renamed into place only
+    when complete, and the temporary folder is removed on any error (or interrupt).
+    """
+    root = Path(out_root)
+    root.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or make_run_id(result.loaded.snapshot.block_number)
+    final = root / run_id
+    n = 2
+    while final.exists():
+        final = root / f"{run_id}-{n}"
+        n += 1
+    run_id = final.name
+    tmp = root / f".tmp-{run_id}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        charts = render_charts(result, tmp) if result.config.charts else {}
+        webhook = None
+        cfg = result.config.alerts
+        if send_webhook and cfg.webhook_url and result.alerts:
+            from chain.transport import mask_url
+
+            payload = {"liqrisk_alerts": 1, "run_id": run_id, "chain_id": result.loaded.snapshot.chain_id,
+                       "block_number": result.loaded.snapshot.block_number, "driver": result.config.driver,
+                       "alerts": [a.as_dict() for a in result.alerts]}
+            delivery = post_webhook(cfg.webhook_url, payload, timeout_s=cfg.timeout_s)
+            webhook = WebhookDoc(url=mask_url(cfg.webhook_url), delivered=delivery.ok, status=delivery.status,
+                                 error=delivery.error)
+        doc = report_document(result, run_id, charts, webhook)
+        (tmp / "report.json").write_text(doc.model_dump_json(indent=2))
+        (tmp / "report.md").write_text(render_markdown(doc))
+        (tmp / "report.html").write_text(render_html(doc, tmp))
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_latest(root, final.name)
+    return final, doc
+
+
+def _point_latest(root: Path, name: str) -> None:
+    """``root/latest`` -> the newest run folder (symlink swapped atomically; skipped where unsupported)."""
+    link = root / "latest"
+    tmp = root / f".latest-{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(name, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import sys
+
+    if "--schema" in sys.argv:
+        print(write_schema())
+
+
+__all__ = ["ReportConfig", "ReportDoc", "ReportResult", "SCHEMA_PATH", "compute_report", "render_html", "render_markdown",
+           "report_document", "report_schema", "write_report", "write_schema"]
