@@ -223,7 +223,7 @@ def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "
     """Histogram of liquidated debt per path (with and without cascade impact), LaR marked;
     right panel: bad debt per path with its VaR."""
     import numpy as np
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     res = run.result
     endo, summary = res.endogenous, res.endogenous_summary
@@ -240,15 +240,21 @@ def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "
     if res.exogenous is not None:
         ax1.hist(res.exogenous.liquidated_debt_usd, bins=bins, histtype="step", color="#333333", linewidth=1.2,
                  label="price paths only (no impact)")
-    ymax = ax1.get_ylim()[1]
-    for value, label, color, y in ((summary.lar_95_usd, "LaR 95%", "#F57C00", 0.93), (summary.lar_99_usd, "LaR 99%", "#C62828", 0.80)):
+    # Log count axis: most paths liquidate little, and the tail is what LaR is about.
+    ax1.set_yscale("log")
+    ax1.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}"))
+    ax1.yaxis.set_minor_formatter(NullFormatter())
+    ax1.set_ylim(0.7, max(ax1.get_ylim()[1], 10) * 4)
+    ax1.set_ylabel("Paths (log scale)")
+    for value, label, color, y in ((summary.lar_95_usd, "LaR 95%", "#F57C00", 0.95), (summary.lar_99_usd, "LaR 99%", "#C62828", 0.87)):
         ax1.axvline(value, color=color, linestyle="--", linewidth=1.3)
-        ax1.annotate(f"{label} {usd_short(value)}", xy=(value, ymax * y), xytext=(4, 0), textcoords="offset points",
-                     fontsize=8.5, color=color, fontweight="bold", va="center")
+        ax1.annotate(f"{label} {usd_short(value)}", xy=(value, y), xycoords=("data", "axes fraction"), xytext=(4, 0),
+                     textcoords="offset points", fontsize=8.5, color=color, fontweight="bold", va="center",
+                     bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.8))
     ax1.set_xlabel("Debt liquidated over the horizon, per path (USD)")
     ax1.set_title(f"Liquidations-at-Risk — mean {usd_short(summary.mean_liquidated_usd)}, "
                   f"P(any liquidation) {summary.prob_any_liquidation:.0%}", fontsize=10)
-    ax1.legend(fontsize=8, frameon=False, loc="center right")
+    ax1.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.78))
     bad = endo.bad_debt_usd
     if bad.max() > 0:
         ax2.hist(bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")

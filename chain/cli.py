@@ -318,7 +318,7 @@ def cli() -> None:
     """
 
 
-@cli.command()
+@cli.command(short_help="Snapshot positions at one pinned block into a JSON file.")
 @source_option("devnet")
 @rpc_option
 @block_option
@@ -334,7 +334,7 @@ def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, 
                f"{len(snap.assets)} assets, block {snap.block_number:,}")
 
 
-@cli.command()
+@cli.command(short_help="Liquidation bands of one asset (table/JSON/CSV, --png).")
 @source_option()
 @rpc_option
 @block_option
@@ -371,7 +371,7 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
         click.echo(f"Wrote {png}", err=True)
 
 
-@cli.command()
+@cli.command(short_help="Cascade per initial drawdown: final drawdown, liquidated, bad debt.")
 @source_option()
 @rpc_option
 @block_option
@@ -426,7 +426,7 @@ def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str 
                  "synthetic": loaded.snapshot.synthetic})
 
 
-@cli.command()
+@cli.command(short_help="Monte Carlo with endogenous cascades: LaR, bad-debt VaR.")
 @source_option()
 @rpc_option
 @block_option
@@ -604,7 +604,7 @@ def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
 # ------------------------------------------------------------------------------ report
 
 
-@cli.command()
+@cli.command(short_help="Report folder (JSON/MD/HTML/charts), once or --every.")
 @source_option()
 @rpc_option
 @block_option
@@ -681,7 +681,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     click.echo(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}", err=True)
 
 
-def _print_report_summary(doc: Any, folder: Path, quiet: bool) -> None:
+def _print_report_summary(doc: Any, folder: Path, quiet: bool, extra: Sequence[str] = ()) -> None:
     b = doc.summary.biggest_band
     lines = [f"Report {doc.run_id} — {doc.driver} at ${doc.bands.spot_usd:,.2f}, block {doc.source.block_number:,}"]
     if b is not None:
@@ -697,11 +697,12 @@ def _print_report_summary(doc: Any, folder: Path, quiet: bool) -> None:
         lines.append(f"  ALERT {a.severity}: {a.message}")
     if doc.webhook is not None:
         lines.append(f"  webhook {doc.webhook.url}: {'delivered' if doc.webhook.delivered else 'FAILED: ' + str(doc.webhook.error)}")
+    lines += list(extra)
     lines.append(f"  files: {folder}/report.html, report.md, report.json")
     click.echo("\n".join(lines))
 
 
-@cli.command()
+@cli.command(short_help="Run index of a report folder: blocks and biggest band over time.")
 @click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--limit", type=int, default=20, show_default=True)
 @format_option
@@ -727,12 +728,12 @@ def runs(root: Path, limit: int, fmt: str) -> None:
 # ------------------------------------------------------------------------------ devnet
 
 
-@cli.group(cls=LiqriskGroup)
+@cli.group(cls=LiqriskGroup, short_help="Local devnet: up | down | status.")
 def devnet() -> None:
     """Local devnet: anvil + genuine Aave V3 + Morpho Blue + a Comet double."""
 
 
-@devnet.command("up")
+@devnet.command("up", short_help="Start a detached devnet, deploy and populate it.")
 @click.option("--port", type=int, default=None, help="Port (default: a free one).")
 @click.option("--borrowers", type=int, default=300, show_default=True)
 @seed_option
@@ -785,7 +786,7 @@ def scenarios_dir() -> Path:
 DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 
 
-@cli.command()
+@cli.command(short_help="Devnet up, scan, bands, cascades, Monte Carlo, replay, report, down.")
 @out_option("liqrisk-demo", "Where the report is written.")
 @click.option("--borrowers", type=int, default=300, show_default=True, help="Devnet borrowers to open.")
 @click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths.")
@@ -822,11 +823,13 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     except (DevnetError, RpcError) as exc:
         _fail(f"demo: devnet failed: {exc}")
     say("devnet stopped")
-    _print_report_summary(doc, folder, quiet)
-    s = doc.scenarios[0] if doc.scenarios else None
-    if s is not None and s.path is not None:
-        click.echo(f"  replay        {s.name}: liquidated {_usd(s.path.endogenous.mean_liquidated_usd)}, "
-                   f"bad debt {_usd(s.path.endogenous.mean_bad_debt_usd)}")
+    extra = []
+    for s in doc.scenarios:
+        if s.path is not None:
+            extra.append(f"  replay        {s.name}: liquidated {_usd(s.path.endogenous.mean_liquidated_usd)}, "
+                         f"bad debt {_usd(s.path.endogenous.mean_bad_debt_usd)}, "
+                         f"{s.path.endogenous.mean_positions_hit:,.0f} positions")
+    _print_report_summary(doc, folder, quiet, extra)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

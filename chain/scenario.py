@@ -245,7 +245,12 @@ class CorrelationSpec(_Model):
         try:
             validate_correlation(self.matrix, n)
         except ValueError as exc:
-            raise ValueError(str(exc).removeprefix("corr: ")) from None
+            import re
+
+            text = re.sub(r"np\.float64\(([^)]*)\)", r"\1", str(exc).removeprefix("corr: "))
+            text = re.sub(r"corr\[(\d+),(\d+)\]",
+                          lambda m: f"{self.assets[int(m[1])]}/{self.assets[int(m[2])]}", text)
+            raise ValueError(text) from None
         return self
 
 
@@ -693,8 +698,6 @@ def run_scenario(
     where: str | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed."""
-    import numpy as np
-
     from risk.bands import liquidation_bands
     from risk.cascade import cascade_grid
 

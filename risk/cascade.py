@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook, as_asset_vector
-from risk.liquidation import liquidatable, liquidate_rows
+from risk.liquidation import liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
 
 
@@ -128,33 +128,43 @@ class _Outcome:
 
 
 class _CandidateOrder:
-    """Positions sorted by when a margin-``eps`` lower bound says they may be liquidatable."""
+    """The book's rows laid out so that every grid point's candidates are one contiguous slice.
 
-    def __init__(self, gap_usd: Float64Array2D, betas: Float64Array1D, eps: float) -> None:
+    Layout: [long-like rows by ascending t | rows that are always candidates | short-like rows
+    by ascending t], where t is the driver return at which the margin-``eps`` lower bound
+    ``a + r b - |G|_1 eps`` turns negative. Long-like rows (b > 0) are candidates when
+    ``r_lo < t`` (a suffix of their segment), short-like rows (b < 0) when ``r_hi > t`` (a
+    prefix of theirs); rows whose bound can never turn negative are left out.
+    """
+
+    def __init__(self, book: PositionBook, gap_usd: Float64Array2D, betas: Float64Array1D, eps: float) -> None:
         self.eps = eps
         a = gap_usd.sum(axis=1)
         b = gap_usd @ betas
         slack = np.abs(gap_usd).sum(axis=1) * eps
-        # Lower bound of G.m over driver returns r in [r_lo, r_hi]: a + r b - slack, minimised at
-        # r_lo when b > 0 and at r_hi when b <= 0. Each position gets the return at which the
-        # bound turns negative; long-like positions are candidates when r_lo < t, the rest when
-        # r_hi > t.
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (slack - a) / b
-        rising = b > 0
-        self.always = np.flatnonzero((b == 0) & (a - slack < 0))
-        self.long_idx = np.flatnonzero(rising)
-        order = np.argsort(t[rising])
-        self.long_idx, self.long_t = self.long_idx[order], t[rising][order]
-        self.short_idx = np.flatnonzero(b < 0)
-        order = np.argsort(t[b < 0])
-        self.short_idx, self.short_t = self.short_idx[order], t[b < 0][order]
+        long_rows = np.flatnonzero(b > 0)
+        long_rows = long_rows[np.argsort(t[long_rows], kind="stable")]
+        short_rows = np.flatnonzero(b < 0)
+        short_rows = short_rows[np.argsort(t[short_rows], kind="stable")]
+        always = np.flatnonzero((b == 0) & (a - slack < 0))
+        self.long_t = t[long_rows]
+        self.short_t = t[short_rows]
+        self.n_long, self.n_always = long_rows.size, always.size
+        rows = np.concatenate([long_rows, always, short_rows])
+        # One gather per column, once; each grid point then slices (no per-point gathers).
+        self.collateral = book.collateral[rows]
+        self.debt = book.debt[rows]
+        self.liq_threshold = book.liq_threshold[rows]
+        self.liq_bonus = book.liq_bonus[rows]
+        self.protocol_fee = book.protocol_fee[rows]
+        self.venue = book.venue[rows]
 
-    def candidates(self, r_lo: float, r_hi: float) -> NDArray[np.intp]:
-        long_part = self.long_idx[np.searchsorted(self.long_t, r_lo, side="right"):]
-        # short-like (b < 0): bound a + r_hi b - slack < 0  <=>  r_hi > t
-        short_part = self.short_idx[: np.searchsorted(self.short_t, r_hi, side="left")]
-        return np.concatenate([self.always, long_part, short_part])
+    def candidates(self, r_lo: float, r_hi: float) -> slice:
+        start = int(np.searchsorted(self.long_t, r_lo, side="right"))
+        stop = self.n_long + self.n_always + int(np.searchsorted(self.short_t, r_hi, side="left"))
+        return slice(start, stop)
 
 
 def _prices(spot: Float64Array1D, betas: Float64Array1D, driver: int, x0: float, impact: Float64Array1D) -> tuple[Float64Array1D, float]:
@@ -188,19 +198,19 @@ def cascade_grid(
         raise ValueError("drawdowns must be a 1-D sequence of fractions below 1 (0.2 = -20%)")
     spot = book.prices_usd
     gap_usd = (book.weighted_collateral - book.debt) * spot
-    order = _CandidateOrder(gap_usd, beta, eps=0.05)
+    order = _CandidateOrder(book, gap_usd, beta, eps=0.05)
+    r_margin = 0.05
     outcomes = []
     for x0 in grid:
-        eps, r_margin = order.eps, 0.05
         while True:
             outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, r_margin, max_rounds, tolerance)
-            if outcome is not None:
+            if isinstance(outcome, _Outcome):
                 break
-            # Impacts left the margin the candidates were chosen for: widen and redo exactly.
-            # The margin grows without bound, so every position eventually is a candidate.
-            eps, r_margin = eps * 4, r_margin * 4
-            if eps > order.eps:
-                order = _CandidateOrder(gap_usd, beta, eps=eps)
+            # Prices left the margin the candidates were chosen for: widen past what was seen
+            # and redo this grid point exactly. Margins only grow, so this terminates.
+            r_margin = max(r_margin, 2.0 * outcome.r_deviation)
+            if outcome.deviation > order.eps:
+                order = _CandidateOrder(book, gap_usd, beta, eps=2.0 * outcome.deviation)
         outcomes.append(outcome)
     final_drawdown = np.array([-o.final_return for o in outcomes])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -221,6 +231,14 @@ def cascade_grid(
     )
 
 
+@dataclass(frozen=True)
+class _Widen:
+    """Prices moved this far from the beta path: the candidate margins must cover it."""
+
+    deviation: float
+    r_deviation: float
+
+
 def _cascade_one(
     book: PositionBook,
     beta: Float64Array1D,
@@ -231,56 +249,57 @@ def _cascade_one(
     r_margin: float,
     max_rounds: int,
     tolerance: float,
-) -> _Outcome | None:
-    """One grid point; ``None`` if prices left the candidate margin (caller widens, retries)."""
+) -> _Outcome | _Widen:
+    """One grid point, or how far prices strayed if they left the candidate margins."""
     spot = book.prices_usd
     r0 = -x0
-    r_lo, r_hi = r0 - r_margin, r0 + r_margin
-    rows = order.candidates(r_lo, r_hi)
-    collateral = book.collateral[rows]
-    debt = book.debt[rows]
-    liq_threshold = book.liq_threshold[rows]
-    liq_bonus = book.liq_bonus[rows]
-    protocol_fee = book.protocol_fee[rows]
-    venue = book.venue[rows]
+    rows = order.candidates(r0 - r_margin, r0 + r_margin)
+    collateral = order.collateral[rows].copy()
+    debt = order.debt[rows].copy()
+    liq_threshold = order.liq_threshold[rows]
+    liq_bonus = order.liq_bonus[rows]
+    protocol_fee = order.protocol_fee[rows]
+    venue = order.venue[rows]
+    weighted = collateral * liq_threshold
 
     impact = np.zeros(book.n_assets)
     net_sold_usd = np.zeros(book.n_assets)
     seized_usd = np.zeros(book.n_assets)
-    hit = np.zeros(rows.size, dtype=bool)
+    hit = np.zeros(collateral.shape[0], dtype=bool)
     liquidated_usd = bad_debt_usd = 0.0
     rounds = 0
     prices, r_eff = _prices(spot, beta, driver, x0, impact)
-    while rounds < max_rounds:
-        if not _inside_margin(prices, spot, beta, r_eff, r_lo, r_hi, order.eps):
-            return None
-        if not liquidatable(collateral, debt, liq_threshold, prices).any():
+    while True:
+        deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
+        if deviation > order.eps or abs(r_eff - r0) > r_margin:
+            return _Widen(deviation, abs(r_eff - r0))
+        owed = debt @ prices
+        at_risk = (owed > 1e-6) & (weighted @ prices < owed)
+        if rounds >= max_rounds or not at_risk.any():
             break
         rounds += 1
-        out = liquidate_rows(collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices)
-        hit |= out.hit
-        seized_value = out.seized_tokens.sum(axis=0) * prices
-        repaid_value = out.repaid_tokens.sum(axis=0) * prices
-        seized_usd += seized_value
-        liquidated_usd += repaid_value.sum()
-        bad_debt_usd += out.bad_debt_usd.sum()
+        # Only the rows at risk are handed to the kernel (the rest would be no-ops).
+        risky = np.flatnonzero(at_risk)
+        sub_coll, sub_debt = collateral[risky], debt[risky]
+        out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices)
+        collateral[risky], debt[risky] = sub_coll, sub_debt
+        weighted[risky] = sub_coll * liq_threshold[risky]
+        hit[risky] |= out.hit
+        seized_tokens = out.seized_tokens.sum(axis=0)
+        repaid_tokens = out.repaid_tokens.sum(axis=0)
+        seized_usd += seized_tokens * prices
+        liquidated_usd += float(repaid_tokens @ prices)
+        bad_debt_usd += float(out.bad_debt_usd.sum())
         # Impact is driven by token quantities (valued at spot), not by the USD they fetch:
         # the same tokens dumped at a lower price must not move the market less.
-        net_sold_usd += (out.seized_tokens.sum(axis=0) - out.protocol_fee_tokens.sum(axis=0) - out.repaid_tokens.sum(axis=0)) * spot
+        net_sold_usd += (seized_tokens - out.protocol_fee_tokens.sum(axis=0) - repaid_tokens) * spot
         new_impact = liquidity.impact(net_sold_usd)
         moved = np.max(np.abs(new_impact - impact)) > tolerance
         impact = new_impact
         prices, r_eff = _prices(spot, beta, driver, x0, impact)
         if not moved:
+            deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
+            if deviation > order.eps or abs(r_eff - r0) > r_margin:
+                return _Widen(deviation, abs(r_eff - r0))
             break
-    if not _inside_margin(prices, spot, beta, r_eff, r_lo, r_hi, order.eps):
-        return None
     return _Outcome(r_eff, rounds, liquidated_usd, seized_usd, bad_debt_usd, int(hit.sum()), prices)
-
-
-def _inside_margin(prices, spot, beta, r_eff, r_lo, r_hi, eps) -> bool:
-    """Do these prices satisfy the bound the candidate set was chosen for?"""
-    if not (r_lo <= r_eff <= r_hi):
-        return False
-    # Unclipped, as in the bound: a clipped multiplier shows up as a (large) deviation.
-    return bool(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))) <= eps)

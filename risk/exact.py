@@ -355,9 +355,11 @@ def aave_liquidation_oracle_price(
     if lt > 1:
         estimate = (PERCENTAGE_FACTOR * debt_base - weighted_other_minus_total) * unit / (leg.collateral_raw * (lt - 1))
         safe = _first_true(provably_safe, 0, _first_true_upward(provably_safe, max(1, int(estimate))))
-    else:  # LT of 1 bp: S - T never grows; fall back to the plain HF bracket
-        estimate = (debt_base * PERCENTAGE_FACTOR - weighted_other) * unit / (leg.collateral_raw * lt)
-        safe = _first_true_upward(lambda p: not liquidatable(p) and not liquidatable(p * 2), max(1, int(estimate))) * 2
+    else:
+        # LT of 1 bp (legal, absurd): S - T does not grow with this price, so there is no
+        # provable bound; assume HF is monotone above the first non-liquidatable price.
+        estimate = (debt_base * PERCENTAGE_FACTOR - weighted_other) * unit / leg.collateral_raw
+        safe = _first_true_upward(lambda p: not liquidatable(p), max(1, int(estimate)))
 
     def avg_lt(price_base: int) -> int:
         return aave_account_data(with_price(price_base), rule=rule).avg_liquidation_threshold_bps

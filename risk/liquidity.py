@@ -26,17 +26,17 @@ MAX_IMPACT = 0.95
 """No model moves a price by more than 95% in one direction."""
 
 DEFAULT_DEPTH_USD_PER_PCT: dict[str, float] = {
-    "WETH": 60e6,
-    "ETH": 60e6,
-    "wstETH": 15e6,
-    "stETH": 15e6,
-    "weETH": 8e6,
-    "WBTC": 30e6,
-    "cbBTC": 15e6,
-    "USDC": 1e9,
-    "USDT": 1e9,
-    "DAI": 300e6,
-    "USDS": 300e6,
+    "WETH": 250e6,
+    "ETH": 250e6,
+    "wstETH": 40e6,
+    "stETH": 40e6,
+    "weETH": 20e6,
+    "WBTC": 300e6,
+    "cbBTC": 50e6,
+    "USDC": 2e9,
+    "USDT": 2e9,
+    "DAI": 500e6,
+    "USDS": 500e6,
 }
 """USD sold per 1% price move, per asset (constant-depth model defaults)."""
 

@@ -60,6 +60,8 @@ _INITIAL_MARGIN = 0.002
 """Floor of the first impact margin (fraction of price)."""
 _MARGIN_GROWTH = 2.0
 _MARGIN_PAD = 0.005
+_KERNEL_PASSES = 32
+"""Liquidation passes per kernel call (the kernel's own default)."""
 _UNFILTERED_DOWN = 1.0
 _UNFILTERED_UP = 1e300
 """Huge but finite: ``0 * margin`` must stay 0 (no NaN) for assets a position does not hold."""
@@ -538,7 +540,9 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             rounds = 0
             while check.size:
                 pr = prices[pair_path[check]]
-                rows_mask = liquidatable(coll[check], debt[check], bk.liq_threshold[pair_pos[check]], pr)
+                lt_check = bk.liq_threshold[pair_pos[check]]
+                c_check, d_check = coll[check], debt[check]
+                rows_mask = liquidatable(c_check, d_check, lt_check, pr)
                 if not rows_mask.any():
                     break
                 rows = check[rows_mask]
@@ -549,10 +553,10 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                     break
                 rounds += 1
                 pos = pair_pos[rows]
-                c_rows, d_rows = coll[rows], debt[rows]
+                c_rows, d_rows = c_check[rows_mask], d_check[rows_mask]
                 pr_l = pr[rows_mask]
-                out = liquidate_rows(c_rows, d_rows, bk.liq_threshold[pos], bk.liq_bonus[pos],
-                                     bk.protocol_fee[pos], bk.venue[pos], pr_l)
+                out = liquidate_rows(c_rows, d_rows, lt_check[rows_mask], bk.liq_bonus[pos],
+                                     bk.protocol_fee[pos], bk.venue[pos], pr_l, max_passes=_KERNEL_PASSES)
                 coll[rows], debt[rows] = c_rows, d_rows
                 ever_hit[rows] |= out.hit
                 seized_usd = out.seized_tokens * pr_l
@@ -573,6 +577,8 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                     mult_min[changed] = np.minimum(mult_min[changed], mult[changed])
                     mult_max[changed] = np.maximum(mult_max[changed], mult[changed])
                     prices[changed] = exo[changed, k, :] * mult[changed]
+                elif out.passes < _KERNEL_PASSES:
+                    break  # prices did not move and the kernel stopped because nothing was left
                 moved = np.zeros(n_paths, dtype=bool)
                 moved[changed] = True
                 check = due[moved[pair_path[due]]]

@@ -90,7 +90,7 @@ class _Population:
 def _population(n: int, rng: np.random.Generator) -> _Population:
     spot = np.array(SPOT_USD)
     groups = rng.choice(9, size=n, p=[0.25, 0.18, 0.07, 0.08, 0.08, 0.06, 0.13, 0.08, 0.07])
-    size_usd = np.exp(rng.uniform(np.log(1e3), np.log(2e6), n))
+    size_usd = np.exp(rng.uniform(np.log(200.0), np.log(5e5), n))  # mean ~$64k
     whales = rng.random(n) < 0.01
     size_usd[whales] *= rng.uniform(5, 25, whales.sum())
     collateral = np.zeros((n, 6))

@@ -62,8 +62,10 @@ def test_every_scenario_loads_and_runs(path: Path, book: PositionBook) -> None:
         assert result.monte_carlo.result.n_paths == TEST_MAX_PATHS
 
 
-@pytest.mark.parametrize("path", [p for p in SCENARIOS if "grid" not in p.stem and "monte_carlo" not in p.stem],
-                         ids=lambda p: p.stem)
+REPLAYS = [p for p in SCENARIOS if load_scenario(p).scenario.shock.kind == "path"]
+
+
+@pytest.mark.parametrize("path", REPLAYS, ids=lambda p: p.stem)
 def test_replays_cite_their_figures(path: Path) -> None:
     text = path.read_text()
     comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))

@@ -40,10 +40,15 @@ def test_invariants_with_impact(long_book):
     table = cascade_grid(long_book, driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity)
     no_impact = cascade_grid(long_book, driver="WETH", betas=BETAS, drawdowns=GRID)
     assert np.all(table.final_drawdown >= table.initial_drawdown - 1e-12)
-    # deeper initial drawdown never liquidates less (positions hit; debt affected incl. bad debt)
+    # deeper initial drawdown never liquidates less: no fewer positions, no shallower end point
     assert np.all(np.diff(table.positions_hit) >= 0)
-    affected = table.liquidated_debt_usd + table.bad_debt_usd
-    assert np.all(np.diff(affected) >= -1e-6 * affected[1:])  # stables move by ~1e-9: valuation noise
+    assert np.all(np.diff(table.final_drawdown) >= -1e-12)
+    # Debt affected (repaid + bad debt) is monotone without impact. With impact a 50%-close-factor
+    # position can be half liquidated once at one depth and twice at a shallower one (the cascade
+    # path differs), so USD totals are only checked for the direct liquidations.
+    direct = no_impact.liquidated_debt_usd + no_impact.bad_debt_usd
+    assert np.all(np.diff(direct) >= -1e-9 * direct[1:])
+    assert np.all(np.diff(no_impact.positions_hit) >= 0)
     # impact never reduces the cascade on a long-only book
     assert np.all(table.positions_hit >= no_impact.positions_hit)
     assert table.amplification[GRID == 0.1][0] > 1.0
