@@ -94,7 +94,9 @@ def liquidate_rows(
     copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
     """
     n_rows, n_assets = collateral.shape
-    prices = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
+    prices_usd = np.asarray(prices_usd, dtype=np.float64)
+    shared_prices = prices_usd.ndim == 1  # one price vector for every row: no per-row gathers
+    prices = np.broadcast_to(prices_usd, collateral.shape)
     seized = np.zeros((n_rows, n_assets))
     fees = np.zeros((n_rows, n_assets))
     repaid = np.zeros((n_rows, n_assets))
@@ -107,14 +109,16 @@ def liquidate_rows(
     while rows.size and passes < max_passes:
         passes += 1
         hit[rows] = True
-        p = prices[rows]
-        coll = collateral[rows]
-        owed = debt[rows]
-        collateral_usd = coll * p * seizable[rows]
+        every_row = rows.size == n_rows  # typical first pass: views instead of gathers
+        p = prices_usd[None, :] if shared_prices else prices[rows]
+        coll = collateral if every_row else collateral[rows]
+        owed = debt if every_row else debt[rows]
+        lt_rows = liq_threshold if every_row else liq_threshold[rows]
+        collateral_usd = np.where(lt_rows > 0, coll * p, 0.0)
         debt_usd = owed * p
         total_debt_usd = debt_usd.sum(axis=1)
-        health = (coll * liq_threshold[rows] * p).sum(axis=1) / total_debt_usd
-        kind = venue[rows]
+        health = (coll * lt_rows * p).sum(axis=1) / total_debt_usd
+        kind = venue if every_row else venue[rows]
 
         absorb = kind == COMPOUND_V3
         if absorb.any():
@@ -162,8 +166,8 @@ def liquidate_rows(
             seize_usd = np.where(short, coll_c_usd, seize_usd)
             repay_usd = np.where(short, coll_c_usd / bonus, max_repay)
             fee_usd = (seize_usd - seize_usd / bonus) * protocol_fee[r, c]
-            p_c = p[keep][k, c]
-            p_j = p[keep][k, j]
+            p_c = prices_usd[c] if shared_prices else p[keep][k, c]
+            p_j = prices_usd[j] if shared_prices else p[keep][k, j]
             seize_tokens = np.where(short, collateral[r, c], seize_usd / p_c)
             repay_tokens = repay_usd / p_j
             seized[r, c] += seize_tokens
@@ -173,16 +177,17 @@ def liquidate_rows(
             debt[r, j] = np.maximum(debt[r, j] - repay_tokens, 0.0)
 
         # Dust and bad debt: no seizable collateral left while debt remains.
-        p = prices[rows]
-        left_collateral_usd = (collateral[rows] * p * seizable[rows]).sum(axis=1)
-        left_debt_usd = (debt[rows] * p).sum(axis=1)
-        tiny = (debt[rows] * p) < _DUST_USD
-        debt[rows] = np.where(tiny, 0.0, debt[rows])
+        coll = collateral[rows]
+        owed_usd = debt[rows] * p
+        lt_rows = liq_threshold[rows]
+        left_collateral_usd = np.where(lt_rows > 0, coll * p, 0.0).sum(axis=1)
+        owed_usd[owed_usd < _DUST_USD] = 0.0
+        left_debt_usd = owed_usd.sum(axis=1)
         stranded = (left_collateral_usd <= _DUST_USD) & (left_debt_usd > _DUST_USD)
-        if stranded.any():
-            s_rows = rows[stranded]
-            bad_debt[s_rows] += left_debt_usd[stranded]
-            debt[s_rows] = 0.0
-        still = liquidatable(collateral[rows], debt[rows], liq_threshold[rows], p)
-        rows = rows[still]
+        bad_debt[rows[stranded]] += left_debt_usd[stranded]
+        owed_usd[stranded] = 0.0
+        left_debt_usd[stranded] = 0.0
+        debt[rows] = np.where(owed_usd > 0, debt[rows], 0.0)
+        weighted_usd = (coll * lt_rows * p).sum(axis=1)
+        rows = rows[(left_debt_usd > _DUST_USD) & (weighted_usd < left_debt_usd)]
     return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)

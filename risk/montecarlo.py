@@ -17,16 +17,19 @@ exogenous paths already carry the correlation). Paths are independent of each ot
 
 Speed without changing the answer
 ---------------------------------
-Positions are never looped over in Python, and an (untouched) position is only looked at on a
-path from the first step at which a *lower bound* of its HF drops below 1. The bound prices
-collateral at ``exogenous * (1 - margin_down)`` and debt at ``exogenous * (1 + margin_up)``
-(per path and asset), which is a valid lower bound as long as the realised impacts stay inside
-the margin. Positions with one collateral and one debt asset (most of a book) get that first step
-from the running minimum of the price ratio (a binary search); others from per-block price
-envelopes, refined step by step. A position checked and not liquidatable, or liquidated and
-still owing, is rescheduled the same way from the next step. After the run the realised impacts
-are compared with the margin; paths that left it are re-run with a wider margin (finally with no
-filter at all), so the result equals the brute-force loop over every position at every step.
+Positions are never looped over in Python, and a position is only looked at on a path at steps
+where a *lower bound* of its HF can be below 1. The bound prices collateral at
+``exogenous * f_lo`` and debt at ``exogenous * f_hi`` with ``f_lo = ref * (1 - band)`` and
+``f_hi = ref * (1 + band)`` around the path's impact multiplier ``ref`` (per asset): it holds
+while the realised multiplier stays inside that band. Positions with one collateral and one debt
+asset (most of a book) are found by a binary search over each path's running minimum of the
+price ratio, the others through per-block price envelopes refined step by step. A position
+checked and not liquidatable, or liquidated and still owing, is rescheduled the same way from the
+next step. As soon as impacts push a path's multiplier out of its band (checked after every
+round), the band is re-centred and that path's schedule rebuilt from the current step
+(a *rebase*), so the shortcut is exact: the result equals the plain loop over every position at
+every step (tested against one). This is the "candidate margin, verify, redo" scheme done
+continuously, per path, at the moment the margin is left, instead of re-running whole paths.
 
 The exogenous-only run (same paths, no impact) is returned alongside, so the amplification by the
 cascade is visible.
@@ -56,15 +59,8 @@ QUANTILES = (0.95, 0.99)
 
 _EPS_REL = 1e-9
 """Relative slack of the HF lower bound, so float rounding can never drop a liquidation."""
-_INITIAL_MARGIN = 0.002
-"""Floor of the first impact margin (fraction of price)."""
-_MARGIN_GROWTH = 2.0
-_MARGIN_PAD = 0.005
 _KERNEL_PASSES = 32
 """Liquidation passes per kernel call (the kernel's own default)."""
-_UNFILTERED_DOWN = 1.0
-_UNFILTERED_UP = 1e300
-"""Huge but finite: ``0 * margin`` must stay 0 (no NaN) for assets a position does not hold."""
 
 
 # ----------------------------------------------------------------------------- results
@@ -174,7 +170,7 @@ class MonteCarloResult:
     n_steps : steps per path (step 0 included)
     endogenous, exogenous : per-path outcomes (``exogenous`` is None if not requested)
     endogenous_summary, exogenous_summary : tail statistics
-    margin_reruns : paths re-run because realised impacts left the candidate margin
+    rebases : times a path's impact left the scheduler's band and its schedule was rebuilt
     """
 
     symbols: tuple[str, ...]
@@ -184,7 +180,7 @@ class MonteCarloResult:
     endogenous_summary: RiskSummary
     exogenous: PathOutcomes | None
     exogenous_summary: RiskSummary | None
-    margin_reruns: int
+    rebases: int
 
     @property
     def n_paths(self) -> int:
@@ -221,7 +217,7 @@ class MonteCarloResult:
             "n_paths": self.n_paths,
             "n_steps": self.n_steps,
             "max_rounds": self.max_rounds,
-            "margin_reruns": self.margin_reruns,
+            "rebases": self.rebases,
             "endogenous": self.endogenous_summary.as_dict(),
             "exogenous": None if self.exogenous_summary is None else self.exogenous_summary.as_dict(),
             "amplification": self.amplification,
@@ -295,46 +291,45 @@ class _Book:
 
 
 @dataclass(frozen=True, eq=False)
-class _Bounds:
-    """Worst-case prices of a set of paths, for the HF lower bound, at step and block level.
+class _PathData:
+    """Exogenous prices of a set of paths, with the minima/maxima the scheduler searches.
 
-    Blocks have ``block`` steps; arrays ending in ``_pad`` are padded to ``n_blocks * block``
-    steps by repeating the last step (which changes no minimum or maximum).
+    Blocks have ``block`` steps; ``*_pad`` arrays are padded to ``n_blocks * block`` steps by
+    repeating the last step (which changes no minimum). ``ratio*`` are per simple class
+    (:class:`_Book`): the exogenous price ratio ``p_c / p_j``.
     """
 
+    exo: NDArray[np.float64]  # (P, S, A)
     n_steps: int
     block: int
     n_blocks: int
-    lo_steps: NDArray[np.float64]  # (P, S, A) exogenous * (1 - margin_down): collateral side
-    hi_steps: NDArray[np.float64]  # (P, S, A) exogenous * (1 + margin_up): debt side
-    lo_blocks: NDArray[np.float64]  # (P, nb, A) block minima of lo_steps
-    hi_blocks: NDArray[np.float64]  # (P, nb, A) block maxima of hi_steps
-    ratio_pad: NDArray[np.float64]  # (n_classes, P, W) worst-case p_c / p_j per simple class
-    ratio_block_suffix_min: NDArray[np.float64]  # (n_classes, P, W) min of ratio from k to its block's end
-    ratio_block_min: NDArray[np.float64]  # (n_classes, P, nb)
+    lo_blocks: NDArray[np.float64]  # (P, nb, A) block minima of exo
+    hi_blocks: NDArray[np.float64]  # (P, nb, A) block maxima
+    suffix_min: NDArray[np.float64]  # (P, S, A) min of exo over steps >= k
+    suffix_max: NDArray[np.float64]  # (P, S, A)
+    ratio_pad: NDArray[np.float64]  # (C, P, W)
+    ratio_block_suffix_min: NDArray[np.float64]  # (C, P, W) min from k to the end of k's block
+    ratio_block_min: NDArray[np.float64]  # (C, P, nb)
+    ratio_suffix_min: NDArray[np.float64]  # (C, P, S) min over steps >= k
 
     @classmethod
-    def of(cls, bk: _Book, exo: NDArray[np.float64], margin_down: Float64Array2D,
-           margin_up: Float64Array2D) -> "_Bounds":
+    def of(cls, bk: _Book, exo: NDArray[np.float64]) -> "_PathData":
         n_paths, n_steps, n_assets = exo.shape
         block = max(1, int(math.ceil(math.sqrt(n_steps))))
         n_blocks = -(-n_steps // block)
         width = n_blocks * block
-        with np.errstate(invalid="ignore", over="ignore"):
-            lo = exo * np.maximum(1.0 - margin_down, 0.0)[:, None, :]
-            hi = exo * (1.0 + margin_up)[:, None, :]
-        lo_b = _pad(lo, width).reshape(n_paths, n_blocks, block, n_assets).min(axis=2)
-        hi_b = _pad(hi, width).reshape(n_paths, n_blocks, block, n_assets).max(axis=2)
+        padded = _pad(exo, width).reshape(n_paths, n_blocks, block, n_assets)
+        suffix_min = np.minimum.accumulate(exo[:, ::-1], axis=1)[:, ::-1]
+        suffix_max = np.maximum.accumulate(exo[:, ::-1], axis=1)[:, ::-1]
         n_cls = bk.class_c.size
         ratio = np.empty((n_cls, n_paths, width))
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            for k in range(n_cls):
-                c, j = bk.class_c[k], bk.class_j[k]
-                factor = np.maximum(1.0 - margin_down[:, c], 0.0) / (1.0 + margin_up[:, j])
-                ratio[k] = _pad(exo[:, :, c] / exo[:, :, j] * factor[:, None], width)
+        for k in range(n_cls):
+            ratio[k] = _pad(exo[:, :, bk.class_c[k]] / exo[:, :, bk.class_j[k]], width)
         blocks = ratio.reshape(n_cls, n_paths, n_blocks, block)
-        suffix = np.minimum.accumulate(blocks[..., ::-1], axis=3)[..., ::-1].reshape(n_cls, n_paths, width)
-        return cls(n_steps, block, n_blocks, lo, hi, lo_b, hi_b, ratio, suffix, blocks.min(axis=3))
+        block_suffix = np.minimum.accumulate(blocks[..., ::-1], axis=3)[..., ::-1].reshape(n_cls, n_paths, width)
+        ratio_suffix = np.minimum.accumulate(ratio[:, :, n_steps - 1::-1], axis=2)[:, :, ::-1]
+        return cls(exo, n_steps, block, n_blocks, padded.min(axis=2), padded.max(axis=2), suffix_min,
+                   suffix_max, ratio, block_suffix, blocks.min(axis=3), np.ascontiguousarray(ratio_suffix))
 
 
 def _pad(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
@@ -348,118 +343,113 @@ def _pad(x: NDArray[np.float64], width: int) -> NDArray[np.float64]:
 def _bound_below_one(weighted: Float64Array2D, debt: Float64Array2D, lo: Float64Array2D,
                      hi: Float64Array2D) -> NDArray[np.bool_]:
     """Row-wise: can HF < 1 with collateral priced at ``lo`` and debt at ``hi``?"""
-    with np.errstate(invalid="ignore", over="ignore"):
-        w = np.einsum("ij,ij->i", weighted, lo)
-        o = np.einsum("ij,ij->i", debt, hi)
-        return w < o * (1.0 + _EPS_REL)
+    w = np.einsum("ij,ij->i", weighted, lo)
+    o = np.einsum("ij,ij->i", debt, hi)
+    return w < o * (1.0 + _EPS_REL)
 
 
-def _next_trigger_generic(bd: _Bounds, pair_path: NDArray[np.intp], weighted: Float64Array2D,
-                          debt: Float64Array2D, k0: int) -> NDArray[np.int64]:
-    """First step >= ``k0`` where the HF lower bound is < 1, per row (``n_steps`` = never)."""
-    n_steps, block = bd.n_steps, bd.block
+def _next_trigger_generic(pd: _PathData, f_lo: Float64Array2D, f_hi: Float64Array2D,
+                          pair_path: NDArray[np.intp], weighted: Float64Array2D, debt: Float64Array2D,
+                          k0: int) -> NDArray[np.int64]:
+    """First step >= ``k0`` where the HF bound at ``exo * f_lo`` / ``exo * f_hi`` is < 1 (``n_steps`` = never)."""
+    n_steps, block = pd.n_steps, pd.block
     out = np.full(pair_path.size, n_steps, dtype=np.int64)
     if pair_path.size == 0 or k0 >= n_steps:
         return out
+    lo_f, hi_f = f_lo[pair_path], f_hi[pair_path]
     b0 = k0 // block
 
     def scan(rows: NDArray[np.intp], first: int, last: int) -> NDArray[np.intp]:
         for k in range(first, last):
             if rows.size == 0:
                 break
-            hit = _bound_below_one(weighted[rows], debt[rows], bd.lo_steps[pair_path[rows], k],
-                                   bd.hi_steps[pair_path[rows], k])
+            p = pair_path[rows]
+            hit = _bound_below_one(weighted[rows], debt[rows], pd.exo[p, k] * lo_f[rows], pd.exo[p, k] * hi_f[rows])
             out[rows[hit]] = k
             rows = rows[~hit]
         return rows
 
     pending = scan(np.arange(pair_path.size), k0, min((b0 + 1) * block, n_steps))
-    for b in range(b0 + 1, bd.n_blocks):
+    for b in range(b0 + 1, pd.n_blocks):
         if pending.size == 0:
             break
         p = pair_path[pending]
-        maybe = _bound_below_one(weighted[pending], debt[pending], bd.lo_blocks[p, b], bd.hi_blocks[p, b])
+        maybe = _bound_below_one(weighted[pending], debt[pending], pd.lo_blocks[p, b] * lo_f[pending],
+                                 pd.hi_blocks[p, b] * hi_f[pending])
         left = scan(pending[maybe], b * block, min((b + 1) * block, n_steps))
         pending = np.concatenate([pending[~maybe], left]) if left.size else pending[~maybe]
     return out
 
 
-def _next_trigger_simple(bd: _Bounds, cls: NDArray[np.intp], pair_path: NDArray[np.intp],
+def _next_trigger_simple(pd: _PathData, cls: NDArray[np.intp], pair_path: NDArray[np.intp],
                          bar: Float64Array1D, k0: int) -> NDArray[np.int64]:
-    """First step >= ``k0`` where the worst-case ratio of a simple pair is below ``bar``."""
-    n_steps, block, width = bd.n_steps, bd.block, bd.ratio_pad.shape[2]
+    """First step >= ``k0`` where the exogenous ratio of a simple pair is below ``bar`` (``n_steps`` = never)."""
+    n_steps, block, width = pd.n_steps, pd.block, pd.ratio_pad.shape[2]
     out = np.full(pair_path.size, n_steps, dtype=np.int64)
     if pair_path.size == 0 or k0 >= n_steps:
         return out
-    row_base = (cls * bd.ratio_pad.shape[1] + pair_path) * width  # flat offset of each pair's series
-    ratio = bd.ratio_pad.reshape(-1)
+    n_p = pd.ratio_pad.shape[1]
+    row_base = (cls * n_p + pair_path) * width  # flat offset of each pair's series
+    ratio = pd.ratio_pad.reshape(-1)
     b0 = k0 // block
-    end0 = (b0 + 1) * block
-    here = bd.ratio_block_suffix_min.reshape(-1)[row_base + k0] < bar
+    here = pd.ratio_block_suffix_min.reshape(-1)[row_base + k0] < bar
     rows = np.flatnonzero(here)
     if rows.size:
-        steps = np.arange(k0, end0)
-        below = ratio[row_base[rows, None] + steps] < bar[rows, None]
+        below = ratio[row_base[rows, None] + np.arange(k0, (b0 + 1) * block)] < bar[rows, None]
         out[rows] = k0 + np.argmax(below, axis=1)
     rows = np.flatnonzero(~here)
-    if rows.size and b0 + 1 < bd.n_blocks:
-        blocks = np.arange(b0 + 1, bd.n_blocks)
-        n_cls_paths = bd.ratio_block_min.shape[1]
-        bmin = bd.ratio_block_min.reshape(-1)[(cls[rows, None] * n_cls_paths + pair_path[rows, None]) * bd.n_blocks
-                                              + blocks]
+    if rows.size and b0 + 1 < pd.n_blocks:
+        blocks = np.arange(b0 + 1, pd.n_blocks)
+        bmin = pd.ratio_block_min.reshape(-1)[(cls[rows, None] * n_p + pair_path[rows, None]) * pd.n_blocks + blocks]
         below_b = bmin < bar[rows, None]
         found = below_b.any(axis=1)
         rows = rows[found]
         first_b = blocks[np.argmax(below_b[found], axis=1)]
-        steps = first_b[:, None] * block + np.arange(block)
-        below = ratio[row_base[rows, None] + steps] < bar[rows, None]
+        below = ratio[row_base[rows, None] + first_b[:, None] * block + np.arange(block)] < bar[rows, None]
         out[rows] = first_b * block + np.argmax(below, axis=1)
-    np.minimum(out, n_steps, out=out)  # a hit on the padding is the last step itself
+    np.minimum(out, n_steps, out=out)
     return out
 
 
-def _simple_bar(bk: _Book, cls: NDArray[np.intp], pos: NDArray[np.intp], coll: Float64Array2D,
-                debt: Float64Array2D) -> Float64Array1D:
-    """``theta * (1 + eps)`` of simple pairs from their current collateral and debt."""
-    c, j = bk.class_c[cls], bk.class_j[cls]
-    k = np.arange(cls.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        theta = debt[k, j] / (coll[k, c] * bk.liq_threshold[pos, c])
-    return np.where(np.isnan(theta), np.inf, theta) * (1.0 + _EPS_REL)
+class _Pairs:
+    """Growable store of (path, position) pairs with their live collateral and debt (tokens)."""
+
+    def __init__(self, n_paths: int, n_assets: int, capacity: int) -> None:
+        capacity = max(capacity, 1024)
+        self.n = 0
+        self.path = np.empty(capacity, dtype=np.intp)
+        self.pos = np.empty(capacity, dtype=np.intp)
+        self.cls = np.empty(capacity, dtype=np.intp)
+        self.sched = np.empty(capacity, dtype=np.int64)
+        self.hit = np.zeros(capacity, dtype=bool)
+        self.coll = np.empty((capacity, n_assets))
+        self.debt = np.empty((capacity, n_assets))
+        self.of_path: list[list[NDArray[np.intp]]] = [[] for _ in range(n_paths)]
+
+    def add(self, bk: _Book, path: NDArray[np.intp], pos: NDArray[np.intp]) -> NDArray[np.intp]:
+        m = path.size
+        if self.n + m > self.path.size:
+            cap = max(2 * self.path.size, self.n + m)
+            for name in ("path", "pos", "cls", "sched", "hit", "coll", "debt"):
+                old = getattr(self, name)
+                new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
+                new[: self.n] = old[: self.n]
+                setattr(self, name, new)
+        ids = np.arange(self.n, self.n + m)
+        if m == 0:
+            return ids
+        self.n += m
+        self.path[ids], self.pos[ids], self.cls[ids] = path, pos, bk.pos_class[pos]
+        self.coll[ids], self.debt[ids] = bk.collateral[pos], bk.debt[pos]
+        order = np.argsort(path, kind="stable")
+        cuts = np.flatnonzero(np.diff(path[order])) + 1
+        for part in np.split(ids[order], cuts):
+            self.of_path[int(self.path[part[0]])].append(part)
+        return ids
 
 
-def _discover(bk: _Book, bd: _Bounds) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
-    """Candidate (path, position) pairs and the first step each may be liquidatable."""
-    n_steps = bd.n_steps
-    paths_parts: list[NDArray[np.intp]] = []
-    pos_parts: list[NDArray[np.intp]] = []
-    trig_parts: list[NDArray[np.int64]] = []
-    for k, (rows, theta) in enumerate(zip(bk.class_rows, bk.class_theta)):
-        neg_min = -np.minimum.accumulate(bd.ratio_pad[k, :, :n_steps], axis=1)  # non-decreasing
-        bar = theta * (1.0 + _EPS_REL)
-        starts = np.searchsorted(bar, -neg_min[:, -1], side="right")
-        for p in np.flatnonzero(starts < rows.size):
-            s = starts[p]
-            paths_parts.append(np.full(rows.size - s, p, dtype=np.intp))
-            pos_parts.append(rows[s:])
-            trig_parts.append(np.searchsorted(neg_min[p], -bar[s:], side="right").astype(np.int64))
-    if bk.generic.size:
-        g = bk.generic
-        path_lo = bd.lo_blocks.min(axis=1)  # (P, A) whole-path envelope
-        path_hi = bd.hi_blocks.max(axis=1)
-        with np.errstate(invalid="ignore", over="ignore"):
-            cand = (bk.weighted[g] @ path_lo.T) < (bk.debt[g] @ path_hi.T) * (1.0 + _EPS_REL)  # (n_generic, P)
-        gi, pi = np.nonzero(cand)
-        if gi.size:
-            trig = _next_trigger_generic(bd, pi, bk.weighted[g[gi]], bk.debt[g[gi]], 0)
-            keep = trig < n_steps
-            paths_parts.append(pi[keep])
-            pos_parts.append(g[gi[keep]])
-            trig_parts.append(trig[keep])
-    if not paths_parts:
-        empty = np.zeros(0, dtype=np.intp)
-        return empty, empty, np.zeros(0, dtype=np.int64)
-    return np.concatenate(paths_parts), np.concatenate(pos_parts), np.concatenate(trig_parts)
+class _TooManyPairs(Exception):
+    pass
 
 
 @dataclass
@@ -472,35 +462,39 @@ class _RunOut:
     max_drawdown: Float64Array2D
     final_impact: Float64Array2D
     unconverged: NDArray[np.int64]
-    mult_min: Float64Array2D
-    mult_max: Float64Array2D
-    sold_max: Float64Array2D
-    sold_min: Float64Array2D
+    rebases: NDArray[np.int64]
 
 
-class _TooManyPairs(Exception):
-    pass
+class _Scheduler:
+    """When each pair may next be liquidatable, valid while prices stay in each path's band.
 
+    The band of path ``p`` is ``exo * f_lo[p] <= price <= exo * f_hi[p]`` (per asset) with
+    ``f_lo = ref * (1 - band)``, ``f_hi = ref * (1 + band)`` around the impact multiplier ``ref``
+    at the last rebase. Every pair not due at step ``k`` has an HF lower bound >= 1 at step ``k``
+    for any prices in the band, so it cannot be liquidatable; positions never registered on a
+    path are not candidates from the last rebase on. When impacts push a path's multiplier out of
+    its band the path is *rebased*: new band around the current multiplier, every pair of that
+    path rescheduled and the book searched again from the current step.
+    """
 
-def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | None,
-               margin_down: Float64Array2D, margin_up: Float64Array2D, max_rounds: int,
-               sell_protocol_fee: bool, max_pairs: int) -> _RunOut:
-    """Simulate a set of paths; exact if the realised multipliers stay inside the margins."""
-    n_paths, n_steps, n_assets = exo.shape
-    bd = _Bounds.of(bk, exo, margin_down, margin_up)
-    pair_path, pair_pos, trigger = _discover(bk, bd)
-    n_pairs = pair_path.size
-    if n_pairs > max_pairs and n_paths > 1:
-        raise _TooManyPairs
-    pair_cls = bk.pos_class[pair_pos]
-    coll = bk.collateral[pair_pos]
-    debt = bk.debt[pair_pos]
-    ever_hit = np.zeros(n_pairs, dtype=bool)
+    def __init__(self, bk: _Book, pd: _PathData, band: float, max_pairs: int) -> None:
+        n_paths, n_steps, n_assets = pd.exo.shape
+        self.bk, self.pd, self.band = bk, pd, band
+        self.f_lo = np.full((n_paths, n_assets), 1.0 - band)
+        self.f_hi = np.full((n_paths, n_assets), 1.0 + band)
+        self.ref = np.ones((n_paths, n_assets))
+        self.buckets: list[list[NDArray[np.intp]]] = [[] for _ in range(n_steps)]
+        self.rebases = np.zeros(n_paths, dtype=np.int64)
+        path, pos, trig = self._discover(np.arange(n_paths), 0)
+        if path.size > max_pairs and n_paths > 1:
+            raise _TooManyPairs
+        self.pairs = _Pairs(n_paths, n_assets, int(path.size * 1.25))
+        self._schedule(self.pairs.add(bk, path, pos), trig)
 
-    buckets: list[list[NDArray[np.intp]]] = [[] for _ in range(n_steps)]
-
-    def schedule(ids: NDArray[np.intp], steps: NDArray[np.int64]) -> None:
-        keep = steps < n_steps
+    # -- scheduling --------------------------------------------------------------------
+    def _schedule(self, ids: NDArray[np.intp], steps: NDArray[np.int64]) -> None:
+        self.pairs.sched[ids] = steps
+        keep = steps < self.pd.n_steps
         ids, steps = ids[keep], steps[keep]
         if ids.size == 0:
             return
@@ -508,16 +502,118 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
         ids, steps = ids[order], steps[order]
         cuts = np.flatnonzero(np.diff(steps)) + 1
         for part, k in zip(np.split(ids, cuts), steps[np.concatenate([[0], cuts])]):
-            buckets[int(k)].append(part)
+            self.buckets[int(k)].append(part)
 
-    schedule(np.arange(n_pairs), trigger)
+    def pop(self, k: int) -> NDArray[np.intp]:
+        """Pairs due at step ``k`` (stale entries of rescheduled pairs dropped)."""
+        parts, self.buckets[k] = self.buckets[k], []
+        if not parts:
+            return np.zeros(0, dtype=np.intp)
+        ids = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+        return ids[self.pairs.sched[ids] == k]
+
+    def next_steps(self, ids: NDArray[np.intp], k0: int) -> NDArray[np.int64]:
+        """First step >= ``k0`` each pair may be liquidatable, from its current state."""
+        pr, bk = self.pairs, self.bk
+        out = np.full(ids.size, self.pd.n_steps, dtype=np.int64)
+        owing = pr.debt[ids].any(axis=1)
+        simple = owing & (pr.cls[ids] >= 0)
+        rows = np.flatnonzero(simple)
+        if rows.size:
+            sel = ids[rows]
+            cls, path, pos = pr.cls[sel], pr.path[sel], pr.pos[sel]
+            c, j = bk.class_c[cls], bk.class_j[cls]
+            k = np.arange(sel.size)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                theta = pr.debt[sel][k, j] / (pr.coll[sel][k, c] * bk.liq_threshold[pos, c])
+                bar = np.where(np.isnan(theta), np.inf, theta) * (1.0 + _EPS_REL) \
+                    * self.f_hi[path, j] / self.f_lo[path, c]
+            out[rows] = _next_trigger_simple(self.pd, cls, path, bar, k0)
+        rows = np.flatnonzero(owing & ~simple)
+        if rows.size:
+            sel = ids[rows]
+            weighted = pr.coll[sel] * bk.liq_threshold[pr.pos[sel]]
+            out[rows] = _next_trigger_generic(self.pd, self.f_lo, self.f_hi, pr.path[sel], weighted, pr.debt[sel], k0)
+        return out
+
+    def reschedule(self, ids: NDArray[np.intp], k0: int) -> None:
+        self._schedule(ids, self.next_steps(ids, k0))
+
+    def _discover(self, paths: NDArray[np.intp], k0: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+        """Book positions (untouched state) that may be liquidatable on ``paths`` at a step >= ``k0``."""
+        bk, pd = self.bk, self.pd
+        path_parts, pos_parts, trig_parts = [], [], []
+        for cls, (rows, theta) in enumerate(zip(bk.class_rows, bk.class_theta)):
+            c, j = bk.class_c[cls], bk.class_j[cls]
+            factor = self.f_lo[paths, c] / self.f_hi[paths, j]
+            # theta is ascending: the candidates on a path are the rows above its lowest bound ratio.
+            starts = np.searchsorted(theta * (1.0 + _EPS_REL), pd.ratio_suffix_min[cls, paths, k0] * factor, side="right")
+            live = np.flatnonzero(starts < rows.size)
+            if live.size == 0:
+                continue
+            counts = rows.size - starts[live]
+            path = np.repeat(paths[live], counts)
+            first = np.repeat(starts[live] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            pos = rows[first]
+            bar = theta[first] * (1.0 + _EPS_REL) * self.f_hi[path, j] / self.f_lo[path, c]
+            trig = _next_trigger_simple(pd, np.full(path.size, cls, dtype=np.intp), path, bar, k0)
+            path_parts.append(path)
+            pos_parts.append(pos)
+            trig_parts.append(trig)
+        if bk.generic.size:
+            g = bk.generic
+            lo = pd.suffix_min[paths, k0] * self.f_lo[paths]  # (n, A)
+            hi = pd.suffix_max[paths, k0] * self.f_hi[paths]
+            cand = (bk.weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
+            gi, pi = np.nonzero(cand)
+            if gi.size:
+                path = paths[pi]
+                pos = g[gi]
+                trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.weighted[pos], bk.debt[pos], k0)
+                path_parts.append(path)
+                pos_parts.append(pos)
+                trig_parts.append(trig)
+        if not path_parts:
+            empty = np.zeros(0, dtype=np.intp)
+            return empty, empty, np.zeros(0, dtype=np.int64)
+        path, pos, trig = np.concatenate(path_parts), np.concatenate(pos_parts), np.concatenate(trig_parts)
+        keep = trig < pd.n_steps
+        return path[keep], pos[keep], trig[keep]
+
+    def out_of_band(self, paths: NDArray[np.intp], mult: Float64Array2D) -> NDArray[np.intp]:
+        m = mult[paths]
+        return paths[((m < self.f_lo[paths]) | (m > self.f_hi[paths])).any(axis=1)]
+
+    def rebase(self, paths: NDArray[np.intp], mult: Float64Array2D, k: int) -> NDArray[np.intp]:
+        """New band around ``mult`` for ``paths``; returns the pairs now due at step ``k``."""
+        self.rebases[paths] += 1
+        self.f_lo[paths] = mult[paths] * (1.0 - self.band)
+        self.f_hi[paths] = mult[paths] * (1.0 + self.band)
+        pr = self.pairs
+        known = [part for p in paths for part in pr.of_path[int(p)]]
+        old = np.concatenate(known) if known else np.zeros(0, dtype=np.intp)
+        steps = self.next_steps(old, k)
+        self._schedule(old, steps)
+        path, pos, trig = self._discover(paths, k)
+        if path.size and old.size:
+            n_pos = self.bk.pos_class.size
+            fresh = ~np.isin(path * n_pos + pos, pr.path[old] * n_pos + pr.pos[old])
+            path, pos, trig = path[fresh], pos[fresh], trig[fresh]
+        new = pr.add(self.bk, path, pos) if path.size else np.zeros(0, dtype=np.intp)
+        self._schedule(new, trig)
+        return np.concatenate([old[steps == k], new[trig == k]])
+
+
+def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | None, max_rounds: int,
+               sell_protocol_fee: bool, max_pairs: int, band: float) -> _RunOut:
+    """Simulate a set of paths (exact: see :class:`_Scheduler`)."""
+    n_paths, n_steps, n_assets = exo.shape
+    pd = _PathData.of(bk, exo)
+    sch = _Scheduler(bk, pd, band if liquidity is not None else 0.0, max_pairs)
+    pr = sch.pairs
 
     mult = np.ones((n_paths, n_assets))
-    mult_min = np.ones((n_paths, n_assets))
-    mult_max = np.ones((n_paths, n_assets))
     sold = np.zeros((n_paths, n_assets))
-    sold_max = np.zeros((n_paths, n_assets))
-    sold_min = np.zeros((n_paths, n_assets))
     liquidated = np.zeros(n_paths)
     seized_total = np.zeros(n_paths)
     fee_total = np.zeros(n_paths)
@@ -532,91 +628,83 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
     for k in range(n_steps):
         prices = exo[:, k, :] * mult
-        parts = buckets[k]
-        buckets[k] = []
-        due = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else None)
-        if due is not None and due.size:
-            check = due
-            rounds = 0
-            while check.size:
-                pr = prices[pair_path[check]]
-                lt_check = bk.liq_threshold[pair_pos[check]]
-                c_check, d_check = coll[check], debt[check]
-                rows_mask = liquidatable(c_check, d_check, lt_check, pr)
-                if not rows_mask.any():
-                    break
-                rows = check[rows_mask]
-                paths_l = pair_path[rows]
-                changed = np.unique(paths_l)
-                if rounds == max_rounds:
-                    unconverged[changed] += 1
-                    break
-                rounds += 1
-                pos = pair_pos[rows]
-                c_rows, d_rows = c_check[rows_mask], d_check[rows_mask]
-                pr_l = pr[rows_mask]
-                out = liquidate_rows(c_rows, d_rows, lt_check[rows_mask], bk.liq_bonus[pos],
-                                     bk.protocol_fee[pos], bk.venue[pos], pr_l, max_passes=_KERNEL_PASSES)
-                coll[rows], debt[rows] = c_rows, d_rows
-                ever_hit[rows] |= out.hit
-                seized_usd = out.seized_tokens * pr_l
-                fee_usd = out.protocol_fee_tokens * pr_l
-                repaid_usd = out.repaid_tokens * pr_l
-                liquidated += per_path(paths_l, repaid_usd.sum(axis=1))
-                seized_total += per_path(paths_l, seized_usd.sum(axis=1))
-                fee_total += per_path(paths_l, fee_usd.sum(axis=1))
-                bad_total += per_path(paths_l, out.bad_debt_usd)
-                flow = (seized_usd if sell_protocol_fee else seized_usd - fee_usd) - repaid_usd
-                flow_pa = np.bincount((paths_l[:, None] * n_assets + asset_index).ravel(), weights=flow.ravel(),
-                                      minlength=n_paths * n_assets).reshape(n_paths, n_assets)
-                sold[changed] += flow_pa[changed]
-                sold_max[changed] = np.maximum(sold_max[changed], sold[changed])
-                sold_min[changed] = np.minimum(sold_min[changed], sold[changed])
-                if liquidity is not None:
-                    mult[changed] = 1.0 - np.asarray(liquidity.impact(sold[changed]), dtype=np.float64)
-                    mult_min[changed] = np.minimum(mult_min[changed], mult[changed])
-                    mult_max[changed] = np.maximum(mult_max[changed], mult[changed])
-                    prices[changed] = exo[changed, k, :] * mult[changed]
-                elif out.passes < _KERNEL_PASSES:
+        due = sch.pop(k)
+        check = due
+        rounds = 0
+        while check.size:
+            path_c = pr.path[check]
+            pr_c = prices[path_c]
+            lt_c = bk.liq_threshold[pr.pos[check]]
+            c_c, d_c = pr.coll[check], pr.debt[check]
+            mask = liquidatable(c_c, d_c, lt_c, pr_c)
+            if not mask.any():
+                break
+            rows = check[mask]
+            paths_l = path_c[mask]
+            changed = np.unique(paths_l)
+            if rounds == max_rounds:
+                unconverged[changed] += 1
+                break
+            rounds += 1
+            pos = pr.pos[rows]
+            c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
+            out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
+                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES)
+            pr.coll[rows], pr.debt[rows] = c_rows, d_rows
+            pr.hit[rows] |= out.hit
+            seized_usd = out.seized_tokens * p_rows
+            fee_usd = out.protocol_fee_tokens * p_rows
+            repaid_usd = out.repaid_tokens * p_rows
+            liquidated += per_path(paths_l, repaid_usd.sum(axis=1))
+            seized_total += per_path(paths_l, seized_usd.sum(axis=1))
+            fee_total += per_path(paths_l, fee_usd.sum(axis=1))
+            bad_total += per_path(paths_l, out.bad_debt_usd)
+            if liquidity is None:
+                if out.passes < _KERNEL_PASSES:
                     break  # prices did not move and the kernel stopped because nothing was left
-                moved = np.zeros(n_paths, dtype=bool)
-                moved[changed] = True
-                check = due[moved[pair_path[due]]]
-            # Everything looked at this step is rescheduled from the next step while it owes.
-            if k + 1 < n_steps:
-                owing = due[debt[due].any(axis=1)]
-                simple = pair_cls[owing] >= 0
-                ids = owing[simple]
-                if ids.size:
-                    bar = _simple_bar(bk, pair_cls[ids], pair_pos[ids], coll[ids], debt[ids])
-                    schedule(ids, _next_trigger_simple(bd, pair_cls[ids], pair_path[ids], bar, k + 1))
-                ids = owing[~simple]
-                if ids.size:
-                    weighted = coll[ids] * bk.liq_threshold[pair_pos[ids]]
-                    schedule(ids, _next_trigger_generic(bd, pair_path[ids], weighted, debt[ids], k + 1))
+                check = rows
+                continue
+            flow = (seized_usd if sell_protocol_fee else seized_usd - fee_usd) - repaid_usd
+            flow_pa = np.bincount((paths_l[:, None] * n_assets + asset_index).ravel(), weights=flow.ravel(),
+                                  minlength=n_paths * n_assets).reshape(n_paths, n_assets)
+            sold[changed] += flow_pa[changed]
+            mult[changed] = 1.0 - np.asarray(liquidity.impact(sold[changed]), dtype=np.float64)
+            if not np.all(mult[changed] > 0):
+                raise ValueError("liquidity model returned an impact >= 1 (a price at or below zero)")
+            prices[changed] = exo[changed, k, :] * mult[changed]
+            moved = np.zeros(n_paths, dtype=bool)
+            moved[changed] = True
+            escaped = sch.out_of_band(changed, mult)
+            if escaped.size:
+                extra = sch.rebase(escaped, mult, k)
+                if extra.size:
+                    due = np.union1d(due, extra)
+            check = due[moved[pr.path[due]]]
+        # Everything looked at this step is rescheduled from the next step while it owes.
+        if due.size and k + 1 < n_steps:
+            sch.reschedule(due, k + 1)
         np.maximum(peak, prices, out=peak)
         np.maximum(max_dd, 1.0 - prices / peak, out=max_dd)
 
-    hit_count = np.bincount(pair_path[ever_hit], minlength=n_paths).astype(np.int64)
+    hit_count = np.bincount(pr.path[: pr.n][pr.hit[: pr.n]], minlength=n_paths).astype(np.int64)
     return _RunOut(liquidated, seized_total, fee_total, bad_total, hit_count, max_dd, 1.0 - mult,
-                   unconverged, mult_min, mult_max, sold_max, sold_min)
+                   unconverged, sch.rebases)
 
 
-def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, margin_down: Float64Array2D,
-         margin_up: Float64Array2D, max_rounds: int, sell_protocol_fee: bool, chunk_paths: int,
-         max_pairs: int, idx: NDArray[np.intp]) -> dict[str, NDArray]:
-    """Run the paths ``idx`` in chunks; returns the stacked fields of :class:`_RunOut`.
+def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds: int,
+         sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float) -> dict[str, NDArray]:
+    """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
-    A chunk whose candidate pairs exceed ``max_pairs`` is split in two (memory bound).
+    A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
     """
+    idx = np.arange(paths.shape[0])
     fields: dict[str, list[NDArray]] = {}
     todo = [idx[s:s + chunk_paths] for s in range(0, idx.size, chunk_paths)][::-1]
     while todo:
         sel = todo.pop()
-        exo = np.asarray(paths[sel], dtype=np.float64)
+        exo = np.asarray(paths[sel[0]:sel[-1] + 1], dtype=np.float64)
         try:
-            out = _run_paths(bk, exo, liquidity, margin_down[sel], margin_up[sel], max_rounds,
-                             sell_protocol_fee, max_pairs)
+            out = _run_paths(bk, exo, liquidity, max_rounds, sell_protocol_fee, max_pairs, band)
         except _TooManyPairs:
             half = sel.size // 2
             todo += [sel[half:], sel[:half]]
@@ -644,7 +732,7 @@ def simulate_liquidations(
     compare_exogenous: bool = True,
     chunk_paths: int = 1024,
     max_pairs: int = 2_000_000,
-    max_margin_attempts: int = 3,
+    band: float = 0.005,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 
@@ -669,8 +757,9 @@ def simulate_liquidations(
     max_pairs : int
         Candidate (path, position) pairs per chunk before the chunk is split (memory bound,
         about 100 bytes per pair per asset pair; results do not depend on it).
-    max_margin_attempts : int
-        Filtered re-runs of paths whose impacts left the margin before running them unfiltered.
+    band : float
+        Half-width of the impact band the scheduler assumes between rebases (fraction of
+        price; speed only: wider means fewer rebases but more positions checked per step).
 
     Returns
     -------
@@ -687,53 +776,16 @@ def simulate_liquidations(
         raise ValueError("paths_usd: prices must be finite and > 0")
     if max_rounds < 1 or chunk_paths < 1 or max_pairs < 1:
         raise ValueError("max_rounds, chunk_paths and max_pairs must be >= 1")
+    if not 0.0 < band < 1.0:
+        raise ValueError(f"band: must be in (0, 1), got {band!r}")
     bk = _Book.of(book)
-    all_idx = np.arange(n_paths)
-    zero = np.zeros((n_paths, n_assets))
-
     exo_fields = None
     if compare_exogenous or liquidity is None:
-        exo_fields = _run(bk, paths, None, zero, zero, max_rounds, sell_protocol_fee, chunk_paths,
-                       max_pairs, all_idx)
-
-    reruns = 0
+        exo_fields = _run(bk, paths, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
     if liquidity is None:
         endo_fields = exo_fields
     else:
-        # First margin: twice the impact the exogenous liquidations alone would cause, plus a floor.
-        if exo_fields is not None:
-            down0 = np.clip(np.asarray(liquidity.impact(exo_fields["sold_max"])), 0.0, None)
-            up0 = np.clip(-np.asarray(liquidity.impact(exo_fields["sold_min"])), 0.0, None)
-            margin_down = np.minimum(_MARGIN_GROWTH * down0 + _INITIAL_MARGIN, _UNFILTERED_DOWN)
-            margin_up = _MARGIN_GROWTH * up0 + _INITIAL_MARGIN
-        else:
-            margin_down = np.full((n_paths, n_assets), _INITIAL_MARGIN)
-            margin_up = np.full((n_paths, n_assets), _INITIAL_MARGIN)
-        endo_fields = _run(bk, paths, liquidity, margin_down, margin_up, max_rounds, sell_protocol_fee,
-                           chunk_paths, max_pairs, all_idx)
-        attempt = 0
-        while True:
-            outside = (endo_fields["mult_min"] < 1.0 - margin_down) | (endo_fields["mult_max"] > 1.0 + margin_up)
-            bad_paths = np.flatnonzero(outside.any(axis=1))
-            if bad_paths.size == 0:
-                break
-            if attempt > max_margin_attempts:  # pragma: no cover - an unfiltered run has no margin to leave
-                raise AssertionError("unfiltered re-run left its margin")
-            reruns += bad_paths.size
-            if attempt == max_margin_attempts:
-                margin_down[bad_paths] = _UNFILTERED_DOWN
-                margin_up[bad_paths] = _UNFILTERED_UP
-            else:
-                realised_down = 1.0 - endo_fields["mult_min"][bad_paths]
-                realised_up = endo_fields["mult_max"][bad_paths] - 1.0
-                margin_down[bad_paths] = np.minimum(
-                    np.maximum(margin_down[bad_paths], _MARGIN_GROWTH * realised_down + _MARGIN_PAD), _UNFILTERED_DOWN)
-                margin_up[bad_paths] = np.maximum(margin_up[bad_paths], _MARGIN_GROWTH * realised_up + _MARGIN_PAD)
-            again = _run(bk, paths, liquidity, margin_down, margin_up, max_rounds, sell_protocol_fee,
-                         chunk_paths, max_pairs, bad_paths)
-            for name in endo_fields:
-                endo_fields[name][bad_paths] = again[name]
-            attempt += 1
+        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
 
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None
@@ -745,5 +797,5 @@ def simulate_liquidations(
         endogenous_summary=RiskSummary.of(endo),
         exogenous=exo,
         exogenous_summary=RiskSummary.of(exo) if exo is not None else None,
-        margin_reruns=reruns,
+        rebases=int(endo_fields["rebases"].sum()),
     )
