@@ -159,7 +159,6 @@ class MonteCarloDoc(_Doc):
     endogenous: RiskSummaryDoc = Field(description="with the cascade's own price impact")
     exogenous: RiskSummaryDoc | None = Field(description="same paths without impact")
     amplification: dict[str, float | None]
-    margin_reruns: int
 
 
 class PathDoc(_Doc):
@@ -303,7 +302,10 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
     warnings: list[str] = []
     if loaded.snapshot.synthetic:
         warnings.append("SYNTHETIC sample data, not chain data")
-    driver = DriverSpec(asset=config.driver, betas={k: v for k, v in config.betas.items()})
+    betas = dict(config.betas)
+    if betas == DEFAULT_BETAS:  # the stated defaults cover assets a given snapshot may not list
+        betas = {k: v for k, v in betas.items() if k in book.symbols}
+    driver = DriverSpec(asset=config.driver, betas=betas)
     grid = sorted(set(config.drawdowns) | set(SUMMARY_DRAWDOWNS) | {round(config.alerts.drawdown, 6)})
     core_scenario = Scenario(name=f"{config.driver} drawdown grid", driver=driver,
                              shock=GridShock(kind="grid", drawdowns=grid), liquidity=config.liquidity,
@@ -380,7 +382,7 @@ def monte_carlo_doc(result: ScenarioResult) -> MonteCarloDoc:
         model=run.model, horizon_days=run.horizon_days, steps=run.steps, paths=r.n_paths, seed=run.seed,
         vol_annual=run.vol_annual, endogenous=summary_doc(r.endogenous_summary),
         exogenous=summary_doc(r.exogenous_summary) if r.exogenous_summary is not None else None,
-        amplification={k: _num(v) for k, v in r.amplification.items()}, margin_reruns=r.margin_reruns,
+        amplification={k: _num(v) for k, v in r.amplification.items()},
     )
 
 

@@ -842,14 +842,17 @@ def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "Li
         return PathOutcomes(**{f: np.concatenate([getattr(o, f) for o in outcomes])
                                for f in PathOutcomes.__dataclass_fields__})
 
+    import dataclasses
+
     endo = merged([p.endogenous for p in parts])
     exo = merged([p.exogenous for p in parts]) if parts[0].exogenous is not None else None
-    return MonteCarloResult(
-        symbols=parts[0].symbols, n_steps=parts[0].n_steps, max_rounds=parts[0].max_rounds,
-        endogenous=endo, endogenous_summary=RiskSummary.of(endo),
-        exogenous=exo, exogenous_summary=RiskSummary.of(exo) if exo is not None else None,
-        margin_reruns=sum(p.margin_reruns for p in parts),
-    )
+    fields = {f.name: getattr(parts[0], f.name) for f in dataclasses.fields(MonteCarloResult)}
+    fields.update(endogenous=endo, endogenous_summary=RiskSummary.of(endo), exogenous=exo,
+                  exogenous_summary=RiskSummary.of(exo) if exo is not None else None)
+    for name, value in fields.items():  # engine diagnostics counted per call (e.g. re-runs) add up
+        if name not in ("n_steps", "max_rounds") and isinstance(value, int) and not isinstance(value, bool):
+            fields[name] = sum(getattr(p, name) for p in parts)
+    return MonteCarloResult(**fields)
 
 
 def _human(usd: float) -> str:

@@ -464,6 +464,8 @@ def aave_liquidation_amounts(
     liquidation_bonus_bps: int,
     protocol_fee_bps: int,
     total_debt_base: int | None = None,
+    collateral_scaled_raw: int | None = None,
+    collateral_liquidity_index_ray: int | None = None,
 ) -> AaveLiquidation:
     """Amounts of one ``liquidationCall(collateral, debt, user, debtToCover, …)``.
 
@@ -473,8 +475,12 @@ def aave_liquidation_amounts(
     collateral and the debt reserve are worth ≥ 2,000 base units ×1e8; then the dust rule
     (:class:`ProtocolRevert` ``MUST_NOT_LEAVE_DUST``). Then capped by the user's collateral.
     Raises :class:`ProtocolRevert` when HF ≥ 1 or the user has no debt in that reserve.
-    Not modelled: the treasury's 1-wei clamp of the fee to the scaled balance; paused/frozen/
-    grace-period gates.
+
+    With the user's scaled aToken balance (``collateral_scaled_raw``) and the collateral's
+    normalized income at the liquidation (``collateral_liquidity_index_ray``), the fee gets the
+    contract's final clamp: when the scaled fee exceeds what is left after the liquidator's part
+    is burnt/transferred (``rayDiv`` rounding, whole-collateral liquidations), the treasury gets
+    ``rayMul(scaled left, index)`` instead. Not modelled: paused/frozen/grace-period gates.
     """
     if health_factor_wad >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD_WAD:
         raise ProtocolRevert("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"HF={health_factor_wad}")
@@ -525,6 +531,12 @@ def aave_liquidation_amounts(
         )
         if debt_left_base < MIN_LEFTOVER_BASE or collateral_left_base < MIN_LEFTOVER_BASE:
             raise ProtocolRevert("MUST_NOT_LEAVE_DUST", f"debt left {debt_left_base}, collateral left {collateral_left_base} (base)")
+    if result.protocol_fee_raw and collateral_scaled_raw is not None and collateral_liquidity_index_ray is not None:
+        index = collateral_liquidity_index_ray
+        scaled_left = collateral_scaled_raw - ray_div(result.collateral_to_liquidator_raw, index)
+        if ray_div(result.protocol_fee_raw, index) > scaled_left:
+            fee = ray_mul(scaled_left, index)
+            result = AaveLiquidation(result.debt_repaid_raw, result.collateral_to_liquidator_raw + fee, fee)
     return result
 
 

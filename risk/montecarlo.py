@@ -641,7 +641,8 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                 break
             rows = check[mask]
             paths_l = path_c[mask]
-            changed = np.unique(paths_l)
+            moved = np.bincount(paths_l, minlength=n_paths) > 0
+            changed = np.flatnonzero(moved)
             if rounds == max_rounds:
                 unconverged[changed] += 1
                 break
@@ -672,8 +673,6 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             if not np.all(mult[changed] > 0):
                 raise ValueError("liquidity model returned an impact >= 1 (a price at or below zero)")
             prices[changed] = exo[changed, k, :] * mult[changed]
-            moved = np.zeros(n_paths, dtype=bool)
-            moved[changed] = True
             escaped = sch.out_of_band(changed, mult)
             if escaped.size:
                 extra = sch.rebase(escaped, mult, k)

@@ -230,3 +230,23 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid TOML" in message
     with pytest.raises(ScenarioError, match="scenario file not found"):
         load_scenario(tmp_path / "missing.toml")
+
+
+def test_chunked_monte_carlo_equals_one_call(book: PositionBook) -> None:
+    """The progress-bar chunking must not change the answer: paths are independent."""
+    from chain.scenario import simulate_in_chunks
+    from risk.liquidity import default_constant_depth
+    from risk.montecarlo import simulate_liquidations
+    from risk.paths import gbm_paths
+
+    corr = np.eye(book.n_assets)
+    paths = gbm_paths(book.prices_usd, 1.2, corr, 1.0, 25, 30, seed=5)
+    liquidity = default_constant_depth(book.symbols)
+    progress: list[tuple[int, int]] = []
+    chunked = simulate_in_chunks(book, paths, liquidity, chunk_paths=7, progress=lambda d, t: progress.append((d, t)))
+    whole = simulate_liquidations(book, paths, liquidity=liquidity)
+    assert progress == [(7, 30), (14, 30), (21, 30), (28, 30), (30, 30)]
+    for name in ("liquidated_debt_usd", "bad_debt_usd", "positions_hit", "max_drawdown"):
+        np.testing.assert_allclose(getattr(chunked.endogenous, name), getattr(whole.endogenous, name), rtol=1e-12)
+        np.testing.assert_allclose(getattr(chunked.exogenous, name), getattr(whole.exogenous, name), rtol=1e-12)
+    assert chunked.endogenous_summary == whole.endogenous_summary

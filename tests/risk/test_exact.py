@@ -246,21 +246,27 @@ def test_aave_boundary_property(position, data, rule) -> None:
 
 
 def test_aave_boundary_non_monotone_average_lt() -> None:
-    # A low-LT collateral whose growth drops the floored average LT by one bp: the function must
-    # return the *largest* liquidatable price, even above a non-liquidatable one.
-    legs = [
-        _leg(collateral=10**8, decimals=8, price=10**8 * 1000, lt_bps=9_000),  # $1000 @ 90%
-        _leg(collateral=10**8, decimals=8, price=10**8 * 10, lt_bps=1_000),  # price varies, 10%
-        _leg(debt=0, decimals=8, lt_bps=0),
-    ]
-    for debt_raw in range(89_000_000_000, 89_000_000_000 + 2_000_000, 97_531):
-        position = [*legs[:2], _leg(debt=debt_raw, decimals=8, price=USD, lt_bps=0)]
+    # $1,000 at LT 90% plus a low-LT (10%) collateral whose price varies, debt just under $900:
+    # growing the low-LT collateral floors the average LT down a bp at a time, so HF is not
+    # monotone in its price (non-liquidatable prices exist below liquidatable ones). The function
+    # must return the *largest* liquidatable price; a plain bisection would not.
+    non_monotone = 0
+    for debt_raw in range(89_990_000_000, 90_000_000_001, 777_777):
+        position = [
+            _leg(collateral=10**8, decimals=8, price=1_000 * USD, lt_bps=9_000),
+            _leg(collateral=10**8, decimals=8, price=10 * USD, lt_bps=1_000),
+            _leg(debt=debt_raw, decimals=8, price=USD, lt_bps=0),
+        ]
         p = aave_liquidation_oracle_price(position, 1)
-        if p is None:
+        if p is None:  # the floored average never dips far enough for this debt
+            assert not any(aave_is_liquidatable(_with_price(position, 1, x)) for x in range(0, 10**11, 10**7 + 7))
             continue
         assert aave_is_liquidatable(_with_price(position, 1, p))
-        for step in range(1, 50):
+        for step in (*range(1, 50), 10**4, 10**6, 10**9):
             assert not aave_is_liquidatable(_with_price(position, 1, p + step))
+        below = range(max(0, p - 10**7), p, 5_003)
+        non_monotone += any(not aave_is_liquidatable(_with_price(position, 1, x)) for x in below)
+    assert non_monotone > 0  # the hard case was exercised
 
 
 # --- Aave liquidation amounts --------------------------------------------------------------------

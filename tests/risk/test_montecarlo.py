@@ -137,17 +137,17 @@ def test_vectorized_engine_equals_plain_loop(model):
     assert_matches_reference(result, reference(book, paths, LIQUIDITY[model]))
 
 
-def test_reference_match_exercises_margin_reruns_and_unfiltered_fallback():
-    # Thin liquidity makes the cascade far larger than the exogenous-based first margin, so
-    # paths are re-run; with max_margin_attempts=0 they go straight to the unfiltered run.
+@pytest.mark.parametrize("band", [1e-4, 0.005, 0.2])
+def test_reference_match_with_rebases_and_small_chunks(band):
+    # Thin liquidity moves prices by far more than the scheduler's band, so paths are rebased
+    # many times (narrow band) or not at all (wide band); max_pairs=1 forces one path per chunk.
     book = synthetic_book(150, seed=9)
     paths = _paths(book, 5, 25, seed=3)
     model = LIQUIDITY["thin_linear"]
-    ref = reference(book, paths, model)
-    for attempts in (0, 3):
-        result = simulate_liquidations(book, paths, liquidity=model, max_margin_attempts=attempts)
-        assert result.margin_reruns > 0
-        assert_matches_reference(result, ref)
+    result = simulate_liquidations(book, paths, liquidity=model, band=band, max_pairs=1)
+    if band < 0.01:
+        assert result.rebases > 0
+    assert_matches_reference(result, reference(book, paths, model))
 
 
 def test_reference_match_when_rounds_run_out():
@@ -187,13 +187,13 @@ def test_zero_impact_gives_exogenous_result():
     assert result.exogenous is not None
     assert result.exogenous.positions_hit.sum() > 0
     e, x = result.endogenous, result.exogenous
-    # Same liquidations; USD totals may differ in the last bit only (the endogenous run keeps a
-    # small candidate margin, so rows are summed in another order).
+    # Same liquidations; USD totals may differ in the last bit only (the endogenous run schedules
+    # with a band, so rows can be summed in another order).
     np.testing.assert_array_equal(e.positions_hit, x.positions_hit)
     np.testing.assert_array_equal(e.max_drawdown, x.max_drawdown)
     for field in ("liquidated_debt_usd", "seized_collateral_usd", "protocol_fee_usd", "bad_debt_usd"):
         np.testing.assert_allclose(getattr(e, field), getattr(x, field), rtol=1e-13, atol=1e-6)
-    assert result.margin_reruns == 0
+    assert result.rebases == 0
 
 
 def test_same_seed_same_result_and_chunking_does_not_matter():
@@ -234,9 +234,14 @@ def test_impact_never_reduces_liquidations_on_long_only_book(model):
     assert book.n_positions > 100
     result = simulate_liquidations(book, _paths(book, 60, 40, seed=6), liquidity=LIQUIDITY[model])
     e, x = result.endogenous, result.exogenous
+    # Per path, two consequences that always hold: every position first hit at step k without
+    # impact is hit by step k with it, and the impact multiplier of a sold asset only falls, so
+    # drawdowns only deepen. (Debt repaid per path is NOT monotone: an earlier liquidation under
+    # a 50% close factor can replace a later 100% one.)
     assert np.all(e.positions_hit >= x.positions_hit)
-    assert np.all(e.liquidated_debt_usd + e.bad_debt_usd >= (x.liquidated_debt_usd + x.bad_debt_usd) * (1 - 1e-12))
     assert np.all(e.max_drawdown[:, :3] >= x.max_drawdown[:, :3] - 1e-12)
+    assert np.any(e.positions_hit > x.positions_hit)
+    # Over all paths the cascade adds liquidations (an aggregate check, not a theorem).
     assert result.amplification["mean_liquidated"] >= 1.0
 
 
@@ -277,7 +282,7 @@ def test_results_export():
     assert all(isinstance(v, np.ndarray) and v.shape == (10,) for v in frame.values())
     assert "exo_max_drawdown_WETH" in frame
     with pytest.raises(AttributeError):
-        result.margin_reruns = 1  # frozen
+        result.rebases = 1  # frozen
 
 
 def test_bad_input():
