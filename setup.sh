@@ -10,9 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-if [ -f package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-else
-  npm install --no-audit --no-fund --loglevel=error
-fi
+# `npm install` (not `npm ci`): the lock file pins versions, but anvil's optional per-platform
+# binaries are resolved for the machine at hand, which `npm ci` refuses to do.
+npm install --no-audit --no-fund --loglevel=error
 echo "liqrisk set-up done: .venv/bin/liqrisk, node_modules/ (anvil $(node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil --version 2>/dev/null | head -1 | awk '{print $3}'))"
