@@ -67,7 +67,7 @@ def main() -> None:
     result = simulate_liquidations(book, paths, liquidity=liquidity, chunk_paths=args.chunk_paths)
     t_endo = time.perf_counter() - t0
     print(f"endogenous run (incl. its exogenous comparison): {t_endo:.2f} s "
-          f"= {t_endo / t_exo:.1f}x the exogenous-only run; margin re-runs: {result.margin_reruns} paths")
+          f"= {t_endo / t_exo:.1f}x the exogenous-only run; path rebases: {result.rebases}")
     print(f"peak RSS: {_peak_rss_mb():,.0f} MB")
 
     e, x = result.endogenous_summary, result.exogenous_summary

@@ -420,7 +420,7 @@ class _Pairs:
         self.path = np.empty(capacity, dtype=np.intp)
         self.pos = np.empty(capacity, dtype=np.intp)
         self.cls = np.empty(capacity, dtype=np.intp)
-        self.sched = np.empty(capacity, dtype=np.int64)
+        self.version = np.zeros(capacity, dtype=np.int64)
         self.hit = np.zeros(capacity, dtype=bool)
         self.coll = np.empty((capacity, n_assets))
         self.debt = np.empty((capacity, n_assets))
@@ -430,7 +430,7 @@ class _Pairs:
         m = path.size
         if self.n + m > self.path.size:
             cap = max(2 * self.path.size, self.n + m)
-            for name in ("path", "pos", "cls", "sched", "hit", "coll", "debt"):
+            for name in ("path", "pos", "cls", "version", "hit", "coll", "debt"):
                 old = getattr(self, name)
                 new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
                 new[: self.n] = old[: self.n]
@@ -483,7 +483,7 @@ class _Scheduler:
         self.f_lo = np.full((n_paths, n_assets), 1.0 - band)
         self.f_hi = np.full((n_paths, n_assets), 1.0 + band)
         self.ref = np.ones((n_paths, n_assets))
-        self.buckets: list[list[NDArray[np.intp]]] = [[] for _ in range(n_steps)]
+        self.buckets: list[list[tuple[NDArray[np.intp], NDArray[np.int64]]]] = [[] for _ in range(n_steps)]
         self.rebases = np.zeros(n_paths, dtype=np.int64)
         path, pos, trig = self._discover(np.arange(n_paths), 0)
         if path.size > max_pairs and n_paths > 1:
@@ -493,24 +493,32 @@ class _Scheduler:
 
     # -- scheduling --------------------------------------------------------------------
     def _schedule(self, ids: NDArray[np.intp], steps: NDArray[np.int64]) -> None:
-        self.pairs.sched[ids] = steps
+        # Each (re)scheduling bumps the pair's version; bucket entries of older versions are stale.
+        pr = self.pairs
+        pr.version[ids] += 1
         keep = steps < self.pd.n_steps
         ids, steps = ids[keep], steps[keep]
         if ids.size == 0:
             return
         order = np.argsort(steps, kind="stable")
         ids, steps = ids[order], steps[order]
+        versions = pr.version[ids]
         cuts = np.flatnonzero(np.diff(steps)) + 1
-        for part, k in zip(np.split(ids, cuts), steps[np.concatenate([[0], cuts])]):
-            self.buckets[int(k)].append(part)
+        starts = np.concatenate([[0], cuts])
+        for part, vers, k in zip(np.split(ids, cuts), np.split(versions, cuts), steps[starts]):
+            self.buckets[int(k)].append((part, vers))
 
     def pop(self, k: int) -> NDArray[np.intp]:
-        """Pairs due at step ``k`` (stale entries of rescheduled pairs dropped)."""
+        """Pairs due at step ``k``, each once (stale entries of rescheduled pairs dropped)."""
         parts, self.buckets[k] = self.buckets[k], []
         if not parts:
             return np.zeros(0, dtype=np.intp)
-        ids = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-        return ids[self.pairs.sched[ids] == k]
+        if len(parts) == 1:
+            ids, vers = parts[0]
+        else:
+            ids = np.concatenate([p[0] for p in parts])
+            vers = np.concatenate([p[1] for p in parts])
+        return ids[self.pairs.version[ids] == vers]
 
     def next_steps(self, ids: NDArray[np.intp], k0: int) -> NDArray[np.int64]:
         """First step >= ``k0`` each pair may be liquidatable, from its current state."""
@@ -731,7 +739,7 @@ def simulate_liquidations(
     compare_exogenous: bool = True,
     chunk_paths: int = 1024,
     max_pairs: int = 2_000_000,
-    band: float = 0.005,
+    band: float = 0.002,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 

@@ -57,7 +57,8 @@ LIQUIDATION_CALL_SIG = "liquidationCall(address,address,address,uint256,bool)"
 MORPHO_LIQUIDATE_SIG = f"liquidate({MARKET_PARAMS},address,uint256,uint256,bytes)"
 AAVE_HF_NOT_BELOW_THRESHOLD = "45"  # Errors.HEALTH_FACTOR_NOT_BELOW_THRESHOLD (core-v3 1.19.3)
 MORPHO_HEALTHY = "position is healthy"  # ErrorsLib.HEALTHY_POSITION
-LIQUIDATION_CALL_TOPIC = "0x" + keccak(text="LiquidationCall(address,address,address,uint256,uint256,address,bool)").hex()
+LIQUIDATION_CALL_TOPIC = "0x" + keccak(
+    text="LiquidationCall(address,address,address,uint256,uint256,address,bool)").hex()
 MORPHO_LIQUIDATE_TOPIC = "0x" + keccak(
     text="Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)").hex()
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
@@ -161,7 +162,8 @@ def _plan(snapshot: Snapshot, book: PositionBook, outcome, collateral_left, dep,
             row=int(row), account=user, venue=venue, collateral=book.symbols[c], debt=book.symbols[j],
             seized_raw=outcome.seized_tokens[row, c] * scale[c], fee_raw=outcome.protocol_fee_tokens[row, c] * scale[c],
             repaid_raw=outcome.repaid_tokens[row, j] * scale[j],
-            bad_debt_raw=outcome.bad_debt_usd[row] / book.prices_usd[j] * scale[j], debt_raw=book.debt[row, j] * scale[j],
+            bad_debt_raw=outcome.bad_debt_usd[row] / book.prices_usd[j] * scale[j],
+            debt_raw=book.debt[row, j] * scale[j],
             debt_unit_in_collateral_raw=(book.prices_usd[j] / scale[j]) / (book.prices_usd[c] / scale[c])
             * book.liq_bonus[row, c],
             tx=tx,
@@ -281,8 +283,9 @@ def test_first_round_liquidations_execute_as_the_engine_predicted(devnet_revert,
             repaid, to_liquidator, who, receive_a = decode(["uint256", "uint256", "address", "bool"],
                                                            bytes.fromhex(event["data"][2:]))
             assert to_checksum_address(who) == liquidator and not receive_a
+            a_token = dep.aave.a_tokens[p.collateral].lower()
             fees = [int(e["data"], 16) for e in logs
-                    if e["address"].lower() == dep.aave.a_tokens[p.collateral].lower() and e["topics"][0] == TRANSFER_TOPIC
+                    if e["address"].lower() == a_token and e["topics"][0] == TRANSFER_TOPIC
                     and _address(e["topics"][1]) == p.account and _address(e["topics"][2]) == treasury[p.collateral]]
             fee = sum(fees)
             assert len(fees) == 1, (p.account, fees)
@@ -302,7 +305,8 @@ def test_first_round_liquidations_execute_as_the_engine_predicted(devnet_revert,
             assert _close(seized, p.seized_raw, p.debt_unit_in_collateral_raw), ("seized", label, seized, p.seized_raw)
             assert p.fee_raw == 0.0
             # bad debt = debt - repaid: a difference of two large numbers, so its float error scales with the debt
-            assert _close(bad_debt, p.bad_debt_raw, REL_TOL * p.debt_raw), ("bad debt", label, bad_debt, p.bad_debt_raw)
+            assert _close(bad_debt, p.bad_debt_raw, REL_TOL * p.debt_raw), ("bad debt", label, bad_debt,
+                                                                             p.bad_debt_raw)
         received[p.collateral] = received.get(p.collateral, 0) + to_liquidator
         received[p.debt] = received.get(p.debt, 0) - repaid
 
