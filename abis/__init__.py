@@ -51,11 +51,55 @@ class AbiFunction:
 
     def encode(self, *args: Any) -> bytes:
         """Calldata: selector + ABI-encoded ``args``."""
+        fast = _encode_static_words(self.input_types, args)
+        if fast is not None:
+            return self.selector + fast
         return self.selector + encode(list(self.input_types), list(args))
 
     def decode(self, data: bytes) -> tuple[Any, ...]:
         """Return values as a tuple (one element per output; structs are nested tuples)."""
-        return tuple(decode(list(self.output_types), bytes(data)))
+        data = bytes(data)
+        if len(data) == 32 * len(self.output_types) and all(t.startswith("uint") for t in self.output_types):
+            # All-uint returns (balances, prices, indices) are the bulk of a scan: read the words
+            # directly. eth-abi handles everything else (and validates).
+            return tuple(
+                _checked_uint(data[32 * i: 32 * i + 32], t) for i, t in enumerate(self.output_types)
+            )
+        return tuple(decode(list(self.output_types), data))
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _encode_static_words(types: tuple[str, ...], args: tuple[Any, ...]) -> bytes | None:
+    """Encode address/uint/bytes32 arguments as 32-byte words, or None to let eth-abi do it.
+
+    Per-call eth-abi encoding dominated the readers' client time; these are the only argument
+    types the hot reads use. Anything unusual (or malformed) falls back to eth-abi, which raises
+    its usual clear errors.
+    """
+    if len(types) != len(args):
+        return None
+    words = []
+    for kind, value in zip(types, args):
+        if kind == "address" and isinstance(value, str) and len(value) == 42 and value[:2] in ("0x", "0X") \
+                and _HEX.issuperset(value[2:]):
+            words.append(bytes(12) + bytes.fromhex(value[2:]))
+        elif kind == "uint256" and type(value) is int and 0 <= value < 1 << 256:
+            words.append(value.to_bytes(32, "big"))
+        elif kind == "bytes32" and isinstance(value, (bytes, bytearray)) and len(value) == 32:
+            words.append(bytes(value))
+        else:
+            return None
+    return b"".join(words)
+
+
+def _checked_uint(word: bytes, kind: str) -> int:
+    value = int.from_bytes(word, "big")
+    bits = int(kind[4:] or 256)
+    if value >> bits:
+        raise ValueError(f"return value does not fit {kind}: {value}")
+    return value
 
 
 @lru_cache(maxsize=None)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -66,9 +67,14 @@ def block_number(block: PinnedBlock | int) -> int:
 
 def checksum(address: str, what: str) -> str:
     try:
-        return to_checksum_address(address)
+        return _checksum(address)
     except (ValueError, TypeError):
         raise ReaderError(f"{what}: {address!r} is not an address") from None
+
+
+@lru_cache(maxsize=65536)
+def _checksum(address: str) -> str:
+    return to_checksum_address(address)
 
 
 def require_contract(transport: Transport, address: str, block: PinnedBlock | int, expected: str) -> str:

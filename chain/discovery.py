@@ -15,6 +15,7 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,9 +33,17 @@ DEFAULT_REORG_DEPTH = 64
 # Event sources
 
 
+@lru_cache(maxsize=None)
 def topic0(signature: str) -> str:
-    """keccak256 of a canonical event signature, as 0x-hex (the log's topic0)."""
+    """keccak256 of a canonical event signature, as 0x-hex (the log's topic0). Cached: it is
+    asked for on every log."""
     return "0x" + keccak(text=signature).hex()
+
+
+@lru_cache(maxsize=65536)
+def _checksummed(address20: bytes) -> str:
+    """Checksummed address of a 20-byte word (cached: a borrower appears in many logs)."""
+    return to_checksum_address(address20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +104,12 @@ class EventSource:
         return f"{self.address.lower()}:{digest}"
 
     def spec_for(self, topic0_hex: str) -> EventSpec | None:
-        t = topic0_hex.lower()
-        for e in self.events:
-            if e.topic0 == t:
-                return e
-        return None
+        return _specs_by_topic0(self.events).get(topic0_hex.lower())
+
+
+@lru_cache(maxsize=256)
+def _specs_by_topic0(events: tuple[EventSpec, ...]) -> dict[str, EventSpec]:
+    return {e.topic0: e for e in events}
 
 
 AAVE_POOL_EVENTS = (
@@ -291,7 +301,7 @@ def _account_from_log(spec: EventSpec, entry: dict[str, Any]) -> str:
             raise ValueError(f"{spec.name} log data has no word {spec.index}: {entry.get('transactionHash')}")
     if spec.kind == "bytes32":
         return "0x" + word.hex()
-    return to_checksum_address(word[-20:])
+    return _checksummed(bytes(word[-20:]))
 
 
 def _suggested_range(err: RpcError) -> tuple[int, int] | None:
