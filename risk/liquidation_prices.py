@@ -110,7 +110,7 @@ def _crossing(
     other_gap = (debt_usd - debt_tokens_j * price_j) - (weighted_usd - weighted_tokens_j * price_j)
     scale = np.maximum(np.abs(weighted_tokens_j), np.abs(debt_tokens_j))
     flat = np.abs(slope) <= _FLAT * np.maximum(scale, 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         crossing = np.where(flat, np.nan, other_gap / np.where(flat, 1.0, slope))
     side = np.full(weighted_usd.shape, Side.NEVER, dtype=np.int8)
     has_debt = debt_usd > 0
@@ -165,7 +165,7 @@ def driver_thresholds(
     slope = weighted_beta - debt_beta
     scale = np.maximum(np.abs(weighted_beta), np.abs(debt_beta))
     flat = np.abs(slope) <= _FLAT * np.maximum(np.maximum(scale, np.abs(weighted_usd)), 1e-300)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         crossing = np.where(flat, np.nan, (debt_usd - weighted_usd) / np.where(flat, 1.0, slope))
     positive_beta = beta[beta > 0]
     lowest_return = -1.0 / positive_beta.max() if positive_beta.size else -np.inf

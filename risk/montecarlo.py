@@ -485,6 +485,7 @@ class _Scheduler:
         self.ref = np.ones((n_paths, n_assets))
         self.buckets: list[list[tuple[NDArray[np.intp], NDArray[np.int64]]]] = [[] for _ in range(n_steps)]
         self.rebases = np.zeros(n_paths, dtype=np.int64)
+        self.reg_start = np.array([[rows.size] * n_paths for rows in bk.class_rows], dtype=np.intp).reshape(-1, n_paths)
         path, pos, trig = self._discover(np.arange(n_paths), 0)
         if path.size > max_pairs and n_paths > 1:
             raise _TooManyPairs
@@ -547,46 +548,56 @@ class _Scheduler:
     def reschedule(self, ids: NDArray[np.intp], k0: int) -> None:
         self._schedule(ids, self.next_steps(ids, k0))
 
-    def _discover(self, paths: NDArray[np.intp], k0: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
-        """Book positions (untouched state) that may be liquidatable on ``paths`` at a step >= ``k0``."""
+    def _discover(self, paths: NDArray[np.intp], k0: int,
+                  known: NDArray[np.intp] | None = None) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int64]]:
+        """Unregistered book positions that may be liquidatable on ``paths`` at a step >= ``k0``.
+
+        Simple classes: theta is ascending and the candidates on a path are the rows whose theta
+        exceeds the path's lowest bound ratio from ``k0`` on, a suffix of the class; the
+        registered rows of a class on a path are the union of such suffixes, so a suffix too
+        (``reg_start``), and only the rows in front of it are new. Generic candidates are
+        filtered against the ``known`` pairs of the paths.
+        """
         bk, pd = self.bk, self.pd
         path_parts, pos_parts, trig_parts = [], [], []
         for cls, (rows, theta) in enumerate(zip(bk.class_rows, bk.class_theta)):
             c, j = bk.class_c[cls], bk.class_j[cls]
             factor = self.f_lo[paths, c] / self.f_hi[paths, j]
-            # theta is ascending: the candidates on a path are the rows above its lowest bound ratio.
             starts = np.searchsorted(theta * (1.0 + _EPS_REL), pd.ratio_suffix_min[cls, paths, k0] * factor, side="right")
-            live = np.flatnonzero(starts < rows.size)
+            stops = self.reg_start[cls, paths]
+            live = np.flatnonzero(starts < stops)
             if live.size == 0:
                 continue
-            counts = rows.size - starts[live]
+            counts = stops[live] - starts[live]
+            self.reg_start[cls, paths[live]] = starts[live]
             path = np.repeat(paths[live], counts)
             first = np.repeat(starts[live] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
             pos = rows[first]
             bar = theta[first] * (1.0 + _EPS_REL) * self.f_hi[path, j] / self.f_lo[path, c]
-            trig = _next_trigger_simple(pd, np.full(path.size, cls, dtype=np.intp), path, bar, k0)
             path_parts.append(path)
             pos_parts.append(pos)
-            trig_parts.append(trig)
+            trig_parts.append(_next_trigger_simple(pd, np.full(path.size, cls, dtype=np.intp), path, bar, k0))
         if bk.generic.size:
             g = bk.generic
             lo = pd.suffix_min[paths, k0] * self.f_lo[paths]  # (n, A)
             hi = pd.suffix_max[paths, k0] * self.f_hi[paths]
             cand = (bk.weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
             gi, pi = np.nonzero(cand)
-            if gi.size:
-                path = paths[pi]
-                pos = g[gi]
+            path, pos = paths[pi], g[gi]
+            if known is not None and known.size and path.size:
+                n_pos = bk.pos_class.size
+                fresh = ~np.isin(path * n_pos + pos, self.pairs.path[known] * n_pos + self.pairs.pos[known])
+                path, pos = path[fresh], pos[fresh]
+            if path.size:
                 trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.weighted[pos], bk.debt[pos], k0)
-                path_parts.append(path)
-                pos_parts.append(pos)
-                trig_parts.append(trig)
+                keep = trig < pd.n_steps  # generic pairs are only registered when scheduled
+                path_parts.append(path[keep])
+                pos_parts.append(pos[keep])
+                trig_parts.append(trig[keep])
         if not path_parts:
             empty = np.zeros(0, dtype=np.intp)
             return empty, empty, np.zeros(0, dtype=np.int64)
-        path, pos, trig = np.concatenate(path_parts), np.concatenate(pos_parts), np.concatenate(trig_parts)
-        keep = trig < pd.n_steps
-        return path[keep], pos[keep], trig[keep]
+        return np.concatenate(path_parts), np.concatenate(pos_parts), np.concatenate(trig_parts)
 
     def out_of_band(self, paths: NDArray[np.intp], mult: Float64Array2D) -> NDArray[np.intp]:
         m = mult[paths]
@@ -602,11 +613,7 @@ class _Scheduler:
         old = np.concatenate(known) if known else np.zeros(0, dtype=np.intp)
         steps = self.next_steps(old, k)
         self._schedule(old, steps)
-        path, pos, trig = self._discover(paths, k)
-        if path.size and old.size:
-            n_pos = self.bk.pos_class.size
-            fresh = ~np.isin(path * n_pos + pos, pr.path[old] * n_pos + pr.pos[old])
-            path, pos, trig = path[fresh], pos[fresh], trig[fresh]
+        path, pos, trig = self._discover(paths, k, known=old[pr.cls[old] < 0])
         new = pr.add(self.bk, path, pos) if path.size else np.zeros(0, dtype=np.intp)
         self._schedule(new, trig)
         return np.concatenate([old[steps == k], new[trig == k]])

@@ -291,3 +291,11 @@ def test_bad_input():
         simulate_liquidations(book, np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="paths_usd"):
         simulate_liquidations(book, -np.ones((2, 3, N_ASSETS)))
+
+
+def test_float32_paths_are_accepted():
+    book = synthetic_book(200, seed=6)
+    p32 = gbm_paths(book.prices_usd, VOL, CORR, 5.0, 20, 8, seed=2, dtype=np.float32)
+    a = simulate_liquidations(book, p32, liquidity=LIQUIDITY["square_root"])
+    b = simulate_liquidations(book, p32.astype(np.float64), liquidity=LIQUIDITY["square_root"])
+    np.testing.assert_array_equal(a.endogenous.liquidated_debt_usd, b.endogenous.liquidated_debt_usd)
