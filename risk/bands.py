@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks, peak_widths
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
-from risk.liquidation_prices import Side, liquidation_prices_for
+from risk.liquidation_prices import Side, crossing_prices
 from risk.snapshot import VENUES
 
 
@@ -142,10 +142,12 @@ def liquidation_map(
     position arrays the bands need: (map, liq price, side, collateral USD, debt USD).
     """
     prices = book.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
-    spot = float(prices[book.asset_index(symbol)])
-    price, side = liquidation_prices_for(book, symbol, prices)
+    j = book.asset_index(symbol)
+    spot = float(prices[j])
     collateral_usd = book.collateral @ prices
     debt_usd = book.debt @ prices
+    # The same sums the per-asset crossing needs: computed once, shared.
+    price, side = crossing_prices(book.weighted_collateral @ prices, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], spot)
     n_bins = int(round((upper - lower) / bin_width))
     edges = spot * (lower + bin_width * np.arange(n_bins + 1))
     crossing = (side == Side.BELOW) | (side == Side.ABOVE)

@@ -81,7 +81,7 @@ def liquidation_prices_for(
     prices = book.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
     j = book.asset_index(symbol)
     weighted_usd, debt_usd = _health_sums(book, prices)
-    return _crossing(
+    return crossing_prices(
         weighted_usd, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], prices[j]
     )
 
@@ -93,19 +93,24 @@ def liquidation_prices(book: PositionBook, prices_usd: Float64Array1D | None = N
     price = np.empty(book.collateral.shape)
     side = np.empty(book.collateral.shape, dtype=np.int8)
     for j in range(book.n_assets):  # loop over assets (a handful), vectorized over positions
-        price[:, j], side[:, j] = _crossing(
+        price[:, j], side[:, j] = crossing_prices(
             weighted_usd, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], prices[j]
         )
     return LiquidationPrices(book.symbols, prices.copy(), price, side)
 
 
-def _crossing(
+def crossing_prices(
     weighted_usd: Float64Array1D,
     debt_usd: Float64Array1D,
     weighted_tokens_j: Float64Array1D,
     debt_tokens_j: Float64Array1D,
     price_j: float,
 ) -> tuple[Float64Array1D, NDArray[np.int8]]:
+    """Liquidation price of asset j from the position sums, each shape (n_positions,).
+
+    weighted_usd = sum(coll*LT*p), debt_usd = sum(debt*p) at the current prices; the token
+    columns are asset j's risk-weighted collateral and debt.
+    """
     slope = weighted_tokens_j - debt_tokens_j  # d(C - D)/d p_j, USD per (USD/token)
     other_gap = (debt_usd - debt_tokens_j * price_j) - (weighted_usd - weighted_tokens_j * price_j)
     scale = np.maximum(np.abs(weighted_tokens_j), np.abs(debt_tokens_j))
