@@ -43,10 +43,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--positions", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=10_000)
+    parser.add_argument("--total-collateral-usd", type=float, default=30e9,
+                        help="book size (default $30B, the order of Aave V3 Ethereum); 0 = unscaled (~$64B per 1M)")
     args = parser.parse_args()
 
-    book = synthetic_book(args.positions, seed=1)
-    print(f"book: {book.n_positions:,} positions x {book.n_assets} assets (synthetic)")
+    book = synthetic_book(args.positions, seed=1, total_collateral_usd=args.total_collateral_usd or None)
+    total = float(book.collateral_usd().sum())
+    print(f"book: {book.n_positions:,} positions x {book.n_assets} assets (synthetic), ${total / 1e9:,.1f}B collateral")
     t_copy, _ = best_of(lambda: copy_book(book))
     print(f"one numpy copy of the book arrays: {t_copy * 1e3:.1f} ms")
 

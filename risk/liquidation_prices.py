@@ -90,12 +90,9 @@ def liquidation_prices(book: PositionBook, prices_usd: Float64Array1D | None = N
     """Liquidation price of every asset for every position, shape (n_positions, n_assets)."""
     prices = book.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
     weighted_usd, debt_usd = _health_sums(book, prices)
-    price = np.empty(book.collateral.shape)
-    side = np.empty(book.collateral.shape, dtype=np.int8)
-    for j in range(book.n_assets):  # loop over assets (a handful), vectorized over positions
-        price[:, j], side[:, j] = crossing_prices(
-            weighted_usd, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], prices[j]
-        )
+    # All assets at once: the per-position sums broadcast against the (n_positions, n_assets)
+    # token columns.
+    price, side = crossing_prices(weighted_usd[:, None], debt_usd[:, None], book.weighted_collateral, book.debt, prices)
     return LiquidationPrices(book.symbols, prices.copy(), price, side)
 
 
@@ -104,12 +101,14 @@ def crossing_prices(
     debt_usd: Float64Array1D,
     weighted_tokens_j: Float64Array1D,
     debt_tokens_j: Float64Array1D,
-    price_j: float,
-) -> tuple[Float64Array1D, NDArray[np.int8]]:
-    """Liquidation price of asset j from the position sums, each shape (n_positions,).
+    price_j: float | Float64Array1D,
+) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+    """Liquidation price of asset j from the position sums.
 
-    weighted_usd = sum(coll*LT*p), debt_usd = sum(debt*p) at the current prices; the token
-    columns are asset j's risk-weighted collateral and debt.
+    weighted_usd = sum(coll*LT*p), debt_usd = sum(debt*p) at the current prices, shape
+    (n_positions,) — or (n_positions, 1) with token columns of shape (n_positions, n_assets) and
+    ``price_j`` of shape (n_assets,) to do every asset at once. The token columns are the asset's
+    risk-weighted collateral and debt.
     """
     slope = weighted_tokens_j - debt_tokens_j  # d(C - D)/d p_j, USD per (USD/token)
     other_gap = (debt_usd - debt_tokens_j * price_j) - (weighted_usd - weighted_tokens_j * price_j)
@@ -117,14 +116,15 @@ def crossing_prices(
     flat = np.abs(slope) <= _FLAT * np.maximum(scale, 1e-300)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         crossing = np.where(flat, np.nan, other_gap / np.where(flat, 1.0, slope))
-    side = np.full(weighted_usd.shape, Side.NEVER, dtype=np.int8)
+    side = np.full(np.broadcast_shapes(np.shape(weighted_usd), np.shape(weighted_tokens_j)), Side.NEVER, dtype=np.int8)
     has_debt = debt_usd > 0
     now = has_debt & (weighted_usd < debt_usd)
-    long_side = has_debt & ~now & ~flat & (slope > 0) & (crossing > 0)
-    short_side = has_debt & ~now & ~flat & (slope < 0)
+    live = has_debt & ~now & ~flat
+    long_side = live & (slope > 0) & (crossing > 0)
+    short_side = live & (slope < 0)
     side[long_side] = Side.BELOW
     side[short_side] = Side.ABOVE
-    side[now] = Side.NOW
+    side[np.broadcast_to(now, side.shape)] = Side.NOW
     price = np.where(long_side | short_side, crossing, np.nan)
     return price, side
 

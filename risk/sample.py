@@ -181,10 +181,22 @@ def _param_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return lt, bonus, fee, np.array([VENUE_CODE[s.venue] for s in MARKETS], dtype=np.int8)
 
 
-def synthetic_book(n_positions: int = 10_000, *, seed: int | np.random.Generator | None = 7) -> PositionBook:
-    """A SYNTHETIC PositionBook of ``n_positions`` (vectorized; fine for millions)."""
+def synthetic_book(
+    n_positions: int = 10_000,
+    *,
+    seed: int | np.random.Generator | None = 7,
+    total_collateral_usd: float | None = None,
+) -> PositionBook:
+    """A SYNTHETIC PositionBook of ``n_positions`` (vectorized; fine for millions).
+
+    ``total_collateral_usd`` rescales every position by one factor so the book holds that much
+    collateral at spot (a million default-sized positions hold ~$64B, more than any real market).
+    """
     rng = np.random.default_rng(seed)
     pop = _population(n_positions, rng)
+    if total_collateral_usd is not None:
+        factor = total_collateral_usd / float((pop.collateral @ np.array(SPOT_USD)).sum())
+        pop = _Population(pop.collateral * factor, pop.debt * factor, pop.market, pop.emode)
     lt, bonus, fee, venue_of_market = _param_tables()
     row = np.where(pop.emode == 1, len(MARKETS), pop.market)
     liq_threshold = np.where(pop.collateral > 0, lt[row], 0.0)
