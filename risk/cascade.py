@@ -213,7 +213,7 @@ def cascade_grid(
                 order = _CandidateOrder(book, gap_usd, beta, eps=2.0 * outcome.deviation)
         outcomes.append(outcome)
     final_drawdown = np.array([-o.final_return for o in outcomes])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         amplification = np.where(grid != 0, final_drawdown / np.where(grid != 0, grid, 1.0), np.nan)
     return CascadeTable(
         driver=driver,

@@ -423,6 +423,7 @@ class _Pairs:
         self.version = np.zeros(capacity, dtype=np.int64)
         self.hit = np.zeros(capacity, dtype=bool)
         self.coll = np.empty((capacity, n_assets))
+        self.lt = np.empty((capacity, n_assets))
         self.debt = np.empty((capacity, n_assets))
         self.of_path: list[list[NDArray[np.intp]]] = [[] for _ in range(n_paths)]
 
@@ -430,7 +431,7 @@ class _Pairs:
         m = path.size
         if self.n + m > self.path.size:
             cap = max(2 * self.path.size, self.n + m)
-            for name in ("path", "pos", "cls", "version", "hit", "coll", "debt"):
+            for name in ("path", "pos", "cls", "version", "hit", "coll", "debt", "lt"):
                 old = getattr(self, name)
                 new = np.zeros((cap,) + old.shape[1:], dtype=old.dtype)
                 new[: self.n] = old[: self.n]
@@ -441,6 +442,7 @@ class _Pairs:
         self.n += m
         self.path[ids], self.pos[ids], self.cls[ids] = path, pos, bk.pos_class[pos]
         self.coll[ids], self.debt[ids] = bk.collateral[pos], bk.debt[pos]
+        self.lt[ids] = bk.liq_threshold[pos]  # a copy next to the state: faster gathers
         order = np.argsort(path, kind="stable")
         cuts = np.flatnonzero(np.diff(path[order])) + 1
         for part in np.split(ids[order], cuts):
@@ -530,18 +532,17 @@ class _Scheduler:
         rows = np.flatnonzero(simple)
         if rows.size:
             sel = ids[rows]
-            cls, path, pos = pr.cls[sel], pr.path[sel], pr.pos[sel]
+            cls, path = pr.cls[sel], pr.path[sel]
             c, j = bk.class_c[cls], bk.class_j[cls]
-            k = np.arange(sel.size)
             with np.errstate(divide="ignore", invalid="ignore"):
-                theta = pr.debt[sel][k, j] / (pr.coll[sel][k, c] * bk.liq_threshold[pos, c])
+                theta = pr.debt[sel, j] / (pr.coll[sel, c] * pr.lt[sel, c])
                 bar = np.where(np.isnan(theta), np.inf, theta) * (1.0 + _EPS_REL) \
                     * self.f_hi[path, j] / self.f_lo[path, c]
             out[rows] = _next_trigger_simple(self.pd, cls, path, bar, k0)
         rows = np.flatnonzero(owing & ~simple)
         if rows.size:
             sel = ids[rows]
-            weighted = pr.coll[sel] * bk.liq_threshold[pr.pos[sel]]
+            weighted = pr.coll[sel] * pr.lt[sel]
             out[rows] = _next_trigger_generic(self.pd, self.f_lo, self.f_hi, pr.path[sel], weighted, pr.debt[sel], k0)
         return out
 
@@ -649,7 +650,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
         while check.size:
             path_c = pr.path[check]
             pr_c = prices[path_c]
-            lt_c = bk.liq_threshold[pr.pos[check]]
+            lt_c = pr.lt[check]
             c_c, d_c = pr.coll[check], pr.debt[check]
             mask = liquidatable(c_c, d_c, lt_c, pr_c)
             if not mask.any():
@@ -692,7 +693,9 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             if escaped.size:
                 extra = sch.rebase(escaped, mult, k)
                 if extra.size:
-                    due = np.union1d(due, extra)
+                    in_due = np.zeros(pr.n, dtype=bool)
+                    in_due[due] = True
+                    due = np.concatenate([due, extra[~in_due[extra]]])
             check = due[moved[pr.path[due]]]
         # Everything looked at this step is rescheduled from the next step while it owes.
         if due.size and k + 1 < n_steps:
@@ -741,7 +744,7 @@ def simulate_liquidations(
     paths_usd: NDArray,
     *,
     liquidity: LiquidityModel | None = None,
-    max_rounds: int = 32,
+    max_rounds: int = 100,
     sell_protocol_fee: bool = False,
     compare_exogenous: bool = True,
     chunk_paths: int = 1024,

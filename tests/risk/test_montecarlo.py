@@ -31,7 +31,7 @@ def _paths(book: PositionBook, n_paths: int, n_steps: int, seed: int, horizon_da
 # ----------------------------------------------------------------------------- reference
 
 
-def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int = 32,
+def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int = 100,
               sell_protocol_fee: bool = False) -> dict[str, np.ndarray]:
     """Plain loops: every path, every step, every position, rounds until nothing is liquidatable.
 
