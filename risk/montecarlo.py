@@ -4,8 +4,9 @@ Along each path (prices from :mod:`risk.paths`, shape ``(n_paths, n_steps, n_ass
 unit) the engine walks the steps in order. At step ``k`` every position whose HF < 1 at the
 path's current prices is liquidated by its venue's rule (:func:`risk.liquidation.liquidate_rows`);
 liquidators sell the seized collateral (less the protocol's fee share, which the protocol keeps,
-as in :mod:`risk.cascade`) and buy the repaid debt asset. The *cumulative* net USD sold per asset
-on that path goes through the liquidity model, and the resulting impact ``I`` multiplies that
+as in :mod:`risk.cascade`) and buy the repaid debt asset. The *cumulative* net amount sold per
+asset on that path (tokens valued at the path's starting price, as in :mod:`risk.cascade`) goes
+through the liquidity model, and the resulting impact ``I`` multiplies that
 step's and every later step's price of that path::
 
     price[p, k, a] = exogenous[p, k, a] * (1 - I_a(cum_net_sold_usd[p, a]))
@@ -681,7 +682,10 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                     break  # prices did not move and the kernel stopped because nothing was left
                 check = rows
                 continue
-            flow = (seized_usd if sell_protocol_fee else seized_usd - fee_usd) - repaid_usd
+            # As in risk.cascade: impact is driven by token quantities valued at the path's start
+            # price, so the same tokens dumped at a lower price do not move the market less.
+            sold_tokens = out.seized_tokens if sell_protocol_fee else out.seized_tokens - out.protocol_fee_tokens
+            flow = (sold_tokens - out.repaid_tokens) * exo[paths_l, 0, :]
             flow_pa = np.bincount((paths_l[:, None] * n_assets + asset_index).ravel(), weights=flow.ravel(),
                                   minlength=n_paths * n_assets).reshape(n_paths, n_assets)
             sold[changed] += flow_pa[changed]

@@ -89,7 +89,8 @@ def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int 
                         seized += s_usd
                         fee += f_usd
                         liquidated += r_usd
-                        flow[a] += (s_usd if sell_protocol_fee else s_usd - f_usd) - r_usd
+                        sold_tokens = float(res.seized_tokens[0, a]) - (0.0 if sell_protocol_fee else float(res.protocol_fee_tokens[0, a]))
+                        flow[a] += (sold_tokens - float(res.repaid_tokens[0, a])) * float(paths[p, 0, a])
                 for a in range(n_assets):
                     sold[a] += flow[a]
                 impact = np.asarray(liquidity.impact(np.array(sold)))
@@ -265,8 +266,9 @@ def test_replay_single_position_hand_computed():
     assert e.seized_collateral_usd[0] == pytest.approx(1575.0, rel=1e-12)
     assert e.bad_debt_usd[0] == 0.0
     assert e.max_drawdown[0, 0] == pytest.approx(0.1, rel=1e-12)
-    # With impact, selling $1,575 of WETH into $1,575-per-1% depth moves WETH down exactly 1%.
-    impacted = simulate_liquidations(book, paths, liquidity=ConstantDepth(np.array([1575.0, 1e12])))
+    # With impact: 0.875 WETH sold, valued at the path's start price ($2,000) = $1,750 into
+    # $1,750-per-1% depth moves WETH down exactly 1%.
+    impacted = simulate_liquidations(book, paths, liquidity=ConstantDepth(np.array([1750.0, 1e12])))
     assert impacted.endogenous.final_impact[0, 0] == pytest.approx(0.01, rel=1e-12)
     assert impacted.endogenous.max_drawdown[0, 0] == pytest.approx(1 - 1800 * 0.99 / 2000, rel=1e-12)
 
