@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chain.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
+from chain.files import write_atomic
 from chain.scenario import (
     DriverSpec,
     GridShock,
@@ -249,7 +250,7 @@ def report_schema() -> dict[str, Any]:
 
 
 def write_schema(path: Path = SCHEMA_PATH) -> Path:
-    _write_atomic(path, json.dumps(report_schema(), indent=2) + "\n")
+    write_atomic(path, json.dumps(report_schema(), indent=2) + "\n")
     return path
 
 
@@ -764,11 +765,6 @@ def _point_latest(root: Path, name: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +23,7 @@ from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
 from chain.devnet.solc import compile_own_contracts
+from chain.files import write_atomic
 
 MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 BLOCK_INTERVAL_S = 12
@@ -272,16 +272,6 @@ class Devnet:
 # --------------------------------------------------------------------- detached node + state
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def devnet_up(port: int | None = None, n_borrowers: int = DEFAULT_N_BORROWERS, seed: int = DEFAULT_SEED,
@@ -310,7 +300,7 @@ def devnet_up(port: int | None = None, n_borrowers: int = DEFAULT_N_BORROWERS, s
         "deployment": json.loads(deployment.to_json()), "population": population.to_dict(),
     }
     devnet.rpc.close()  # type: ignore[union-attr]
-    _write_atomic(path, json.dumps(state, indent=2, sort_keys=True))
+    write_atomic(path, json.dumps(state, indent=2, sort_keys=True))
     return state
 
 

@@ -13,12 +13,12 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chain.anvil import PROJECT_ROOT
+from chain.files import write_atomic
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 SOLC_PACKAGE = NODE_MODULES / "solc"
@@ -94,7 +94,7 @@ def compile_standard(sources: dict[str, str], settings: dict[str, Any]) -> dict[
         output = json.loads(path.read_text())
     else:
         output = _run_solc(payload)
-        _write_atomic(path, json.dumps(output))
+        write_atomic(path, json.dumps(output))
     return _contracts(output)
 
 
@@ -138,16 +138,6 @@ def _contracts(output: dict[str, Any]) -> dict[str, CompiledContract]:
     return result
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_tree(root: Path, prefix: str) -> dict[str, str]:

@@ -39,7 +39,7 @@ def test_snapshot_rejects_unknown_fields_and_dangling_references():
 def test_book_from_snapshot_applies_emode_and_units():
     snap = sample_snapshot(400, seed=4)
     book = PositionBook.from_snapshot(snap)
-    w, s = SYMBOLS.index("WETH"), SYMBOLS.index("wstETH")
+    s = SYMBOLS.index("wstETH")
     emode_rows = [i for i, p in enumerate(snap.positions) if p.emode == 1]
     plain_rows = [i for i, p in enumerate(snap.positions) if p.emode == 0 and p.market == "aave-core" and "wstETH" in p.collateral]
     assert emode_rows
