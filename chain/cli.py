@@ -749,6 +749,25 @@ def devnet_up_cmd(port: int | None, borrowers: int, seed: int | None, quiet: boo
         _fail(str(exc))
     click.echo(f"Devnet up: {state['rpc_url']} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
                f"{borrowers} borrowers. Use --source devnet; stop with `liqrisk devnet down`.")
+    for line in _deployment_lines(state["deployment"]):
+        click.echo(line)
+
+
+def _deployment_lines(deployment: dict[str, Any]) -> list[str]:
+    """Deployed addresses, one per line (from the devnet state file's deployment)."""
+    aave, morpho = deployment["aave"], deployment["morpho"]
+    lines = [
+        f"  Aave V3 Pool            {aave['pool']}",
+        f"  PoolAddressesProvider   {aave['addresses_provider']}",
+        f"  AaveOracle              {aave['oracle']}",
+        f"  Morpho Blue             {morpho['address']}",
+        f"  Comet (test double)     {deployment['comet_double']}",
+        f"  Multicall3              {deployment['multicall3']}",
+    ]
+    lines += [f"  token {symbol:<17} {address}" for symbol, address in sorted(deployment["tokens"].items())]
+    lines += [f"  Morpho market {name:<10} {market['id'] if isinstance(market, dict) else market[0]}"
+              for name, market in sorted(morpho["markets"].items())]
+    return lines
 
 
 @devnet.command("down")
@@ -772,6 +791,9 @@ def devnet_status_cmd(fmt: str) -> None:
         click.echo(json.dumps(info, indent=2))
     elif status["running"]:
         click.echo(f"Devnet running at {info['rpc_url']} (pid {info['pid']}); state {info['state_path']}")
+        if status.get("deployment"):
+            for line in _deployment_lines(status["deployment"]):
+                click.echo(line)
     else:
         click.echo(f"No devnet running (state {info['state_path']}).")
 
