@@ -19,9 +19,10 @@ wstETH (a depeg). With zero impact the cascade is exactly the direct liquidation
 Speed: only *candidate* positions are touched. With ``G = (coll*LT - debt) * spot`` (USD),
 a position is liquidatable iff ``G . m < 0`` for the multipliers ``m``; writing
 ``m = (1 + beta r) + e`` gives ``G.m >= a + r b - |G|_1 |e|_inf`` with ``a = G.1, b = G.beta``.
-Positions are sorted once by the drawdown at which that lower bound turns negative for a
-margin ``eps``; a grid point takes a prefix of that order, and is re-run with a wider margin if
-the realised impacts ever leave it, so the shortcut never changes the result.
+Positions are laid out once by the driver return at which that lower bound turns negative for
+a margin ``eps``, so a grid point's candidates are one contiguous slice; a grid point is re-run
+with a wider margin if the realised impacts ever leave it, so the shortcut never changes the
+result.
 """
 
 from __future__ import annotations
@@ -102,18 +103,18 @@ class CascadeTable:
         return frame
 
     def to_json(self) -> str:
+        """Rows as JSON objects; undefined numbers (the amplification at 0%) become ``null``."""
+        frame = self.to_frame()
+
+        def plain(value):
+            value = value.item()
+            return None if isinstance(value, float) and not np.isfinite(value) else value
+
+        rows = [{k: plain(col[i]) for k, col in frame.items()} for i in range(len(self))]
         return json.dumps(
-            {
-                "driver": self.driver,
-                "betas": dict(zip(self.symbols, self.betas.tolist())),
-                "rows": [
-                    {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                    for row in ({k: col[i] for k, col in self.to_frame().items()} for i in range(len(self)))
-                ],
-            },
+            {"driver": self.driver, "betas": dict(zip(self.symbols, self.betas.tolist())), "rows": rows},
             allow_nan=False,
-            default=float,
-        ).replace("NaN", "null")
+        )
 
 
 @dataclass(frozen=True, eq=False)

@@ -109,9 +109,10 @@ def test_bad_input():
 
 
 def test_table_exports(book):
-    table = cascade_grid(book, driver="WETH", betas=BETAS, drawdowns=[0.1, 0.2])
+    table = cascade_grid(book, driver="WETH", betas=BETAS, drawdowns=[0.0, 0.1, 0.2])
     frame = table.to_frame()
     assert set(frame) >= {"initial_drawdown", "final_drawdown", "liquidated_debt_usd", "bad_debt_usd", "seized_WETH_usd"}
     import json
     rows = json.loads(table.to_json())["rows"]
-    assert rows[1]["liquidated_debt_usd"] == pytest.approx(table.liquidated_debt_usd[1])
+    assert rows[2]["liquidated_debt_usd"] == pytest.approx(table.liquidated_debt_usd[2])
+    assert rows[0]["amplification"] is None  # undefined at 0%, not NaN (invalid JSON)
