@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from risk.book import Float64Array1D, Float64Array2D, PositionBook, as_asset_vector
 from risk.liquidation import liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
+from risk.pair_classes import PairClass, liquidate_pair_classes, split_pair_classes
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,20 +199,23 @@ def cascade_grid(
     if grid.ndim != 1 or np.any(grid >= 1.0):
         raise ValueError("drawdowns must be a 1-D sequence of fractions below 1 (0.2 = -20%)")
     spot = book.prices_usd
-    gap_usd = (book.weighted_collateral - book.debt) * spot
-    order = _CandidateOrder(book, gap_usd, beta, eps=0.05)
+    # Single-pair positions are liquidated in closed form by class; the rest row by row.
+    classes, rest = split_pair_classes(book)
+    general = book.select(rest)
+    gap_usd = (general.weighted_collateral - general.debt) * spot
+    order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
     outcomes = []
     for x0 in grid:
         while True:
-            outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, r_margin, max_rounds, tolerance)
+            outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds, tolerance)
             if isinstance(outcome, _Outcome):
                 break
             # Prices left the margin the candidates were chosen for: widen past what was seen
             # and redo this grid point exactly. Margins only grow, so this terminates.
             r_margin = max(r_margin, 2.0 * outcome.r_deviation)
             if outcome.deviation > order.eps:
-                order = _CandidateOrder(book, gap_usd, beta, eps=2.0 * outcome.deviation)
+                order = _CandidateOrder(general, gap_usd, beta, eps=2.0 * outcome.deviation)
         outcomes.append(outcome)
     final_drawdown = np.array([-o.final_return for o in outcomes])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -247,6 +251,7 @@ def _cascade_one(
     x0: float,
     liquidity: LiquidityModel,
     order: _CandidateOrder,
+    classes: list[PairClass],
     r_margin: float,
     max_rounds: int,
     tolerance: float,
@@ -255,6 +260,8 @@ def _cascade_one(
     spot = book.prices_usd
     r0 = -x0
     rows = order.candidates(r0 - r_margin, r0 + r_margin)
+    # The row pool: multi-asset candidates now, plus single-pair positions that a close factor
+    # leaves partly liquidated (added as they are reached).
     collateral = order.collateral[rows].copy()
     debt = order.debt[rows].copy()
     liq_threshold = order.liq_threshold[rows]
@@ -262,11 +269,13 @@ def _cascade_one(
     protocol_fee = order.protocol_fee[rows]
     venue = order.venue[rows]
     weighted = collateral * liq_threshold
+    frontier = np.full(len(classes), np.inf)
 
     impact = np.zeros(book.n_assets)
     net_sold_usd = np.zeros(book.n_assets)
     seized_usd = np.zeros(book.n_assets)
     hit = np.zeros(collateral.shape[0], dtype=bool)
+    pair_hits = 0
     liquidated_usd = bad_debt_usd = 0.0
     rounds = 0
     prices, r_eff = _prices(spot, beta, driver, x0, impact)
@@ -274,26 +283,46 @@ def _cascade_one(
         deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
         if deviation > order.eps or abs(r_eff - r0) > r_margin:
             return _Widen(deviation, abs(r_eff - r0))
+        if rounds >= max_rounds:
+            break
+        pairs = liquidate_pair_classes(classes, frontier, prices, book.n_assets)
+        if pairs.partial_rows.size:
+            new = pairs.partial_rows
+            collateral = np.concatenate([collateral, book.collateral[new]])
+            debt = np.concatenate([debt, book.debt[new]])
+            liq_threshold = np.concatenate([liq_threshold, book.liq_threshold[new]])
+            liq_bonus = np.concatenate([liq_bonus, book.liq_bonus[new]])
+            protocol_fee = np.concatenate([protocol_fee, book.protocol_fee[new]])
+            venue = np.concatenate([venue, book.venue[new]])
+            weighted = np.concatenate([weighted, book.weighted_collateral[new]])
+            hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
         owed = debt @ prices
         at_risk = (owed > 1e-6) & (weighted @ prices < owed)
-        if rounds >= max_rounds or not at_risk.any():
+        if not (pairs.positions or at_risk.any()):
             break
         rounds += 1
-        # Only the rows at risk are handed to the kernel (the rest would be no-ops).
-        risky = np.flatnonzero(at_risk)
-        sub_coll, sub_debt = collateral[risky], debt[risky]
-        out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices)
-        collateral[risky], debt[risky] = sub_coll, sub_debt
-        weighted[risky] = sub_coll * liq_threshold[risky]
-        hit[risky] |= out.hit
-        seized_tokens = out.seized_tokens.sum(axis=0)
-        repaid_tokens = out.repaid_tokens.sum(axis=0)
+        pair_hits += pairs.positions
+        seized_tokens = pairs.seized_tokens
+        fee_tokens = pairs.fee_tokens
+        repaid_tokens = pairs.repaid_tokens
+        bad_debt_usd += pairs.bad_debt_usd
+        if at_risk.any():
+            # Only the rows at risk are handed to the kernel (the rest would be no-ops).
+            risky = np.flatnonzero(at_risk)
+            sub_coll, sub_debt = collateral[risky], debt[risky]
+            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices)
+            collateral[risky], debt[risky] = sub_coll, sub_debt
+            weighted[risky] = sub_coll * liq_threshold[risky]
+            hit[risky] |= out.hit
+            seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)
+            fee_tokens = fee_tokens + out.protocol_fee_tokens.sum(axis=0)
+            repaid_tokens = repaid_tokens + out.repaid_tokens.sum(axis=0)
+            bad_debt_usd += float(out.bad_debt_usd.sum())
         seized_usd += seized_tokens * prices
         liquidated_usd += float(repaid_tokens @ prices)
-        bad_debt_usd += float(out.bad_debt_usd.sum())
         # Impact is driven by token quantities (valued at spot), not by the USD they fetch:
         # the same tokens dumped at a lower price must not move the market less.
-        net_sold_usd += (seized_tokens - out.protocol_fee_tokens.sum(axis=0) - repaid_tokens) * spot
+        net_sold_usd += (seized_tokens - fee_tokens - repaid_tokens) * spot
         new_impact = liquidity.impact(net_sold_usd)
         moved = np.max(np.abs(new_impact - impact)) > tolerance
         impact = new_impact
@@ -303,4 +332,4 @@ def _cascade_one(
             if deviation > order.eps or abs(r_eff - r0) > r_margin:
                 return _Widen(deviation, abs(r_eff - r0))
             break
-    return _Outcome(r_eff, rounds, liquidated_usd, seized_usd, bad_debt_usd, int(hit.sum()), prices)
+    return _Outcome(r_eff, rounds, liquidated_usd, seized_usd, bad_debt_usd, int(hit.sum()) + pair_hits, prices)

@@ -1,0 +1,162 @@
+"""Closed-form liquidation of single-pair positions, many at a time, by prefix sums.
+
+A position with exactly one collateral asset ``a`` and one debt asset ``b`` (most of a real
+book) is liquidatable iff ``q = debt / collateral > LT * rho`` with ``rho = p_a / p_b``. Its
+liquidation is *one-shot* (debt closed, or collateral exhausted and the rest bad debt) whenever
+the venue's rule repays the whole debt: always on Morpho Blue and Compound V3, and on Aave when
+HF <= 0.95 (``q >= LT * rho / 0.95``). In that case every amount is linear in (collateral, debt)
+on either side of the solvency line ``q = rho / bonus``, so a whole *class* of such positions
+(same venue, assets, LT, bonus, fee) sorted by ``q`` is liquidated with a few binary searches and
+prefix sums — no per-position work.
+
+Positions first reached while 0.95 < HF < 1 on Aave (a partial, close-factor liquidation) are
+handed back to the caller to go through :func:`risk.liquidation.liquidate_rows` with the rest.
+The amounts are the ones ``liquidate_rows`` computes (tested equal through the cascade's
+plain-loop reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from risk.book import PositionBook
+from risk.liquidation import CLOSE_FACTOR_HF_THRESHOLD, COMPOUND_V3, MORPHO_BLUE
+
+_MIN_DEBT_USD = 1.0
+"""Positions owing less than this at spot stay with the row kernel (its dust rules apply)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PairClass:
+    """Single-pair positions sharing venue, assets and parameters, sorted by ``q`` ascending.
+
+    rows : book row indices; q : debt / collateral (tokens per token);
+    cum_collateral, cum_debt : prefix sums (length n + 1) in tokens.
+    """
+
+    venue: int
+    collateral_asset: int
+    debt_asset: int
+    liq_threshold: float
+    liq_bonus: float
+    protocol_fee: float
+    rows: NDArray[np.intp]
+    q: NDArray[np.float64]
+    cum_collateral: NDArray[np.float64]
+    cum_debt: NDArray[np.float64]
+
+    @property
+    def one_shot_always(self) -> bool:
+        return self.venue in (MORPHO_BLUE, COMPOUND_V3)
+
+
+def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.intp]]:
+    """Group single-pair positions into classes; return them and the rows left for the kernel."""
+    held = book.collateral > 0
+    owed = book.debt > 0
+    single = (held.sum(axis=1) == 1) & (owed.sum(axis=1) == 1)
+    a = np.argmax(held, axis=1)
+    b = np.argmax(owed, axis=1)
+    rows = np.arange(book.n_positions)
+    lt = book.liq_threshold[rows, a]
+    single &= (a != b) & (lt > 0) & (book.debt[rows, b] * book.prices_usd[b] >= _MIN_DEBT_USD)
+    chosen = np.flatnonzero(single)
+    rest = np.flatnonzero(~single)
+    if chosen.size == 0:
+        return [], rest
+    keys = np.column_stack([
+        book.venue[chosen].astype(np.float64), a[chosen], b[chosen], lt[chosen],
+        book.liq_bonus[chosen, a[chosen]], book.protocol_fee[chosen, a[chosen]],
+    ])
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    classes = []
+    for k, key in enumerate(unique):
+        members = chosen[inverse == k]
+        coll = book.collateral[members, int(key[1])]
+        debt = book.debt[members, int(key[2])]
+        q = debt / coll
+        order = np.argsort(q, kind="stable")
+        classes.append(
+            PairClass(
+                venue=int(key[0]), collateral_asset=int(key[1]), debt_asset=int(key[2]),
+                liq_threshold=float(key[3]), liq_bonus=float(key[4]), protocol_fee=float(key[5]),
+                rows=members[order], q=q[order],
+                cum_collateral=np.concatenate([[0.0], np.cumsum(coll[order])]),
+                cum_debt=np.concatenate([[0.0], np.cumsum(debt[order])]),
+            )
+        )
+    return classes, rest
+
+
+@dataclass
+class PairRound:
+    """What one round did to the pair classes (tokens per asset, USD bad debt, count)."""
+
+    seized_tokens: NDArray[np.float64]
+    fee_tokens: NDArray[np.float64]
+    repaid_tokens: NDArray[np.float64]
+    bad_debt_usd: float
+    positions: int
+    partial_rows: NDArray[np.intp]
+    """Rows first reached in a partial (close-factor) state: liquidate them with the kernel."""
+
+    @property
+    def any(self) -> bool:
+        return self.positions > 0 or self.partial_rows.size > 0
+
+
+def liquidate_pair_classes(
+    classes: list[PairClass], frontier_rho: NDArray[np.float64], prices_usd: NDArray[np.float64], n_assets: int
+) -> PairRound:
+    """Liquidate the positions newly liquidatable at ``prices_usd``; update ``frontier_rho``.
+
+    ``frontier_rho[k]`` is the lowest ``rho`` class ``k`` has been liquidated at (inf at the
+    start): every position with ``q > LT * frontier`` has been dealt with already.
+    """
+    seized = np.zeros(n_assets)
+    fees = np.zeros(n_assets)
+    repaid = np.zeros(n_assets)
+    bad = 0.0
+    count = 0
+    partial: list[NDArray[np.intp]] = []
+    for k, cls in enumerate(classes):
+        a, b = cls.collateral_asset, cls.debt_asset
+        p_a, p_b = prices_usd[a], prices_usd[b]
+        rho = p_a / p_b
+        if not rho < frontier_rho[k]:
+            continue
+        lt, bonus = cls.liq_threshold, cls.liq_bonus
+        hi = len(cls.q) if np.isinf(frontier_rho[k]) else int(np.searchsorted(cls.q, lt * frontier_rho[k], "right"))
+        lo = int(np.searchsorted(cls.q, lt * rho, "right"))  # q > LT * rho: HF < 1
+        frontier_rho[k] = rho
+        if lo >= hi:
+            continue
+        if cls.one_shot_always:
+            deep = lo
+        else:  # Aave: HF <= 0.95 closes the whole reserve debt; above, a close factor applies
+            deep = max(lo, int(np.searchsorted(cls.q, lt * rho / CLOSE_FACTOR_HF_THRESHOLD, "left")))
+            deep = min(deep, hi)
+            if deep > lo:
+                partial.append(cls.rows[lo:deep])
+        if hi <= deep:
+            continue
+        # Solvent (collateral covers debt x bonus) iff q <= rho / bonus.
+        split = min(max(int(np.searchsorted(cls.q, rho / bonus, "right")), deep), hi)
+        debt_solvent = cls.cum_debt[split] - cls.cum_debt[deep]
+        coll_solvent = cls.cum_collateral[split] - cls.cum_collateral[deep]
+        debt_insolvent = cls.cum_debt[hi] - cls.cum_debt[split]
+        coll_insolvent = cls.cum_collateral[hi] - cls.cum_collateral[split]
+        repaid[b] += debt_solvent + coll_insolvent * p_a / (bonus * p_b)
+        bad += debt_insolvent * p_b - coll_insolvent * p_a / bonus
+        if cls.venue == COMPOUND_V3:  # absorb takes all collateral; no protocol fee
+            seized[a] += coll_solvent + coll_insolvent
+        else:
+            seized[a] += debt_solvent * p_b * bonus / p_a + coll_insolvent
+            fees[a] += cls.protocol_fee * (debt_solvent * p_b * (bonus - 1.0) / p_a + coll_insolvent * (1.0 - 1.0 / bonus))
+        count += hi - deep
+    rows = np.concatenate(partial) if partial else np.zeros(0, dtype=np.intp)
+    return PairRound(seized, fees, repaid, bad, count, rows)
