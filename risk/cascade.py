@@ -16,7 +16,10 @@ Price of asset k after impacts ``I`` (fractions, :mod:`risk.liquidity`):
 so selling WETH drags beta-linked assets (wstETH) down with it, while selling wstETH only moves
 wstETH (a depeg). With zero impact the cascade is exactly the direct liquidations (one round).
 
-Speed: only *candidate* positions are touched. With ``G = (coll*LT - debt) * spot`` (USD),
+Speed: positions with one collateral and one debt asset are liquidated in closed form, a whole
+class at a time (:mod:`risk.pair_classes`, prefix sums over debt/collateral); Aave ones first
+reached above HF 0.95 (a close factor applies) join the other positions in the row kernel.
+For those rows, only *candidates* are touched. With ``G = (coll*LT - debt) * spot`` (USD),
 a position is liquidatable iff ``G . m < 0`` for the multipliers ``m``; writing
 ``m = (1 + beta r) + e`` gives ``G.m >= a + r b - |G|_1 |e|_inf`` with ``a = G.1, b = G.beta``.
 Positions are laid out once by the driver return at which that lower bound turns negative for
