@@ -737,7 +737,7 @@ def run_path(book: "PositionBook", driver: str, betas: Mapping[str, float], shoc
     """Replay ``shock`` (returns relative to the book's spot) with endogenous cascades."""
     import numpy as np
 
-    from risk.montecarlo import simulate_liquidations
+    from risk.montecarlo import driver_cross_impact, simulate_liquidations
     from risk.paths import replay_paths
 
     notes = [] if notes is None else notes
@@ -756,7 +756,9 @@ def run_path(book: "PositionBook", driver: str, betas: Mapping[str, float], shoc
     if np.any(np.diff(at_steps) <= 0):
         raise LiqriskUserError(f"path points closer than one step: raise steps above {shock.steps}")
     paths = replay_paths(cum, shock.steps, kind="cum_return", spot_usd=book.prices_usd, at_steps=at_steps)
-    result = simulate_liquidations(book, paths, liquidity=liquidity)
+    # Liquidations of the driver drag beta-linked assets with it, as in the cascade grid.
+    result = simulate_liquidations(book, paths, liquidity=liquidity,
+                                   cross_impact=driver_cross_impact(book, driver, betas))
     grid_hours = np.linspace(0.0, horizon, shock.steps)
     return PathRun(grid_hours, paths, result)
 
@@ -823,12 +825,16 @@ def run_monte_carlo(
     else:
         paths = rp.merton_jump_paths(*args, jump_intensity_per_day=shock.jump_intensity_per_day,
                                      jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log, **common)
-    result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths)
+    from risk.montecarlo import driver_cross_impact
+
+    result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths,
+                                cross_impact=driver_cross_impact(book, driver, betas))
     return MonteCarloRun(shock.model, shock.horizon_days, shock.steps, seed, vol, corr, result)
 
 
 def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "LiquidityModel", *,
-                       progress: ProgressCallback | None = None, chunk_paths: int = 250) -> "MonteCarloResult":
+                       progress: ProgressCallback | None = None, chunk_paths: int = 250,
+                       cross_impact: "np.ndarray | None" = None) -> "MonteCarloResult":
     """:func:`risk.montecarlo.simulate_liquidations` over chunks of paths, merged."""
     import numpy as np
 
@@ -837,7 +843,8 @@ def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "Li
     n = paths.shape[0]
     parts = []
     for start in range(0, n, chunk_paths):
-        parts.append(simulate_liquidations(book, paths[start:start + chunk_paths], liquidity=liquidity))
+        parts.append(simulate_liquidations(book, paths[start:start + chunk_paths], liquidity=liquidity,
+                                           cross_impact=cross_impact))
         if progress is not None:
             progress(min(start + chunk_paths, n), n)
     if len(parts) == 1:

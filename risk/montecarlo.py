@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,7 +86,8 @@ class PathOutcomes:
     max_drawdown : ndarray, shape (n_paths, n_assets)
         Largest peak-to-trough fall of the (impacted) price, fraction (0.2 = -20%).
     final_impact : ndarray, shape (n_paths, n_assets)
-        Liquidity impact at the end of the path (fraction; > 0 = price pushed down).
+        Price effect of liquidity impacts (own and cross) at the end of the path (fraction; > 0 =
+        price pushed down).
     unconverged_steps : ndarray of int64, shape (n_paths,)
         Steps whose rounds hit ``max_rounds`` with positions still liquidatable.
     """
@@ -621,8 +622,31 @@ class _Scheduler:
         return np.concatenate([old[steps == k], new[trig == k]])
 
 
+def impact_multipliers(impact: Float64Array2D, cross_impact: Float64Array2D | None) -> Float64Array2D:
+    """Price multipliers from impacts, shape (..., n_assets).
+
+    Own impact ``(1 - I_k)`` times, for each other asset ``j``, ``(1 - C[k, j] * I_j)``: with
+    ``C[k, driver] = beta_k`` selling WETH drags wstETH down with it, as in :mod:`risk.cascade`.
+    """
+    mult = 1.0 - impact
+    if cross_impact is not None:
+        mult = mult * np.prod(1.0 - cross_impact[None, :, :] * impact[:, None, :], axis=2)
+    return mult
+
+
+def driver_cross_impact(book: PositionBook, driver: str, betas: Mapping[str, float]) -> Float64Array2D:
+    """Cross-impact matrix in which every asset takes ``beta`` of the driver's impact."""
+    beta = book.asset_vector(betas)
+    d = book.asset_index(driver)
+    cross = np.zeros((book.n_assets, book.n_assets))
+    cross[:, d] = beta
+    cross[d, d] = 0.0
+    return cross
+
+
 def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | None, max_rounds: int,
-               sell_protocol_fee: bool, max_pairs: int, band: float) -> _RunOut:
+               sell_protocol_fee: bool, max_pairs: int, band: float,
+               cross_impact: Float64Array2D | None = None) -> _RunOut:
     """Simulate a set of paths (exact: see :class:`_Scheduler`)."""
     n_paths, n_steps, n_assets = exo.shape
     pd = _PathData.of(bk, exo)
@@ -689,7 +713,8 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             flow_pa = np.bincount((paths_l[:, None] * n_assets + asset_index).ravel(), weights=flow.ravel(),
                                   minlength=n_paths * n_assets).reshape(n_paths, n_assets)
             sold[changed] += flow_pa[changed]
-            mult[changed] = 1.0 - np.asarray(liquidity.impact(sold[changed]), dtype=np.float64)
+            mult[changed] = impact_multipliers(np.asarray(liquidity.impact(sold[changed]), dtype=np.float64),
+                                               cross_impact)
             if not np.all(mult[changed] > 0):
                 raise ValueError("liquidity model returned an impact >= 1 (a price at or below zero)")
             prices[changed] = exo[changed, k, :] * mult[changed]
@@ -713,7 +738,8 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
 
 def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds: int,
-         sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float) -> dict[str, NDArray]:
+         sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float,
+         cross_impact: Float64Array2D | None = None) -> dict[str, NDArray]:
     """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
     A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
@@ -725,7 +751,7 @@ def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds
         sel = todo.pop()
         exo = np.asarray(paths[sel[0]:sel[-1] + 1], dtype=np.float64)
         try:
-            out = _run_paths(bk, exo, liquidity, max_rounds, sell_protocol_fee, max_pairs, band)
+            out = _run_paths(bk, exo, liquidity, max_rounds, sell_protocol_fee, max_pairs, band, cross_impact)
         except _TooManyPairs:
             half = sel.size // 2
             todo += [sel[half:], sel[:half]]
@@ -754,6 +780,7 @@ def simulate_liquidations(
     chunk_paths: int = 1024,
     max_pairs: int = 2_000_000,
     band: float = 0.002,
+    cross_impact: NDArray | None = None,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 
@@ -781,6 +808,10 @@ def simulate_liquidations(
     band : float
         Half-width of the impact band the scheduler assumes between rebases (fraction of
         price; speed only: wider means fewer rebases but more positions checked per step).
+    cross_impact : ndarray, shape (n_assets, n_assets), optional
+        ``C[k, j]``: how much of asset ``j``'s impact asset ``k`` takes (zero diagonal); e.g.
+        :func:`driver_cross_impact` so that selling WETH drags wstETH (beta 1) with it. ``None``:
+        each asset moves with its own impact only.
 
     Returns
     -------
@@ -799,6 +830,11 @@ def simulate_liquidations(
         raise ValueError("max_rounds, chunk_paths and max_pairs must be >= 1")
     if not 0.0 < band < 1.0:
         raise ValueError(f"band: must be in (0, 1), got {band!r}")
+    cross = None
+    if cross_impact is not None:
+        cross = np.array(cross_impact, dtype=np.float64)
+        if cross.shape != (n_assets, n_assets) or not np.all(np.isfinite(cross)) or np.any(np.diag(cross) != 0):
+            raise ValueError(f"cross_impact: expected a finite ({n_assets}, {n_assets}) matrix with a zero diagonal")
     bk = _Book.of(book)
     exo_fields = None
     if compare_exogenous or liquidity is None:
@@ -806,7 +842,7 @@ def simulate_liquidations(
     if liquidity is None:
         endo_fields = exo_fields
     else:
-        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
+        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross)
 
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None

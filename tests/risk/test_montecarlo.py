@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from risk.book import VENUE_CODE, PositionBook
 from risk.liquidation import liquidate_rows
 from risk.liquidity import ConstantDepth, NoImpact, SquareRootImpact
-from risk.montecarlo import MonteCarloResult, simulate_liquidations
+from risk.montecarlo import MonteCarloResult, driver_cross_impact, simulate_liquidations
 from risk.paths import gbm_paths, replay_paths
 from risk.sample import synthetic_book
 
@@ -32,7 +32,7 @@ def _paths(book: PositionBook, n_paths: int, n_steps: int, seed: int, horizon_da
 
 
 def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int = 100,
-              sell_protocol_fee: bool = False) -> dict[str, np.ndarray]:
+              sell_protocol_fee: bool = False, cross_impact=None) -> dict[str, np.ndarray]:
     """Plain loops: every path, every step, every position, rounds until nothing is liquidatable.
 
     Pure Python except the venue rule for one position, which is the kernel itself applied to a
@@ -95,6 +95,10 @@ def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int 
                     sold[a] += flow[a]
                 impact = np.asarray(liquidity.impact(np.array(sold)))
                 mult = [1.0 - float(impact[a]) for a in range(n_assets)]
+                if cross_impact is not None:
+                    for a in range(n_assets):
+                        for j in range(n_assets):
+                            mult[a] *= 1.0 - float(cross_impact[a][j]) * float(impact[j])
                 prices = [float(paths[p, k, a]) * mult[a] for a in range(n_assets)]
             for a in range(n_assets):
                 peak[a] = max(peak[a], prices[a])
@@ -136,6 +140,24 @@ def test_vectorized_engine_equals_plain_loop(model):
     result = simulate_liquidations(book, paths, liquidity=LIQUIDITY[model], chunk_paths=4)
     assert result.endogenous.positions_hit.sum() > 0  # the case exercises liquidations
     assert_matches_reference(result, reference(book, paths, LIQUIDITY[model]))
+
+
+def test_cross_impact_equals_plain_loop_and_drags_linked_assets():
+    book = synthetic_book(120, seed=5)
+    paths = _paths(book, 6, 30, seed=17)
+    cross = driver_cross_impact(book, "WETH", {"wstETH": 1.0, "WBTC": 0.8})
+    assert cross[book.asset_index("wstETH"), book.asset_index("WETH")] == 1.0 and np.all(np.diag(cross) == 0)
+    thin = LIQUIDITY["thin_linear"]
+    result = simulate_liquidations(book, paths, liquidity=thin, chunk_paths=4, cross_impact=cross)
+    assert_matches_reference(result, reference(book, paths, thin, cross_impact=cross))
+    own_only = simulate_liquidations(book, paths, liquidity=thin, chunk_paths=4)
+    w, s = book.asset_index("WETH"), book.asset_index("wstETH")
+    sold_weth = own_only.endogenous.final_impact[:, w] > 0
+    assert sold_weth.any()
+    # wstETH now falls with WETH's impact instead of staying put
+    assert np.all(result.endogenous.final_impact[sold_weth, s] > own_only.endogenous.final_impact[sold_weth, s])
+    with pytest.raises(ValueError, match="zero diagonal"):
+        simulate_liquidations(book, paths, liquidity=thin, cross_impact=np.eye(book.n_assets))
 
 
 @pytest.mark.parametrize("band", [1e-4, 0.005, 0.2])
