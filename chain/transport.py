@@ -57,6 +57,18 @@ class RpcError(RuntimeError):
         self.data = data
         self.http_status = http_status
 
+    @property
+    def revert_reason(self) -> str:
+        """The contract's ``Error(string)`` reason when the call reverted with one, else the
+        node's message."""
+        data = self.data.get("data") if isinstance(self.data, dict) else self.data
+        if isinstance(data, str) and data.startswith("0x08c379a0"):
+            from eth_abi import decode
+
+            (reason,) = decode(["string"], bytes.fromhex(data[10:]))
+            return reason
+        return self.rpc_message or str(self)
+
 
 @runtime_checkable
 class Transport(Protocol):

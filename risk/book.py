@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.snapshot import WAD, VENUES, Snapshot, Venue
+from risk.snapshot import WAD, VENUES, Snapshot
 
 Float64Array1D = NDArray[np.float64]
 Float64Array2D = NDArray[np.float64]
@@ -150,9 +150,6 @@ class PositionBook:
             self.venue[rows], self.market[rows], self.market_ids, accounts, self.block_number,
         )
 
-    def venue_names(self) -> tuple[str, ...]:
-        return VENUES
-
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> "PositionBook":
@@ -226,13 +223,6 @@ class PositionBook:
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
         )
-
-
-def venue_code(venue: Venue | str) -> int:
-    try:
-        return VENUE_CODE[venue]
-    except KeyError:
-        raise KeyError(f"unknown venue {venue!r}; known: {', '.join(VENUES)}") from None
 
 
 def as_asset_vector(book: PositionBook, values: Mapping[str, float] | Sequence[float] | np.ndarray, *, default: float = 0.0) -> Float64Array1D:

@@ -184,8 +184,3 @@ def driver_thresholds(
     side[now] = Side.NOW
     return DriverThresholds(driver, beta, np.where(long_side | short_side, crossing, np.nan), side)
 
-
-def driver_multipliers(betas: Float64Array1D, driver_return: float | Float64Array1D) -> Float64Array2D:
-    """Price multipliers ``1 + beta * r`` clipped at 0; shape (..., n_assets)."""
-    r = np.asarray(driver_return, dtype=np.float64)[..., None]
-    return np.maximum(1.0 + betas * r, 0.0)

@@ -18,7 +18,6 @@ Units
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -183,10 +182,6 @@ class Snapshot(_Frozen):
             raise FileNotFoundError(f"snapshot file not found: {path}") from None
 
 
-def bps_to_wad(bps: int) -> int:
-    return int(bps) * BPS_TO_WAD
-
-
 def morpho_lif_wad(lltv_wad: int) -> int:
     """Morpho Blue's liquidation incentive factor, exactly as ``Morpho.liquidate`` computes it.
 
@@ -209,10 +204,6 @@ __all__ = [
     "Venue",
     "VENUES",
     "WAD",
-    "bps_to_wad",
     "morpho_lif_wad",
 ]
 
-
-def _dump_schema() -> str:  # pragma: no cover - used to write docs/snapshot.schema.json
-    return json.dumps(Snapshot.model_json_schema(), indent=2)

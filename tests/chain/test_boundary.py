@@ -58,16 +58,6 @@ def setup(devnet_revert, devnet_deployment):
         yield devnet_revert, transport, snapshot, liquidator
 
 
-def _revert_reason(exc: RpcError) -> str:
-    data = exc.data
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x08c379a0"):
-        (reason,) = decode(["string"], bytes.fromhex(data[10:]))
-        return reason
-    return exc.rpc_message or str(exc)
-
-
 def _try_at_frozen_time(devnet, transport, timestamp: int, setter: Tx, call: dict) -> str | None:
     """Mine ``setter`` at ``timestamp``, eth_call ``call`` at that block, revert the chain.
     Returns None on success, else the revert reason."""
@@ -81,7 +71,7 @@ def _try_at_frozen_time(devnet, transport, timestamp: int, setter: Tx, call: dic
         try:
             transport.request("eth_call", [call, hex(block)])
         except RpcError as exc:
-            return _revert_reason(exc)
+            return exc.revert_reason
         return None
     finally:
         assert rpc.request("evm_revert", [snapshot_id])

@@ -80,16 +80,6 @@ def _address(topic: str) -> str:
     return to_checksum_address("0x" + topic[-40:])
 
 
-def _revert_reason(exc: RpcError) -> str:
-    data = exc.data
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x08c379a0"):
-        (reason,) = decode(["string"], bytes.fromhex(data[10:]))
-        return reason
-    return exc.rpc_message or str(exc)
-
-
 @dataclass(frozen=True)
 class Planned:
     """One liquidation the engine predicted, in raw token units (floats from the engine)."""
@@ -197,7 +187,7 @@ def _healthy_reason(transport, block: int, call: dict) -> str | None:
     try:
         transport.request("eth_call", [call, hex(block)])
     except RpcError as exc:
-        return _revert_reason(exc)
+        return exc.revert_reason
     return None
 
 
