@@ -1,7 +1,7 @@
 """Scheduled reports: run a report job every N minutes (or once, for cron), keep an index.
 
 - Each run pins a fresh block (the job resolves ``latest`` again) and writes its folder
-  atomically (:func:`chain.report.write_report`: temp dir + rename).
+  atomically (:func:`liqrisk.report.write_report`: temp dir + rename).
 - ``runs.sqlite`` in the output root (stdlib sqlite3, WAL) records every run: id, times, block,
   status (``running`` / ``ok`` / ``failed`` / ``abandoned``), error, and the biggest band's
   low / high / collateral — the band history over time (:meth:`RunIndex.band_history`).
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chain.report import ReportDoc
+    from liqrisk.report import ReportDoc
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def run_once(job: Job, index: RunIndex, *, on_event: Callable[[str], None] | Non
         index.finish_failed(row, "interrupted", status="abandoned")
         raise
     except Exception as exc:  # noqa: BLE001 - a scheduled loop survives any failed run
-        from chain.scenario import LiqriskUserError
+        from liqrisk.scenario import LiqriskUserError
 
         message = str(exc) if isinstance(exc, LiqriskUserError) else f"{type(exc).__name__}: {exc}"
         log.error("report run failed: %s", message)

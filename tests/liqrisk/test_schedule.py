@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chain.report import ReportConfig, compute_report, write_report
-from chain.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
-from chain.scenario import LoadedSnapshot, SourceSpec, load_source
+from liqrisk.report import ReportConfig, compute_report, write_report
+from liqrisk.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
+from liqrisk.scenario import LoadedSnapshot, SourceSpec, load_source
 
 QUICK = ReportConfig(monte_carlo=None, charts=False)
 
@@ -102,7 +102,7 @@ def test_sigterm_stops_the_cli_loop_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     env = {**os.environ, "LIQRISK_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chain.cli", "report", "--source", "sample", "--out", str(out), "--every", "1s",
+        [sys.executable, "-m", "liqrisk.cli", "report", "--source", "sample", "--out", str(out), "--every", "1s",
          "--paths", "0", "--no-charts"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chain.scenario import (
+from liqrisk.scenario import (
     LiqriskUserError,
     MonteCarloShock,
     ScenarioError,
@@ -23,7 +23,7 @@ from risk.book import PositionBook
 from risk.liquidation_prices import Side, liquidation_prices_for
 from risk.sample import ETH_CLUSTER_USD, sample_snapshot
 
-SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.toml"))
+SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.toml"))
 # Monte Carlo scenarios are run with fewer paths here: the test is that they run, not their tail.
 TEST_MAX_PATHS = 64
 
@@ -111,7 +111,7 @@ def test_driver_missing_from_the_snapshot_is_a_user_error(tmp_path: Path, book: 
 
 
 def test_per_asset_liquidity_uses_each_model(book: PositionBook) -> None:
-    from chain.scenario import LiquiditySpec
+    from liqrisk.scenario import LiquiditySpec
 
     spec = LiquiditySpec.model_validate({"model": "none", "assets": {
         "WETH": {"model": "constant_depth", "depth_usd_per_pct": 1e6},
@@ -234,7 +234,7 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_chunked_monte_carlo_equals_one_call(book: PositionBook) -> None:
     """The progress-bar chunking must not change the answer: paths are independent."""
-    from chain.scenario import simulate_in_chunks
+    from liqrisk.scenario import simulate_in_chunks
     from risk.liquidity import default_constant_depth
     from risk.montecarlo import simulate_liquidations
     from risk.paths import gbm_paths

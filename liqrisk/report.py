@@ -5,7 +5,7 @@ PNG charts.
   bands of the driver, the cascade grid, a Monte Carlo (LaR / bad-debt VaR), any scenario files,
   and the alerts.
 - :func:`report_document` turns the results into :class:`ReportDoc`, the pydantic model whose JSON
-  schema is ``docs/report.schema.json`` (``python -m chain.report --schema`` rewrites it).
+  schema is ``docs/report.schema.json`` (``python -m liqrisk.report --schema`` rewrites it).
 - :func:`write_report` writes everything into a temporary folder next to the target and renames
   it into place, so a reader (or a crash) never sees half a report.
 
@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chain.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
+from liqrisk.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
 from chain.files import write_atomic
-from chain.scenario import (
+from liqrisk.scenario import (
     DriverSpec,
     GridShock,
     LiqriskUserError,
@@ -494,7 +494,7 @@ def _version() -> str:
 
 def render_charts(result: ReportResult, folder: Path) -> dict[str, dict[str, str]]:
     """Write the PNGs into ``folder``; returns ``{"": {...}, "<scenario index>": {...}}``."""
-    from chain import charts
+    from liqrisk import charts
 
     sub = result.loaded.block_line
     out: dict[str, dict[str, str]] = {"": {}}

@@ -12,18 +12,18 @@ import jsonschema
 import numpy as np
 import pytest
 
-from chain import charts as charts_module
-from chain.alerts import AlertConfig, band_alerts, cascade_alerts, post_webhook
-from chain.report import (
+from liqrisk import charts as charts_module
+from liqrisk.alerts import AlertConfig, band_alerts, cascade_alerts, post_webhook
+from liqrisk.report import (
     SCHEMA_PATH,
     ReportConfig,
     compute_report,
     report_schema,
     write_report,
 )
-from chain.scenario import MonteCarloShock, SourceSpec, load_scenario, load_source
+from liqrisk.scenario import MonteCarloShock, SourceSpec, load_scenario, load_source
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def test_schema_file_is_in_sync_with_the_model() -> None:
-    assert json.loads(SCHEMA_PATH.read_text()) == report_schema(), "run `python -m chain.report --schema`"
+    assert json.loads(SCHEMA_PATH.read_text()) == report_schema(), "run `python -m liqrisk.report --schema`"
 
 
 def test_report_json_validates_against_the_schema(written) -> None:

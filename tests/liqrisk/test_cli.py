@@ -19,11 +19,11 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from chain.cli import cli
-from chain.report import SCHEMA_PATH
+from liqrisk.cli import cli
+from liqrisk.report import SCHEMA_PATH
 from risk.snapshot import Snapshot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 HEAVY = ("numpy", "scipy", "matplotlib", "web3", "pydantic", "eth_abi", "requests")
 
@@ -64,7 +64,7 @@ def _user_error(result, text: str) -> None:
                                   ["devnet", "--help"], ["demo", "--help"]])
 def test_help_imports_nothing_heavy(args: list[str]) -> None:
     code = (
-        "import sys\nfrom click.testing import CliRunner\nfrom chain.cli import cli\n"
+        "import sys\nfrom click.testing import CliRunner\nfrom liqrisk.cli import cli\n"
         f"r = CliRunner().invoke(cli, {args!r})\nassert r.exit_code == 0, r.output\nassert 'Usage' in r.output\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )

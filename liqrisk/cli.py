@@ -6,7 +6,7 @@ Conventions (every command):
 - The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
 - RPC URLs are only ever shown masked.
 - A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
-  :class:`~chain.scenario.LiqriskUserError` is turned into a ``click.ClickException`` in one place
+  :class:`~liqrisk.scenario.LiqriskUserError` is turned into a ``click.ClickException`` in one place
   (:class:`LiqriskGroup`).
 - Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
   ``liqrisk --help`` is instant.
@@ -33,7 +33,7 @@ SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from chain.scenario import LiqriskUserError
+    from liqrisk.scenario import LiqriskUserError
 
     return (LiqriskUserError,)
 
@@ -47,13 +47,13 @@ class LiqriskGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "chain.scenario" in sys.modules and isinstance(exc, _user_error_types()):
+            if "liqrisk.scenario" in sys.modules and isinstance(exc, _user_error_types()):
                 raise click.ClickException(str(exc)) from None
             raise
 
 
 def _fail(message: str) -> None:
-    from chain.scenario import LiqriskUserError
+    from liqrisk.scenario import LiqriskUserError
 
     raise LiqriskUserError(message)
 
@@ -127,7 +127,7 @@ def _parse_block(block: str | None) -> int | str | None:
 
 def _source_spec(source: str, scenario_source: Any = None) -> Any:
     """A SourceSpec from ``--source`` (falls back to the scenario's when ``source`` is None)."""
-    from chain.scenario import SourceSpec
+    from liqrisk.scenario import SourceSpec
 
     if source is None:
         return scenario_source or SourceSpec()
@@ -143,7 +143,7 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
 
 
 def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
-    from chain.scenario import load_source
+    from liqrisk.scenario import load_source
 
     with _status(f"reading positions ({source.kind})", quiet):
         loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
@@ -250,7 +250,7 @@ def _need_asset(book: Any, symbol: str, option: str) -> None:
 
 
 def _betas(book: Any, driver: str, given: Sequence[str]) -> dict[str, float]:
-    from chain.report import DEFAULT_BETAS
+    from liqrisk.report import DEFAULT_BETAS
 
     betas = _kv(given, "--beta") if given else {k: v for k, v in DEFAULT_BETAS.items() if driver in ("WETH", "ETH")}
     unknown = sorted(set(betas) - set(book.symbols))
@@ -260,7 +260,7 @@ def _betas(book: Any, driver: str, given: Sequence[str]) -> dict[str, float]:
 
 
 def _usd(x: float | None) -> str:
-    from chain.alerts import human_usd
+    from liqrisk.alerts import human_usd
 
     return "—" if x is None else f"${human_usd(x)}"
 
@@ -365,7 +365,7 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
                  "chain_id": loaded.snapshot.chain_id, "synthetic": loaded.snapshot.synthetic,
                  "liquidatable_now_collateral_usd": m.now_collateral_usd})
     if png is not None:
-        from chain.charts import liquidation_map_png
+        from liqrisk.charts import liquidation_map_png
 
         liquidation_map_png(report, png, subtitle=loaded.block_line)
         click.echo(f"Wrote {png}", err=True)
@@ -385,7 +385,7 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
 def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
             liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
     """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
-    from chain.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario, run_scenario
+    from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario, run_scenario
 
     grid = _drawdowns(drawdowns)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
@@ -398,7 +398,7 @@ def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, be
         table = run_scenario(scenario, book).cascade
     _emit_cascade(table, fmt, loaded, liquidity)
     if png is not None:
-        from chain.charts import cascade_png
+        from liqrisk.charts import cascade_png
 
         cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
         click.echo(f"Wrote {png}", err=True)
@@ -448,7 +448,7 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
-    from chain.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
+    from liqrisk.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
                                 format_validation_error, run_scenario)
 
     try:
@@ -465,7 +465,7 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
         result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t))
     _emit_mc(result.monte_carlo, fmt, loaded)
     if png is not None:
-        from chain.charts import monte_carlo_png
+        from liqrisk.charts import monte_carlo_png
 
         monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
         click.echo(f"Wrote {png}", err=True)
@@ -499,7 +499,7 @@ def scenario() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def scenario_check(files: tuple[Path, ...]) -> None:
     """Validate scenario files without running them."""
-    from chain.scenario import load_scenario
+    from liqrisk.scenario import load_scenario
 
     for f in files:
         sf = load_scenario(f)
@@ -518,7 +518,7 @@ def scenario_check(files: tuple[Path, ...]) -> None:
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
                  fmt: str, out: Path | None, quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
-    from chain.scenario import load_scenario, run_scenario
+    from liqrisk.scenario import load_scenario, run_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
     loaded_by_source: dict[str, Any] = {}
@@ -550,7 +550,7 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
     if out is not None:
         if len(loaded_by_source) > 1:
             _fail("--out: these scenarios read different sources; pass --source so they share one snapshot")
-        from chain.report import ReportConfig, compute_report, write_report
+        from liqrisk.report import ReportConfig, compute_report, write_report
 
         loaded = next(iter(loaded_by_source.values()))
         first = scenario_files[0].scenario
@@ -634,9 +634,9 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     """Write a risk report folder (JSON, Markdown, HTML, charts); once, or --every INTERVAL."""
     from pydantic import ValidationError
 
-    from chain.alerts import AlertConfig
-    from chain.scenario import LiquiditySpec, MonteCarloShock, format_validation_error, load_scenario
-    from chain.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
+    from liqrisk.alerts import AlertConfig
+    from liqrisk.scenario import LiquiditySpec, MonteCarloShock, format_validation_error, load_scenario
+    from liqrisk.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
 
     try:
         alerts = AlertConfig(band_within=alert_band_within, band_min_usd=alert_band_min_usd, drawdown=alert_drawdown,
@@ -654,7 +654,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     sfs = tuple(load_scenario(f) for f in scenario_files)
 
     def job() -> tuple[Path, Any]:
-        from chain.report import ReportConfig, compute_report, write_report
+        from liqrisk.report import ReportConfig, compute_report, write_report
 
         loaded = _load(spec, rpc_url=rpc_url, block=block or "latest", quiet=quiet)
         book = _book(loaded)
@@ -710,7 +710,7 @@ def runs(root: Path, limit: int, fmt: str) -> None:
     """The run index of a report root: status, block and biggest band over time."""
     from dataclasses import asdict
 
-    from chain.schedule import INDEX_NAME, RunIndex
+    from liqrisk.schedule import INDEX_NAME, RunIndex
 
     if not (root / INDEX_NAME).exists():
         _fail(f"no run index {root / INDEX_NAME}: run `liqrisk report --out {root}` first")
@@ -819,9 +819,9 @@ DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed: int | None, quiet: bool) -> None:
     """One command: devnet up, populate, scan, bands, cascades, Monte Carlo, a replay, report, devnet down."""
     from chain.devnet import Devnet, DevnetError
-    from chain.report import ReportConfig, compute_report, write_report
+    from liqrisk.report import ReportConfig, compute_report, write_report
     from chain.scan import scan_devnet
-    from chain.scenario import LoadedSnapshot, MonteCarloShock, load_scenario
+    from liqrisk.scenario import LoadedSnapshot, MonteCarloShock, load_scenario
     from chain.transport import RpcError
 
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
