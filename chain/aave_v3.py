@@ -222,7 +222,7 @@ class AaveReserveInfo:
     a_token: str
     stable_debt_token: str
     variable_debt_token: str
-    price_base: int
+    price_base: int | None  # None: the oracle's getAssetPrice reverts for this asset
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,20 +394,23 @@ class AaveV3Reader:
                     a_token=checksum(rd[8], "aToken"),
                     stable_debt_token=checksum(rd[9], "stableDebtToken") if with_stable else ZERO_ADDRESS,
                     variable_debt_token=checksum(rd[10], "variableDebtToken"),
-                    price_base=int(price),
+                    price_base=None if price is None else int(price),
                 )
             )
         emodes = self._read_emodes(pool, reserves, version, block)
         return AaveMarketData(pool, provider, oracle, version, venue, base_unit, base_currency, tuple(reserves), emodes)
 
-    def _prices_one_by_one(self, oracle: str, assets: list[str], block: PinnedBlock | int) -> list[int]:
+    def _prices_one_by_one(self, oracle: str, assets: list[str], block: PinnedBlock | int) -> list[int | None]:
+        """Per-asset prices when ``getAssetsPrices`` reverted (it reverts if any one asset does):
+        None for an asset whose ``getAssetPrice`` reverts — the Pool cannot value (nor liquidate)
+        a position holding it; the scan skips those positions (chain.scan)."""
         fn = abi_function("AaveOracle", "getAssetPrice")
         decoded = run_calls(self.transport, block, [Read(oracle, fn, (a,)) for a in assets], what="Aave oracle",
                             allow_failure=True)
-        failed = [a for a, d in zip(assets, decoded) if d is None]
-        if failed:
-            raise ReaderError(f"AaveOracle {oracle}: getAssetPrice failed for {failed} at block {block_number(block)}")
-        return [int(d[0]) for d in decoded]  # type: ignore[index]
+        for asset, d in zip(assets, decoded):
+            if d is None:
+                log.warning("AaveOracle %s: getAssetPrice(%s) reverts at block %d", oracle, asset, block_number(block))
+        return [int(d[0]) if d is not None else None for d in decoded]
 
     def _detect_version(self, pool: str, asset: str, block: PinnedBlock | int) -> str:
         probes = [

@@ -54,7 +54,7 @@ class CometAssetInfo:
     liquidate_collateral_factor_wad: int
     liquidation_factor_wad: int
     supply_cap_raw: int
-    price: int  # getPrice(priceFeed), 8 decimals
+    price: int | None  # getPrice(priceFeed), 8 decimals; None when it reverts (Comet's BadPrice on answer <= 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class CometMarketData:
     base_token: str
     base_price_feed: str
     base_scale: int
-    base_price: int
+    base_price: int | None  # None when getPrice(baseTokenPriceFeed) reverts: Comet cannot value any account
     base_supply_index: int  # stored (last accrual), BASE_INDEX_SCALE = 1e15
     base_borrow_index: int
     assets: tuple[CometAssetInfo, ...]
@@ -134,18 +134,22 @@ class CometReader:
                           what=f"Comet {comet} assets")
         assets_raw = [info[0] for info in infos]  # type: ignore[index]
         feeds = [checksum(base_feed[0], "baseTokenPriceFeed")] + [checksum(a[2], "priceFeed") for a in assets_raw]
+        # A feed that reverts or answers <= 0 makes getPrice revert (Comet.sol: `if (price <= 0) revert
+        # BadPrice()`, compound-finance/comet@17a6e7ac contracts/Comet.sol): kept as None, the scan skips
+        # what depends on it (chain.scan).
         prices = run_calls(self.transport, block, [Read(comet, _fn("getPrice"), (f,)) for f in feeds],
-                           what=f"Comet {comet} prices")
+                           what=f"Comet {comet} prices", allow_failure=True)
         assets = tuple(
             CometAssetInfo(
                 offset=int(a[0]), asset=checksum(a[1], "asset"), price_feed=checksum(a[2], "priceFeed"), scale=int(a[3]),
                 borrow_collateral_factor_wad=int(a[4]), liquidate_collateral_factor_wad=int(a[5]),
-                liquidation_factor_wad=int(a[6]), supply_cap_raw=int(a[7]), price=int(p[0]),  # type: ignore[index]
+                liquidation_factor_wad=int(a[6]), supply_cap_raw=int(a[7]),
+                price=None if p is None else int(p[0]),
             )
             for a, p in zip(assets_raw, prices[1:], strict=True)
         )
         return CometMarketData(comet, checksum(base_token[0], "baseToken"), feeds[0], int(base_scale[0]),
-                               int(prices[0][0]), supply_idx, borrow_idx, assets)  # type: ignore[index]
+                               None if prices[0] is None else int(prices[0][0]), supply_idx, borrow_idx, assets)
 
     def read_positions(self, block: PinnedBlock | int, accounts: Iterable[str], market: CometMarketData, *,
                        include_suppliers: bool = False) -> list[CometPositionData]:

@@ -71,6 +71,26 @@ class MorphoMarketData:
     stored_state: MorphoMarketState  # as market() returned it
     borrow_rate_wad: int  # per second, from borrowRateView (0 without IRM)
     oracle_price_1e36: int | None  # None when price() reverted
+    irm_problem: str | None = None  # set when the IRM's borrowRateView reverts while interest is due
+
+    @property
+    def unreadable_reason(self) -> str | None:
+        """Why Morpho itself cannot check health or liquidate in this market at the block, if so.
+
+        ``Morpho.liquidate`` (morpho-org/morpho-blue@72336fd5 src/Morpho.sol; the npm 1.0.0 sources the devnet runs are the same) first accrues interest
+        (``IIrm.borrowRate``) and then calls ``IOracle.price()``: a reverting IRM or oracle makes it
+        revert. An oracle answering 0 makes every borrower unhealthy (``maxBorrow`` = 0) and lets a
+        liquidator seize collateral for nothing (``repaidAssets = seized × 0``): not a price the
+        float engine can hold, so the market is left out rather than valued wrongly.
+        """
+        if self.irm_problem:
+            return self.irm_problem
+        if self.oracle_price_1e36 is None:
+            return f"oracle {self.oracle} price() reverts: Morpho cannot check health nor liquidate"
+        if self.oracle_price_1e36 == 0:
+            return (f"oracle {self.oracle} price() is 0: every borrower is unhealthy and collateral seizable "
+                    f"for nothing; not representable in USD")
+        return None
 
     @property
     def lif_wad(self) -> int:
@@ -201,16 +221,20 @@ class MorphoBlueReader:
             if irm == ZERO_ADDRESS:
                 rate = 0
             elif rate_result is None:
-                if needs_rate:
-                    raise ReaderError(f"Morpho market {market_id}: IRM {irm} borrowRateView failed at block {block_number(block)}")
                 rate = 0
             else:
                 rate = int(rate_result[0])
-            accrued = morpho_accrue_interest(state, rate, timestamp) if irm != ZERO_ADDRESS else state
+            irm_problem = None
+            if irm != ZERO_ADDRESS and rate_result is None and needs_rate:
+                irm_problem = (f"IRM {irm} borrowRateView reverts: interest cannot be accrued (liquidate would "
+                               f"revert too)")
+                log.warning("Morpho market %s: %s at block %d", market_id, irm_problem, block_number(block))
+            accrued = morpho_accrue_interest(state, rate, timestamp) if irm != ZERO_ADDRESS and not irm_problem else state
             price = int(price_result[0]) if price_result is not None else None
             if price is None:
                 log.warning("Morpho market %s: oracle %s price() failed at block %d", market_id, oracle, block_number(block))
-            out.append(MorphoMarketData(morpho, market_id, loan, coll, oracle, irm, lltv, accrued, state, rate, price))
+            out.append(MorphoMarketData(morpho, market_id, loan, coll, oracle, irm, lltv, accrued, state, rate, price,
+                                        irm_problem))
         return out
 
     def read_positions(

@@ -7,11 +7,36 @@ Assets, Markets and Positions. Because every read names the block number and dis
 only accounts first seen at or before it, the same block gives the same Snapshot later, after
 more blocks and price moves.
 
-Asset USD prices (``Asset.price_usd``, float) come, in order, from: an Aave oracle with USD base
-(``BASE_CURRENCY == address(0)``): ``price / BASE_CURRENCY_UNIT``; a Comet's ``getPrice`` scaled
-by its base token's USD price (or read as USD when the base token has none — true for
-USD-numeraire Comets, not for cWETHv3); a Morpho oracle from the other asset of its market.
-Markets whose assets still have no positive price are left out with a warning.
+Asset USD prices (``Asset.price_usd``) come from :mod:`chain.pricing` (Aave USD oracle, a
+configured Chainlink feed, a Comet, a stated USD peg; Morpho collateral from the market's own
+oracle). Morpho's liquidation math always uses the market's oracle answer, kept in the Snapshot
+(``Market.oracle_price_1e36``); ``risk.book`` reproduces it in floats through the oracle basis.
+
+Bad markets do not take a scan down. Per case, by what the protocol itself does:
+
+- token without ``symbol()`` / with a ``bytes32`` symbol / odd characters: read
+  (:mod:`chain.tokens`: bytes32 decoded, others ``TKN-<address>``, symbols sanitised);
+- token without ``decimals()``: Aave and Comet keep the decimals themselves (reserve config,
+  ``scale``): read with those. A Morpho collateral needs none (the oracle is in loan units per
+  collateral *raw* unit): read, priced per raw unit. A Morpho loan token needs them for USD:
+  market skipped;
+- Aave oracle reverting (or 0) for one reserve: ``GenericLogic.calculateUserAccountData`` prices
+  every reserve a user holds, so the Pool cannot value those users: the reserve and positions
+  holding it are skipped, every other position is read;
+- Aave reserve paused or frozen: read. It counts in the health factor as on chain. Frozen
+  blocks supply/borrow only; paused makes ``liquidationCall`` revert with ``ReservePaused`` when
+  it is the collateral or the debt (``ValidationLogic.validateLiquidationCall``,
+  aave-dao/aave-v3-origin@070cd23d src/contracts/protocol/libraries/logic/ValidationLogic.sol;
+  the same check in v3.0.2). Kept as ``Reserve.paused`` / ``Reserve.frozen``: a paused position
+  is at risk (it becomes liquidatable the moment the reserve is unpaused) but cannot be
+  liquidated meanwhile;
+- Morpho market whose oracle reverts, answers 0, or whose IRM reverts: skipped
+  (:attr:`chain.morpho_blue.MorphoMarketData.unreadable_reason`); loan token without a USD
+  anchor: skipped;
+- Comet ``getPrice`` reverting for an asset: positions holding it skipped; for the base token:
+  the Comet skipped.
+
+Every skip is in ``Snapshot.skipped`` (venue, market, account when one position, reason).
 """
 
 from __future__ import annotations
@@ -22,14 +47,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chain.aave_v3 import AaveMarketData, AavePositionData, AaveV3Reader, ReaderError, checksum, read_token_metadata
+from chain.aave_v3 import AaveMarketData, AavePositionData, AaveV3Reader, ReaderError, checksum
 from chain.blocks import PinnedBlock, pin_block
-from chain.compound_v3 import PRICE_UNIT as COMET_PRICE_UNIT
 from chain.compound_v3 import CometMarketData, CometPositionData, CometReader
 from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_source, morpho_blue_source
-from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData
+from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData, snapshot_market_id
+from chain.pricing import UsdAnchors, UsdPricing, price_tokens
+from chain.tokens import TokenInfo, read_tokens
 from chain.transport import Transport
-from risk.snapshot import Asset, Market, Position, Snapshot
+from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +110,7 @@ def scan_snapshot(
     accounts: Mapping[str, Iterable[str]] | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
+    usd_anchors: UsdAnchors | None = None,
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -93,6 +120,13 @@ def scan_snapshot(
     ``accounts_index``: the SQLite index for discovery (an :class:`AccountIndex` or a path;
     default a temporary one, i.e. a full scan from each source's ``start_block``).
     ``include_suppliers``: also keep accounts without debt.
+    ``usd_anchors``: Chainlink feeds / USD pegs for tokens no scanned Aave pool prices
+    (:mod:`chain.pricing`); a Morpho market whose loan token has no anchor is skipped.
+
+    A market or position that cannot be read exactly (a token without decimals where they are
+    needed, an oracle that reverts or answers 0, a reverting IRM) is left out and listed in
+    ``Snapshot.skipped`` with its reason; everything else is read. A source that is not the
+    named protocol at all (no code, wrong contract) is an error.
     """
     pinned = block if isinstance(block, PinnedBlock) else pin_block(transport, block)
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
@@ -100,7 +134,7 @@ def scan_snapshot(
         venues = _read_venues(transport, pinned, [_as_source(a, AaveSource) for a in aave_pools],
                               _as_source(morpho, MorphoSource) if morpho is not None else None,
                               [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
-    return _assemble(transport, pinned, venues)
+    return _assemble(transport, pinned, venues, usd_anchors)
 
 
 class _Index:
@@ -177,53 +211,65 @@ def _read_venues(transport, pinned, aave_sources, morpho_source, comet_sources, 
     return venues
 
 
-def _unique_symbols(meta) -> dict[str, str]:
-    """Asset address -> unique symbol (clashes get ``-<address prefix>``)."""
+def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
+    """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
+    "USDC" never takes the real one's name)."""
     counts: dict[str, int] = {}
-    for m in meta.values():
+    for m in infos.values():
         counts[m.symbol] = counts.get(m.symbol, 0) + 1
-    return {a: (m.symbol if counts[m.symbol] == 1 else f"{m.symbol}-{a[2:8].lower()}") for a, m in meta.items()}
+    return {a: (m.symbol if counts[m.symbol] == 1 else f"{m.symbol}-{a[2:8].lower()}") for a, m in infos.items()}
 
 
-def _usd_prices(venues: _Venues, decimals: Mapping[str, int]) -> dict[str, float]:
-    usd: dict[str, float] = {}
+def _venue_decimals(venues: _Venues) -> dict[str, int]:
+    """Decimals the venues keep themselves: Aave's reserve configuration (set at listing, what its
+    math uses), a Comet asset's ``scale`` / ``baseScale`` (10**decimals)."""
+    out: dict[str, int] = {}
     for _, market, _ in venues.aave:
-        if market.base_currency != ZERO_ADDRESS:
-            log.warning("Aave oracle %s has base currency %s, not USD: its prices are not used for USD", market.oracle,
-                        market.base_currency)
-            continue
         for r in market.reserves:
-            if r.price_base > 0:
-                usd.setdefault(r.asset, r.price_base / market.base_currency_unit)
-    changed = True
-    while changed:
-        changed = False
-        for market in (m for m, _ in venues.morpho):
-            price = market.oracle_price_1e36
-            if not price:
-                continue
-            coll, loan = market.collateral_token, market.loan_token
-            in_loan = price / 1e36 * 10 ** (decimals[coll] - decimals[loan])  # loan tokens per collateral token
-            if coll not in usd and loan in usd:
-                usd[coll] = in_loan * usd[loan]
-                changed = True
-            elif loan not in usd and coll in usd and in_loan > 0:
-                usd[loan] = usd[coll] / in_loan
-                changed = True
+            out.setdefault(r.asset, r.config.decimals)
     for _, _, market, _ in venues.comet:
-        base_usd = usd.get(market.base_token)
-        numeraire_usd = base_usd / (market.base_price / COMET_PRICE_UNIT) if base_usd and market.base_price else 1.0
-        if base_usd is None:
-            log.info("Comet %s: base token has no other USD price; reading its getPrice numeraire as USD", market.comet)
-            if market.base_price > 0:
-                usd[market.base_token] = market.base_price / COMET_PRICE_UNIT
-        for a in market.assets:
-            if a.asset not in usd and a.price > 0:
-                usd[a.asset] = a.price / COMET_PRICE_UNIT * numeraire_usd
-    return usd
+        scales = [(market.base_token, market.base_scale)] + [(a.asset, a.scale) for a in market.assets]
+        for token, scale in scales:
+            digits = len(str(scale)) - 1
+            if scale > 0 and 10**digits == scale:
+                out.setdefault(token, digits)
+    return out
 
 
-def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Snapshot:
+class _Prices:
+    """Decimals and USD prices per token, and why a token cannot be used (the one place that says)."""
+
+    def __init__(self, infos: Mapping[str, TokenInfo], venue_decimals: Mapping[str, int], pricing: UsdPricing) -> None:
+        self.infos = infos
+        self.pricing = pricing
+        self.decimals: dict[str, int | None] = {}
+        self.decimals_source: dict[str, str] = {}
+        for token, info in infos.items():
+            if info.decimals is not None:
+                self.decimals[token], self.decimals_source[token] = info.decimals, "token"
+            elif token in venue_decimals:
+                self.decimals[token], self.decimals_source[token] = venue_decimals[token], "venue"
+            else:
+                self.decimals[token], self.decimals_source[token] = None, "none"
+
+    def problem(self, token: str) -> str | None:
+        """Why ``token`` cannot be an Asset of the snapshot, or None."""
+        price = self.pricing.prices.get(token)
+        if price is None:
+            problem = self.pricing.feed_problems.get(token)
+            return f"no USD price for {token}" + (f" ({problem})" if problem else "")
+        if self.decimals[token] is None and not price.source.startswith("morpho-oracle:"):
+            return f"{token} has no decimals() ({self.infos[token].decimals_problem}): amounts cannot be read"
+        return None
+
+    def asset(self, token: str, symbol: str) -> Asset:
+        price = self.pricing.prices[token]
+        decimals = self.decimals[token]
+        return Asset(symbol=symbol, address=token, decimals=decimals if decimals is not None else 0, price_usd=price.usd,
+                     price_source=price.source, decimals_source=self.decimals_source[token])  # type: ignore[arg-type]
+
+
+def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchors: UsdAnchors | None) -> Snapshot:
     tokens: set[str] = set()
     for _, market, _ in venues.aave:
         tokens.update(r.asset for r in market.reserves)
@@ -232,36 +278,96 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
     for _, _, market, _ in venues.comet:
         tokens.add(market.base_token)
         tokens.update(a.asset for a in market.assets)
-    meta = read_token_metadata(transport, pinned, tokens) if tokens else {}
-    symbols = _unique_symbols(meta)
-    decimals = {a: m.decimals for a, m in meta.items()}
-    usd = _usd_prices(venues, decimals)
-
-    def priced(addresses: Iterable[str], what: str) -> bool:
-        missing = [symbols[a] for a in addresses if usd.get(a, 0.0) <= 0]
-        if missing:
-            log.warning("%s left out of the snapshot: no USD price for %s", what, ", ".join(sorted(missing)))
-        return not missing
-
+    infos = read_tokens(transport, pinned, tokens)
+    symbols = _unique_symbols(infos)
+    venue_decimals = _venue_decimals(venues)
+    known_decimals = {t: (i.decimals if i.decimals is not None else venue_decimals.get(t)) for t, i in infos.items()}
+    pricing = price_tokens(
+        transport, pinned,
+        aave=[(src.market_id, market) for src, market, _ in venues.aave],
+        comets=[market for _, _, market, _ in venues.comet if market.base_price],
+        morpho=[market for market, _ in venues.morpho if market.unreadable_reason is None],
+        decimals=known_decimals, anchors=anchors,
+    )
+    prices = _Prices(infos, venue_decimals, pricing)
+    skipped: list[Skipped] = []
     markets: list[Market] = []
     positions: list[Position] = []
+
+    def named(token: str) -> str:
+        return f"{symbols[token]} ({token})"
+
     for src, market, pos in venues.aave:
-        if priced([r.asset for r in market.reserves], f"Aave market {src.market_id}"):
-            markets.append(market.to_market(symbols, market_id=src.market_id, name=src.name))
-            positions += [p.to_position(symbols, market_id=src.market_id) for p in pos]
+        bad: dict[str, str] = {}
+        for r in market.reserves:
+            if r.price_base is None:
+                bad[r.asset] = "AaveOracle getAssetPrice reverts: the Pool cannot value (nor liquidate) a position holding it"
+            elif r.price_base == 0:
+                bad[r.asset] = "AaveOracle price is 0"
+            elif (problem := prices.problem(r.asset)) is not None:
+                bad[r.asset] = problem
+        kept, dropped = _split_positions(pos, bad, lambda p: (*p.collateral, *p.debt))
+        skipped += [Skipped(venue=market.venue, market=src.market_id, asset=a, reason=f"reserve {named(a)}: {why}; "
+                            f"positions holding it are skipped") for a, why in bad.items()]
+        skipped += [Skipped(venue=market.venue, market=src.market_id, account=p.account, asset=a,
+                            reason=f"holds reserve {named(a)}: {bad[a]}") for p, a in dropped]
+        if len(bad) == len(market.reserves):
+            continue
+        snap_market = market.to_market(symbols, market_id=src.market_id, name=src.name)
+        flags = {symbols[r.asset]: (r.config.paused, r.config.frozen) for r in market.reserves if r.asset not in bad}
+        for symbol, (paused, frozen) in flags.items():
+            if paused or frozen:
+                log.warning("Aave market %s: reserve %s is %s; its positions are read (it still counts in the health "
+                            "factor)%s", src.market_id, symbol, "paused" if paused else "frozen",
+                            "; liquidationCall reverts for it while paused" if paused else "")
+        markets.append(snap_market.model_copy(update={
+            "reserves": tuple(r.model_copy(update={"paused": flags[r.asset][0], "frozen": flags[r.asset][1]})
+                              for r in snap_market.reserves if r.asset in flags),
+            "emode_categories": tuple(c.model_copy(update={"collateral_assets": tuple(a for a in c.collateral_assets
+                                                                                      if a in flags)})
+                                      for c in snap_market.emode_categories),
+        }))
+        positions += [p.to_position(symbols, market_id=src.market_id) for p in kept]
     for market, pos in venues.morpho:
-        if priced([market.collateral_token, market.loan_token], f"Morpho market {market.id}"):
-            markets.append(market.to_market(symbols))
-            positions += [p.to_position(market, symbols) for p in pos]
-    for _, reader, market, pos in venues.comet:
-        if priced([market.base_token, *(a.asset for a in market.assets)], f"Comet {market.comet}"):
-            markets.append(market.to_market(symbols, market_id=reader.market_id, name=reader.name))
-            positions += [p.to_position(symbols, market_id=reader.market_id, base_token=market.base_token) for p in pos]
+        market_id = snapshot_market_id(market.id)
+        reason = (market.unreadable_reason or pricing.morpho_skipped.get(market.id)
+                  or prices.problem(market.loan_token) or prices.problem(market.collateral_token))
+        if reason is not None:
+            pair = f"{symbols[market.collateral_token]}/{symbols[market.loan_token]}"
+            skipped.append(Skipped(venue="morpho_blue", market=market_id, reason=f"{pair}: {reason} "
+                                   f"({_count(len(pos))} not read)"))
+            continue
+        markets.append(market.to_market(symbols))
+        positions += [p.to_position(market, symbols) for p in pos]
+    for src, reader, market, pos in venues.comet:
+        market_id = reader.market_id
+        if market.base_price is None or (base_problem := prices.problem(market.base_token)) is not None:
+            why = (f"getPrice(baseTokenPriceFeed {market.base_price_feed}) reverts: Comet cannot value any account"
+                   if market.base_price is None else base_problem)
+            skipped.append(Skipped(venue="compound_v3", market=market_id, asset=market.base_token,
+                                   reason=f"{why} ({_count(len(pos))} not read)"))
+            continue
+        bad = {}
+        for a in market.assets:
+            if a.price is None:
+                bad[a.asset] = f"getPrice({a.price_feed}) reverts (BadPrice): Comet cannot value an account holding it"
+            elif (problem := prices.problem(a.asset)) is not None:
+                bad[a.asset] = problem
+        kept_c, dropped_c = _split_positions(pos, bad, lambda p: tuple(p.collateral))
+        skipped += [Skipped(venue="compound_v3", market=market_id, asset=a, reason=f"collateral {named(a)}: {why}; "
+                            f"positions holding it are skipped") for a, why in bad.items()]
+        skipped += [Skipped(venue="compound_v3", market=market_id, account=p.account, asset=a,
+                            reason=f"holds collateral {named(a)}: {bad[a]}") for p, a in dropped_c]
+        snap_market = market.to_market(symbols, market_id=market_id, name=reader.name)
+        bad_symbols = {symbols[a] for a in bad}
+        markets.append(snap_market.model_copy(update={
+            "reserves": tuple(r for r in snap_market.reserves if r.asset not in bad_symbols)}))
+        positions += [p.to_position(symbols, market_id=market_id, base_token=market.base_token) for p in kept_c]
+    for entry in skipped:
+        if entry.account is None:
+            log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
     used = {r.asset for m in markets for r in m.reserves}
-    assets = sorted(
-        (Asset(symbol=symbols[a], address=a, decimals=decimals[a], price_usd=usd[a]) for a in meta if symbols[a] in used),
-        key=lambda asset: asset.symbol,
-    )
+    assets = sorted((prices.asset(a, symbols[a]) for a in infos if symbols[a] in used), key=lambda asset: asset.symbol)
     positions.sort(key=lambda p: (p.market, p.account.lower()))
     return Snapshot(
         chain_id=transport.chain_id,
@@ -271,7 +377,32 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
         assets=tuple(assets),
         markets=tuple(markets),
         positions=tuple(positions),
+        skipped=tuple(skipped),
     )
+
+
+def _count(n: int) -> str:
+    return f"{n} position" + ("" if n == 1 else "s")
+
+
+def _split_positions(positions, bad: Mapping[str, str], held):
+    """(positions holding none of ``bad``, [(position, first bad asset it holds)])."""
+    if not bad:
+        return list(positions), []
+    kept, dropped = [], []
+    for p in positions:
+        hit = next((a for a in held(p) if a in bad), None)
+        if hit is None:
+            kept.append(p)
+        else:
+            dropped.append((p, hit))
+    return kept, dropped
+
+
+def devnet_usd_anchors(deployment) -> UsdAnchors:
+    """The devnet's 8-decimal USD feeds as configured Chainlink anchors (token address -> feed)."""
+    return UsdAnchors(chainlink_feeds={deployment.tokens[s]: feed for s, feed in deployment.aave.price_feeds.items()
+                                       if s in deployment.tokens})
 
 
 def devnet_sources(deployment) -> dict[str, object]:
@@ -299,4 +430,5 @@ def scan_devnet(
     return scan_snapshot(transport, block=block, accounts_index=accounts_index, **devnet_sources(deployment))
 
 
-__all__ = ["AaveSource", "CometSource", "MorphoSource", "ReaderError", "devnet_sources", "scan_devnet", "scan_snapshot"]
+__all__ = ["AaveSource", "CometSource", "MorphoSource", "ReaderError", "UsdAnchors", "devnet_sources", "devnet_usd_anchors",
+           "scan_devnet", "scan_snapshot"]

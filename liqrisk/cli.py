@@ -332,6 +332,13 @@ def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, 
     snap.save(path)
     click.echo(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
                f"{len(snap.assets)} assets, block {snap.block_number:,}")
+    if snap.skipped:
+        n_positions = sum(1 for k in snap.skipped if k.account)
+        click.echo(f"Skipped {len(snap.skipped) - n_positions} markets/reserves and {n_positions} positions that "
+                   f"cannot be read exactly (listed in the snapshot's \"skipped\"):", err=True)
+        for k in snap.skipped:
+            who = f" {k.account}" if k.account else ""
+            click.echo(f"  {k.venue} {k.market}{who}: {k.reason}", err=True)
 
 
 @cli.command(short_help="Liquidation bands of one asset (table/JSON/CSV, --png).")

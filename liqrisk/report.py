@@ -88,12 +88,22 @@ class AssetDoc(_Doc):
     price_usd: float
 
 
+class SkippedDoc(_Doc):
+    venue: str
+    market: str
+    account: str | None = Field(default=None, description="set when one position was left out")
+    asset: str | None = Field(default=None, description="token address at fault, when one is")
+    reason: str
+
+
 class SnapshotDoc(_Doc):
     positions: int
     markets: list[MarketDoc]
     assets: list[AssetDoc]
     collateral_usd: float = Field(description="all collateral, USD at spot")
     debt_usd: float = Field(description="all debt, USD at spot")
+    skipped: list[SkippedDoc] = Field(default_factory=list,
+                                      description="markets, reserves and positions the scan could not read, and why")
 
 
 class BandDoc(_Doc):
@@ -430,6 +440,8 @@ def snapshot_doc(loaded: LoadedSnapshot) -> SnapshotDoc:
         markets=[MarketDoc(id=m.id, venue=m.venue, name=m.name, positions=counts.get(m.id, 0)) for m in snap.markets],
         assets=[AssetDoc(symbol=a.symbol, price_usd=a.price_usd) for a in snap.assets],
         collateral_usd=float(book.collateral_usd().sum()), debt_usd=float(book.debt_usd().sum()),
+        skipped=[SkippedDoc(venue=k.venue, market=k.market, account=k.account, asset=k.asset, reason=k.reason)
+                 for k in snap.skipped],
     )
 
 
@@ -557,6 +569,10 @@ def _sections(doc: ReportDoc) -> list[_Section]:
         f"{_usd(doc.snapshot.collateral_usd)}, debt {_usd(doc.snapshot.debt_usd)} (USD at spot).")
     for w in doc.warnings:
         head.paragraphs.append(f"**Warning:** {w}")
+    if doc.snapshot.skipped:
+        n_pos = sum(1 for k in doc.snapshot.skipped if k.account)
+        head.paragraphs.append(f"**Left out of the snapshot:** {len(doc.snapshot.skipped) - n_pos} markets or reserves "
+                               f"and {n_pos} positions could not be read exactly (see *Skipped*); everything else was read.")
     b = doc.summary.biggest_band
     if b is not None:
         head.paragraphs.append(
@@ -570,6 +586,13 @@ def _sections(doc: ReportDoc) -> list[_Section]:
         head.paragraphs.append(f"Monte Carlo LaR 99%: **{_usd(doc.summary.lar_99_usd)}**; bad-debt VaR 99%: "
                                f"**{_usd(doc.summary.bad_debt_var_99_usd)}**.")
     out.append(head)
+    if doc.snapshot.skipped:
+        sk = _Section("Skipped")
+        sk.paragraphs.append("Markets, reserves and positions the scan left out, and why (the protocol itself "
+                             "cannot value or liquidate them, or their USD value is unknown).")
+        sk.tables.append((["Venue", "Market", "Account", "Reason"],
+                          [[k.venue, k.market, k.account or "—", k.reason] for k in doc.snapshot.skipped]))
+        out.append(sk)
     al = _Section("Alerts")
     t = doc.alert_thresholds
     al.paragraphs.append(f"Rules: spot within {t.band_within:.1%} of a band holding ≥ {_usd(t.band_min_usd)}; a "

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.snapshot import WAD, VENUES, Snapshot
+from risk.snapshot import WAD, VENUES, Market, Snapshot
 
 Float64Array1D = NDArray[np.float64]
 Float64Array2D = NDArray[np.float64]
@@ -190,6 +190,7 @@ class PositionBook:
                     lt[j] = lt_wad / WAD
                     bonus[j] = max(bonus_wad / WAD, 1.0)
                     fee[j] = reserve.protocol_fee_wad / WAD
+                _apply_morpho_oracle_basis(snapshot, market, column, lt, bonus)
                 param_rows[key] = (lt, bonus, fee)
             return param_rows[key]
 
@@ -223,6 +224,36 @@ class PositionBook:
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
         )
+
+
+def morpho_oracle_basis(snapshot: Snapshot, market: Market) -> float:
+    """A Morpho market's oracle basis ``b = oracle / (P_coll_usd / P_loan_usd)``; 1.0 otherwise.
+
+    ``oracle`` is the market's own answer in loan tokens per collateral token
+    (``oracle_price_1e36 / 1e36 × 10**(dc - dl)``), the P's are the snapshot's USD prices. Morpho
+    decides health with its oracle, not with USD prices: scaling the collateral's LT by ``b`` and
+    its bonus by ``1/b`` makes the book's HF (``coll × P_c × LLTV·b / (debt × P_l)`` = ``coll ×
+    oracle × LLTV / debt``) and seized tokens (``repaid × P_l × LIF/b / P_c`` = ``repaid × LIF /
+    oracle``) Morpho's own at the snapshot. Under a scenario the oracle then moves with the USD
+    ratio of its two legs: an ETH/USD move that moves both legs of wstETH/WETH leaves it alone, a
+    depeg of the collateral leg moves it.
+    """
+    if market.venue != "morpho_blue" or not market.oracle_price_1e36:
+        return 1.0
+    collateral = next(r.asset for r in market.reserves if r.can_be_collateral)
+    loan = next(r.asset for r in market.reserves if not r.can_be_collateral)
+    coll_asset, loan_asset = snapshot.asset(collateral), snapshot.asset(loan)
+    loan_per_collateral = market.oracle_price_1e36 / 1e36 * 10.0 ** (coll_asset.decimals - loan_asset.decimals)
+    return loan_per_collateral / (coll_asset.price_usd / loan_asset.price_usd)
+
+
+def _apply_morpho_oracle_basis(snapshot: Snapshot, market: Market, column: Mapping[str, int], lt: np.ndarray,
+                               bonus: np.ndarray) -> None:
+    basis = morpho_oracle_basis(snapshot, market)
+    if basis != 1.0:
+        j = column[next(r.asset for r in market.reserves if r.can_be_collateral)]
+        lt[j] *= basis
+        bonus[j] /= basis
 
 
 def as_asset_vector(book: PositionBook, values: Mapping[str, float] | Sequence[float] | np.ndarray, *, default: float = 0.0) -> Float64Array1D:

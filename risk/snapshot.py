@@ -13,7 +13,12 @@ Units
   (Aave: base currency with ``BASE_CURRENCY_UNIT`` = 1e8 USD; Compound V3: 8 decimals);
 - ``Market.oracle_price_1e36`` (Morpho Blue): price of one collateral unit in loan units
   scaled by 1e36, as ``IOracle.price()`` answers;
-- ``Asset.price_usd``: the reference USD price the engine starts from (float).
+- ``Asset.price_usd``: the reference USD price the engine starts from (float), per whole token
+  (per raw unit when ``Asset.decimals_source == "none"``: the token has no ``decimals()``).
+
+What a scan could not read is listed in ``Snapshot.skipped`` (:class:`Skipped`): venue, market,
+account (when one position was left out) and the reason. Every market and position not listed
+there was read; a snapshot without the field (written before it existed) loads with none.
 """
 
 from __future__ import annotations
@@ -49,6 +54,15 @@ class Asset(_Frozen):
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     decimals: int = Field(ge=0, le=36)
     price_usd: float = Field(gt=0, description="reference USD price at the snapshot block")
+    price_source: str = Field(default="", description="where price_usd comes from, e.g. 'aave:aave-core', "
+                              "'chainlink:0x…', 'comet:0x…', 'peg', 'morpho-oracle:0x<market id>'")
+    decimals_source: Literal["token", "venue", "none"] = Field(
+        default="token",
+        description="where ``decimals`` comes from: the token's decimals(); the venue's own record "
+        "(Aave reserve config, Comet scale) because decimals() did not answer; or none — the token has "
+        "no decimals() and is only held as Morpho collateral, so amounts and price_usd are per raw unit "
+        "(decimals 0)",
+    )
 
 
 class Reserve(_Frozen):
@@ -64,6 +78,10 @@ class Reserve(_Frozen):
     oracle_price: int | None = Field(default=None, ge=0, description="venue oracle answer in Market.price_unit")
     can_be_collateral: bool = True
     can_be_borrowed: bool = True
+    paused: bool = Field(default=False, description="Aave: reserve paused — it still counts in the health factor, "
+                         "but liquidationCall reverts (ReservePaused) for it as collateral or debt while paused")
+    frozen: bool = Field(default=False, description="Aave: reserve frozen — no new supply/borrow; counts in the "
+                         "health factor and liquidations proceed")
 
 
 class EModeCategory(_Frozen):
@@ -111,6 +129,16 @@ class Position(_Frozen):
         return amounts
 
 
+class Skipped(_Frozen):
+    """Something a scan could not read, and why (the rest of the snapshot is complete without it)."""
+
+    venue: str = Field(min_length=1, description="'aave_v3', 'morpho_blue' or 'compound_v3'")
+    market: str = Field(min_length=1, description="the Market.id it would have had (or the venue's address)")
+    account: str | None = Field(default=None, description="set when one position was left out, not the market")
+    asset: str | None = Field(default=None, description="the token address at fault, when one is")
+    reason: str = Field(min_length=1)
+
+
 class Snapshot(_Frozen):
     chain_id: int = Field(ge=1)
     block_number: int = Field(ge=0)
@@ -120,6 +148,7 @@ class Snapshot(_Frozen):
     assets: tuple[Asset, ...]
     markets: tuple[Market, ...]
     positions: tuple[Position, ...]
+    skipped: tuple[Skipped, ...] = Field(default=(), description="markets and positions the scan left out, with reasons")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Snapshot":
@@ -200,6 +229,7 @@ __all__ = [
     "Market",
     "Position",
     "Reserve",
+    "Skipped",
     "Snapshot",
     "Venue",
     "VENUES",
