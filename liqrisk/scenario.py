@@ -835,36 +835,11 @@ def run_monte_carlo(
 def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "LiquidityModel", *,
                        progress: ProgressCallback | None = None, chunk_paths: int = 250,
                        cross_impact: "np.ndarray | None" = None) -> "MonteCarloResult":
-    """:func:`risk.montecarlo.simulate_liquidations` over chunks of paths, merged."""
-    import numpy as np
+    """:func:`risk.montecarlo.simulate_liquidations` with its ``progress`` callback per chunk of paths."""
+    from risk.montecarlo import simulate_liquidations
 
-    from risk.montecarlo import MonteCarloResult, PathOutcomes, RiskSummary, simulate_liquidations
-
-    n = paths.shape[0]
-    parts = []
-    for start in range(0, n, chunk_paths):
-        parts.append(simulate_liquidations(book, paths[start:start + chunk_paths], liquidity=liquidity,
-                                           cross_impact=cross_impact))
-        if progress is not None:
-            progress(min(start + chunk_paths, n), n)
-    if len(parts) == 1:
-        return parts[0]
-
-    def merged(outcomes: list[PathOutcomes]) -> PathOutcomes:
-        return PathOutcomes(**{f: np.concatenate([getattr(o, f) for o in outcomes])
-                               for f in PathOutcomes.__dataclass_fields__})
-
-    import dataclasses
-
-    endo = merged([p.endogenous for p in parts])
-    exo = merged([p.exogenous for p in parts]) if parts[0].exogenous is not None else None
-    fields = {f.name: getattr(parts[0], f.name) for f in dataclasses.fields(MonteCarloResult)}
-    fields.update(endogenous=endo, endogenous_summary=RiskSummary.of(endo), exogenous=exo,
-                  exogenous_summary=RiskSummary.of(exo) if exo is not None else None)
-    for name, value in fields.items():  # engine diagnostics counted per call (e.g. re-runs) add up
-        if name not in ("n_steps", "max_rounds") and isinstance(value, int) and not isinstance(value, bool):
-            fields[name] = sum(getattr(p, name) for p in parts)
-    return MonteCarloResult(**fields)
+    return simulate_liquidations(book, paths, liquidity=liquidity, cross_impact=cross_impact, chunk_paths=chunk_paths,
+                                 progress=progress)
 
 
 def _human(usd: float) -> str:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -211,6 +211,12 @@ class MonteCarloResult:
         if self.exogenous is not None:
             frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
         return frame
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
     def to_json(self, *, include_paths: bool = False) -> str:
         """Summary (and optionally every per-path column) as JSON; NaN/inf become null."""
@@ -781,6 +787,7 @@ def simulate_liquidations(
     max_pairs: int = 2_000_000,
     band: float = 0.002,
     cross_impact: NDArray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 
@@ -812,6 +819,9 @@ def simulate_liquidations(
         ``C[k, j]``: how much of asset ``j``'s impact asset ``k`` takes (zero diagonal); e.g.
         :func:`driver_cross_impact` so that selling WETH drags wstETH (beta 1) with it. ``None``:
         each asset moves with its own impact only.
+    progress : callable ``progress(done_paths, n_paths)``, optional
+        Called after each chunk of ``chunk_paths`` paths (both runs of the chunk done), e.g. to
+        draw a progress bar. Paths are independent, so chunking never changes the result.
 
     Returns
     -------
@@ -836,13 +846,27 @@ def simulate_liquidations(
         if cross.shape != (n_assets, n_assets) or not np.all(np.isfinite(cross)) or np.any(np.diag(cross) != 0):
             raise ValueError(f"cross_impact: expected a finite ({n_assets}, {n_assets}) matrix with a zero diagonal")
     bk = _Book.of(book)
-    exo_fields = None
-    if compare_exogenous or liquidity is None:
-        exo_fields = _run(bk, paths, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
-    if liquidity is None:
-        endo_fields = exo_fields
-    else:
-        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross)
+    exo_parts: list[dict[str, NDArray]] = []
+    endo_parts: list[dict[str, NDArray]] = []
+    for start in range(0, n_paths, chunk_paths):
+        chunk = paths[start:start + chunk_paths]
+        exo_part = None
+        if compare_exogenous or liquidity is None:
+            exo_part = _run(bk, chunk, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
+            exo_parts.append(exo_part)
+        if liquidity is None:
+            endo_parts.append(exo_part)  # type: ignore[arg-type]
+        else:
+            endo_parts.append(_run(bk, chunk, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band,
+                                   cross))
+        if progress is not None:
+            progress(min(start + chunk_paths, n_paths), n_paths)
+
+    def stacked(parts: list[dict[str, NDArray]]) -> dict[str, NDArray]:
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    exo_fields = stacked(exo_parts) if exo_parts else None
+    endo_fields = stacked(endo_parts)
 
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None
