@@ -6,7 +6,7 @@ Conventions (every command):
 - The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
 - RPC URLs are only ever shown masked.
 - A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
-  :class:`~liqrisk.scenario.LiqriskUserError` is turned into a ``click.ClickException`` in one place
+  :class:`~liqrisk.errors.LiqriskUserError` is turned into a ``click.ClickException`` in one place
   (:class:`LiqriskGroup`).
 - Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
   ``liqrisk --help`` is instant.
@@ -33,7 +33,7 @@ SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from liqrisk.scenario import LiqriskUserError
+    from liqrisk.errors import LiqriskUserError
 
     return (LiqriskUserError,)
 
@@ -47,13 +47,13 @@ class LiqriskGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "liqrisk.scenario" in sys.modules and isinstance(exc, _user_error_types()):
+            if "liqrisk.errors" in sys.modules and isinstance(exc, _user_error_types()):
                 raise click.ClickException(str(exc)) from None
             raise
 
 
 def _fail(message: str) -> None:
-    from liqrisk.scenario import LiqriskUserError
+    from liqrisk.errors import LiqriskUserError
 
     raise LiqriskUserError(message)
 
@@ -143,7 +143,7 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
 
 
 def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
-    from liqrisk.scenario import load_source
+    from liqrisk.sources import load_source
 
     with _status(f"reading positions ({source.kind})", quiet):
         loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
@@ -194,7 +194,7 @@ def _progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
                   console=_console(True), transient=True) as progress:
         def update(name: str, done: int, total: int) -> None:
             if name not in tasks:
-                tasks[name] = progress.add_task(f"{name} (paths)", total=total)
+                tasks[name] = progress.add_task(name, total=total)
             progress.update(tasks[name], completed=done)
 
         yield update
@@ -385,7 +385,8 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
 def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
             liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
     """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
-    from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario, run_scenario
+    from liqrisk.run import run_scenario
+    from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario
 
     grid = _drawdowns(drawdowns)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
@@ -448,8 +449,9 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
+    from liqrisk.run import run_scenario
     from liqrisk.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
-                                format_validation_error, run_scenario)
+                                  format_validation_error)
 
     try:
         shock = MonteCarloShock(kind="monte_carlo", model=model, vol=_kv(vols, "--vol"), horizon_days=horizon_days,
@@ -518,7 +520,8 @@ def scenario_check(files: tuple[Path, ...]) -> None:
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
                  fmt: str, out: Path | None, quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
-    from liqrisk.scenario import load_scenario, run_scenario
+    from liqrisk.run import run_scenario
+    from liqrisk.scenario import load_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
     loaded_by_source: dict[str, Any] = {}
@@ -819,10 +822,11 @@ DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed: int | None, quiet: bool) -> None:
     """One command: devnet up, populate, scan, bands, cascades, Monte Carlo, a replay, report, devnet down."""
     from chain.devnet import Devnet, DevnetError
-    from liqrisk.report import ReportConfig, compute_report, write_report
     from chain.scan import scan_devnet
-    from liqrisk.scenario import LoadedSnapshot, MonteCarloShock, load_scenario
     from chain.transport import RpcError
+    from liqrisk.report import ReportConfig, compute_report, write_report
+    from liqrisk.scenario import MonteCarloShock, load_scenario
+    from liqrisk.sources import LoadedSnapshot
 
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
