@@ -111,6 +111,7 @@ def scan_snapshot(
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
+    uniswap_pools: Sequence[str] = (),
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -127,6 +128,8 @@ def scan_snapshot(
     needed, an oracle that reverts or answers 0, a reverting IRM) is left out and listed in
     ``Snapshot.skipped`` with its reason; everything else is read. A source that is not the
     named protocol at all (no code, wrong contract) is an error.
+    ``uniswap_pools``: Uniswap v3 pool addresses to read at the same block into
+    ``Snapshot.pools`` (:mod:`chain.uniswap_v3`; the on-chain liquidity model reads them).
     """
     pinned = block if isinstance(block, PinnedBlock) else pin_block(transport, block)
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
@@ -134,7 +137,13 @@ def scan_snapshot(
         venues = _read_venues(transport, pinned, [_as_source(a, AaveSource) for a in aave_pools],
                               _as_source(morpho, MorphoSource) if morpho is not None else None,
                               [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
-    return _assemble(transport, pinned, venues, usd_anchors)
+    snapshot = _assemble(transport, pinned, venues, usd_anchors)
+    if uniswap_pools:
+        from chain.uniswap_v3 import read_pools
+
+        symbols = {a.address: a.symbol for a in snapshot.assets}
+        snapshot = snapshot.model_copy(update={"pools": read_pools(transport, pinned, uniswap_pools, symbols)})
+    return snapshot
 
 
 class _Index:
@@ -407,11 +416,15 @@ def devnet_usd_anchors(deployment) -> UsdAnchors:
 
 def devnet_sources(deployment) -> dict[str, object]:
     """``scan_snapshot`` keyword arguments for a :class:`chain.devnet.DevnetDeployment`."""
-    return {
+    sources: dict[str, object] = {
         "aave_pools": [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")],
         "morpho": MorphoSource(deployment.morpho.address),
         "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
     }
+    uniswap = getattr(deployment, "uniswap", None)
+    if uniswap is not None:
+        sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]
+    return sources
 
 
 def scan_devnet(
