@@ -15,7 +15,8 @@ Comet test double) and adds, beside the normal markets:
   an oracle that reverts (skipped), an oracle answering 0 (genuine OracleMock, skipped), an IRM
   that reverts (skipped), a loan token with no USD anchor (skipped unless a peg is configured),
   a bytes32-symbol collateral (read) — each with borrowers;
-- a second Comet double with a collateral whose feed answers 0 (``getPrice`` reverts BadPrice).
+- a second Comet double with a collateral whose feed answers 0 (``getPrice`` reverts BadPrice),
+  and a third whose base token's feed answers 0 (no account can be valued).
 
 Positions are opened while every price is sound; then the oracles are broken, the reserves
 paused/frozen. :func:`deploy_hostile` returns what it made and what a scan should do with it.
@@ -208,6 +209,8 @@ class HostileDeployment:
     morpho_borrowers: Mapping[str, tuple[str, ...]]
     comet: str
     comet_borrowers: Mapping[str, str]
+    comet_broken_base: str = ""
+    comet_broken_base_borrower: str = ""
     oracles: Mapping[str, str] = field(default_factory=dict)
     irms: Mapping[str, str] = field(default_factory=dict)
 
@@ -284,7 +287,7 @@ def deploy_hostile(devnet: Any) -> HostileDeployment:
     labels = ["aave:HMKR", "aave:NOSYM", "aave:ODD", "aave:NODEC", "aave:BROKE-coll", "aave:BROKE-debt", "aave:ZERO",
               "aave:PAUSD", "aave:FROZN", "aave:normal", "morpho:NODECM/USDC:0", "morpho:NODECM/USDC:1",
               "morpho:WETH/NODEC2", "morpho:WETH/USDC-revert", "morpho:WETH/USDC-zero", "morpho:WETH/USDC-irm",
-              "morpho:WETH/USDX", "morpho:HMKR/USDC", "comet:CBRK", "comet:WETH"]
+              "morpho:WETH/USDX", "morpho:HMKR/USDC", "comet:CBRK", "comet:WETH", "comet-base:WETH"]
     accounts = {label: hostile_address(label) for label in labels}
     rpc.batch([c for a in accounts.values() for c in (("anvil_impersonateAccount", [a]),
                                                      ("anvil_setBalance", [a, hex(ETH_WEI)]))])
@@ -437,6 +440,18 @@ def deploy_hostile(devnet: Any) -> HostileDeployment:
         txs += [Tx(who, comet, encode_call("supply(address,uint256)", token, raw), GAS),
                 Tx(who, comet, encode_call("withdraw(address,uint256)", usdc, debt_raw), GAS)]
     rpc.send_bulk(txs, per_block=1, what="hostile Comet borrowers")
+    # Comet double #3: its base token's feed will answer 0, so Comet can value no account at all.
+    base_feed = feed(1)
+    comet_args = encode_args(
+        ("address", "address", "uint256", "(uint8,address,address,uint64,uint64,uint64,uint64,uint128)[]"),
+        (usdc, base_feed, 10**6, assets[:1]))
+    comet_base = rpc.deploy(owner, own["CometDouble"].bytecode + comet_args, gas=5_000_000,
+                            what="deploy hostile Comet (base feed)")
+    who = accounts["comet-base:WETH"]
+    rpc.send_bulk([mint_std("WETH", who, 10 * 10**18),
+                   Tx(who, comet_base, encode_call("supply(address,uint256)", weth, 10 * 10**18), GAS),
+                   Tx(who, comet_base, encode_call("withdraw(address,uint256)", usdc, 5_000 * 10**6), GAS)],
+                  per_block=1, what="hostile Comet (base feed) borrower")
 
     # ---------------------------------------------------------------- now break things
     fallback = deploy("HostileFallbackOracle")
@@ -445,6 +460,7 @@ def deploy_hostile(devnet: Any) -> HostileDeployment:
            Tx(owner, feeds["BROKE"], encode_call("setAnswer(int256)", 0), GAS),  # -> fallback -> revert
            Tx(owner, feeds["ZERO"], encode_call("setAnswer(int256)", 0), GAS),  # -> fallback -> 0
            Tx(owner, feeds["CBRK"], encode_call("setAnswer(int256)", 0), GAS),  # Comet getPrice -> BadPrice
+           Tx(owner, base_feed, encode_call("setAnswer(int256)", 0), GAS),  # Comet #3: base price BadPrice
            Tx(owner, configurator, encode_call("setReservePause(address,bool)", tokens["PAUSD"], True), GAS),
            Tx(owner, configurator, encode_call("setReserveFreeze(address,bool)", tokens["FROZN"], True), GAS),
            Tx(owner, switchable, encode_call("setReverting(bool)", True), GAS),
@@ -457,6 +473,7 @@ def deploy_hostile(devnet: Any) -> HostileDeployment:
     return HostileDeployment(
         tokens=tokens, aave_reserves=aave_reserves, aave_borrowers=aave_borrowers, morpho_markets=morpho_markets,
         morpho_borrowers=morpho_borrowers, comet=comet, comet_borrowers=comet_borrowers,
+        comet_broken_base=comet_base, comet_broken_base_borrower=who,
         oracles={"revert": switchable, "zero": zero_oracle, "fallback": fallback, **{f"feed:{k}": v for k, v in feeds.items()}},
         irms={"revert": irm},
     )

@@ -52,7 +52,8 @@ def transport(hostile_net):
 
 def _sources(net, hostile):
     sources = devnet_sources(net.deployment)
-    sources["comets"] = [*sources["comets"], CometSource(hostile.comet, "hostile-comet", "hostile Comet double")]
+    sources["comets"] = [*sources["comets"], CometSource(hostile.comet, "hostile-comet", "hostile Comet double"),
+                         CometSource(hostile.comet_broken_base, "hostile-comet-base", "hostile Comet, broken base feed")]
     return sources
 
 
@@ -171,6 +172,11 @@ def test_comet_hostile_collateral(hostile_net, snapshot):
     for p in snapshot.positions:
         if p.market == market.id:
             assert comet_position_is_liquidatable(market, p, decimals) is False
+    # The base token's price reverts: the whole Comet is left out, with its one borrower counted.
+    assert "hostile-comet-base" not in {m.id for m in snapshot.markets}
+    (entry,) = [s for s in snapshot.skipped if s.market == "hostile-comet-base"]
+    assert entry.account is None and "baseTokenPriceFeed" in entry.reason and "(1 position not read)" in entry.reason
+    assert hostile.comet_broken_base_borrower not in {p.account for p in snapshot.positions}
 
 
 def test_peg_anchor_prices_an_unlisted_stablecoin(hostile_net, transport, snapshot):
@@ -210,7 +216,7 @@ def test_counts(snapshot, hostile_net):
     print(f"\nread {len(snapshot.positions)} positions in {len(snapshot.markets)} markets; "
           f"skipped {len(skipped_positions)} positions and {len(skipped_markets)} markets/reserves")
     assert len(skipped_positions) == 4  # BROKE-coll, BROKE-debt, ZERO (Aave), CBRK (Comet)
-    assert len(skipped_markets) == 2 + 5 + 1  # 2 Aave reserves, 5 Morpho markets, 1 Comet collateral
+    assert len(skipped_markets) == 2 + 5 + 1 + 1  # 2 Aave reserves, 5 Morpho markets, 1 Comet collateral, 1 Comet
 
 
 def test_cli_scan_and_report_show_skipped(snapshot, tmp_path, monkeypatch):
