@@ -374,7 +374,8 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
     alerts += cascade_alerts(core.cascade, config.alerts)
     from risk.positions import market_breakdown, position_table
 
-    positions = position_table(book, config.driver, betas).sorted_by_distance()
+    known = {k: v for k, v in betas.items() if k in book.symbols}  # assets absent here are noted by the scenario run
+    positions = position_table(book, config.driver, known).sorted_by_distance()
     markets = market_breakdown(positions, within=MARKET_WITHIN)
     return ReportResult(loaded, config, bands, core, mc, tuple(results), tuple(alerts), tuple(warnings), positions,
                         markets)
