@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from risk.bands import BandReport
     from risk.cascade import CascadeTable
 
-    from liqrisk.scenario import MonteCarloRun, PathRun
+    from liqrisk.run import MonteCarloRun, PathRun
 
 VENUE_LABELS = {
     "aave_v30": "Aave v3.0–3.2 / Spark",

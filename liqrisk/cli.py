@@ -6,7 +6,7 @@ Conventions (every command):
 - The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
 - RPC URLs are only ever shown masked.
 - A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
-  :class:`~liqrisk.scenario.LiqriskUserError` is turned into a ``click.ClickException`` in one place
+  :class:`~liqrisk.errors.LiqriskUserError` is turned into a ``click.ClickException`` in one place
   (:class:`LiqriskGroup`).
 - Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
   ``liqrisk --help`` is instant.
@@ -33,7 +33,7 @@ SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
 
 
 def _user_error_types() -> tuple[type[BaseException], ...]:
-    from liqrisk.scenario import LiqriskUserError
+    from liqrisk.errors import LiqriskUserError
 
     return (LiqriskUserError,)
 
@@ -47,13 +47,13 @@ class LiqriskGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "liqrisk.scenario" in sys.modules and isinstance(exc, _user_error_types()):
+            if "liqrisk.errors" in sys.modules and isinstance(exc, _user_error_types()):
                 raise click.ClickException(str(exc)) from None
             raise
 
 
 def _fail(message: str) -> None:
-    from liqrisk.scenario import LiqriskUserError
+    from liqrisk.errors import LiqriskUserError
 
     raise LiqriskUserError(message)
 
@@ -143,7 +143,7 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
 
 
 def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
-    from liqrisk.scenario import load_source
+    from liqrisk.sources import load_source
 
     with _status(f"reading positions ({source.kind})", quiet):
         loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
@@ -194,7 +194,7 @@ def _progress_bars(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
                   console=_console(True), transient=True) as progress:
         def update(name: str, done: int, total: int) -> None:
             if name not in tasks:
-                tasks[name] = progress.add_task(f"{name} (paths)", total=total)
+                tasks[name] = progress.add_task(name, total=total)
             progress.update(tasks[name], completed=done)
 
         yield update
@@ -385,7 +385,8 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
 def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
             liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
     """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
-    from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario, run_scenario
+    from liqrisk.run import run_scenario
+    from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario
 
     grid = _drawdowns(drawdowns)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
@@ -448,8 +449,9 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
+    from liqrisk.run import run_scenario
     from liqrisk.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
-                                format_validation_error, run_scenario)
+                                  format_validation_error)
 
     try:
         shock = MonteCarloShock(kind="monte_carlo", model=model, vol=_kv(vols, "--vol"), horizon_days=horizon_days,
@@ -518,7 +520,8 @@ def scenario_check(files: tuple[Path, ...]) -> None:
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
                  fmt: str, out: Path | None, quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
-    from liqrisk.scenario import load_scenario, run_scenario
+    from liqrisk.run import run_scenario
+    from liqrisk.scenario import load_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
     loaded_by_source: dict[str, Any] = {}
@@ -725,6 +728,160 @@ def runs(root: Path, limit: int, fmt: str) -> None:
         ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")])
 
 
+# --------------------------------------------------------------------------- positions
+
+POSITION_FORMATS = ("table", "json", "csv", "parquet")
+
+
+@cli.command(short_help="Positions: account, market, HF, distance to liquidation (filter, sort, export).")
+@source_option()
+@rpc_option
+@block_option
+@driver_options
+@click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
+@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3")),
+              help="Only this venue rule (repeatable).")
+@click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
+              help="Only positions holding this asset as collateral or debt (repeatable).")
+@click.option("--hf-min", type=float, default=None, help="Only positions with HF >= this.")
+@click.option("--hf-max", type=float, default=None, help="Only positions with HF < this.")
+@click.option("--side", "sides", multiple=True, type=click.Choice(("now", "long", "short", "never")),
+              help="Only this side under the driver move: now (liquidatable), long (on a fall), short (on a rise).")
+@click.option("--debt-free", is_flag=True, help="Also list positions without debt (never liquidatable).")
+@click.option("--by-market", is_flag=True, help="One row per market instead: positions, collateral, debt, debt near liquidation.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows after sorting (0 = all).")
+@click.option("--format", "fmt", type=click.Choice(POSITION_FORMATS), default="table", show_default=True,
+              help="Output format (parquet needs --out and the liqrisk[frames] extra).")
+@out_option(None, "Write the rows to this file instead of stdout.")
+@quiet_option
+def positions(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...],
+              markets: tuple[str, ...], venues: tuple[str, ...], assets: tuple[str, ...], hf_min: float | None,
+              hf_max: float | None, sides: tuple[str, ...], debt_free: bool, by_market: bool, limit: int, fmt: str,
+              out: Path | None, quiet: bool) -> None:
+    """Positions closest to liquidation first: account, market, HF, and the driver move (with betas) that
+    liquidates each one. Filters combine (AND); each repeatable filter matches any of its values."""
+    from risk.positions import market_breakdown, position_table
+
+    if fmt == "parquet" and out is None:
+        _fail("--format parquet: pass --out FILE.parquet (Parquet is binary)")
+    if limit < 0:
+        _fail("--limit: must be >= 0 (0 = all rows)")
+    if hf_min is not None and hf_max is not None and hf_min >= hf_max:
+        _fail(f"--hf-min {hf_min:g} must be below --hf-max {hf_max:g}")
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
+    book = _book(loaded)
+    _need_asset(book, driver, "--driver")
+    for a in assets:
+        _need_asset(book, a, "--asset")
+    unknown = sorted(set(markets) - set(book.market_ids))
+    if unknown:
+        _fail(f"--market: no market {', '.join(map(repr, unknown))} in the snapshot (it has {', '.join(book.market_ids)})")
+    table = position_table(book, driver, _betas(book, driver, betas), include_debt_free=debt_free)
+    table = table.filter(markets=markets, assets=assets, hf_min=hf_min, hf_max=hf_max, sides=sides)
+    if venues:
+        import numpy as np
+
+        table = table.take(np.flatnonzero(np.isin(table.venue, venues)))
+    snap = loaded.snapshot
+    meta = {"driver": driver, "driver_spot_usd": table.driver_spot_usd, "block_number": snap.block_number,
+            "chain_id": snap.chain_id, "synthetic": snap.synthetic}
+    if by_market:
+        breakdown = market_breakdown(table)
+        frame = breakdown.to_frame()
+        title = f"Positions by market — {driver} ${table.driver_spot_usd:,.2f}, block {snap.block_number:,}"
+        near = [k for k in frame if k.startswith("debt_within_")]
+        columns = [("market_id", "Market", str), ("venue", "Venue", str), ("positions", "Positions", lambda v: f"{v:,}"),
+                   ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd),
+                   ("min_health_factor", "Min HF", _hf)]
+        columns += [(k, "Debt liq. now" if k == "debt_within_0pct_usd" else
+                     f"Debt ≤{k.removeprefix('debt_within_').removesuffix('pct_usd')}% move", _usd) for k in near]
+    else:
+        table = table.sorted_by_distance()
+        total = len(table)
+        if limit:
+            table = table.head(limit)
+        frame = table.to_frame()
+        shown = f"{len(table):,} of {total:,}" if len(table) < total else f"{total:,}"
+        title = (f"Positions closest to liquidation ({shown}) — {driver} ${table.driver_spot_usd:,.2f}, "
+                 f"block {snap.block_number:,}")
+        meta["rows_total"] = total
+        columns = [("account", "Account", _short_account), ("market_id", "Market", str),
+                   ("health_factor", "HF", _hf), ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd),
+                   ("main_collateral", "Coll.", str), ("main_debt", "Debt asset", str), ("side", "Side", str),
+                   ("distance", f"{driver} move", _distance),
+                   ("driver_price_at_liquidation_usd", f"{driver} at liq.", _price_or_dash),
+                   ("liq_price_alone_usd", f"{driver} alone", _price_or_dash)]
+    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta)
+
+
+def _hf(v: float) -> str:
+    import math
+
+    return "∞" if math.isinf(v) else f"{v:.3f}"
+
+
+def _distance(v: float) -> str:
+    import math
+
+    return "never" if math.isinf(v) else ("now" if v == 0 else f"{v:.1%}")
+
+
+def _price_or_dash(v: float) -> str:
+    import math
+
+    return "—" if not math.isfinite(v) else f"${v:,.2f}"
+
+
+def _short_account(v: str) -> str:
+    return f"{v[:8]}…{v[-4:]}" if len(v) > 14 else v
+
+
+def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: str,
+                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any]) -> None:
+    """Columns to a table / JSON (``{**meta, "rows": [...]}``, NaN/inf as null) / CSV (every column, raw
+    numbers, NaN empty) / Parquet, on stdout or into ``out``."""
+    from risk.frames import FRAMES_EXTRA_HINT, json_safe
+
+    keys = list(frame)
+    n = len(frame[keys[0]]) if keys else 0
+    rows = [{k: frame[k][i].item() for k in keys} for i in range(n)]
+    if fmt == "parquet":
+        assert out is not None
+        try:
+            import pyarrow  # noqa: F401
+            from risk.frames import to_pandas
+        except ImportError:
+            _fail(f"--format parquet: {FRAMES_EXTRA_HINT}")
+        df = to_pandas(frame)
+        df.attrs.update(meta)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out, index=False)
+        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        return
+    if fmt == "table":
+        if out is not None:
+            _fail("--out: use --format csv, json or parquet to write a file")
+        _emit(rows, "table", title=title, columns=columns)
+        return
+    if fmt == "json":
+        text = json.dumps(json_safe({**meta, "rows": rows}), indent=2, allow_nan=False) + "\n"
+    else:
+        import math
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows)
+        text = buf.getvalue()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        from chain.files import write_atomic
+
+        write_atomic(out, text)
+        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+
+
 # ------------------------------------------------------------------------------ devnet
 
 
@@ -819,10 +976,11 @@ DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed: int | None, quiet: bool) -> None:
     """One command: devnet up, populate, scan, bands, cascades, Monte Carlo, a replay, report, devnet down."""
     from chain.devnet import Devnet, DevnetError
-    from liqrisk.report import ReportConfig, compute_report, write_report
     from chain.scan import scan_devnet
-    from liqrisk.scenario import LoadedSnapshot, MonteCarloShock, load_scenario
     from chain.transport import RpcError
+    from liqrisk.report import ReportConfig, compute_report, write_report
+    from liqrisk.scenario import MonteCarloShock, load_scenario
+    from liqrisk.sources import LoadedSnapshot
 
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
     say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))

@@ -32,19 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
 from chain.files import write_atomic
-from liqrisk.scenario import (
-    DriverSpec,
-    GridShock,
-    LiqriskUserError,
-    LiquiditySpec,
-    LoadedSnapshot,
-    MonteCarloShock,
-    OutputsSpec,
-    Scenario,
-    ScenarioFile,
-    ScenarioResult,
-    run_scenario,
-)
+from liqrisk.errors import LiqriskUserError
+from liqrisk.run import ScenarioResult, run_scenario
+from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario, ScenarioFile
+from liqrisk.sources import LoadedSnapshot
 
 if TYPE_CHECKING:
     from risk.bands import Band, BandReport

@@ -27,46 +27,24 @@ Shape of a file (see ``scenarios/*.toml`` for complete examples)::
 Replays are written *relative to the snapshot's spot* (the snapshot's prices are the start),
 so the same file runs against the sample, the devnet or mainnet.
 
-Running a scenario (:func:`run_scenario`) is pure computation on a
-:class:`~risk.book.PositionBook`; loading positions (:func:`load_source`) is the I/O part.
+This module is the file format and its loading only. Running a scenario is
+:func:`liqrisk.run.run_scenario` (pure computation on a :class:`~risk.book.PositionBook`); reading
+positions is :func:`liqrisk.sources.load_source` (the I/O part); the app's errors are in
+:mod:`liqrisk.errors`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must not load numpy
-    import numpy as np
-
-    from risk.bands import BandReport
-    from risk.book import PositionBook
-    from risk.cascade import CascadeTable
-    from risk.liquidity import LiquidityModel
-    from risk.montecarlo import MonteCarloResult
-    from risk.snapshot import Snapshot
-
-
-class LiqriskUserError(Exception):
-    """A problem the user can fix (bad file, bad option, no devnet running, RPC down).
-
-    The CLI prints ``str(error)`` and exits non-zero, never a traceback.
-    """
-
-
-class ScenarioError(LiqriskUserError):
-    """A scenario file that cannot be read or does not validate."""
-
-
-ProgressCallback = Callable[[int, int], None]
-"""``progress(done, total)``; called as work completes (e.g. Monte Carlo paths)."""
+from liqrisk.errors import LiqriskUserError, ScenarioError
 
 
 # ------------------------------------------------------------------------------------- models
@@ -435,448 +413,32 @@ def load_scenario(path: str | Path) -> ScenarioFile:
     return ScenarioFile(path, parse_scenario(data, str(path)))
 
 
-# --------------------------------------------------------------------------- source loading
-
-
-CACHE_DIR_ENV = "LIQRISK_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    from chain.anvil import PROJECT_ROOT
-
-    return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / ".liqrisk-cache"))
-
-
-@dataclass(frozen=True)
-class LoadedSnapshot:
-    """A snapshot and how it was obtained (``description`` is safe to print: URLs are masked)."""
-
-    snapshot: "Snapshot"
-    kind: str
-    description: str
-
-    @property
-    def block_line(self) -> str:
-        s = self.snapshot
-        tag = " — SYNTHETIC sample, not chain data" if s.synthetic else ""
-        return f"block {s.block_number:,} (chain {s.chain_id}, {self.description}){tag}"
-
-
-MAINNET_CHAIN_ID = 1
-
-
-def mainnet_sources() -> dict[str, Any]:
-    """Ethereum mainnet venues scanned by ``--source rpc`` (addresses and deployment blocks from
-    the project's protocol reference: Aave V3 Core, Prime and EtherFi, SparkLend, Morpho Blue,
-    Compound V3 cUSDCv3). Prime's and EtherFi's deployment blocks are not in the reference: their
-    scans start at Core's (earlier is safe, only slower on the first run). cWETHv3 is left out: its
-    feeds are ETH-denominated, not USD."""
-    from chain.scan import AaveSource, CometSource, MorphoSource
-
-    return {
-        "aave_pools": [
-            AaveSource("0x2f39d218133AFaB8F2B819B1066c7E434Ad94E9e", "aave-core", "Aave V3 Core", 16291127),
-            AaveSource("0xcfBf336fe147D643B9Cb705648500e101504B16d", "aave-prime", "Aave V3 Prime", 16291127),
-            AaveSource("0xeBa440B438Ad808101d1c451C1C5322c90BEFCdA", "aave-etherfi", "Aave V3 EtherFi", 16291127),
-            AaveSource("0x02C3eA4e34C0cBd694D2adFa2c690EECbC1793eE", "spark", "SparkLend", 16776401),
-        ],
-        "morpho": MorphoSource("0xBBBBBbbBBb9cC5e90e3b3Af64bdAF62C37EEFFCb", start_block=18883124),
-        "comets": [CometSource("0xc3d688B66703497DAA19211EEdff47f25384cdc3", "comet-usdc", "Compound V3 USDC", 15331586)],
-    }
-
-
-def load_source(
-    source: SourceSpec,
-    *,
-    rpc_url: str | None = None,
-    block: BlockSpec | None = None,
-    base_dir: Path | None = None,
-) -> LoadedSnapshot:
-    """Read positions as ``source`` says (``block`` overrides ``source.block``).
-
-    Every failure a user can fix (no devnet, RPC unreachable, missing file, bad JSON) becomes a
-    :class:`LiqriskUserError` with the masked URL or the path in the message.
-    """
-    from pydantic import ValidationError as _VE
-
-    block = source.block if block is None else block
-    if source.kind == "sample":
-        from risk.sample import sample_snapshot
-
-        snap = sample_snapshot(source.sample_positions, seed=source.sample_seed)
-        return LoadedSnapshot(snap, "sample", f"synthetic sample, seed {source.sample_seed}")
-    if source.kind == "snapshot":
-        from risk.snapshot import Snapshot
-
-        path = Path(source.path or "")
-        if base_dir is not None and not path.is_absolute() and not path.exists():
-            path = base_dir / path
-        try:
-            snap = Snapshot.load(path)
-        except FileNotFoundError:
-            raise LiqriskUserError(f"snapshot file not found: {path}") from None
-        except _VE as exc:
-            raise LiqriskUserError(format_validation_error(exc, f"{path}: not a valid liqrisk snapshot")) from None
-        return LoadedSnapshot(snap, "snapshot", f"snapshot file {path}")
-    from chain.transport import RpcError
-
-    if source.kind == "devnet":
-        from chain.devnet import DevnetError, load_deployment
-        from chain.devnet.core import devnet_status
-        from chain.scan import scan_devnet
-
-        status = devnet_status()
-        if not status["running"]:
-            raise LiqriskUserError("no devnet is running: start one with `liqrisk devnet up` "
-                                   f"(state file {status['state_path']})")
-        try:
-            deployment = load_deployment()
-            snap = scan_devnet(deployment, block)
-        except (RpcError, DevnetError) as exc:
-            raise LiqriskUserError(f"devnet scan failed: {exc}") from None
-        return LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
-    # rpc
-    from chain.cache import CachingTransport
-    from chain.scan import scan_snapshot
-    from chain.transport import HttpTransport, url_from_env_or_arg
-
-    try:
-        url = url_from_env_or_arg(rpc_url)
-    except ValueError as exc:
-        raise LiqriskUserError(str(exc)) from None
-    root = cache_dir()
-    try:
-        with HttpTransport(url) as http:
-            if http.chain_id != MAINNET_CHAIN_ID:
-                raise LiqriskUserError(f"{http.masked_url} is chain {http.chain_id}; --source rpc reads the "
-                                       f"Ethereum mainnet venues (chain 1)")
-            cached = CachingTransport(http, root / "rpc-cache.sqlite")
-            snap = scan_snapshot(cached, block=block, accounts_index=root / "accounts.sqlite", **mainnet_sources())
-            return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}")
-    except RpcError as exc:
-        raise LiqriskUserError(f"RPC scan failed: {exc}") from None
-
-
-# ----------------------------------------------------------------------------------- running
-
-
-@dataclass(frozen=True)
-class PerAssetLiquidity:
-    """Liquidity model mixing models per asset: column ``j`` of the impact comes from ``models[j]``.
-
-    Satisfies :class:`risk.liquidity.LiquidityModel`; ``net_sell_usd`` shape (..., n_assets).
-    """
-
-    models: tuple["LiquidityModel", ...]
-    columns: tuple[tuple[int, ...], ...]
-    description: tuple[tuple[str, str], ...] = ()
-
-    def impact(self, net_sell_usd):  # noqa: ANN001 - numpy array in, numpy array out
-        import numpy as np
-
-        q = np.asarray(net_sell_usd, dtype=np.float64)
-        out = np.zeros_like(q)
-        for model, cols in zip(self.models, self.columns):
-            idx = list(cols)
-            out[..., idx] = model.impact(q)[..., idx]
-        return out
-
-
-def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str]) -> PerAssetLiquidity:
-    """Impact model over ``symbols`` (book order) from a :class:`LiquiditySpec`.
-
-    Assets sharing a model kind are grouped into one vectorized model (one ConstantDepth with a
-    depth per asset, one SquareRootImpact per ``y``); each table is its own model.
-    """
-    import numpy as np
-
-    from risk import liquidity as lq
-
-    n = len(symbols)
-    depth = np.full(n, np.inf)  # inf depth = no impact on columns outside the group
-    depth_cols: list[int] = []
-    sqrt_groups: dict[float, tuple[list[int], np.ndarray, np.ndarray]] = {}
-    models: list[Any] = []
-    columns: list[tuple[int, ...]] = []
-    described: list[tuple[str, str]] = []
-    for j, symbol in enumerate(symbols):
-        asset = spec.assets.get(symbol)
-        kind = asset.model if asset is not None else spec.model
-        if kind == "none":
-            described.append((symbol, "no impact"))
-        elif kind == "constant_depth":
-            d = getattr(asset, "depth_usd_per_pct", None) or lq.DEFAULT_DEPTH_USD_PER_PCT.get(
-                symbol, lq.FALLBACK_DEPTH_USD_PER_PCT)
-            depth[j] = d
-            depth_cols.append(j)
-            described.append((symbol, f"constant depth: ${_human(d)} moves the price 1%"))
-        elif kind == "sqrt":
-            vol = getattr(asset, "daily_volatility", None)
-            vol = lq.DEFAULT_DAILY_VOLATILITY.get(symbol, 0.05) if vol is None else vol
-            volume = getattr(asset, "daily_volume_usd", None) or lq.DEFAULT_DAILY_VOLUME_USD.get(symbol, 0.05e9)
-            y = float(getattr(asset, "y", 1.0))
-            cols, vols, volumes = sqrt_groups.setdefault(y, ([], np.zeros(n), np.ones(n)))
-            cols.append(j)
-            vols[j], volumes[j] = vol, volume
-            described.append((symbol, f"square root: Y={y:g}, daily vol {vol:.1%}, daily volume ${_human(volume)}"))
-        else:
-            assert isinstance(asset, TableSpec)
-            sizes = np.array(asset.sizes_usd, dtype=np.float64)
-            impacts = np.repeat(np.array(asset.impacts, dtype=np.float64)[:, None], n, axis=1)
-            models.append(lq.ImpactTable(sizes, impacts))
-            columns.append((j,))
-            described.append((symbol, f"impact table, {len(sizes)} points up to ${_human(sizes[-1])}"))
-    if depth_cols:
-        models.append(lq.ConstantDepth(depth))
-        columns.append(tuple(depth_cols))
-    for y, (cols, vols, volumes) in sqrt_groups.items():
-        models.append(lq.SquareRootImpact(vols, volumes, y))
-        columns.append(tuple(cols))
-    return PerAssetLiquidity(tuple(models), tuple(columns), tuple(described))
-
-
-@dataclass(frozen=True, eq=False)
-class PathRun:
-    """A replayed path: exogenous prices and the liquidations along it.
-
-    hours : shape (n_steps,); prices_usd : shape (1, n_steps, n_assets), USD per unit (exogenous)
-    """
-
-    hours: "np.ndarray"
-    prices_usd: "np.ndarray"
-    result: "MonteCarloResult"
-
-
-@dataclass(frozen=True, eq=False)
-class MonteCarloRun:
-    """A Monte Carlo run and the inputs that define it (for the report)."""
-
-    model: str
-    horizon_days: float
-    steps: int
-    seed: int | None
-    vol_annual: dict[str, float]
-    correlation: "np.ndarray"
-    result: "MonteCarloResult"
-
-
-@dataclass(frozen=True, eq=False)
-class ScenarioResult:
-    """What running one scenario produced (exactly one of cascade / path / monte_carlo is set)."""
-
-    name: str
-    kind: str
-    driver: str
-    betas: dict[str, float]
-    liquidity: tuple[tuple[str, str], ...]
-    bands: "BandReport | None" = None
-    cascade: "CascadeTable | None" = None
-    path: PathRun | None = None
-    monte_carlo: MonteCarloRun | None = None
-    notes: tuple[str, ...] = ()
-    file: str | None = None
-    description: str = ""
-    references: tuple[str, ...] = ()
-    outputs: OutputsSpec = field(default_factory=OutputsSpec)
-
-
-def _known(book: "PositionBook", values: Mapping[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
-    """Keep entries for assets the book has; note the ones it lacks (scenarios are portable)."""
-    missing = sorted(set(values) - set(book.symbols))
-    if missing:
-        notes.append(f"{what} for {', '.join(missing)} ignored: not in this snapshot")
-    return {k: v for k, v in values.items() if k in book.symbols}
-
-
-def _check_driver(book: "PositionBook", driver: str, where: str) -> None:
-    if driver not in book.symbols:
-        raise LiqriskUserError(f"{where}: driver asset {driver!r} is not in the snapshot "
-                               f"(it has {', '.join(book.symbols)})")
-
-
-def run_scenario(
-    scenario: Scenario,
-    book: "PositionBook",
-    *,
-    seed: int | None = None,
-    progress: ProgressCallback | None = None,
-    where: str | None = None,
-) -> ScenarioResult:
-    """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed."""
-    from risk.bands import liquidation_bands
-    from risk.cascade import cascade_grid
-
-    where = where or scenario.name
-    notes: list[str] = []
-    _check_driver(book, scenario.driver.asset, where)
-    betas = _known(book, scenario.driver.betas, "betas", notes)
-    _known(book, scenario.liquidity.assets, "liquidity settings", notes)
-    liquidity = build_liquidity(scenario.liquidity, book.symbols)
-    common: dict[str, Any] = dict(
-        name=scenario.name, kind=scenario.shock.kind, driver=scenario.driver.asset, betas=betas,
-        liquidity=liquidity.description, description=scenario.description, references=tuple(scenario.references),
-        outputs=scenario.outputs,
-    )
-    if scenario.outputs.bands:
-        common["bands"] = liquidation_bands(book, scenario.driver.asset)
-    shock = scenario.shock
-    if isinstance(shock, GridShock):
-        table = cascade_grid(book, driver=scenario.driver.asset, betas=betas, drawdowns=shock.grid(), liquidity=liquidity)
-        return ScenarioResult(cascade=table, notes=tuple(notes), **common)
-    if isinstance(shock, PathShock):
-        run = run_path(book, scenario.driver.asset, betas, shock, liquidity, notes)
-        return ScenarioResult(path=run, notes=tuple(notes), **common)
-    assert isinstance(shock, MonteCarloShock)
-    run_mc = run_monte_carlo(book, scenario.driver.asset, betas, shock, liquidity,
-                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes)
-    return ScenarioResult(monte_carlo=run_mc, notes=tuple(notes), **common)
-
-
-def run_path(book: "PositionBook", driver: str, betas: Mapping[str, float], shock: PathShock,
-             liquidity: "LiquidityModel", notes: list[str] | None = None) -> PathRun:
-    """Replay ``shock`` (returns relative to the book's spot) with endogenous cascades."""
-    import numpy as np
-
-    from risk.montecarlo import driver_cross_impact, simulate_liquidations
-    from risk.paths import replay_paths
-
-    notes = [] if notes is None else notes
-    hours, returns, assets = shock.points()
-    assets = _known(book, assets, "path returns", notes)
-    beta = book.asset_vector(betas)
-    d = book.asset_index(driver)
-    beta[d] = 1.0
-    r = np.array(returns)
-    # Cumulative return of every asset at each point: beta-linked, unless given explicitly.
-    cum = np.maximum(1.0 + r[:, None] * beta[None, :], 1e-6) - 1.0
-    for symbol, series in assets.items():
-        cum[:, book.asset_index(symbol)] = series
-    horizon = max(shock.horizon_hours, hours[-1])
-    at_steps = np.rint(np.array(hours) / horizon * (shock.steps - 1)).astype(np.int64)
-    if np.any(np.diff(at_steps) <= 0):
-        raise LiqriskUserError(f"path points closer than one step: raise steps above {shock.steps}")
-    paths = replay_paths(cum, shock.steps, kind="cum_return", spot_usd=book.prices_usd, at_steps=at_steps)
-    # Liquidations of the driver drag beta-linked assets with it, as in the cascade grid.
-    result = simulate_liquidations(book, paths, liquidity=liquidity,
-                                   cross_impact=driver_cross_impact(book, driver, betas))
-    grid_hours = np.linspace(0.0, horizon, shock.steps)
-    return PathRun(grid_hours, paths, result)
-
-
-def mc_correlation(book: "PositionBook", driver: str, betas: Mapping[str, float],
-                   spec: CorrelationSpec | None, notes: list[str]) -> "np.ndarray":
-    """Correlation in book order: the given matrix (others independent) or one factor from betas."""
-    import numpy as np
-
-    n = book.n_assets
-    if spec is None:
-        c = np.clip(book.asset_vector(betas), -0.99, 0.99)
-        c[book.asset_index(driver)] = 1.0
-        corr = np.outer(c, c)
-        np.fill_diagonal(corr, 1.0)
-        return corr
-    corr = np.eye(n)
-    present = [a for a in spec.assets if a in book.symbols]
-    if len(present) < len(spec.assets):
-        notes.append(f"correlation rows for {', '.join(sorted(set(spec.assets) - set(present)))} ignored: not in this snapshot")
-    given = np.array(spec.matrix)
-    for i, a in enumerate(spec.assets):
-        for j, b in enumerate(spec.assets):
-            if a in book.symbols and b in book.symbols:
-                corr[book.asset_index(a), book.asset_index(b)] = given[i, j]
-    return corr
-
-
-def run_monte_carlo(
-    book: "PositionBook",
-    driver: str,
-    betas: Mapping[str, float],
-    shock: MonteCarloShock,
-    liquidity: "LiquidityModel",
-    *,
-    seed: int | None,
-    progress: ProgressCallback | None = None,
-    notes: list[str] | None = None,
-    chunk_paths: int = 250,
-) -> MonteCarloRun:
-    """Draw paths and simulate them in chunks (for progress); paths are independent, so the
-    result equals one call over all paths."""
-    import numpy as np
-
-    from risk import liquidity as lq
-    from risk import paths as rp
-
-    notes = [] if notes is None else notes
-    vol_given = _known(book, shock.vol, "vol", notes)
-    vol = {s: float(vol_given.get(s, lq.DEFAULT_DAILY_VOLATILITY.get(s, 0.05) * math.sqrt(rp.DAYS_PER_YEAR)))
-           for s in book.symbols}
-    vol_vec = np.array([vol[s] for s in book.symbols])
-    corr = mc_correlation(book, driver, betas, shock.correlation, notes)
-    try:
-        rp.validate_correlation(corr, book.n_assets)
-    except ValueError as exc:  # a valid sub-matrix embedded in the identity stays valid; be safe
-        raise LiqriskUserError(f"correlation for this snapshot: {exc}") from None
-    common = dict(drift_annual=shock.drift_annual, seed=seed)
-    args = (book.prices_usd, vol_vec, corr, shock.horizon_days, shock.steps, shock.paths)
-    if shock.model == "gbm":
-        paths = rp.gbm_paths(*args, **common)
-    elif shock.model == "student_t":
-        paths = rp.student_t_paths(*args, dof=shock.dof, **common)
-    else:
-        paths = rp.merton_jump_paths(*args, jump_intensity_per_day=shock.jump_intensity_per_day,
-                                     jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log, **common)
-    from risk.montecarlo import driver_cross_impact
-
-    result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths,
-                                cross_impact=driver_cross_impact(book, driver, betas))
-    return MonteCarloRun(shock.model, shock.horizon_days, shock.steps, seed, vol, corr, result)
-
-
-def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "LiquidityModel", *,
-                       progress: ProgressCallback | None = None, chunk_paths: int = 250,
-                       cross_impact: "np.ndarray | None" = None) -> "MonteCarloResult":
-    """:func:`risk.montecarlo.simulate_liquidations` over chunks of paths, merged."""
-    import numpy as np
-
-    from risk.montecarlo import MonteCarloResult, PathOutcomes, RiskSummary, simulate_liquidations
-
-    n = paths.shape[0]
-    parts = []
-    for start in range(0, n, chunk_paths):
-        parts.append(simulate_liquidations(book, paths[start:start + chunk_paths], liquidity=liquidity,
-                                           cross_impact=cross_impact))
-        if progress is not None:
-            progress(min(start + chunk_paths, n), n)
-    if len(parts) == 1:
-        return parts[0]
-
-    def merged(outcomes: list[PathOutcomes]) -> PathOutcomes:
-        return PathOutcomes(**{f: np.concatenate([getattr(o, f) for o in outcomes])
-                               for f in PathOutcomes.__dataclass_fields__})
-
-    import dataclasses
-
-    endo = merged([p.endogenous for p in parts])
-    exo = merged([p.exogenous for p in parts]) if parts[0].exogenous is not None else None
-    fields = {f.name: getattr(parts[0], f.name) for f in dataclasses.fields(MonteCarloResult)}
-    fields.update(endogenous=endo, endogenous_summary=RiskSummary.of(endo), exogenous=exo,
-                  exogenous_summary=RiskSummary.of(exo) if exo is not None else None)
-    for name, value in fields.items():  # engine diagnostics counted per call (e.g. re-runs) add up
-        if name not in ("n_steps", "max_rounds") and isinstance(value, int) and not isinstance(value, bool):
-            fields[name] = sum(getattr(p, name) for p in parts)
-    return MonteCarloResult(**fields)
-
-
-def _human(usd: float) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(usd) >= scale:
-            return f"{usd / scale:,.1f}{unit}"
-    return f"{usd:,.0f}"
+_MOVED = {
+    # name -> module it moved to (the split of this file); kept importable from here for code
+    # written against the old layout.
+    "LoadedSnapshot": "liqrisk.sources", "load_source": "liqrisk.sources", "cache_dir": "liqrisk.sources",
+    "CACHE_DIR_ENV": "liqrisk.sources",
+    "MAINNET_CHAIN_ID": "liqrisk.mainnet", "mainnet_sources": "liqrisk.mainnet",
+    "PerAssetLiquidity": "risk.liquidity",
+    "ProgressCallback": "liqrisk.run", "build_liquidity": "liqrisk.run", "PathRun": "liqrisk.run",
+    "MonteCarloRun": "liqrisk.run", "ScenarioResult": "liqrisk.run", "run_scenario": "liqrisk.run",
+    "run_path": "liqrisk.run", "run_monte_carlo": "liqrisk.run", "mc_correlation": "liqrisk.run",
+    "simulate_in_chunks": "liqrisk.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 __all__ = [
-    "DriverSpec", "GridShock", "LiqriskUserError", "LiquiditySpec", "LoadedSnapshot", "MonteCarloRun",
-    "MonteCarloShock", "OutputsSpec", "PathRun", "PathShock", "PerAssetLiquidity", "Scenario", "ScenarioError",
-    "ScenarioFile", "ScenarioResult", "SourceSpec", "build_liquidity", "format_validation_error", "load_scenario",
-    "load_source", "parse_scenario", "run_monte_carlo", "run_path", "run_scenario",
+    "BlockSpec", "ConstantDepthSpec", "CorrelationSpec", "DriverSpec", "GridShock", "LiqriskUserError",
+    "LiquiditySpec", "MonteCarloShock", "NoImpactSpec", "OutputsSpec", "PathShock", "Scenario", "ScenarioError",
+    "ScenarioFile", "SourceSpec", "SquareRootSpec", "TableSpec", "format_validation_error", "load_scenario",
+    "parse_scenario",
 ]

@@ -210,7 +210,7 @@ def run_once(job: Job, index: RunIndex, *, on_event: Callable[[str], None] | Non
         index.finish_failed(row, "interrupted", status="abandoned")
         raise
     except Exception as exc:  # noqa: BLE001 - a scheduled loop survives any failed run
-        from liqrisk.scenario import LiqriskUserError
+        from liqrisk.errors import LiqriskUserError
 
         message = str(exc) if isinstance(exc, LiqriskUserError) else f"{type(exc).__name__}: {exc}"
         log.error("report run failed: %s", message)

@@ -141,3 +141,35 @@ def default_square_root(symbols: Sequence[str], y: float = 1.0) -> SquareRootImp
     vol = np.array([DEFAULT_DAILY_VOLATILITY.get(s, 0.05) for s in symbols])
     volume = np.array([DEFAULT_DAILY_VOLUME_USD.get(s, 0.05e9) for s in symbols])
     return SquareRootImpact(vol, volume, y)
+
+
+@dataclass(frozen=True)
+class PerAssetLiquidity:
+    """Liquidity model mixing models per asset: column ``j`` of the impact comes from the model
+    whose ``columns`` entry lists ``j``; columns no model lists have no impact.
+
+    models : the component models, each over all ``n_assets`` columns;
+    columns : per model, the asset indices (book order) it prices;
+    description : ``(symbol, text)`` pairs saying which model prices each asset (for reports).
+
+    Satisfies :class:`LiquidityModel`; ``net_sell_usd`` shape (..., n_assets).
+    """
+
+    models: tuple[LiquidityModel, ...]
+    columns: tuple[tuple[int, ...], ...]
+    description: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.models) != len(self.columns):
+            raise ValueError(f"{len(self.models)} models but {len(self.columns)} column groups")
+        flat = [j for cols in self.columns for j in cols]
+        if len(flat) != len(set(flat)):
+            raise ValueError("an asset column is priced by more than one model")
+
+    def impact(self, net_sell_usd: NDArray[np.float64]) -> NDArray[np.float64]:
+        q = np.asarray(net_sell_usd, dtype=np.float64)
+        out = np.zeros_like(q)
+        for model, cols in zip(self.models, self.columns):
+            idx = list(cols)
+            out[..., idx] = model.impact(q)[..., idx]
+        return out

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -211,6 +212,12 @@ class MonteCarloResult:
         if self.exogenous is not None:
             frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
         return frame
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
     def to_json(self, *, include_paths: bool = False) -> str:
         """Summary (and optionally every per-path column) as JSON; NaN/inf become null."""
@@ -739,10 +746,12 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
 def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds: int,
          sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float,
-         cross_impact: Float64Array2D | None = None) -> dict[str, NDArray]:
+         cross_impact: Float64Array2D | None = None,
+         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray]:
     """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
     A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
+    ``on_chunk(n)`` is called after each chunk of ``n`` paths completes.
     """
     idx = np.arange(paths.shape[0])
     fields: dict[str, list[NDArray]] = {}
@@ -758,6 +767,8 @@ def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds
             continue
         for name, value in vars(out).items():
             fields.setdefault(name, []).append(value)
+        if on_chunk is not None:
+            on_chunk(int(sel.size))
     return {name: np.concatenate(parts) for name, parts in fields.items()}
 
 
@@ -781,6 +792,7 @@ def simulate_liquidations(
     max_pairs: int = 2_000_000,
     band: float = 0.002,
     cross_impact: NDArray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 
@@ -812,6 +824,9 @@ def simulate_liquidations(
         ``C[k, j]``: how much of asset ``j``'s impact asset ``k`` takes (zero diagonal); e.g.
         :func:`driver_cross_impact` so that selling WETH drags wstETH (beta 1) with it. ``None``:
         each asset moves with its own impact only.
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk of paths; ``total`` counts every path of every
+        run (twice ``n_paths`` when the exogenous comparison runs too). Results do not depend on it.
 
     Returns
     -------
@@ -836,13 +851,24 @@ def simulate_liquidations(
         if cross.shape != (n_assets, n_assets) or not np.all(np.isfinite(cross)) or np.any(np.diag(cross) != 0):
             raise ValueError(f"cross_impact: expected a finite ({n_assets}, {n_assets}) matrix with a zero diagonal")
     bk = _Book.of(book)
+    runs = 2 if (liquidity is not None and compare_exogenous) else 1
+    on_chunk = None
+    if progress is not None:
+        done = [0]
+
+        def on_chunk(n: int) -> None:
+            done[0] += n
+            progress(done[0], runs * n_paths)
+
     exo_fields = None
     if compare_exogenous or liquidity is None:
-        exo_fields = _run(bk, paths, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band)
+        exo_fields = _run(bk, paths, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band,
+                          on_chunk=on_chunk)
     if liquidity is None:
         endo_fields = exo_fields
     else:
-        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross)
+        endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross,
+                           on_chunk=on_chunk)
 
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None

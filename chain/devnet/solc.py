@@ -197,12 +197,32 @@ AAVE36_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     "evmVersion": "shanghai",
     "metadata": {"bytecodeHash": "none"},
-    "remappings": [
-        "openzeppelin-contracts/contracts/=@openzeppelin/contracts/",
-        "openzeppelin-contracts-upgradeable/contracts/=@openzeppelin/contracts-upgradeable/",
-        "solidity-utils/=@bgd-labs/solidity-utils/src/",
-    ],
 }
+
+
+def _openzeppelin5(package: str) -> str:
+    """``node_modules``-relative folder of the OpenZeppelin 5.x ``package`` (``contracts`` or
+    ``contracts-upgradeable``) that @bgd-labs/solidity-utils depends on: npm nests it under that
+    package when another dependency (Uniswap v3 periphery: OZ 3.4) holds the top-level name."""
+    for folder in (f"@bgd-labs/solidity-utils/node_modules/@openzeppelin/{package}", f"@openzeppelin/{package}"):
+        meta = NODE_MODULES / folder / "package.json"
+        if meta.exists() and str(json.loads(meta.read_text())["version"]).startswith("5."):
+            return folder
+    raise SolcError(f"OpenZeppelin 5.x @openzeppelin/{package} not installed under {NODE_MODULES}: run ./setup.sh")
+
+
+def aave36_remappings() -> list[str]:
+    """aave-v3-origin's remappings onto the npm packages (its own point at git submodules)."""
+    oz, oz_up = _openzeppelin5("contracts"), _openzeppelin5("contracts-upgradeable")
+    return [
+        f"openzeppelin-contracts/contracts/={oz}/",
+        f"openzeppelin-contracts-upgradeable/contracts/={oz_up}/",
+        f"@openzeppelin/contracts/={oz}/",  # OZ-upgradeable's own imports
+        f"@openzeppelin/contracts-upgradeable/={oz_up}/",
+        "solidity-utils/=@bgd-labs/solidity-utils/src/",
+    ]
+
+
 AAVE36_TARGETS: tuple[str, ...] = tuple(
     f"{AAVE36_PACKAGE}/src/contracts/{path}.sol" for path in (
         "protocol/configuration/PoolAddressesProvider",
@@ -260,8 +280,9 @@ def compile_aave36() -> dict[str, CompiledContract]:
     every name among the compiled sources is unique."""
     if not (NODE_MODULES / AAVE36_PACKAGE).exists():
         raise SolcError(f"{AAVE36_PACKAGE} not installed under {NODE_MODULES}: run ./setup.sh")
-    sources = _closure(AAVE36_TARGETS, AAVE36_SETTINGS["remappings"])
-    compiled = compile_standard(sources, AAVE36_SETTINGS, package=SOLC_0827_PACKAGE)
+    remappings = aave36_remappings()
+    sources = _closure(AAVE36_TARGETS, remappings)
+    compiled = compile_standard(sources, {**AAVE36_SETTINGS, "remappings": remappings}, package=SOLC_0827_PACKAGE)
     by_name: dict[str, CompiledContract] = {}
     for contract in compiled.values():
         if contract.name in by_name and contract.bytecode != by_name[contract.name].bytecode:

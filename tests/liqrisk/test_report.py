@@ -21,7 +21,8 @@ from liqrisk.report import (
     report_schema,
     write_report,
 )
-from liqrisk.scenario import MonteCarloShock, SourceSpec, load_scenario, load_source
+from liqrisk.scenario import MonteCarloShock, SourceSpec, load_scenario
+from liqrisk.sources import load_source
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -9,16 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liqrisk.scenario import (
-    LiqriskUserError,
-    MonteCarloShock,
-    ScenarioError,
-    SourceSpec,
-    build_liquidity,
-    load_scenario,
-    load_source,
-    run_scenario,
-)
+from liqrisk.errors import LiqriskUserError, ScenarioError
+from liqrisk.run import build_liquidity, run_scenario
+from liqrisk.scenario import MonteCarloShock, SourceSpec, load_scenario
+from liqrisk.sources import load_source
 from risk.book import PositionBook
 from risk.liquidation_prices import Side, liquidation_prices_for
 from risk.sample import ETH_CLUSTER_USD, sample_snapshot
@@ -233,8 +227,8 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_chunked_monte_carlo_equals_one_call(book: PositionBook) -> None:
-    """The progress-bar chunking must not change the answer: paths are independent."""
-    from liqrisk.scenario import simulate_in_chunks
+    """The progress callback's chunking must not change the answer: paths are independent."""
+    from liqrisk.run import simulate_in_chunks
     from risk.liquidity import default_constant_depth
     from risk.montecarlo import simulate_liquidations
     from risk.paths import gbm_paths
@@ -245,7 +239,8 @@ def test_chunked_monte_carlo_equals_one_call(book: PositionBook) -> None:
     progress: list[tuple[int, int]] = []
     chunked = simulate_in_chunks(book, paths, liquidity, chunk_paths=7, progress=lambda d, t: progress.append((d, t)))
     whole = simulate_liquidations(book, paths, liquidity=liquidity)
-    assert progress == [(7, 30), (14, 30), (21, 30), (28, 30), (30, 30)]
+    # Two runs over the paths (with impact and without), chunks of 7: total counts both.
+    assert progress == [(d, 60) for d in (7, 14, 21, 28, 30, 37, 44, 51, 58, 60)]
     for name in ("liquidated_debt_usd", "bad_debt_usd", "positions_hit", "max_drawdown"):
         np.testing.assert_allclose(getattr(chunked.endogenous, name), getattr(whole.endogenous, name), rtol=1e-12)
         np.testing.assert_allclose(getattr(chunked.exogenous, name), getattr(whole.exogenous, name), rtol=1e-12)

@@ -16,7 +16,8 @@ import pytest
 
 from liqrisk.report import ReportConfig, compute_report, write_report
 from liqrisk.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
-from liqrisk.scenario import LoadedSnapshot, SourceSpec, load_source
+from liqrisk.scenario import SourceSpec
+from liqrisk.sources import LoadedSnapshot, load_source
 
 QUICK = ReportConfig(monte_carlo=None, charts=False)
 

@@ -1,0 +1,299 @@
+"""Running a scenario: pure computation on a :class:`~risk.book.PositionBook`.
+
+A validated :class:`~liqrisk.scenario.Scenario` becomes engine calls: the liquidity spec an
+impact model (:func:`build_liquidity`), the shock a cascade grid, a replayed path or a Monte
+Carlo. Positions are read elsewhere (:mod:`liqrisk.sources`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from liqrisk.alerts import human_usd
+from liqrisk.errors import LiqriskUserError
+from liqrisk.scenario import (CorrelationSpec, GridShock, LiquiditySpec, MonteCarloShock, OutputsSpec, PathShock,
+                              Scenario, TableSpec)
+
+if TYPE_CHECKING:  # heavy imports stay lazy: the CLI's --help must not load numpy
+    import numpy as np
+
+    from risk.bands import BandReport
+    from risk.book import PositionBook
+    from risk.cascade import CascadeTable
+    from risk.liquidity import LiquidityModel, PerAssetLiquidity
+    from risk.montecarlo import MonteCarloResult
+
+
+ProgressCallback = Callable[[int, int], None]
+"""``progress(done, total)``; called as work completes (e.g. Monte Carlo paths)."""
+
+
+def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str]) -> "PerAssetLiquidity":
+    """Impact model over ``symbols`` (book order) from a :class:`LiquiditySpec`.
+
+    Assets sharing a model kind are grouped into one vectorized model (one ConstantDepth with a
+    depth per asset, one SquareRootImpact per ``y``); each table is its own model.
+    """
+    import numpy as np
+
+    from risk import liquidity as lq
+    from risk.liquidity import PerAssetLiquidity
+
+    n = len(symbols)
+    depth = np.full(n, np.inf)  # inf depth = no impact on columns outside the group
+    depth_cols: list[int] = []
+    sqrt_groups: dict[float, tuple[list[int], np.ndarray, np.ndarray]] = {}
+    models: list[Any] = []
+    columns: list[tuple[int, ...]] = []
+    described: list[tuple[str, str]] = []
+    for j, symbol in enumerate(symbols):
+        asset = spec.assets.get(symbol)
+        kind = asset.model if asset is not None else spec.model
+        if kind == "none":
+            described.append((symbol, "no impact"))
+        elif kind == "constant_depth":
+            d = getattr(asset, "depth_usd_per_pct", None) or lq.DEFAULT_DEPTH_USD_PER_PCT.get(
+                symbol, lq.FALLBACK_DEPTH_USD_PER_PCT)
+            depth[j] = d
+            depth_cols.append(j)
+            described.append((symbol, f"constant depth: ${human_usd(d)} moves the price 1%"))
+        elif kind == "sqrt":
+            vol = getattr(asset, "daily_volatility", None)
+            vol = lq.DEFAULT_DAILY_VOLATILITY.get(symbol, 0.05) if vol is None else vol
+            volume = getattr(asset, "daily_volume_usd", None) or lq.DEFAULT_DAILY_VOLUME_USD.get(symbol, 0.05e9)
+            y = float(getattr(asset, "y", 1.0))
+            cols, vols, volumes = sqrt_groups.setdefault(y, ([], np.zeros(n), np.ones(n)))
+            cols.append(j)
+            vols[j], volumes[j] = vol, volume
+            described.append((symbol, f"square root: Y={y:g}, daily vol {vol:.1%}, daily volume ${human_usd(volume)}"))
+        else:
+            assert isinstance(asset, TableSpec)
+            sizes = np.array(asset.sizes_usd, dtype=np.float64)
+            impacts = np.repeat(np.array(asset.impacts, dtype=np.float64)[:, None], n, axis=1)
+            models.append(lq.ImpactTable(sizes, impacts))
+            columns.append((j,))
+            described.append((symbol, f"impact table, {len(sizes)} points up to ${human_usd(sizes[-1])}"))
+    if depth_cols:
+        models.append(lq.ConstantDepth(depth))
+        columns.append(tuple(depth_cols))
+    for y, (cols, vols, volumes) in sqrt_groups.items():
+        models.append(lq.SquareRootImpact(vols, volumes, y))
+        columns.append(tuple(cols))
+    return PerAssetLiquidity(tuple(models), tuple(columns), tuple(described))
+
+
+@dataclass(frozen=True, eq=False)
+class PathRun:
+    """A replayed path: exogenous prices and the liquidations along it.
+
+    hours : shape (n_steps,); prices_usd : shape (1, n_steps, n_assets), USD per unit (exogenous)
+    """
+
+    hours: "np.ndarray"
+    prices_usd: "np.ndarray"
+    result: "MonteCarloResult"
+
+
+@dataclass(frozen=True, eq=False)
+class MonteCarloRun:
+    """A Monte Carlo run and the inputs that define it (for the report)."""
+
+    model: str
+    horizon_days: float
+    steps: int
+    seed: int | None
+    vol_annual: dict[str, float]
+    correlation: "np.ndarray"
+    result: "MonteCarloResult"
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioResult:
+    """What running one scenario produced (exactly one of cascade / path / monte_carlo is set)."""
+
+    name: str
+    kind: str
+    driver: str
+    betas: dict[str, float]
+    liquidity: tuple[tuple[str, str], ...]
+    bands: "BandReport | None" = None
+    cascade: "CascadeTable | None" = None
+    path: PathRun | None = None
+    monte_carlo: MonteCarloRun | None = None
+    notes: tuple[str, ...] = ()
+    file: str | None = None
+    description: str = ""
+    references: tuple[str, ...] = ()
+    outputs: OutputsSpec = field(default_factory=OutputsSpec)
+
+
+def _known(book: "PositionBook", values: Mapping[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
+    """Keep entries for assets the book has; note the ones it lacks (scenarios are portable)."""
+    missing = sorted(set(values) - set(book.symbols))
+    if missing:
+        notes.append(f"{what} for {', '.join(missing)} ignored: not in this snapshot")
+    return {k: v for k, v in values.items() if k in book.symbols}
+
+
+def _check_driver(book: "PositionBook", driver: str, where: str) -> None:
+    if driver not in book.symbols:
+        raise LiqriskUserError(f"{where}: driver asset {driver!r} is not in the snapshot "
+                               f"(it has {', '.join(book.symbols)})")
+
+
+def run_scenario(
+    scenario: Scenario,
+    book: "PositionBook",
+    *,
+    seed: int | None = None,
+    progress: ProgressCallback | None = None,
+    where: str | None = None,
+) -> ScenarioResult:
+    """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed."""
+    from risk.bands import liquidation_bands
+    from risk.cascade import cascade_grid
+
+    where = where or scenario.name
+    notes: list[str] = []
+    _check_driver(book, scenario.driver.asset, where)
+    betas = _known(book, scenario.driver.betas, "betas", notes)
+    _known(book, scenario.liquidity.assets, "liquidity settings", notes)
+    liquidity = build_liquidity(scenario.liquidity, book.symbols)
+    common: dict[str, Any] = dict(
+        name=scenario.name, kind=scenario.shock.kind, driver=scenario.driver.asset, betas=betas,
+        liquidity=liquidity.description, description=scenario.description, references=tuple(scenario.references),
+        outputs=scenario.outputs,
+    )
+    if scenario.outputs.bands:
+        common["bands"] = liquidation_bands(book, scenario.driver.asset)
+    shock = scenario.shock
+    if isinstance(shock, GridShock):
+        table = cascade_grid(book, driver=scenario.driver.asset, betas=betas, drawdowns=shock.grid(), liquidity=liquidity)
+        return ScenarioResult(cascade=table, notes=tuple(notes), **common)
+    if isinstance(shock, PathShock):
+        run = run_path(book, scenario.driver.asset, betas, shock, liquidity, notes)
+        return ScenarioResult(path=run, notes=tuple(notes), **common)
+    assert isinstance(shock, MonteCarloShock)
+    run_mc = run_monte_carlo(book, scenario.driver.asset, betas, shock, liquidity,
+                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes)
+    return ScenarioResult(monte_carlo=run_mc, notes=tuple(notes), **common)
+
+
+def run_path(book: "PositionBook", driver: str, betas: Mapping[str, float], shock: PathShock,
+             liquidity: "LiquidityModel", notes: list[str] | None = None) -> PathRun:
+    """Replay ``shock`` (returns relative to the book's spot) with endogenous cascades."""
+    import numpy as np
+
+    from risk.montecarlo import driver_cross_impact, simulate_liquidations
+    from risk.paths import replay_paths
+
+    notes = [] if notes is None else notes
+    hours, returns, assets = shock.points()
+    assets = _known(book, assets, "path returns", notes)
+    beta = book.asset_vector(betas)
+    d = book.asset_index(driver)
+    beta[d] = 1.0
+    r = np.array(returns)
+    # Cumulative return of every asset at each point: beta-linked, unless given explicitly.
+    cum = np.maximum(1.0 + r[:, None] * beta[None, :], 1e-6) - 1.0
+    for symbol, series in assets.items():
+        cum[:, book.asset_index(symbol)] = series
+    horizon = max(shock.horizon_hours, hours[-1])
+    at_steps = np.rint(np.array(hours) / horizon * (shock.steps - 1)).astype(np.int64)
+    if np.any(np.diff(at_steps) <= 0):
+        raise LiqriskUserError(f"path points closer than one step: raise steps above {shock.steps}")
+    paths = replay_paths(cum, shock.steps, kind="cum_return", spot_usd=book.prices_usd, at_steps=at_steps)
+    # Liquidations of the driver drag beta-linked assets with it, as in the cascade grid.
+    result = simulate_liquidations(book, paths, liquidity=liquidity,
+                                   cross_impact=driver_cross_impact(book, driver, betas))
+    grid_hours = np.linspace(0.0, horizon, shock.steps)
+    return PathRun(grid_hours, paths, result)
+
+
+def mc_correlation(book: "PositionBook", driver: str, betas: Mapping[str, float],
+                   spec: CorrelationSpec | None, notes: list[str]) -> "np.ndarray":
+    """Correlation in book order: the given matrix (others independent) or one factor from betas."""
+    import numpy as np
+
+    n = book.n_assets
+    if spec is None:
+        c = np.clip(book.asset_vector(betas), -0.99, 0.99)
+        c[book.asset_index(driver)] = 1.0
+        corr = np.outer(c, c)
+        np.fill_diagonal(corr, 1.0)
+        return corr
+    corr = np.eye(n)
+    present = [a for a in spec.assets if a in book.symbols]
+    if len(present) < len(spec.assets):
+        notes.append(f"correlation rows for {', '.join(sorted(set(spec.assets) - set(present)))} ignored: not in this snapshot")
+    given = np.array(spec.matrix)
+    for i, a in enumerate(spec.assets):
+        for j, b in enumerate(spec.assets):
+            if a in book.symbols and b in book.symbols:
+                corr[book.asset_index(a), book.asset_index(b)] = given[i, j]
+    return corr
+
+
+def run_monte_carlo(
+    book: "PositionBook",
+    driver: str,
+    betas: Mapping[str, float],
+    shock: MonteCarloShock,
+    liquidity: "LiquidityModel",
+    *,
+    seed: int | None,
+    progress: ProgressCallback | None = None,
+    notes: list[str] | None = None,
+    chunk_paths: int = 250,
+) -> MonteCarloRun:
+    """Draw paths and simulate them in chunks (for progress); paths are independent, so the
+    result equals one call over all paths."""
+    import numpy as np
+
+    from risk import liquidity as lq
+    from risk import paths as rp
+
+    notes = [] if notes is None else notes
+    vol_given = _known(book, shock.vol, "vol", notes)
+    vol = {s: float(vol_given.get(s, lq.DEFAULT_DAILY_VOLATILITY.get(s, 0.05) * math.sqrt(rp.DAYS_PER_YEAR)))
+           for s in book.symbols}
+    vol_vec = np.array([vol[s] for s in book.symbols])
+    corr = mc_correlation(book, driver, betas, shock.correlation, notes)
+    try:
+        rp.validate_correlation(corr, book.n_assets)
+    except ValueError as exc:  # a valid sub-matrix embedded in the identity stays valid; be safe
+        raise LiqriskUserError(f"correlation for this snapshot: {exc}") from None
+    common = dict(drift_annual=shock.drift_annual, seed=seed)
+    args = (book.prices_usd, vol_vec, corr, shock.horizon_days, shock.steps, shock.paths)
+    if shock.model == "gbm":
+        paths = rp.gbm_paths(*args, **common)
+    elif shock.model == "student_t":
+        paths = rp.student_t_paths(*args, dof=shock.dof, **common)
+    else:
+        paths = rp.merton_jump_paths(*args, jump_intensity_per_day=shock.jump_intensity_per_day,
+                                     jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log, **common)
+    from risk.montecarlo import driver_cross_impact
+
+    result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths,
+                                cross_impact=driver_cross_impact(book, driver, betas))
+    return MonteCarloRun(shock.model, shock.horizon_days, shock.steps, seed, vol, corr, result)
+
+
+def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "LiquidityModel", *,
+                       progress: ProgressCallback | None = None, chunk_paths: int = 250,
+                       cross_impact: "np.ndarray | None" = None) -> "MonteCarloResult":
+    """:func:`risk.montecarlo.simulate_liquidations` reporting ``progress(done, total)`` per chunk
+    of ``chunk_paths`` paths (the engine's own callback; results do not depend on the chunking)."""
+    from risk.montecarlo import simulate_liquidations
+
+    return simulate_liquidations(book, paths, liquidity=liquidity, cross_impact=cross_impact,
+                                 chunk_paths=chunk_paths, progress=progress)
+
+
+__all__ = [
+    "MonteCarloRun", "PathRun", "ProgressCallback", "ScenarioResult", "build_liquidity", "mc_correlation",
+    "run_monte_carlo", "run_path", "run_scenario", "simulate_in_chunks",
+]

@@ -1,0 +1,117 @@
+"""Where positions come from: the synthetic sample, a snapshot file, the devnet or an RPC node.
+
+:func:`load_source` is the I/O part of running a scenario: it turns a
+:class:`~liqrisk.scenario.SourceSpec` into a :class:`LoadedSnapshot` pinned to one block, and turns
+every failure a user can fix into one :class:`~liqrisk.errors.LiqriskUserError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from liqrisk.errors import LiqriskUserError
+from liqrisk.mainnet import MAINNET_CHAIN_ID, mainnet_sources
+from liqrisk.scenario import BlockSpec, SourceSpec, format_validation_error
+
+if TYPE_CHECKING:
+    from risk.snapshot import Snapshot
+
+CACHE_DIR_ENV = "LIQRISK_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    from chain.anvil import PROJECT_ROOT
+
+    return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / ".liqrisk-cache"))
+
+
+@dataclass(frozen=True)
+class LoadedSnapshot:
+    """A snapshot and how it was obtained (``description`` is safe to print: URLs are masked)."""
+
+    snapshot: "Snapshot"
+    kind: str
+    description: str
+
+    @property
+    def block_line(self) -> str:
+        s = self.snapshot
+        tag = " — SYNTHETIC sample, not chain data" if s.synthetic else ""
+        return f"block {s.block_number:,} (chain {s.chain_id}, {self.description}){tag}"
+
+
+def load_source(
+    source: SourceSpec,
+    *,
+    rpc_url: str | None = None,
+    block: BlockSpec | None = None,
+    base_dir: Path | None = None,
+) -> LoadedSnapshot:
+    """Read positions as ``source`` says (``block`` overrides ``source.block``).
+
+    Every failure a user can fix (no devnet, RPC unreachable, missing file, bad JSON) becomes a
+    :class:`LiqriskUserError` with the masked URL or the path in the message.
+    """
+    from pydantic import ValidationError as _VE
+
+    block = source.block if block is None else block
+    if source.kind == "sample":
+        from risk.sample import sample_snapshot
+
+        snap = sample_snapshot(source.sample_positions, seed=source.sample_seed)
+        return LoadedSnapshot(snap, "sample", f"synthetic sample, seed {source.sample_seed}")
+    if source.kind == "snapshot":
+        from risk.snapshot import Snapshot
+
+        path = Path(source.path or "")
+        if base_dir is not None and not path.is_absolute() and not path.exists():
+            path = base_dir / path
+        try:
+            snap = Snapshot.load(path)
+        except FileNotFoundError:
+            raise LiqriskUserError(f"snapshot file not found: {path}") from None
+        except _VE as exc:
+            raise LiqriskUserError(format_validation_error(exc, f"{path}: not a valid liqrisk snapshot")) from None
+        return LoadedSnapshot(snap, "snapshot", f"snapshot file {path}")
+    from chain.transport import RpcError
+
+    if source.kind == "devnet":
+        from chain.devnet import DevnetError, load_deployment
+        from chain.devnet.core import devnet_status
+        from chain.scan import scan_devnet
+
+        status = devnet_status()
+        if not status["running"]:
+            raise LiqriskUserError("no devnet is running: start one with `liqrisk devnet up` "
+                                   f"(state file {status['state_path']})")
+        try:
+            deployment = load_deployment()
+            snap = scan_devnet(deployment, block)
+        except (RpcError, DevnetError) as exc:
+            raise LiqriskUserError(f"devnet scan failed: {exc}") from None
+        return LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
+    # rpc
+    from chain.cache import CachingTransport
+    from chain.scan import scan_snapshot
+    from chain.transport import HttpTransport, url_from_env_or_arg
+
+    try:
+        url = url_from_env_or_arg(rpc_url)
+    except ValueError as exc:
+        raise LiqriskUserError(str(exc)) from None
+    root = cache_dir()
+    try:
+        with HttpTransport(url) as http:
+            if http.chain_id != MAINNET_CHAIN_ID:
+                raise LiqriskUserError(f"{http.masked_url} is chain {http.chain_id}; --source rpc reads the "
+                                       f"Ethereum mainnet venues (chain 1)")
+            cached = CachingTransport(http, root / "rpc-cache.sqlite")
+            snap = scan_snapshot(cached, block=block, accounts_index=root / "accounts.sqlite", **mainnet_sources())
+            return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}")
+    except RpcError as exc:
+        raise LiqriskUserError(f"RPC scan failed: {exc}") from None
+
+__all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source"]
