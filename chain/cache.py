@@ -1,18 +1,24 @@
-"""A SQLite cache of JSON-RPC results that cannot change: calls pinned to a concrete block.
+"""A SQLite cache of JSON-RPC results that cannot change: calls pinned to one immutable block.
 
 :class:`CachingTransport` wraps any :class:`~chain.transport.Transport`. It caches only:
 
 - ``eth_chainId`` (kept in memory; it is part of every key);
 - ``eth_call`` / ``eth_getCode`` / ``eth_getBalance`` / ``eth_getStorageAt`` /
-  ``eth_getTransactionCount`` at a hex block number or an EIP-1898 ``blockNumber``/``blockHash``;
-- ``eth_getBlockByHash`` (non-null results only);
-- ``eth_getBlockByNumber`` at a hex number and ``eth_getLogs`` with numeric ``fromBlock`` and
-  ``toBlock``, only at or below ``safe_block`` (above it a reorg can still replace the block
-  and its logs, and a node answers ``[]`` for logs of blocks it has not seen yet, which must
-  never be stored). ``safe_block=None`` (default) = never cache these two.
+  ``eth_getTransactionCount`` at an EIP-1898 ``blockHash`` — the state of a block hash never
+  changes, so the key is the hash (this is how :class:`chain.blocks.PinnedTransport` reads);
+- the same at a hex block number (or EIP-1898 ``blockNumber``), ``eth_getBlockByNumber`` at a hex
+  number and ``eth_getLogs`` with numeric ``fromBlock`` and ``toBlock``, only at or below
+  ``safe_block``: above it a reorg can still replace the block behind a number (a cache keyed by
+  number would then serve the replaced block's state to every later run), and a node answers
+  ``[]`` for logs of blocks it has not seen yet, which must never be stored.
+  ``safe_block=None`` (default) = never cache by number;
+- ``eth_getBlockByHash`` (non-null results only).
 
 Calls at ``latest``/``pending``/``safe``/``finalized``/``earliest`` or without a block are
-always forwarded. Errors are never cached. Keys are (chain id, method, canonical params JSON).
+always forwarded. Errors are never cached; results are cached only after the inner transport
+validated them. Keys are (chain id, method, canonical params JSON). The file is shared safely
+by concurrent runs (WAL, busy timeout) and a corrupt or foreign file is a
+:class:`chain.store.StoreFileError` naming it (:func:`chain.store.open_store`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from chain.store import StoreFileError, open_store, store_error
 from chain.transport import RpcError, Transport, batch_settled
+
+CACHE_WHAT = "RPC cache"
+CACHE_RECOVER = ("It only holds copies of chain data: delete it (with its -wal and -shm files) and the "
+                 "next run rebuilds it")
 
 _STATE_METHODS_BLOCK_INDEX = {
     "eth_call": 1,
@@ -53,15 +64,14 @@ def _is_hex_number(value: Any) -> bool:
     return True
 
 
-def _pinned_block_param(value: Any) -> bool:
-    """A block parameter that names one immutable block (number or hash), not a tag."""
-    if _is_hex_number(value):
-        return True
+def _immutable_block_param(value: Any, safe_block: int | None) -> bool:
+    """A block parameter naming one block whose state cannot change any more: a block hash, or
+    a number at or below the safe bound (never a tag, never an unsafe number)."""
     if isinstance(value, dict):  # EIP-1898
         if "blockHash" in value:
             return isinstance(value["blockHash"], str) and len(value["blockHash"]) == 66
-        return _is_hex_number(value.get("blockNumber"))
-    return False
+        value = value.get("blockNumber")
+    return safe_block is not None and _is_hex_number(value) and int(value, 16) <= safe_block
 
 
 def _canonical(value: Any) -> Any:
@@ -89,7 +99,7 @@ def cacheable(method: str, params: list[Any], safe_block: int | None) -> bool:
                 and int(params[0], 16) <= safe_block)
     if method in _STATE_METHODS_BLOCK_INDEX:
         i = _STATE_METHODS_BLOCK_INDEX[method]
-        return len(params) > i and _pinned_block_param(params[i])
+        return len(params) > i and _immutable_block_param(params[i], safe_block)
     if method == "eth_getLogs":
         if safe_block is None or len(params) != 1 or not isinstance(params[0], dict):
             return False
@@ -130,12 +140,9 @@ class CachingTransport:
     def __init__(self, inner: Transport, path: str | Path, *, safe_block: int | None = None) -> None:
         self.inner = inner
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.safe_block = safe_block
-        self._db = sqlite3.connect(str(self.path))
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_store(self.path, what=CACHE_WHAT, schema=_SCHEMA, recover=CACHE_RECOVER)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         self._chain_id: int | None = None
         self.hits = 0
         self.misses = 0
@@ -168,21 +175,33 @@ class CachingTransport:
     # -- cache primitives -------------------------------------------------------------------
 
     def _get(self, method: str, key: str) -> tuple[bool, Any]:
-        row = self._db.execute(
-            "SELECT result FROM rpc_cache WHERE chain_id=? AND method=? AND params=?",
-            (self.chain_id, method, key),
-        ).fetchone()
-        return (True, json.loads(row[0])) if row else (False, None)
+        try:
+            row = self._db.execute(
+                "SELECT result FROM rpc_cache WHERE chain_id=? AND method=? AND params=?",
+                (self.chain_id, method, key),
+            ).fetchone()
+            return (True, json.loads(row[0])) if row else (False, None)
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from None
 
     def _put_many(self, rows: list[tuple[str, str, Any]]) -> None:
         rows = [(m, k, r) for m, k, r in rows if r is not None]  # null = not found (yet)
         if not rows:
             return
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO rpc_cache (chain_id, method, params, result) VALUES (?,?,?,?)",
-                [(self.chain_id, m, k, json.dumps(r, separators=(",", ":"))) for m, k, r in rows],
-            )
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO rpc_cache (chain_id, method, params, result) VALUES (?,?,?,?)",
+                    [(self.chain_id, m, k, json.dumps(r, separators=(",", ":"))) for m, k, r in rows],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> StoreFileError:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            return StoreFileError(self.path, CACHE_WHAT, "stayed locked by another process",
+                                  "Wait for the other run to finish, or give this run its own cache file")
+        return store_error(self.path, CACHE_WHAT, CACHE_RECOVER, exc)  # type: ignore[arg-type]
 
     # -- Transport --------------------------------------------------------------------------
 

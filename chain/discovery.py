@@ -5,8 +5,17 @@ block windows that halve when the provider refuses (too many results, range too 
 timeouts; a range suggested in the error is honoured) and grow after successes. Found accounts
 and the scan progress live in an embedded SQLite :class:`AccountIndex`, committed after every
 window: a killed run loses nothing and the next run resumes after the last committed block.
+
+A window is either read completely or not at all: its ``eth_getLogs`` answer is validated at the
+transport (every log from the filtered contract and topic set, inside the range, well-formed) and
+again here (each log must carry the account where its event puts it); an answer that fails is
+asked again, a window the node refuses even as one block is retried with backoff, and if that
+never succeeds the scan fails with an error naming the block — an account is never dropped.
+
+Reorgs: the hash of every block a log came from and of every window's last block is kept.
 Before resuming, the stored hash of the last scanned block is compared with the chain; on a
-mismatch (reorg) the last ``reorg_depth`` blocks are rolled back and rescanned.
+mismatch the index rolls back to the common ancestor — the newest remembered block whose hash
+is still canonical, however deep that is — and rescans from there.
 """
 
 from __future__ import annotations
@@ -21,12 +30,15 @@ from typing import Any, Literal
 
 from eth_utils import keccak, to_checksum_address
 
-from chain.blocks import PinnedBlock
+from chain.blocks import PinnedBlock, ReorgError
+from chain.store import open_store, store_error
 from chain.transport import RpcError, Transport, is_too_big
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REORG_DEPTH = 64
+INDEX_WHAT = "account index"
+INDEX_RECOVER = ("It can be rebuilt from the chain: delete it (with its -wal and -shm files) and the next "
+                 "scan rediscovers every account from the venues' start blocks")
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,6 +194,13 @@ CREATE TABLE IF NOT EXISTS accounts (
     PRIMARY KEY (chain_id, source_key, account, grp)
 );
 CREATE INDEX IF NOT EXISTS accounts_by_block ON accounts (chain_id, source_key, first_block);
+CREATE TABLE IF NOT EXISTS seen_blocks (
+    chain_id    INTEGER NOT NULL,
+    source_key  TEXT    NOT NULL,
+    block       INTEGER NOT NULL,
+    hash        TEXT    NOT NULL,
+    PRIMARY KEY (chain_id, source_key, block)
+) WITHOUT ROWID;
 """
 
 
@@ -190,10 +209,7 @@ class AccountIndex:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path))
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_store(self.path, what=INDEX_WHAT, schema=_SCHEMA, recover=INDEX_RECOVER)
 
     def close(self) -> None:
         self._db.close()
@@ -230,23 +246,39 @@ class AccountIndex:
 
     def commit_chunk(
         self, chain_id: int, source: EventSource, found: list[DiscoveredAccount], last_block: int,
-        last_hash: str,
+        last_hash: str, seen: dict[int, str] | None = None,
     ) -> int:
-        """Store a scanned window atomically; returns how many accounts were new."""
-        with self._db:
-            before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO accounts (chain_id, source_key, account, grp, first_block, event) "
-                "VALUES (?,?,?,?,?,?)",
-                [(chain_id, source.key, a.account, a.group, a.first_block, a.event) for a in found],
-            )
-            new = self._db.total_changes - before
-            self._db.execute(
-                "INSERT OR REPLACE INTO scan_state (chain_id, source_key, last_block, last_hash, updated_at) "
-                "VALUES (?,?,?,?,?)",
-                (chain_id, source.key, last_block, last_hash, time.time()),
-            )
+        """Store a scanned window atomically; returns how many accounts were new. ``seen``:
+        block number -> hash of the blocks the window's logs came from (for reorg rollback)."""
+        seen = dict(seen or {})
+        seen[last_block] = last_hash
+        try:
+            with self._db:
+                before = self._db.total_changes
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO accounts (chain_id, source_key, account, grp, first_block, event) "
+                    "VALUES (?,?,?,?,?,?)",
+                    [(chain_id, source.key, a.account, a.group, a.first_block, a.event) for a in found],
+                )
+                new = self._db.total_changes - before
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO seen_blocks (chain_id, source_key, block, hash) VALUES (?,?,?,?)",
+                    [(chain_id, source.key, b, h.lower()) for b, h in seen.items()],
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO scan_state (chain_id, source_key, last_block, last_hash, updated_at) "
+                    "VALUES (?,?,?,?,?)",
+                    (chain_id, source.key, last_block, last_hash, time.time()),
+                )
+        except sqlite3.DatabaseError as exc:
+            raise store_error(self.path, INDEX_WHAT, INDEX_RECOVER, exc) from None
         return new
+
+    def seen_blocks(self, chain_id: int, source: EventSource, *, below: int, limit: int) -> list[tuple[int, str]]:
+        """Remembered (block, hash) pairs with block < ``below``, newest first."""
+        return [(int(b), str(h)) for b, h in self._db.execute(
+            "SELECT block, hash FROM seen_blocks WHERE chain_id=? AND source_key=? AND block < ? "
+            "ORDER BY block DESC LIMIT ?", (chain_id, source.key, below, limit))]
 
     def rollback(self, chain_id: int, source: EventSource, to_block: int, to_hash: str) -> int:
         """Forget everything after ``to_block``; returns how many accounts were removed."""
@@ -256,6 +288,8 @@ class AccountIndex:
                 (chain_id, source.key, to_block),
             )
             removed = cur.rowcount
+            self._db.execute("DELETE FROM seen_blocks WHERE chain_id=? AND source_key=? AND block > ?",
+                             (chain_id, source.key, to_block))
             if to_block < source.start_block:
                 self._db.execute("DELETE FROM scan_state WHERE chain_id=? AND source_key=?",
                                  (chain_id, source.key))
@@ -301,6 +335,8 @@ def _account_from_log(spec: EventSpec, entry: dict[str, Any]) -> str:
             raise ValueError(f"{spec.name} log data has no word {spec.index}: {entry.get('transactionHash')}")
     if spec.kind == "bytes32":
         return "0x" + word.hex()
+    if any(word[:12]):  # an ABI-encoded address is zero-padded: this word is not one
+        raise ValueError(f"{spec.name} log: word {spec.index} is not an address: {entry.get('transactionHash')}")
     return _checksummed(bytes(word[-20:]))
 
 
@@ -321,8 +357,9 @@ class LogScanner:
     """Adaptive, resumable ``eth_getLogs`` scanner writing into an :class:`AccountIndex`.
 
     ``initial_chunk``/``min_chunk``/``max_chunk``: window sizes in blocks; the window halves on
-    refusals and doubles after ``grow_after`` consecutive successes. ``reorg_depth``: blocks
-    rolled back when the stored last-block hash no longer matches the chain.
+    refusals and doubles after ``grow_after`` consecutive successes. A one-block window the node
+    refuses, or a window whose answer does not parse, is asked again up to ``window_retries``
+    times (backoff from ``retry_backoff_s``, doubling) before the scan fails.
     """
 
     def __init__(
@@ -333,18 +370,22 @@ class LogScanner:
         min_chunk: int = 1,
         max_chunk: int = 100_000,
         grow_after: int = 2,
-        reorg_depth: int = DEFAULT_REORG_DEPTH,
+        window_retries: int = 5,
+        retry_backoff_s: float = 0.25,
+        sleep: Any = time.sleep,
     ) -> None:
         if not 1 <= min_chunk <= initial_chunk <= max_chunk:
             raise ValueError("need 1 <= min_chunk <= initial_chunk <= max_chunk")
-        if reorg_depth < 1 or grow_after < 1:
-            raise ValueError("reorg_depth and grow_after must be >= 1")
+        if grow_after < 1 or window_retries < 0 or retry_backoff_s < 0:
+            raise ValueError("need grow_after >= 1, window_retries >= 0, retry_backoff_s >= 0")
         self.index = index
         self.initial_chunk = initial_chunk
         self.min_chunk = min_chunk
         self.max_chunk = max_chunk
         self.grow_after = grow_after
-        self.reorg_depth = reorg_depth
+        self.window_retries = window_retries
+        self.retry_backoff_s = retry_backoff_s
+        self._sleep = sleep
 
     def scan(
         self,
@@ -358,7 +399,8 @@ class LogScanner:
         """Scan ``source`` from after the last committed block (or ``from_block``, default
         ``source.start_block``) up to ``to_block.number`` inclusive, never beyond.
 
-        ``max_chunks``: stop after that many committed windows (resume later).
+        ``max_chunks``: stop after that many committed windows (resume later). Raises
+        :class:`~chain.blocks.ReorgError` if ``to_block`` is replaced during the scan.
         """
         chain_id = transport.chain_id
         start = source.start_block if from_block is None else from_block
@@ -369,6 +411,7 @@ class LogScanner:
         report.from_block = start
         chunk = self.initial_chunk
         successes = 0
+        failures = 0  # consecutive failed attempts at the current window
         cursor = start
         while cursor <= to_block.number:
             if max_chunks is not None and report.chunks >= max_chunks:
@@ -377,19 +420,22 @@ class LogScanner:
             end = min(to_block.number, cursor + chunk - 1)
             flt = {"address": source.address, "topics": [source.topic0s],
                    "fromBlock": hex(cursor), "toBlock": hex(end)}
-            calls: list[tuple[str, list[Any]]] = [("eth_getLogs", [flt])]
-            if end != to_block.number:
-                calls.append(("eth_getBlockByNumber", [hex(end), False]))
             try:
-                replies = transport.batch(calls)
+                logs, header = transport.batch([("eth_getLogs", [flt]), ("eth_getBlockByNumber", [hex(end), False])])
+            except ReorgError:
+                raise
             except RpcError as exc:
                 if not is_too_big(exc):
                     raise
                 if end == cursor:
-                    raise RpcError(f"eth_getLogs refused even a single block ({cursor}) at "
-                                   f"{transport.masked_url}: {exc.rpc_message or exc}",
-                                   method="eth_getLogs", kind=exc.kind, code=exc.code,
-                                   rpc_message=exc.rpc_message, data=exc.data) from None
+                    failures += 1
+                    if failures > self.window_retries:
+                        raise RpcError(f"eth_getLogs refused even a single block ({cursor}) {failures} times at "
+                                       f"{transport.masked_url}: {exc.rpc_message or exc}",
+                                       method="eth_getLogs", kind=exc.kind, code=exc.code,
+                                       rpc_message=exc.rpc_message, data=exc.data) from None
+                    self._backoff(failures)
+                    continue
                 suggested = _suggested_range(exc)
                 new_chunk = max(self.min_chunk, (end - cursor + 1) // 2)
                 if suggested is not None and suggested[0] == cursor:
@@ -400,23 +446,19 @@ class LogScanner:
                 log.debug("getLogs %d..%d refused (%s); window now %d", cursor, end,
                           exc.rpc_message, chunk)
                 continue
-            logs = replies[0] or []
-            end_hash = to_block.hash if end == to_block.number else replies[1]["hash"]
-            found: list[DiscoveredAccount] = []
-            for entry in logs:
-                if entry.get("removed"):
-                    continue
-                topics = entry.get("topics") or []
-                spec = source.spec_for(topics[0]) if topics else None
-                if spec is None:
-                    continue
-                group = ""
-                if spec.group_topic is not None and len(topics) > spec.group_topic:
-                    group = topics[spec.group_topic].lower()
-                found.append(DiscoveredAccount(_account_from_log(spec, entry), group,
-                                               int(entry["blockNumber"], 16), spec.name))
-            found.sort(key=lambda a: a.first_block)  # stable: log order within a block; first wins
-            report.new_accounts += self.index.commit_chunk(chain_id, source, found, end, end_hash)
+            try:
+                end_hash, found, seen = self._parse_window(source, to_block, end, logs, header)
+            except _BadWindow as bad:
+                failures += 1
+                if failures > self.window_retries:
+                    raise RpcError(f"eth_getLogs {cursor}..{end} at {transport.masked_url} kept giving an unusable "
+                                   f"answer ({bad}); not scanning past block {cursor - 1}",
+                                   method="eth_getLogs", kind="invalid") from None
+                log.debug("getLogs %d..%d: %s; asking again", cursor, end, bad)
+                self._backoff(failures)
+                continue
+            failures = 0
+            report.new_accounts += self.index.commit_chunk(chain_id, source, found, end, end_hash, seen)
             report.logs += len(logs)
             report.chunks += 1
             report.chunk_sizes.append(end - cursor + 1)
@@ -427,21 +469,72 @@ class LogScanner:
                 successes = 0
         return report
 
+    def _backoff(self, failures: int) -> None:
+        self._sleep(min(10.0, self.retry_backoff_s * 2 ** (failures - 1)))
+
+    @staticmethod
+    def _parse_window(source: EventSource, to_block: PinnedBlock, end: int, logs: Any,
+                      header: Any) -> tuple[str, list[DiscoveredAccount], dict[int, str]]:
+        """The window's last-block hash, its accounts and the hashes of its log blocks; raises
+        :class:`_BadWindow` for an answer that cannot be used as a whole."""
+        if header is None:
+            raise _BadWindow(f"the node has no block {end} (behind, or reorganising)")
+        end_hash = str(header["hash"]).lower()
+        if end == to_block.number and end_hash != to_block.hash.lower():
+            raise ReorgError(f"block {end} ({to_block.hash[:12]}…) was replaced by a reorg during discovery "
+                             f"(the chain now has {end_hash[:12]}… there)", to_block)
+        found: list[DiscoveredAccount] = []
+        seen: dict[int, str] = {}
+        for entry in logs:
+            topics = entry["topics"]
+            spec = source.spec_for(topics[0]) if topics else None
+            if spec is None:  # the transport only lets the filter's topic0s through
+                raise _BadWindow("a log outside the filtered events")
+            number, block_hash = int(entry["blockNumber"], 16), str(entry["blockHash"]).lower()
+            if number == end and block_hash != end_hash:
+                raise _BadWindow(f"logs of block {end} come from another block than its header")
+            seen[number] = block_hash
+            group = ""
+            if spec.group_topic is not None:
+                if len(topics) <= spec.group_topic:
+                    raise _BadWindow(f"{spec.name} log without topic{spec.group_topic}")
+                group = topics[spec.group_topic].lower()
+            try:
+                account = _account_from_log(spec, entry)
+            except ValueError as exc:
+                raise _BadWindow(str(exc)) from None
+            found.append(DiscoveredAccount(account, group, number, spec.name))
+        found.sort(key=lambda a: a.first_block)  # stable: log order within a block; first wins
+        return end_hash, found, seen
+
     def _check_reorg(self, transport: Transport, chain_id: int, source: EventSource,
                      state: tuple[int, str], report: ScanReport) -> int:
-        """Return the last trustworthy scanned block, rolling back on a hash mismatch."""
+        """Return the last trustworthy scanned block, rolling back to the common ancestor (the
+        newest remembered block whose hash the chain still has) on a hash mismatch."""
         last_block, last_hash = state
         block = transport.request("eth_getBlockByNumber", [hex(last_block), False])
         if block is not None and block["hash"].lower() == last_hash.lower():
             return last_block
-        back_to = max(source.start_block - 1, last_block - self.reorg_depth)
-        back_hash = ""
-        if back_to >= 0:
-            anchor = transport.request("eth_getBlockByNumber", [hex(back_to), False])
-            back_hash = anchor["hash"] if anchor else ""
+        back_to, back_hash = source.start_block - 1, ""
+        below = last_block
+        while True:
+            remembered = self.index.seen_blocks(chain_id, source, below=below, limit=64)
+            if not remembered:
+                break
+            headers = transport.batch([("eth_getBlockByNumber", [hex(b), False]) for b, _ in remembered])
+            match = next(((b, h) for (b, h), hd in zip(remembered, headers, strict=True)
+                          if hd is not None and hd["hash"].lower() == h.lower()), None)
+            if match is not None:
+                back_to, back_hash = match
+                break
+            below = remembered[-1][0]
         removed = self.index.rollback(chain_id, source, back_to, back_hash)
-        log.warning("%s: block %d hash changed (reorg); rolled back to %d, removed %d account(s)",
-                    source.name, last_block, back_to, removed)
+        log.warning("%s: block %d hash changed (reorg); rolled back to the common ancestor %d, removed %d "
+                    "account(s)", source.name, last_block, back_to, removed)
         report.reorg_rolled_back_to = back_to
         report.removed_accounts = removed
         return back_to
+
+
+class _BadWindow(Exception):
+    """A getLogs answer that passed the transport's checks but cannot be used as a whole."""

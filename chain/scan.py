@@ -3,7 +3,7 @@
 ``scan_snapshot`` pins the block once (:func:`chain.blocks.pin_block`), discovers accounts
 from events up to that block (:mod:`chain.discovery`, into an SQLite :class:`AccountIndex`)
 unless they are given, reads every venue at that block through Multicall3 and assembles
-Assets, Markets and Positions. Because every read names the block number and discovery keeps
+Assets, Markets and Positions. Because every read names the block (by hash, re-checked at the end) and discovery keeps
 only accounts first seen at or before it, the same block gives the same Snapshot later, after
 more blocks and price moves.
 
@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chain.aave_v3 import AaveMarketData, AavePositionData, AaveV3Reader, ReaderError, checksum
-from chain.blocks import PinnedBlock, pin_block
+from chain.blocks import PinnedBlock, PinnedTransport, ReorgError, pin_block
 from chain.compound_v3 import CometMarketData, CometPositionData, CometReader
 from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_source, morpho_blue_source
 from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData, snapshot_market_id
@@ -112,6 +112,7 @@ def scan_snapshot(
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
     uniswap_pools: Sequence[str] = (),
+    max_repins: int = 3,
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -130,20 +131,36 @@ def scan_snapshot(
     named protocol at all (no code, wrong contract) is an error.
     ``uniswap_pools``: Uniswap v3 pool addresses to read at the same block into
     ``Snapshot.pools`` (:mod:`chain.uniswap_v3`; the on-chain liquidity model reads them).
+    ``max_repins``: how many times a reorg of the pinned block may send the scan back to
+    re-pin and read again before it fails with :class:`chain.blocks.ReorgError`.
     """
-    pinned = block if isinstance(block, PinnedBlock) else pin_block(transport, block)
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
-    with _Index(accounts_index) as index:
-        venues = _read_venues(transport, pinned, [_as_source(a, AaveSource) for a in aave_pools],
-                              _as_source(morpho, MorphoSource) if morpho is not None else None,
-                              [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
-    snapshot = _assemble(transport, pinned, venues, usd_anchors)
-    if uniswap_pools:
-        from chain.uniswap_v3 import read_pools
+    # Reads go by the pinned block's hash and the hash is re-checked after the last read: on a
+    # reorg the block is pinned again (same number or tag) and everything is read again, so a
+    # snapshot never mixes two blocks (chain.blocks.PinnedTransport).
+    spec = block.number if isinstance(block, PinnedBlock) else block
+    for attempt in range(max_repins + 1):
+        pinned = block if isinstance(block, PinnedBlock) and attempt == 0 else pin_block(transport, spec)
+        reads = PinnedTransport(transport, pinned)
+        try:
+            with _Index(accounts_index) as index:
+                venues = _read_venues(reads, pinned, [_as_source(a, AaveSource) for a in aave_pools],
+                                      _as_source(morpho, MorphoSource) if morpho is not None else None,
+                                      [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
+            snapshot = _assemble(reads, pinned, venues, usd_anchors)
+            if uniswap_pools:
+                from chain.uniswap_v3 import read_pools
 
-        symbols = {a.address: a.symbol for a in snapshot.assets}
-        snapshot = snapshot.model_copy(update={"pools": read_pools(transport, pinned, uniswap_pools, symbols)})
-    return snapshot
+                symbols = {a.address: a.symbol for a in snapshot.assets}
+                snapshot = snapshot.model_copy(update={"pools": read_pools(reads, pinned, uniswap_pools, symbols)})
+            reads.verify()
+            return snapshot
+        except ReorgError as exc:
+            if attempt == max_repins:
+                raise ReorgError(f"{exc}; gave up after {max_repins + 1} attempts — the chain keeps reorganising "
+                                 "at this depth: pin a 'safe' or 'finalized' block", exc.pinned) from None
+            log.warning("%s; pinning block %s again and reading everything again", exc, spec)
+    raise AssertionError("unreachable")
 
 
 class _Index:
@@ -441,7 +458,7 @@ def scan_devnet(
     if transport is None:
         from chain.transport import HttpTransport
 
-        with HttpTransport(deployment.rpc_url) as http:
+        with HttpTransport(deployment.rpc_url, expected_chain_id=deployment.chain_id) as http:
             return scan_snapshot(http, block=block, accounts_index=accounts_index, **devnet_sources(deployment))
     return scan_snapshot(transport, block=block, accounts_index=accounts_index, **devnet_sources(deployment))
 

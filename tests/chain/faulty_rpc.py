@@ -163,6 +163,7 @@ class RandomFaults:
     refusals) gets the fault ``kind`` with probability ``rate``, drawn from ``random.Random(seed)``,
     at most ``max_faults`` times. ``kind``: ``"reset"`` (connection closed, no answer),
     ``"http-503"``, ``"http-429"``, ``"truncate"``, ``"hang"`` (no answer for ``hang_s``),
+    ``"batch-shuffle"`` / ``"batch-drop-item"`` (a batch answered out of order / one item short),
     ``"rate-limit"`` (-32005 error), ``"getlogs-refusal"`` (eth_getLogs refused as too big,
     whatever its range, including one block) or any key of :data:`GARBLES`."""
 
@@ -303,6 +304,11 @@ class FaultyRpcProxy:
         if delay is not None:
             self._stopping.wait(delay.delay_s)
         replies = [self._one(c) for c in calls]
+        if isinstance(msg, list) and rnd is not None and len(replies) > 1:
+            if rnd.kind == "batch-shuffle":
+                replies = replies[1:] + replies[:1]
+            elif rnd.kind == "batch-drop-item":
+                replies = replies[:len(replies) // 2] + replies[len(replies) // 2 + 1:]
         out = replies if isinstance(msg, list) else replies[0]
         headers = {}
         if self._take(TruncateFault) is not None or (rnd is not None and rnd.kind == "truncate"):
@@ -378,4 +384,216 @@ class FaultyRpcProxy:
 
 
 _PER = {"reset": "http", "http-503": "http", "http-429": "http", "truncate": "http", "hang": "http",
+        "batch-shuffle": "http", "batch-drop-item": "http",
         "rate-limit": "call", "getlogs-refusal": "call", **{k: "garble" for k in GARBLES}}
+
+
+# --------------------------------------------------------------------------------------------
+# The fault matrix: one devnet scan per trial, classified against the fault-free snapshot.
+
+@dataclass(frozen=True)
+class FaultCase:
+    """One row of the fault table: ``kind`` injected at ``rate`` by :class:`RandomFaults`."""
+
+    label: str
+    kind: str
+    rate: float
+
+
+FAULT_MATRIX: tuple[FaultCase, ...] = (
+    FaultCase("connection reset, no answer", "reset", 0.2),
+    FaultCase("HTTP 503", "http-503", 0.2),
+    FaultCase("HTTP 429 with Retry-After", "http-429", 0.2),
+    FaultCase("provider rate-limit error (-32005)", "rate-limit", 0.2),
+    FaultCase("batch answered out of order", "batch-shuffle", 0.3),
+    FaultCase("batch answered one item short", "batch-drop-item", 0.3),
+    FaultCase("body cut short mid-transfer", "truncate", 0.1),
+    FaultCase("body cut short mid-transfer", "truncate", 0.3),
+    FaultCase("hang (no answer for 5 s)", "hang", 0.1),
+    FaultCase("hang (no answer for 5 s)", "hang", 0.3),
+    FaultCase("getLogs refused as too big (1-block windows too)", "getlogs-refusal", 0.3),
+    FaultCase("number where a hex string belongs", "number-for-string", 0.1),
+    FaultCase("number where a hex string belongs", "number-for-string", 0.2),
+    FaultCase("hex result one digit short", "drop-hex-digit", 0.2),
+    FaultCase("hex result truncated (wrong length)", "truncate-half", 0.2),
+    FaultCase("non-hex characters in a result", "non-hex", 0.2),
+    FaultCase("garbled eth_chainId", "chain-id", 0.5),
+    FaultCase("garbled eth_getLogs entry", "log-entry", 0.3),
+    FaultCase("log marked removed", "log-removed", 0.3),
+    FaultCase("malformed block header", "bad-block", 0.3),
+)
+
+IDENTICAL, CLEAR_ERROR, OTHER = "identical", "clear error", "other"
+
+
+def snapshot_facts(snapshot: Any) -> dict[str, Any]:
+    """A snapshot as a dict without its ``source`` (the proxy's port differs from the node's)."""
+    facts = json.loads(snapshot.to_json())
+    facts.pop("source", None)
+    return facts
+
+
+def classify(run: Callable[[], Any], expected: dict[str, Any]) -> tuple[str, str]:
+    """Run a scan; ``identical`` if its snapshot equals ``expected``, ``clear error`` if it
+    raised one :class:`chain.transport.RpcError` (the typed, masked-URL error the CLI prints),
+    else ``other`` (a different snapshot, or any other exception). Returns (outcome, detail)."""
+    from chain.transport import RpcError
+
+    try:
+        snapshot = run()
+    except RpcError as exc:
+        return CLEAR_ERROR, str(exc)
+    except Exception as exc:  # noqa: BLE001 - this is what the table counts
+        return OTHER, f"{type(exc).__name__}: {exc}"
+    if snapshot_facts(snapshot) == expected:
+        return IDENTICAL, ""
+    return OTHER, "a different snapshot"
+
+
+def suite_transport(url: str, seed: int, **kw: Any) -> Any:
+    """The transport the suite scans through: the product's retry/hedge logic, with short
+    backoffs and a 2 s per-request deadline so a trial stays within seconds."""
+    from chain.transport import HttpTransport
+
+    opts: dict[str, Any] = dict(timeout_s=2.0, max_retries=8, backoff_base_s=0.001, backoff_max_s=0.02,
+                                hedge_after_s=0.05, expected_chain_id=31337, rng=random.Random(seed))
+    opts.update(kw)
+    return HttpTransport(url, **opts)
+
+
+def run_fault_case(devnet: Any, case: FaultCase, trials: int, expected: dict[str, Any],
+                   *, seed0: int = 0) -> tuple[dict[str, int], list[str]]:
+    """``trials`` scans of the devnet through a proxy injecting ``case``; (outcome counts, the
+    details of every ``other`` outcome)."""
+    from chain.scan import scan_devnet
+
+    counts = {IDENTICAL: 0, CLEAR_ERROR: 0, OTHER: 0}
+    others: list[str] = []
+    for trial in range(trials):
+        proxy = FaultyRpcProxy(devnet.rpc_url)
+        proxy.faults.append(RandomFaults(case.kind, case.rate, seed=seed0 + 1000 * trial + 17, max_faults=200))
+        try:
+            with suite_transport(proxy.url, trial) as transport:
+                outcome, detail = classify(lambda: scan_devnet(devnet.deployment, "latest", transport=transport),
+                                           expected)
+        finally:
+            proxy.stop()
+        counts[outcome] += 1
+        if outcome == OTHER:
+            others.append(detail)
+    return counts, others
+
+
+def _reorg_tx(devnet: Any, price_usd: int) -> dict[str, Any]:
+    """A transaction for the replacing block: the WETH feed moves, so the snapshot changes."""
+    from chain.devnet import encode_call
+
+    dep = devnet.deployment
+    data = encode_call("setAnswer(int256)", price_usd * 10**8)
+    return {"from": dep.deployer, "to": dep.aave.price_feeds["WETH"], "gas": hex(200_000),
+            "data": data if isinstance(data, str) else "0x" + data.hex()}
+
+
+class ReorgScenario:
+    """On the shared devnet: ``evm_snapshot``, mine ``depth`` empty blocks (the block a scan
+    pins is one of them), and later replace them with ``anvil_reorg`` by blocks carrying a price
+    move. :meth:`close` reverts everything (``anvil_reorg`` forgets snapshots of the blocks it
+    replaces, hence the empty blocks above the snapshot)."""
+
+    def __init__(self, devnet: Any, depth: int, price_usd: int) -> None:
+        self.devnet, self.depth, self.price_usd = devnet, depth, price_usd
+        self.snapshot_id = devnet.rpc.request("evm_snapshot", [])
+        devnet.rpc.request("anvil_mine", [hex(depth)])
+
+    def reorg(self) -> None:
+        self.devnet.rpc.request("anvil_reorg", [self.depth, [[_reorg_tx(self.devnet, self.price_usd), 0]]])
+
+    def close(self) -> None:
+        if not self.devnet.rpc.request("evm_revert", [self.snapshot_id]):
+            raise RuntimeError("evm_revert failed: later tests would see a modified devnet")
+
+
+def run_reorg_mid_scan(devnet: Any, *, depth: int, after_calls: int, seed: int) -> tuple[str, str, bool]:
+    """A scan of ``latest`` during which the pinned block is replaced (after ``after_calls``
+    JSON-RPC calls). Expected: the snapshot of the chain after the reorg (re-pinned), or one
+    clear error. Returns (outcome, detail, whether the reorg fired)."""
+    from chain.scan import scan_devnet
+
+    scenario = ReorgScenario(devnet, depth, 1_500 + seed)
+    try:
+        proxy = FaultyRpcProxy(devnet.rpc_url)
+        trigger = Trigger(after_calls, scenario.reorg)
+        proxy.faults.append(trigger)
+        try:
+            with suite_transport(proxy.url, seed) as transport:
+                result: list[Any] = []
+
+                def scan() -> Any:
+                    result.append(scan_devnet(devnet.deployment, "latest", transport=transport))
+                    return result[-1]
+
+                outcome, detail = classify_later(scan)
+        finally:
+            proxy.stop()
+        with suite_transport(devnet.rpc_url, seed) as direct:
+            expected = snapshot_facts(scan_devnet(devnet.deployment, "latest", transport=direct))
+        if outcome == IDENTICAL:  # classify_later defers the comparison until the chain settled
+            outcome, detail = (IDENTICAL, "") if snapshot_facts(result[-1]) == expected else (OTHER, "a different snapshot")
+        return outcome, detail, trigger.fired
+    finally:
+        scenario.close()
+
+
+def classify_later(run: Callable[[], Any]) -> tuple[str, str]:
+    """:func:`classify` when the expected snapshot is only known afterwards: ``identical``
+    here means "produced a snapshot" (the caller compares)."""
+    from chain.transport import RpcError
+
+    try:
+        run()
+    except RpcError as exc:
+        return CLEAR_ERROR, str(exc)
+    except Exception as exc:  # noqa: BLE001
+        return OTHER, f"{type(exc).__name__}: {exc}"
+    return IDENTICAL, ""
+
+
+def run_reorg_between_runs(devnet: Any, cache_dir: Any, *, depth: int, seed: int) -> tuple[str, str]:
+    """Scan ``latest`` through a warm SQLite cache and a persistent account index, replace the
+    pinned block(s) by a reorg, scan again with the same cache and index. Expected: exactly a
+    cold scan of the new chain, or one clear error — never the replaced block's data."""
+    from pathlib import Path
+
+    from chain.cache import CachingTransport
+    from chain.scan import devnet_sources, scan_snapshot
+
+    scenario = ReorgScenario(devnet, depth, 1_700 + seed)
+    try:
+        cache, index = Path(cache_dir) / f"rpc-{seed}.sqlite", Path(cache_dir) / f"accounts-{seed}.sqlite"
+        sources = devnet_sources(devnet.deployment)
+        result: list[Any] = []
+        with suite_transport(devnet.rpc_url, seed) as http:
+            with CachingTransport(http, cache) as cached:
+                first = scan_snapshot(cached, block="latest", accounts_index=index, **sources)
+            scenario.reorg()
+            with CachingTransport(http, cache) as cached:
+                outcome, detail = classify_later(
+                    lambda: result.append(scan_snapshot(cached, block="latest", accounts_index=index, **sources)))
+            expected = snapshot_facts(scan_snapshot(http, block="latest", **sources))
+        if outcome == IDENTICAL:
+            second = snapshot_facts(result[-1])
+            if second != expected:
+                outcome, detail = OTHER, "a different snapshot"
+            elif second == snapshot_facts(first):
+                outcome, detail = OTHER, "the reorg did not change the snapshot: the trial proves nothing"
+        return outcome, detail
+    finally:
+        scenario.close()
+
+
+def format_table(rows: list[tuple[str, str, int, dict[str, int]]]) -> str:
+    """Markdown table: fault | rate | trials | identical | clear error | other."""
+    lines = ["| fault | rate | trials | identical | clear error | other |", "|---|---|---|---|---|---|"]
+    for label, rate, trials, c in rows:
+        lines.append(f"| {label} | {rate} | {trials} | {c[IDENTICAL]} | {c[CLEAR_ERROR]} | {c[OTHER]} |")
+    return "\n".join(lines)

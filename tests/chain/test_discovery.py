@@ -26,9 +26,9 @@ from chain.discovery import (
 from chain.transport import HttpTransport, RpcError
 
 try:
-    from tests.chain.faulty_rpc import FaultyRpcProxy, LogRangeLimit
+    from tests.chain.faulty_rpc import FaultyRpcProxy, LogRangeLimit, RandomFaults
 except ImportError:  # pytest's default rootdir import mode (tests/ is not a package)
-    from faulty_rpc import FaultyRpcProxy, LogRangeLimit
+    from faulty_rpc import FaultyRpcProxy, LogRangeLimit, RandomFaults
 
 # Runtime code of a log emitter: calldata = topic0 | topic1 | topic2 | topic3 | data...
 #   PUSH1 0x60 CALLDATALOAD   PUSH1 0x40 CALLDATALOAD   PUSH1 0x20 CALLDATALOAD   PUSH1 0 CALLDATALOAD
@@ -227,7 +227,7 @@ def test_reorg_rolls_back_and_rescans(tmp_path):
         # through the SQLite cache, final up to block 10: the cache must not hide the reorg
         ct = CachingTransport(c.t, tmp_path / "rpc.sqlite", safe_block=10)
         with AccountIndex(tmp_path / "reorg.sqlite") as index:
-            scanner = LogScanner(index, initial_chunk=500, reorg_depth=64)
+            scanner = LogScanner(index, initial_chunk=500)
             scanner.scan(ct, source, tip)
             assert set(found(index, 31337, source)) == {addr(1), addr(2), addr(3), addr(4)}
             # the fork: the doomed blocks are replaced by a history with another borrower
@@ -239,7 +239,8 @@ def test_reorg_rolls_back_and_rescans(tmp_path):
             assert new_tip.number >= tip.number
             assert pin_block(c.t, tip.number).hash != tip.hash
             report = scanner.scan(ct, source, new_tip)
-            assert report.reorg_rolled_back_to == tip.number - 64
+            # the common ancestor as remembered: the newest block with a log that is still canonical
+            assert report.reorg_rolled_back_to == old_blocks[1]
             assert report.removed_accounts == 2
             now = found(index, 31337, source)
             assert set(now) == {addr(1), addr(2), addr(5), addr(6), addr(7)}
@@ -279,15 +280,78 @@ def test_morpho_groups_and_data_word_accounts(tmp_path):
         node.stop()
 
 
-def test_single_block_refusal_is_an_error(chain, tmp_path):
+def test_single_block_refusal_is_retried_then_an_error(chain, tmp_path):
     proxy = FaultyRpcProxy(chain.t._url)
     try:
         proxy.faults.append(LogRangeLimit(max_blocks=0, suggest=False))
         t = HttpTransport(proxy.url, rng=random.Random(8))
+        slept: list[float] = []
         with AccountIndex(tmp_path / "x.sqlite") as index, pytest.raises(RpcError, match="single block"):
-            LogScanner(index, initial_chunk=4).scan(t, aave_pool_source(POOL), chain.head)
+            LogScanner(index, initial_chunk=4, window_retries=3, sleep=slept.append).scan(
+                t, aave_pool_source(POOL), chain.head)
+        assert len(slept) == 3 and slept == sorted(slept)  # retried with growing backoff
     finally:
         proxy.stop()
+
+
+def test_transient_single_block_refusals_lose_nothing(chain, tmp_path):
+    """A node that refuses some getLogs calls as too big — one-block windows included — and
+    garbles log entries: every account is still found, exactly."""
+    proxy = FaultyRpcProxy(chain.t._url)
+    try:
+        proxy.faults.append(RandomFaults("getlogs-refusal", rate=0.3, seed=3, max_faults=40))
+        proxy.faults.append(RandomFaults("log-entry", rate=0.3, seed=4, max_faults=40))
+        t = HttpTransport(proxy.url, rng=random.Random(8), backoff_base_s=0.001, backoff_max_s=0.01,
+                          max_retries=8)
+        with AccountIndex(tmp_path / "y.sqlite") as index:
+            LogScanner(index, initial_chunk=8, min_chunk=1, window_retries=8, sleep=lambda _s: None).scan(
+                t, aave_pool_source(POOL), chain.head)
+            assert found(index, 31337, aave_pool_source(POOL)) == chain.expected
+        assert t.stats.invalid_answers >= 1
+    finally:
+        proxy.stop()
+
+
+def test_reorg_deeper_than_any_fixed_depth_rolls_back_to_the_common_ancestor(tmp_path):
+    """The fork point is 150 blocks below the tip (a fixed 64-block rollback would keep accounts
+    of replaced blocks): the index returns to the newest remembered block still canonical."""
+    node = start_anvil()
+    try:
+        c = Chain(node.rpc_url)
+        source = aave_pool_source(POOL)
+        (kept,) = c.emit_many([aave_log("Borrow", addr(1))])
+        snap = c.t.request("evm_snapshot", [])
+        c.emit_many([aave_log("Borrow", addr(2))])  # replaced, 150 blocks below the tip
+        c.mine(150)
+        tip = pin_block(c.t)
+        with AccountIndex(tmp_path / "deep.sqlite") as index:
+            scanner = LogScanner(index, initial_chunk=40)
+            scanner.scan(c.t, source, tip)
+            assert set(found(index, 31337, source)) == {addr(1), addr(2)}
+            assert c.t.request("evm_revert", [snap]) is True
+            c.emit_many([aave_log("Supply", addr(3))])
+            c.mine(160)
+            report = scanner.scan(c.t, source, pin_block(c.t))
+            assert report.reorg_rolled_back_to is not None and report.reorg_rolled_back_to <= kept + 40
+            assert report.reorg_rolled_back_to >= kept
+            assert set(found(index, 31337, source)) == {addr(1), addr(3)}
+    finally:
+        node.stop()
+
+
+def test_index_file_that_is_not_an_index_is_named(tmp_path):
+    from chain.store import StoreFileError
+
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreFileError, match="junk.sqlite.*not a readable SQLite database.*delete it"):
+        AccountIndex(junk)
+    cache = tmp_path / "rpc.sqlite"
+    CachingTransport(HttpTransport("http://127.0.0.1:9"), cache).close()
+    with pytest.raises(StoreFileError, match="not a liqrisk account index .*rpc_cache"):
+        AccountIndex(cache)
+    with pytest.raises(StoreFileError, match="not a regular file"):
+        AccountIndex(tmp_path)
 
 
 def test_source_validation():

@@ -399,24 +399,30 @@ def test_cache_serves_pinned_calls_from_sqlite(proxy, tmp_path):
     t = CachingTransport(inner, tmp_path / "rpc.sqlite")
     assert isinstance(t, Transport)
     pinned = pin_block(t)
+    at_hash = {"blockHash": pinned.hash, "requireCanonical": True}
     addr = accounts(inner)[1]
     proxy.reset()
-    first = t.request("eth_getBalance", [addr, hex(pinned.number)])
-    second = t.request("eth_getBalance", [addr.upper().replace("0X", "0x"), hex(pinned.number)])
+    first = t.request("eth_getBalance", [addr, at_hash])
+    second = t.request("eth_getBalance", [addr.upper().replace("0X", "0x"), {**at_hash, "blockHash": pinned.hash.upper().replace("0X", "0x")}])
     assert first == second
     assert proxy.counters.by_method.get("eth_getBalance") == 1
-    # latest is never cached
+    # latest is never cached, nor a number above the safe bound (a reorg can replace that block)
     t.request("eth_getBalance", [addr, "latest"])
     t.request("eth_getBalance", [addr, "latest"])
     assert proxy.counters.by_method["eth_getBalance"] == 3
-    for tag in ("safe", "finalized", "earliest", "pending"):
+    for tag in ("safe", "finalized", "earliest", "pending", hex(pinned.number), hex(pinned.number)):
         t.request("eth_getBalance", [addr, tag])
-    assert proxy.counters.by_method["eth_getBalance"] == 7
+    assert proxy.counters.by_method["eth_getBalance"] == 9
+    t.set_safe_block(pinned.number)  # at or below the safe bound a number is final: cached
+    t.request("eth_getBalance", [addr, hex(pinned.number)])
+    t.request("eth_getBalance", [addr, {"blockNumber": hex(pinned.number)}])
+    t.request("eth_getBalance", [addr, hex(pinned.number)])
+    assert proxy.counters.by_method["eth_getBalance"] == 11
     t.close()
     # survives a restart: a new process reading the same file needs no RPC
     t2 = CachingTransport(inner, tmp_path / "rpc.sqlite")
     proxy.reset()
-    assert t2.request("eth_getBalance", [addr, hex(pinned.number)]) == first
+    assert t2.request("eth_getBalance", [addr, at_hash]) == first
     assert proxy.counters.http_requests == 0
     t2.close()
 
