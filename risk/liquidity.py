@@ -16,6 +16,7 @@ by 1%. They are stated, not measured by liqrisk: calibrate them for serious use.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
@@ -364,11 +365,23 @@ def onchain_liquidity(pools: Sequence, symbols: Sequence[str], prices_usd: Seque
                       via: str = VIA, fallback: LiquidityModel | None = None,
                       grid_usd: NDArray[np.float64] | None = None, chunks: int = 8) -> OnChainLiquidity:
     """Build :class:`OnChainLiquidity` from ``pools`` (:class:`risk.snapshot.UniswapV3Pool`, e.g.
-    ``snapshot.pools``) for the assets ``symbols`` (book order) at spot ``prices_usd``."""
+    ``snapshot.pools``) for the assets ``symbols`` (book order) at spot ``prices_usd``.
+
+    The curves depend only on the pools, assets, prices and grid; building them walks every pool
+    with the exact math (seconds), so the last few builds are memoized on those inputs (the
+    pools are frozen records: the same snapshot gives the same curves)."""
     if cex_multiplier < 0:
         raise ValueError(f"cex_multiplier must be >= 0, got {cex_multiplier}")
-    pools = tuple(pools)
     grid = impact_grid_usd() if grid_usd is None else np.asarray(grid_usd, dtype=np.float64)
+    curves = _curves(tuple(pools), tuple(symbols), tuple(float(p) for p in prices_usd), numeraire, via,
+                     tuple(grid.tolist()), chunks)
+    return OnChainLiquidity(tuple(symbols), grid, curves[0], curves[1], float(cex_multiplier), curves[2], fallback)
+
+
+@functools.lru_cache(maxsize=8)
+def _curves(pools: tuple, symbols: tuple[str, ...], prices_usd: tuple[float, ...], numeraire: str, via: str,
+            grid_points: tuple[float, ...], chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...]]:
+    grid = np.array(grid_points)
     n = len(symbols)
     sell = np.full((grid.size, n), np.nan)
     buy = np.full((grid.size, n), np.nan)
@@ -388,4 +401,6 @@ def onchain_liquidity(pools: Sequence, symbols: Sequence[str], prices_usd: Seque
         buy[:, j] = _curve(pools, b_routes, refs[symbol], float(prices_usd[j]), decimals[symbol], grid, True, chunks)
         used.update(i for route in s_routes for i, _ in route)
     names = tuple(f"{pools[i].name} {pools[i].address}" for i in sorted(used))
-    return OnChainLiquidity(tuple(symbols), grid, sell, buy, float(cex_multiplier), names, fallback)
+    sell.setflags(write=False)
+    buy.setflags(write=False)
+    return sell, buy, names
