@@ -110,13 +110,56 @@ MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEnt
                         Field(discriminator="kind")]
 
 
+UNISWAP_V3_POOL_INIT_CODE_HASH = bytes.fromhex("e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54")
+"""``PoolAddress.POOL_INIT_CODE_HASH`` of Uniswap/v3-periphery (npm 1.4.4, libraries/PoolAddress.sol)."""
+
+
+def uniswap_v3_pool_address(factory: str, token_a: str, token_b: str, fee: int) -> str:
+    """The pool's CREATE2 address, as the periphery's ``PoolAddress.computeAddress`` derives it."""
+    from eth_abi import encode
+    from eth_utils import keccak
+
+    token0, token1 = sorted((to_checksum_address(token_a), to_checksum_address(token_b)), key=lambda a: int(a, 16))
+    salt = keccak(encode(["address", "address", "uint24"], [token0, token1, fee]))
+    return to_checksum_address(keccak(b"\xff" + bytes.fromhex(factory[2:]) + salt + UNISWAP_V3_POOL_INIT_CODE_HASH)[12:])
+
+
+class UniswapV3PoolEntry(_Strict):
+    """A Uniswap v3 pool the on-chain liquidity model reads (``Snapshot.pools``). With the
+    network's ``uniswap_v3_factory`` set, ``address`` must be the CREATE2 address of
+    (factory, tokens, fee) — a typo in any of them is refused on load."""
+
+    name: str = Field(min_length=1)
+    address: str
+    tokens: tuple[str, str]
+    fee: int = Field(gt=0, lt=1_000_000, description="pips: 500 = 0.05%")
+    checked: str = ""
+
+    _check = field_validator("address")(classmethod(lambda cls, v: _address(v)))
+    _check_tokens = field_validator("tokens")(classmethod(lambda cls, v: tuple(_address(t) for t in v)))
+
+
 class Network(_Strict):
     chain_id: int = Field(ge=1)
     multicall3: str = "0xcA11bde05977b3631167028862bE2a173976CA11"
     confirmations: int = Field(default=0, ge=0, le=1_000)
     markets: tuple[MarketEntry, ...] = Field(min_length=1)
+    uniswap_v3_factory: str | None = None
+    uniswap_v3_pools: tuple[UniswapV3PoolEntry, ...] = ()
 
     _check = field_validator("multicall3")(classmethod(lambda cls, v: _address(v)))
+    _check_factory = field_validator("uniswap_v3_factory")(
+        classmethod(lambda cls, v: None if v is None else _address(v)))
+
+    @model_validator(mode="after")
+    def _pools_from_factory(self) -> "Network":
+        if self.uniswap_v3_factory is not None:
+            for pool in self.uniswap_v3_pools:
+                expected = uniswap_v3_pool_address(self.uniswap_v3_factory, *pool.tokens, pool.fee)
+                if pool.address != expected:
+                    raise ValueError(f"uniswap_v3_pools {pool.name!r}: address {pool.address} is not the factory's "
+                                     f"pool for these tokens and fee ({expected})")
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Network":
@@ -140,6 +183,8 @@ class Network(_Strict):
                 out["morpho"] = MorphoSource(m.address, m.market_ids, m.start_block)
             elif isinstance(m, CometMarketEntry):
                 out["comets"].append(CometSource(m.address, m.id, m.name, m.start_block))
+        if self.uniswap_v3_pools:
+            out["uniswap_pools"] = [p.address for p in self.uniswap_v3_pools]
         sky = [m for m in self.markets if isinstance(m, SkyMarketEntry)]
         if sky:
             out["sky"] = sky
@@ -212,5 +257,6 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
 
 __all__ = [
     "AaveMarketEntry", "CometMarketEntry", "MarketEntry", "MarketFile", "MarketFileError", "MorphoMarketEntry",
-    "Network", "SHIPPED_MARKET_FILE", "SkyIlkEntry", "SkyMarketEntry", "load_market_file", "parse_market_file",
+    "Network", "SHIPPED_MARKET_FILE", "SkyIlkEntry", "SkyMarketEntry", "UniswapV3PoolEntry", "load_market_file",
+    "parse_market_file", "uniswap_v3_pool_address",
 ]

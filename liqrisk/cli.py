@@ -103,8 +103,10 @@ def driver_options(f: Callable) -> Callable:
 
 
 def liquidity_option(f: Callable) -> Callable:
-    return click.option("--liquidity", type=click.Choice(("constant_depth", "sqrt", "none")), default="constant_depth",
-                        show_default=True, help="Price-impact model (risk.liquidity defaults per asset).")(f)
+    return click.option("--liquidity", type=click.Choice(("constant_depth", "sqrt", "none", "onchain")),
+                        default="constant_depth", show_default=True,
+                        help="Price-impact model (risk.liquidity defaults per asset; onchain = the snapshot's "
+                             "Uniswap v3 pools at its block, with the stated CEX depth multiplier).")(f)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -403,7 +405,7 @@ def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, be
                         shock=GridShock(kind="grid", drawdowns=grid), liquidity=LiquiditySpec(model=liquidity),
                         outputs=OutputsSpec(bands=False))
     with _status("cascading", quiet):
-        table = run_scenario(scenario, book).cascade
+        table = run_scenario(scenario, book, pools=loaded.snapshot.pools).cascade
     _emit_cascade(table, fmt, loaded, liquidity)
     if png is not None:
         from liqrisk.charts import cascade_png
@@ -471,7 +473,8 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     scenario = Scenario(name="simulate", driver=DriverSpec(asset=driver, betas=_betas(book, driver, betas)),
                         shock=shock, liquidity=LiquiditySpec(model=liquidity), outputs=OutputsSpec(bands=False))
     with _progress_bars(quiet) as update:
-        result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t))
+        result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t),
+                              pools=loaded.snapshot.pools)
     _emit_mc(result.monte_carlo, fmt, loaded)
     if png is not None:
         from liqrisk.charts import monte_carlo_png
@@ -541,7 +544,7 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
                 loaded_by_source[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=sf.base_dir)
             loaded = loaded_by_source[key]
             result = run_scenario(sf.scenario, _book(loaded), seed=seed, where=str(sf.path),
-                                  progress=lambda d, t, n=sf.scenario.name: update(n, d, t))
+                                  progress=lambda d, t, n=sf.scenario.name: update(n, d, t), pools=loaded.snapshot.pools)
             results.append((sf, loaded, result))
     documents = []
     for sf, loaded, result in results:
@@ -991,7 +994,7 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     from chain.scan import scan_devnet
     from chain.transport import RpcError
     from liqrisk.report import ReportConfig, compute_report, write_report
-    from liqrisk.scenario import MonteCarloShock, load_scenario
+    from liqrisk.scenario import LiquiditySpec, MonteCarloShock, load_scenario
     from liqrisk.sources import LoadedSnapshot
 
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
@@ -999,7 +1002,7 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     try:
         with Devnet() as net:  # stopped on success, error and Ctrl-C alike
             say(f"devnet: anvil at {net.rpc_url}")
-            with _status("deploying Aave V3, Morpho Blue, Comet double, Multicall3", quiet):
+            with _status("deploying Aave V3, Morpho Blue, Uniswap v3, Comet double, Multicall3", quiet):
                 net.deploy()
             with _status(f"opening {borrowers} borrower positions", quiet):
                 net.populate(borrowers, 7 if seed is None else seed)
@@ -1007,8 +1010,9 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
                 snap = scan_devnet(net.deployment)
             loaded = LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
             _say_block(loaded)
+            # The devnet's genuine Uniswap v3 pools, read at the scanned block, price the sales.
             config = ReportConfig(monte_carlo=MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7),
-                                  scenarios=(sf,), seed=seed)
+                                  scenarios=(sf,), seed=seed, liquidity=LiquiditySpec(model="onchain"))
             with _progress_bars(quiet) as update:
                 result = compute_report(loaded, config, progress=update)
             folder, doc = write_report(result, out)

@@ -16,6 +16,7 @@ def mainnet_sources() -> dict[str, Any]:
     Compound V3 cUSDCv3). Prime's and EtherFi's deployment blocks are not in the reference: their
     scans start at Core's (earlier is safe, only slower on the first run). cWETHv3 is left out: its
     feeds are ETH-denominated, not USD."""
+    from chain.markets import load_market_file
     from chain.scan import AaveSource, CometSource, MorphoSource
 
     return {
@@ -27,6 +28,8 @@ def mainnet_sources() -> dict[str, Any]:
         ],
         "morpho": MorphoSource("0xBBBBBbbBBb9cC5e90e3b3Af64bdAF62C37EEFFCb", start_block=18883124),
         "comets": [CometSource("0xc3d688B66703497DAA19211EEdff47f25384cdc3", "comet-usdc", "Compound V3 USDC", 15331586)],
+        # Uniswap v3 pools for the on-chain liquidity model, from the shipped market file.
+        "uniswap_pools": [p.address for p in load_market_file().networks["ethereum"].uniswap_v3_pools],
     }
 
 

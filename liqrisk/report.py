@@ -365,7 +365,8 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
     core_scenario = Scenario(name=f"{config.driver} drawdown grid", driver=driver,
                              shock=GridShock(kind="grid", drawdowns=grid), liquidity=config.liquidity,
                              outputs=OutputsSpec(bands=False))
-    core = run_scenario(core_scenario, book)
+    pools = loaded.snapshot.pools  # Uniswap v3 pools at the block, for the on-chain liquidity model
+    core = run_scenario(core_scenario, book, pools=pools)
     warnings += [f"{core.name}: {n}" for n in core.notes]
     bands = liquidation_bands(book, config.driver)
     mc = None
@@ -373,11 +374,11 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
         mc_scenario = Scenario(name="Monte Carlo", driver=driver, shock=config.monte_carlo, liquidity=config.liquidity,
                                outputs=OutputsSpec(bands=False))
         mc = run_scenario(mc_scenario, book, seed=config.seed,
-                          progress=(lambda d, t: progress("Monte Carlo", d, t)) if progress else None)
+                          progress=(lambda d, t: progress("Monte Carlo", d, t)) if progress else None, pools=pools)
     results = []
     for sf in config.scenarios:
         cb = (lambda d, t, name=sf.scenario.name: progress(name, d, t)) if progress else None
-        res = run_scenario(sf.scenario, book, seed=config.seed, progress=cb, where=str(sf.path))
+        res = run_scenario(sf.scenario, book, seed=config.seed, progress=cb, where=str(sf.path), pools=pools)
         results.append(dataclasses.replace(res, file=str(sf.path)))
     alerts = [*band_alerts(bands, config.alerts)]
     assert core.cascade is not None

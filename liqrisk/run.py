@@ -31,11 +31,13 @@ ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``; called as work completes (e.g. Monte Carlo paths)."""
 
 
-def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str]) -> "PerAssetLiquidity":
+def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str], *, pools: Sequence[Any] = (),
+                    prices_usd: Sequence[float] | None = None) -> "PerAssetLiquidity":
     """Impact model over ``symbols`` (book order) from a :class:`LiquiditySpec`.
 
     Assets sharing a model kind are grouped into one vectorized model (one ConstantDepth with a
-    depth per asset, one SquareRootImpact per ``y``); each table is its own model.
+    depth per asset, one SquareRootImpact per ``y``, one OnChainLiquidity over ``pools`` — the
+    snapshot's Uniswap v3 pools — at spot ``prices_usd``); each table is its own model.
     """
     import numpy as np
 
@@ -49,9 +51,33 @@ def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str]) -> "PerAssetLiq
     models: list[Any] = []
     columns: list[tuple[int, ...]] = []
     described: list[tuple[str, str]] = []
+    onchain_cols = [j for j, symbol in enumerate(symbols)
+                    if (spec.assets[symbol].model if symbol in spec.assets else spec.model) == "onchain"]
+    onchain = None
+    if onchain_cols:
+        if not pools:
+            raise LiqriskUserError("liquidity model 'onchain' needs a snapshot with Uniswap v3 pools (Snapshot.pools): "
+                                   "scan the devnet or mainnet again (the sample and older snapshots have none)")
+        if prices_usd is None:
+            raise ValueError("build_liquidity: the on-chain model needs the spot prices_usd")
+        multiplier = lq.DEFAULT_CEX_DEPTH_MULTIPLIER if spec.cex_multiplier is None else spec.cex_multiplier
+        onchain = lq.onchain_liquidity(pools, symbols, prices_usd, cex_multiplier=multiplier)
     for j, symbol in enumerate(symbols):
         asset = spec.assets.get(symbol)
         kind = asset.model if asset is not None else spec.model
+        if kind == "onchain":
+            assert onchain is not None
+            if j in onchain.onchain_columns:
+                used = [name for name in onchain.pools if symbol in name.split(" ")[0].split("/")]
+                described.append((symbol, f"on-chain Uniswap v3 at the block, CEX depth x{onchain.cex_multiplier:g}: "
+                                          f"{'; '.join(used)} (+ routes via {lq.VIA})"))
+                continue
+            if symbol == lq.NUMERAIRE:
+                described.append((symbol, f"numeraire of the on-chain model ({lq.NUMERAIRE} = the price unit): no impact"))
+                continue
+            kind = "constant_depth"  # no pool for this asset in the snapshot: the stated default
+            asset = None
+            described.append((symbol, "on-chain: no Uniswap v3 pool in the snapshot, so constant depth (below)"))
         if kind == "none":
             described.append((symbol, "no impact"))
         elif kind == "constant_depth":
@@ -82,6 +108,11 @@ def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str]) -> "PerAssetLiq
     for y, (cols, vols, volumes) in sqrt_groups.items():
         models.append(lq.SquareRootImpact(vols, volumes, y))
         columns.append(tuple(cols))
+    if onchain is not None:
+        cols = tuple(j for j in onchain.onchain_columns if j in onchain_cols)
+        if cols:
+            models.append(onchain)
+            columns.append(cols)
     return PerAssetLiquidity(tuple(models), tuple(columns), tuple(described))
 
 
@@ -151,8 +182,10 @@ def run_scenario(
     seed: int | None = None,
     progress: ProgressCallback | None = None,
     where: str | None = None,
+    pools: Sequence[Any] = (),
 ) -> ScenarioResult:
-    """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed."""
+    """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed;
+    ``pools``: the snapshot's Uniswap v3 pools, for the ``onchain`` liquidity model."""
     from risk.bands import liquidation_bands
     from risk.cascade import cascade_grid
 
@@ -161,7 +194,7 @@ def run_scenario(
     _check_driver(book, scenario.driver.asset, where)
     betas = _known(book, scenario.driver.betas, "betas", notes)
     _known(book, scenario.liquidity.assets, "liquidity settings", notes)
-    liquidity = build_liquidity(scenario.liquidity, book.symbols)
+    liquidity = build_liquidity(scenario.liquidity, book.symbols, pools=pools, prices_usd=book.prices_usd)
     common: dict[str, Any] = dict(
         name=scenario.name, kind=scenario.shock.kind, driver=scenario.driver.asset, betas=betas,
         liquidity=liquidity.description, description=scenario.description, references=tuple(scenario.references),

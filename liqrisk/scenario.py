@@ -313,16 +313,26 @@ class NoImpactSpec(_Model):
     model: Literal["none"]
 
 
+class OnChainSpec(_Model):
+    """Impact measured on the snapshot's Uniswap v3 pools (:class:`risk.liquidity.OnChainLiquidity`)."""
+
+    model: Literal["onchain"]
+
+
 AssetLiquidity = Annotated[
-    Union[ConstantDepthSpec, SquareRootSpec, TableSpec, NoImpactSpec], Field(discriminator="model")]
+    Union[ConstantDepthSpec, SquareRootSpec, TableSpec, NoImpactSpec, OnChainSpec], Field(discriminator="model")]
 
 
 class LiquiditySpec(_Model):
     """Impact model per asset. ``model`` is used for every asset not listed in ``assets``, with
-    :mod:`risk.liquidity`'s default parameters."""
+    :mod:`risk.liquidity`'s default parameters. ``onchain`` reads the snapshot's Uniswap v3 pools
+    (assets without a pool fall back to the constant-depth default, and say so);
+    ``cex_multiplier`` is its off-chain depth multiple (default
+    :data:`risk.liquidity.DEFAULT_CEX_DEPTH_MULTIPLIER`, 0 = DEX only)."""
 
-    model: Literal["constant_depth", "sqrt", "none"] = "constant_depth"
+    model: Literal["constant_depth", "sqrt", "none", "onchain"] = "constant_depth"
     assets: dict[str, AssetLiquidity] = Field(default_factory=dict)
+    cex_multiplier: float | None = Field(default=None, ge=0, le=1_000)
 
 
 class OutputsSpec(_Model):
@@ -438,7 +448,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BlockSpec", "ConstantDepthSpec", "CorrelationSpec", "DriverSpec", "GridShock", "LiqriskUserError",
-    "LiquiditySpec", "MonteCarloShock", "NoImpactSpec", "OutputsSpec", "PathShock", "Scenario", "ScenarioError",
+    "LiquiditySpec", "MonteCarloShock", "NoImpactSpec", "OnChainSpec", "OutputsSpec", "PathShock", "Scenario", "ScenarioError",
     "ScenarioFile", "SourceSpec", "SquareRootSpec", "TableSpec", "format_validation_error", "load_scenario",
     "parse_scenario",
 ]

@@ -16,6 +16,7 @@ by 1%. They are stated, not measured by liqrisk: calibrate them for serious use.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
 
@@ -173,3 +174,233 @@ class PerAssetLiquidity:
             idx = list(cols)
             out[..., idx] = model.impact(q)[..., idx]
         return out
+
+
+# ------------------------------------------------------------------ on-chain (Uniswap v3) model
+
+DEFAULT_CEX_DEPTH_MULTIPLIER = 2.0
+"""Off-chain (CEX) order-book depth as a multiple of the on-chain depth at the same price move.
+
+Stated, not measured by liqrisk. Sources, for ETH against USD stablecoins at +/-2% depth:
+Uniswap Labs, "The Dominance of Uniswap v3 Liquidity" (G. Liao, D. Robinson, May 2022, Kaiko
+order-book data, Jun 2021 - Mar 2022): Uniswap v3 held ~2x the depth of Binance and ~2x that of
+Coinbase — so the largest CEXs together hold about 1-2x Uniswap's; Kaiko Research, "CEX vs DEX:
+liquidity depth of Uniswap v3 and Binance" (A. Melachrinos, Sep 2023): Binance's ETH/USDT book
+held more than 4x the Uniswap v3 wETH/USDT pool at most levels. 2.0 sits inside that range; set
+0 for DEX-only (the chain-run cascade check does) and calibrate for serious use."""
+
+NUMERAIRE = "USDC"
+VIA = "WETH"
+
+
+@dataclass(frozen=True)
+class _PoolRef:
+    index: int
+    base: str  # the asset priced
+    quote: str
+    base_is_token0: bool
+
+
+def _pair(pool, a: str, b: str) -> bool:
+    return {pool.token0, pool.token1} == {a, b}
+
+
+def _direction(pool, token_in: str) -> bool:
+    """zero_for_one when selling ``token_in`` into ``pool``."""
+    return pool.token0 == token_in
+
+
+def sale_routes(pools: Sequence, token: str, *, to: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
+    """Routes that sell ``token`` for ``to``: every direct pool, then every two-hop route through
+    ``via`` (token/via pool, then via/to pool). Indices into ``pools`` with swap directions."""
+    routes: list[tuple[tuple[int, bool], ...]] = []
+    for i, pool in enumerate(pools):
+        if _pair(pool, token, to):
+            routes.append(((i, _direction(pool, token)),))
+    if token not in (via, to):
+        for i, first in enumerate(pools):
+            if not _pair(first, token, via):
+                continue
+            for j, second in enumerate(pools):
+                if _pair(second, via, to):
+                    routes.append(((i, _direction(first, token)), (j, _direction(second, via))))
+    return routes
+
+
+def buy_routes(pools: Sequence, token: str, *, numeraire: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
+    """Routes that buy ``token`` with the numeraire (the reverse of :func:`sale_routes`)."""
+    routes: list[tuple[tuple[int, bool], ...]] = []
+    for route in sale_routes(pools, token, to=numeraire, via=via):
+        routes.append(tuple((i, not zfo) for i, zfo in reversed(route)))
+    return routes
+
+
+def reference_pools(pools: Sequence, symbols: Sequence[str], *, numeraire: str = NUMERAIRE, via: str = VIA) -> dict[str, list[_PoolRef]]:
+    """Per asset, the chain of pools its USD price is read from: its deepest pool against the
+    numeraire (largest in-range liquidity among the fee tiers), else its deepest pool against
+    ``via`` followed by ``via``'s reference. Assets with neither are left out."""
+    def deepest(a: str, b: str) -> _PoolRef | None:
+        best = None
+        for i, pool in enumerate(pools):
+            if _pair(pool, a, b) and (best is None or pool.liquidity > pools[best].liquidity):
+                best = i
+        return None if best is None else _PoolRef(best, a, b, pools[best].token0 == a)
+
+    refs: dict[str, list[_PoolRef]] = {}
+    direct = {s: deepest(s, numeraire) for s in symbols if s != numeraire}
+    for s in symbols:
+        if s == numeraire:
+            continue
+        if direct.get(s) is not None:
+            refs[s] = [direct[s]]
+        else:
+            hop = deepest(s, via)
+            via_ref = direct.get(via) or deepest(via, numeraire)
+            if hop is not None and via_ref is not None:
+                refs[s] = [hop, via_ref]
+    return refs
+
+
+def reference_price(states: Sequence, pools: Sequence, chain: Sequence[_PoolRef]) -> float:
+    """Price of ``chain[0].base`` in the numeraire from the pool states (human units)."""
+    from risk.uniswap_v3 import price_token1_per_token0
+
+    price = 1.0
+    for ref in chain:
+        pool, state = pools[ref.index], states[ref.index]
+        p = price_token1_per_token0(state.sqrt_price_x96, pool.decimals0, pool.decimals1)
+        price *= p if ref.base_is_token0 else 1.0 / p
+    return price
+
+
+def _curve(pools: Sequence, routes, refs: Sequence[_PoolRef], spot_usd: float, decimals_in: int,
+           grid_usd: NDArray[np.float64], buy: bool, chunks: int) -> NDArray[np.float64]:
+    """Impact at each cumulative size of ``grid_usd`` (first point 0), selling (or buying) in
+    increments routed by :class:`risk.uniswap_v3.Router` from the block's pool states."""
+    from risk.uniswap_v3 import Router
+
+    router = Router([p.state() for p in pools])
+    start = reference_price(router.states, pools, refs)
+    impacts = np.zeros(grid_usd.size)
+    done = 0  # raw units of the asset sold (or bought) so far
+    numeraire_decimals = None
+    for k in range(1, grid_usd.size):
+        target = int(grid_usd[k] / spot_usd * 10**decimals_in)
+        if not buy:
+            legs = router.sell(routes, target - done, chunks)
+            done += sum(leg.amount_in for leg in legs)
+        else:
+            # Spend numeraire until the asset bought reaches the target (numeraire at $1 a unit).
+            if numeraire_decimals is None:
+                first = pools[routes[0][0][0]]
+                numeraire_decimals = first.decimals0 if routes[0][0][1] else first.decimals1
+            spend = int((grid_usd[k] - grid_usd[k - 1]) * 10**numeraire_decimals)
+            legs = router.sell(routes, spend, chunks)
+            done += sum(leg.amount_out for leg in legs)
+        price = reference_price(router.states, pools, refs)
+        impacts[k] = min(MAX_IMPACT, max(-MAX_IMPACT, 1.0 - price / start))
+        if not legs or abs(impacts[k]) >= MAX_IMPACT:
+            impacts[k:] = MAX_IMPACT if not buy else -MAX_IMPACT
+            break
+    return impacts
+
+
+def impact_grid_usd(max_usd: float = 1e11, ratio: float = 1.03, first_usd: float = 1e3) -> NDArray[np.float64]:
+    n = int(np.ceil(np.log(max_usd / first_usd) / np.log(ratio))) + 1
+    return np.concatenate([[0.0], first_usd * ratio ** np.arange(n)])
+
+
+@dataclass(frozen=True, eq=False)
+class OnChainLiquidity:
+    """Impact of selling into the Uniswap v3 pools of a snapshot, at its block (a :class:`LiquidityModel`).
+
+    Per asset, the curve of price impact against the USD amount sold (tokens valued at spot, as
+    the cascade counts them): the sale is split across the asset's pools against the numeraire
+    (every fee tier) and the route via WETH (asset/WETH pool, then WETH/USDC), each increment
+    sent where the marginal rate is best (:class:`risk.uniswap_v3.Router`), executed with
+    Uniswap's exact integer swap math; the price is read from the asset's reference pool(s)
+    (:func:`reference_pools`). Buying uses the reverse routes. Off-chain depth: the curve is
+    evaluated at ``size / (1 + cex_multiplier)`` (CEX books absorb ``cex_multiplier`` times what
+    the pools absorb at the same move; :data:`DEFAULT_CEX_DEPTH_MULTIPLIER`).
+
+    Assets without pools (and the numeraire, whose price is the unit) use ``fallback`` columns
+    (``None``: no impact). Between grid points the curve is linear; sales beyond the pools'
+    liquidity reach :data:`MAX_IMPACT`. Each asset is priced on its own: a sale of one asset
+    routed via WETH moves WETH only inside that asset's own curve (no cross-impact between assets).
+    """
+
+    symbols: tuple[str, ...]
+    grid_usd: NDArray[np.float64]
+    sell_impacts: NDArray[np.float64]  # (n_grid, n_assets); NaN columns = not on-chain
+    buy_impacts: NDArray[np.float64]  # (n_grid, n_assets), <= 0
+    cex_multiplier: float
+    pools: tuple[str, ...]  # pool descriptions used
+    fallback: LiquidityModel | None = None
+
+    @property
+    def onchain_columns(self) -> tuple[int, ...]:
+        return tuple(j for j in range(len(self.symbols)) if not np.isnan(self.sell_impacts[0, j]))
+
+    def impact(self, net_sell_usd: NDArray[np.float64]) -> NDArray[np.float64]:
+        q = np.asarray(net_sell_usd, dtype=np.float64)
+        out = np.zeros_like(q) if self.fallback is None else np.asarray(self.fallback.impact(q), dtype=np.float64).copy()
+        size = np.abs(q) / (1.0 + self.cex_multiplier)
+        top = self.grid_usd[-1]
+        for j in self.onchain_columns:
+            col = size[..., j]
+            sold = np.interp(col, self.grid_usd, self.sell_impacts[:, j])
+            bought = np.interp(col, self.grid_usd, self.buy_impacts[:, j])
+            sold = np.where(col > top, MAX_IMPACT, sold)
+            bought = np.where(col > top, -MAX_IMPACT, bought)
+            out[..., j] = np.where(q[..., j] >= 0, sold, bought)
+        return out
+
+    def describe(self) -> str:
+        return (f"on-chain Uniswap v3 ({len(self.pools)} pools: {', '.join(self.pools)}), "
+                f"CEX depth multiplier {self.cex_multiplier:g}")
+
+
+def onchain_liquidity(pools: Sequence, symbols: Sequence[str], prices_usd: Sequence[float], *,
+                      cex_multiplier: float = DEFAULT_CEX_DEPTH_MULTIPLIER, numeraire: str = NUMERAIRE,
+                      via: str = VIA, fallback: LiquidityModel | None = None,
+                      grid_usd: NDArray[np.float64] | None = None, chunks: int = 8) -> OnChainLiquidity:
+    """Build :class:`OnChainLiquidity` from ``pools`` (:class:`risk.snapshot.UniswapV3Pool`, e.g.
+    ``snapshot.pools``) for the assets ``symbols`` (book order) at spot ``prices_usd``.
+
+    The curves depend only on the pools, assets, prices and grid; building them walks every pool
+    with the exact math (seconds), so the last few builds are memoized on those inputs (the
+    pools are frozen records: the same snapshot gives the same curves)."""
+    if cex_multiplier < 0:
+        raise ValueError(f"cex_multiplier must be >= 0, got {cex_multiplier}")
+    grid = impact_grid_usd() if grid_usd is None else np.asarray(grid_usd, dtype=np.float64)
+    curves = _curves(tuple(pools), tuple(symbols), tuple(float(p) for p in prices_usd), numeraire, via,
+                     tuple(grid.tolist()), chunks)
+    return OnChainLiquidity(tuple(symbols), grid, curves[0], curves[1], float(cex_multiplier), curves[2], fallback)
+
+
+@functools.lru_cache(maxsize=8)
+def _curves(pools: tuple, symbols: tuple[str, ...], prices_usd: tuple[float, ...], numeraire: str, via: str,
+            grid_points: tuple[float, ...], chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...]]:
+    grid = np.array(grid_points)
+    n = len(symbols)
+    sell = np.full((grid.size, n), np.nan)
+    buy = np.full((grid.size, n), np.nan)
+    refs = reference_pools(pools, symbols, numeraire=numeraire, via=via)
+    decimals = {}
+    for p in pools:
+        decimals[p.token0], decimals[p.token1] = p.decimals0, p.decimals1
+    used: set[int] = set()
+    for j, symbol in enumerate(symbols):
+        if symbol not in refs:
+            continue
+        s_routes = sale_routes(pools, symbol, to=numeraire, via=via)
+        b_routes = buy_routes(pools, symbol, numeraire=numeraire, via=via)
+        if not s_routes:
+            continue
+        sell[:, j] = _curve(pools, s_routes, refs[symbol], float(prices_usd[j]), decimals[symbol], grid, False, chunks)
+        buy[:, j] = _curve(pools, b_routes, refs[symbol], float(prices_usd[j]), decimals[symbol], grid, True, chunks)
+        used.update(i for route in s_routes for i, _ in route)
+    names = tuple(f"{pools[i].name} {pools[i].address}" for i in sorted(used))
+    sell.setflags(write=False)
+    buy.setflags(write=False)
+    return sell, buy, names

@@ -435,7 +435,92 @@ def sqrt_price_x96_for(price_token1_per_token0: float, decimals0: int, decimals1
 
 __all__ = [
     "MAX_SQRT_RATIO", "MAX_TICK", "MIN_SQRT_RATIO", "MIN_TICK", "PoolState", "Q96", "SwapMathError", "SwapPath",
-    "SwapResult", "amount0_delta", "amount1_delta", "compute_swap_step", "default_price_limit",
+    "SwapResult", "Leg", "Router", "amount0_delta", "marginal_rate", "amount1_delta", "compute_swap_step", "default_price_limit",
     "next_sqrt_price_from_input", "price_token1_per_token0", "sqrt_price_x96_for", "sqrt_ratio_at_tick",
     "swap_exact_input", "swap_exact_input_many", "swap_path", "tick_at_sqrt_ratio",
 ]
+
+
+# ------------------------------------------------------------------- routing (best split)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One swap of a sale plan: ``amount_in`` raw units of the route's first token through the
+    pools ``route`` (indices into the pool list, with directions), and what it paid out."""
+
+    route: tuple[tuple[int, bool], ...]
+    amount_in: int
+    amount_out: int
+
+
+def marginal_rate(state: PoolState, zero_for_one: bool) -> float:
+    """Output per unit of input at the margin, after the fee (raw units, float)."""
+    ratio = state.sqrt_price_x96 / Q96
+    price = ratio * ratio
+    if state.liquidity == 0:
+        return 0.0
+    rate = price if zero_for_one else 1.0 / price
+    return rate * (1.0 - state.fee_pips / FEE_DENOMINATOR)
+
+
+class Router:
+    """Pool states that sales move: :meth:`sell` splits an amount across candidate routes the way
+    a careful liquidator would — in ``chunks`` equal parts, each sent down the route with the best
+    marginal rate at that moment (so the marginal rates of the routes used end up nearly equal:
+    the best split, up to one chunk) — then executes the merged legs in order with the exact
+    swap math, updating the states. Deterministic; ties go to the first route."""
+
+    def __init__(self, states: Sequence[PoolState]) -> None:
+        self.states = list(states)
+
+    def _swap(self, route: tuple[tuple[int, bool], ...], amount_in: int) -> tuple[int, int]:
+        """Swap along ``route`` (committing the new states); returns (taken, paid out)."""
+        amount, taken = amount_in, 0
+        for hop, (pool, zero_for_one) in enumerate(route):
+            state = self.states[pool]
+            if amount <= 0 or self.at_limit(pool, zero_for_one):
+                return taken, 0
+            result = swap_exact_input(state, amount, zero_for_one)
+            self.states[pool] = PoolState(result.sqrt_price_x96, result.tick, result.liquidity, state.fee_pips,
+                                          state.tick_spacing, state.ticks, state.liquidity_net)
+            if hop == 0:
+                taken = result.amount_in
+            amount = result.amount_out
+        return taken, amount
+
+    def at_limit(self, pool: int, zero_for_one: bool) -> bool:
+        return self.states[pool].sqrt_price_x96 == default_price_limit(zero_for_one)
+
+    def rate(self, route: tuple[tuple[int, bool], ...]) -> float:
+        rate = 1.0
+        for pool, zero_for_one in route:
+            if self.at_limit(pool, zero_for_one):
+                return 0.0
+            rate *= marginal_rate(self.states[pool], zero_for_one)
+        return rate
+
+    def sell(self, routes: Sequence[tuple[tuple[int, bool], ...]], amount_in: int, chunks: int = 16) -> list[Leg]:
+        if amount_in <= 0 or not routes:
+            return []
+        # Allocation: simulate chunk by chunk on a scratch copy.
+        scratch = Router(self.states)
+        allocation = [0] * len(routes)
+        base, extra = divmod(amount_in, chunks)
+        for i in range(chunks):
+            part = base + (1 if i < extra else 0)
+            if part == 0:
+                continue
+            rates = [scratch.rate(route) for route in routes]
+            best = max(range(len(routes)), key=lambda r: (rates[r], -r))
+            if rates[best] <= 0.0:
+                break  # every route is out of liquidity: the rest stays unsold
+            scratch._swap(routes[best], part)
+            allocation[best] += part
+        legs = []
+        for route, amount in zip(routes, allocation):
+            if amount > 0:
+                taken, paid = self._swap(route, amount)
+                if taken > 0:
+                    legs.append(Leg(route, taken, paid))
+        return legs

@@ -61,9 +61,9 @@ FULL = (0.0, math.inf)
 # name "TOKEN_A/TOKEN_B" -> fee pips -> bands. Price ranges are multiples of spot (of A in B).
 LIQUIDITY_SHAPES: dict[str, dict[int, tuple[Band, ...]]] = {
     "WETH/USDC": {
-        500: (Band(0.99, 1.01, 6e6), Band(0.97, 1.03, 10e6), Band(0.92, 1.08, 14e6), Band(0.80, 1.25, 14e6),
-              Band(0.50, 2.0, 10e6), Band(*FULL, 8e6)),
-        3000: (Band(0.95, 1.05, 4e6), Band(0.85, 1.15, 6e6), Band(0.60, 1.6, 5e6), Band(*FULL, 4e6)),
+        500: (Band(0.99, 1.01, 10e6), Band(0.97, 1.03, 18e6), Band(0.92, 1.08, 26e6), Band(0.80, 1.25, 30e6),
+              Band(0.50, 2.0, 24e6), Band(*FULL, 16e6)),
+        3000: (Band(0.95, 1.05, 8e6), Band(0.85, 1.15, 12e6), Band(0.60, 1.6, 10e6), Band(*FULL, 8e6)),
     },
     "WBTC/USDC": {
         500: (Band(0.98, 1.02, 3e6), Band(0.93, 1.07, 5e6), Band(0.75, 1.3, 5e6), Band(*FULL, 3e6)),
