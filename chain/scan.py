@@ -28,6 +28,7 @@ from chain.compound_v3 import PRICE_UNIT as COMET_PRICE_UNIT
 from chain.compound_v3 import CometMarketData, CometPositionData, CometReader
 from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_source, morpho_blue_source
 from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData
+from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
 from chain.transport import Transport
 from risk.snapshot import Asset, Market, Position, Snapshot
 
@@ -68,6 +69,7 @@ class _Venues:
     aave: list[tuple[AaveSource, AaveMarketData, list[AavePositionData]]] = field(default_factory=list)
     morpho: list[tuple[MorphoMarketData, list[MorphoPositionData]]] = field(default_factory=list)
     comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
+    sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
 
 
 def _as_source(value, cls):
@@ -84,6 +86,7 @@ def scan_snapshot(
     accounts: Mapping[str, Iterable[str]] | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
+    sky: Sequence[SkySource] = (),
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -100,6 +103,7 @@ def scan_snapshot(
         venues = _read_venues(transport, pinned, [_as_source(a, AaveSource) for a in aave_pools],
                               _as_source(morpho, MorphoSource) if morpho is not None else None,
                               [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
+        _read_sky(transport, pinned, [_sky_source(s) for s in sky], given, index, venues)
     return _assemble(transport, pinned, venues)
 
 
@@ -177,6 +181,28 @@ def _read_venues(transport, pinned, aave_sources, morpho_source, comet_sources, 
     return venues
 
 
+def _sky_source(value) -> SkySource:
+    """A :class:`SkySource`, or a market-file ``sky_vaults`` entry."""
+    if isinstance(value, SkySource):
+        return value
+    return SkySource(value.vat, value.spotter, value.dog, value.dai, tuple(SkyIlk(i.name, i.gem) for i in value.ilks),
+                     value.start_block, value.name)
+
+
+def _read_sky(transport, pinned, sources, given, index, venues: "_Venues") -> None:
+    for src in sources:
+        reader = SkyVaultReader(transport, vat=src.vat, spotter=src.spotter, dog=src.dog, ilks=src.ilks)
+        ilks = reader.read_market(pinned)
+        key = checksum(src.vat, "Sky Vat")
+        urns: dict[str, list[str]] = {}
+        if key in given:
+            urns = {i.name: list(given[key]) for i in ilks}
+        else:
+            for a in _discover(transport, index, sky_vat_source(reader.vat, src.start_block), pinned):
+                urns.setdefault(ilk_name(a.group), []).append(a.account)
+        venues.sky.append((src, ilks, reader.read_positions(pinned, urns)))
+
+
 def _unique_symbols(meta) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``)."""
     counts: dict[str, int] = {}
@@ -232,10 +258,18 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
     for _, _, market, _ in venues.comet:
         tokens.add(market.base_token)
         tokens.update(a.asset for a in market.assets)
+    for src, ilks, _ in venues.sky:
+        tokens.add(checksum(src.dai, "Sky DAI"))
+        tokens.update(i.gem for i in ilks)
     meta = read_token_metadata(transport, pinned, tokens) if tokens else {}
     symbols = _unique_symbols(meta)
     decimals = {a: m.decimals for a, m in meta.items()}
     usd = _usd_prices(venues, decimals)
+    for src, ilks, _ in venues.sky:  # the price the Vat liquidates on; DAI at par
+        for i in ilks:
+            if i.spot_ray > 0:
+                usd.setdefault(i.gem, i.price_usd())
+            usd.setdefault(checksum(src.dai, "Sky DAI"), i.par_ray / 10**27)
 
     def priced(addresses: Iterable[str], what: str) -> bool:
         missing = [symbols[a] for a in addresses if usd.get(a, 0.0) <= 0]
@@ -257,6 +291,12 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
         if priced([market.base_token, *(a.asset for a in market.assets)], f"Comet {market.comet}"):
             markets.append(market.to_market(symbols, market_id=reader.market_id, name=reader.name))
             positions += [p.to_position(symbols, market_id=reader.market_id, base_token=market.base_token) for p in pos]
+    for src, ilks, urns in venues.sky:
+        dai = checksum(src.dai, "Sky DAI")
+        for i in ilks:
+            if priced([i.gem, dai], f"Sky ilk {i.name}"):
+                markets.append(ilk_market(i, symbols, dai=dai, vat=src.vat, name=src.name))
+                positions += [u.to_position(i, symbols, decimals, dai=dai) for u in urns if u.ilk == i.name]
     used = {r.asset for m in markets for r in m.reserves}
     assets = sorted(
         (Asset(symbol=symbols[a], address=a, decimals=decimals[a], price_usd=usd[a]) for a in meta if symbols[a] in used),
@@ -280,6 +320,9 @@ def devnet_sources(deployment) -> dict[str, object]:
         "aave_pools": [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")],
         "morpho": MorphoSource(deployment.morpho.address),
         "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
+        **({"sky": [SkySource(sky.vat, sky.spotter, sky.dog, sky.dai, tuple(SkyIlk(i.name, i.gem) for i in sky.ilks),
+                              sky.deploy_block, "Sky double (devnet)")]}
+           if (sky := getattr(deployment, "sky", None)) is not None else {}),
     }
 
 

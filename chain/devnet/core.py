@@ -20,6 +20,7 @@ from eth_utils import to_checksum_address
 from chain.anvil import PROJECT_ROOT, AnvilProcess, _alive, start_anvil, stop_process_group
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
+from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
 from chain.devnet.solc import compile_own_contracts
@@ -61,13 +62,14 @@ class DevnetDeployment:
     comet_double: str
     multicall3: str
     deploy_block: int
+    sky: SkyDeployment | None = None  # dss TEST DOUBLE (chain/devnet/deploy_maker.py)
 
     def to_json(self) -> str:
         return json.dumps({
             "rpc_url": self.rpc_url, "chain_id": self.chain_id, "deployer": self.deployer, "lender": self.lender,
             "tokens": dict(self.tokens), "decimals": dict(self.decimals), "aave": self.aave.to_dict(),
             "morpho": self.morpho.to_dict(), "comet_double": self.comet_double, "multicall3": self.multicall3,
-            "deploy_block": self.deploy_block,
+            "deploy_block": self.deploy_block, "sky": self.sky.to_dict() if self.sky else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -78,6 +80,7 @@ class DevnetDeployment:
             tokens=dict(d["tokens"]), decimals={k: int(v) for k, v in d["decimals"].items()},
             aave=AaveDeployment.from_dict(d["aave"]), morpho=MorphoDeployment.from_dict(d["morpho"]),
             comet_double=d["comet_double"], multicall3=d["multicall3"], deploy_block=d["deploy_block"],
+            sky=SkyDeployment.from_dict(d["sky"]) if d.get("sky") else None,
         )
 
 
@@ -94,6 +97,7 @@ class Devnet:
         self.rpc: DevnetRpc | None = DevnetRpc(rpc_url) if rpc_url else None
         self.deployment = deployment
         self.population: _population.Population | None = None
+        self.sky_population = None
 
     @classmethod
     def from_state(cls, *, state_path: Path | None = None) -> "Devnet":
@@ -171,10 +175,11 @@ class Devnet:
         morpho = deploy_morpho(rpc, deployer, tokens, TOKEN_DECIMALS, answers)
         comet = self._deploy_comet(rpc, deployer, own["CometDouble"].bytecode, tokens, feeds)
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
+        sky = deploy_sky(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
-            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(),
+            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), sky=sky,
         )
         return self.deployment
 
@@ -194,6 +199,11 @@ class Devnet:
     def populate(self, n_borrowers: int = DEFAULT_N_BORROWERS, seed: int = DEFAULT_SEED) -> _population.Population:
         """Open the seeded borrower population (see :mod:`chain.devnet.population`)."""
         self.population = _population.populate(self._rpc(), self._dep(), n_borrowers, seed)
+        dep = self._dep()
+        if dep.sky is not None:  # Sky vaults: one urn per six borrowers (at least 12)
+            self.sky_population = populate_sky(self._rpc(), dep.deployer, dep.sky,
+                                               {s: float(p) for s, p in START_PRICES_USD.items()},
+                                               max(12, n_borrowers // 6), seed)
         return self.population
 
     # ------------------------------------------------------------------------------ prices
@@ -245,6 +255,8 @@ class Devnet:
                 price = oracle_price(answers[coll], dep.decimals[coll], answers[loan], dep.decimals[loan])
                 txs.append(Tx(dep.deployer, m.oracle, encode_call("setPrice(uint256)", price), 200_000))
         self._rpc().send_bulk(txs, what=f"set_price_usd {symbol}")
+        if dep.sky is not None and any(i.gem_symbol == symbol for i in dep.sky.ilks):
+            set_sky_price(self._rpc(), dep.deployer, dep.sky, symbol, float(raw_dec) / 10**FEED_DECIMALS)
 
     def morpho_oracle_price(self, market: str) -> int:
         (value,) = self._rpc().call_decode(self._market(market).oracle, "price()", (), ("uint256",))
