@@ -14,10 +14,37 @@ v3.0.2 contracts on the devnet):
 - eMode: v3.0/v3.1 from reserve config bits 168-175 + ``getEModeCategoryData``; v3.2+ from the
   per-category collateral bitmaps.
 
-Version detection probes functions (first reserve as argument): ``getEModeCategoryLtvzeroBitmap``
-⇒ ≥ 3.6 (``getIsEModeCategoryIsolated`` ⇒ 3.7), ``getReserveDeficit`` ⇒ ≥ 3.3 (3.3/3.4/3.5 told
-apart by ``POOL_REVISION`` 7/8/9, see protocols.md §1.0 — approximate), ``getEModeCategoryCollateralBitmap``
-⇒ 3.2, ``getLiquidationGracePeriod`` ⇒ 3.1, else 3.0. Venue: ``aave_v30`` below 3.3, ``aave_v33`` from 3.3.
+Version detection (:func:`aave_version_from_revision`, :data:`POOL_REVISION_VERSIONS`): the Pool's
+``POOL_REVISION()`` constant, read at the pinned block, through this table (each value is the
+constant in the named release's ``Pool.sol`` / ``instances/PoolInstance.sol``):
+
+========  ===========  ==========================================================================
+revision  version      source
+========  ===========  ==========================================================================
+1, 2, 3   aave-v3.0    aave/aave-v3-core ``contracts/protocol/pool/Pool.sol`` (npm @aave/core-v3
+                       1.19.3 = 0x1, v3.0.1/v3.0.2 deployments 0x2/0x3)
+4         aave-v3.1    aave-v3-origin v3.1.0 ``src/core/instances/PoolInstance.sol``
+5, 6      aave-v3.2    aave-v3-origin v3.2.0 / its patch ``src/contracts/instances/PoolInstance.sol``
+7         aave-v3.3    aave-v3-origin v3.3.0
+8         aave-v3.4    aave-v3-origin v3.4.0
+9         aave-v3.5    aave-v3-origin v3.5.0 (commit 13fc64a1 ``PoolInstance.sol``)
+10        aave-v3.6    npm @aave-dao/aave-v3-origin 3.6.0 ``src/contracts/instances/PoolInstance.sol``
+11        aave-v3.7    aave-v3-origin main (v3.7; not on npm)
+========  ===========  ==========================================================================
+
+Forks (SparkLend) keep their own revision counters, so the table is cross-checked with the
+functions each line added (probed with the first reserve as argument): ``getIsEModeCategoryIsolated``
+⇒ 3.7, ``getEModeCategoryLtvzeroBitmap`` ⇒ ≥ 3.6, ``getReserveDeficit`` ⇒ ≥ 3.3,
+``getEModeCategoryCollateralBitmap`` ⇒ ≥ 3.2, ``getLiquidationGracePeriod`` ⇒ ≥ 3.1. When the
+revision is missing, unknown or outside the range the probes allow, the probes decide (lowest
+version of the range; 3.3-3.5 cannot be told apart without the revision) and a warning says so.
+
+What the engine needs to know about the version travels as ``Market.protocol_version``
+(``"aave-v3.0"`` … ``"aave-v3.7"``) and ``Market.venue``; :mod:`risk.exact` derives every
+version-dependent rule from it (:func:`risk.exact.aave_hf_rule`: v3.5+ un-averaged HF sum;
+:func:`risk.exact.aave_rounding`: half-up ≤ v3.4, v3.5/v3.6 floor/ceil, v3.7 rounding;
+:func:`risk.exact.aave_liquidation_rule`: v3.3+ sizing). Venue: ``aave_v30`` below 3.3,
+``aave_v33`` from 3.3.
 
 Not represented in the Snapshot (logged as warnings): a v3.0 eMode category ``priceSource``
 (its assets would be priced from that source for users in the category).
@@ -314,6 +341,55 @@ class AavePositionData:
 
 
 # --------------------------------------------------------------------------------------------
+# Version table
+
+POOL_REVISION_VERSIONS: Mapping[int, str] = {
+    1: "aave-v3.0", 2: "aave-v3.0", 3: "aave-v3.0",
+    4: "aave-v3.1",
+    5: "aave-v3.2", 6: "aave-v3.2",
+    7: "aave-v3.3",
+    8: "aave-v3.4",
+    9: "aave-v3.5",
+    10: "aave-v3.6",
+    11: "aave-v3.7",
+}
+"""``POOL_REVISION`` → protocol version (see the module docstring for the sources)."""
+
+
+def aave_version_from_revision(
+    revision: int | None, *, isolated_emode: bool, ltvzero_bitmap: bool, reserve_deficit: bool,
+    collateral_bitmap: bool, grace_period: bool,
+) -> tuple[str, str]:
+    """(``"aave-v3.N"``, note) from ``POOL_REVISION`` and which version-marking getters answer.
+
+    The revision decides when it is in :data:`POOL_REVISION_VERSIONS` and the getters allow it;
+    otherwise the getters decide and ``note`` says why (empty when the table was used)."""
+    if isolated_emode:
+        allowed = (7, 99)
+    elif ltvzero_bitmap:
+        allowed = (6, 6)
+    elif reserve_deficit:
+        allowed = (3, 5)
+    elif collateral_bitmap:
+        allowed = (2, 2)
+    elif grace_period:
+        allowed = (1, 1)
+    else:
+        allowed = (0, 0)
+    from_table = POOL_REVISION_VERSIONS.get(revision) if revision is not None else None
+    if from_table is not None and allowed[0] <= _minor(from_table) <= allowed[1]:
+        return from_table, ""
+    fallback = f"aave-v3.{allowed[0]}"
+    if revision is None:
+        why = "POOL_REVISION() did not answer"
+    elif from_table is None:
+        why = f"POOL_REVISION {revision} is not in the version table"
+    else:
+        why = f"POOL_REVISION {revision} ({from_table}) contradicts the getters the pool has"
+    return fallback, f"{why}; read as {fallback} from its getters"
+
+
+# --------------------------------------------------------------------------------------------
 # Reader
 
 
@@ -411,27 +487,23 @@ class AaveV3Reader:
 
     def _detect_version(self, pool: str, asset: str, block: PinnedBlock | int) -> str:
         probes = [
-            Read(pool, _pool_fn("getEModeCategoryLtvzeroBitmap"), (1,)),
+            Read(pool, _pool_fn("POOL_REVISION")),
             Read(pool, _pool_fn("getIsEModeCategoryIsolated"), (1,)),
+            Read(pool, _pool_fn("getEModeCategoryLtvzeroBitmap"), (1,)),
             Read(pool, _pool_fn("getReserveDeficit"), (asset,)),
             Read(pool, _pool_fn("getEModeCategoryCollateralBitmap"), (1,)),
             Read(pool, _pool_fn("getLiquidationGracePeriod"), (asset,)),
-            Read(pool, _pool_fn("POOL_REVISION")),
         ]
-        ltvzero, isolated, deficit, bitmap, grace, revision = (
-            r is not None for r in run_calls(self.transport, block, probes, what="Aave version probe", allow_failure=True)
+        decoded = run_calls(self.transport, block, probes, what="Aave version probe", allow_failure=True)
+        revision = int(decoded[0][0]) if decoded[0] is not None else None
+        isolated, ltvzero, deficit, bitmap, grace = (r is not None for r in decoded[1:])
+        version, note = aave_version_from_revision(
+            revision, isolated_emode=isolated, ltvzero_bitmap=ltvzero, reserve_deficit=deficit,
+            collateral_bitmap=bitmap, grace_period=grace,
         )
-        if ltvzero:
-            return "aave-v3.7" if isolated else "aave-v3.6"
-        if deficit:
-            rev = run_calls(self.transport, block, [probes[-1]], what="POOL_REVISION", allow_failure=True)[0]
-            pool_revision = int(rev[0]) if rev is not None else 0
-            return {8: "aave-v3.4", 9: "aave-v3.5"}.get(pool_revision, "aave-v3.3")
-        if bitmap:
-            return "aave-v3.2"
-        if grace:
-            return "aave-v3.1"
-        return "aave-v3.0"
+        if note:
+            log.warning("Aave pool %s at block %d: %s", pool, block_number(block), note)
+        return version
 
     def _read_emodes(self, pool: str, reserves: list[AaveReserveInfo], version: str,
                      block: PinnedBlock | int) -> tuple[AaveEModeInfo, ...]:
@@ -543,6 +615,8 @@ def _minor(version: str) -> int:
 
 
 __all__ = [
+    "POOL_REVISION_VERSIONS",
+    "aave_version_from_revision",
     "AaveEModeInfo",
     "AaveMarketData",
     "AavePositionData",

@@ -325,8 +325,11 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
 
 def devnet_sources(deployment) -> dict[str, object]:
     """``scan_snapshot`` keyword arguments for a :class:`chain.devnet.DevnetDeployment`."""
+    aave_pools = [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")]
+    if getattr(deployment, "aave36", None) is not None:  # state files older than the v3.6 market have none
+        aave_pools.append(AaveSource(deployment.aave36.addresses_provider, "aave36-devnet", "Aave v3.6 (devnet)"))
     sources: dict[str, object] = {
-        "aave_pools": [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")],
+        "aave_pools": aave_pools,
         "morpho": MorphoSource(deployment.morpho.address),
         "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
         **({"sky": [SkySource(sky.vat, sky.spotter, sky.dog, sky.dai, tuple(SkyIlk(i.name, i.gem) for i in sky.ilks),
@@ -346,7 +349,7 @@ def scan_devnet(
     transport: Transport | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
 ) -> Snapshot:
-    """Snapshot of the devnet (Aave V3, Morpho Blue, Comet double) described by ``deployment``."""
+    """Snapshot of the devnet (Aave v3.0.2 and v3.6, Morpho Blue, Comet double) described by ``deployment``."""
     if transport is None:
         from chain.transport import HttpTransport
 

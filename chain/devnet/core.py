@@ -20,6 +20,7 @@ from eth_utils import to_checksum_address
 from chain.anvil import PROJECT_ROOT, AnvilProcess, _alive, start_anvil, stop_process_group
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
+from chain.devnet.deploy_aave36 import deploy_aave36
 from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
@@ -50,6 +51,9 @@ class DevnetDeployment:
     """Everything deployed on the devnet (addresses checksummed; ``decimals`` per token symbol).
 
     The Comet double uses the same 8-decimal USD feeds as AaveOracle (``aave.price_feeds``).
+    ``aave`` is Aave v3.0.2 (the Spark line), ``aave36`` the genuine Aave v3.6 market (same
+    tokens, and its AaveOracle reads the same feeds, ``aave.price_feeds`` = ``aave36.price_feeds``).
+    ``aave36`` is None only in state files written before it existed.
     """
 
     rpc_url: str
@@ -65,6 +69,7 @@ class DevnetDeployment:
     deploy_block: int
     sky: SkyDeployment | None = None  # dss TEST DOUBLE (chain/devnet/deploy_maker.py)
     uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
+    aave36: AaveDeployment | None = None
 
     def to_json(self) -> str:
         return json.dumps({
@@ -73,6 +78,7 @@ class DevnetDeployment:
             "morpho": self.morpho.to_dict(), "comet_double": self.comet_double, "multicall3": self.multicall3,
             "deploy_block": self.deploy_block, "sky": self.sky.to_dict() if self.sky else None,
             "uniswap": self.uniswap.to_dict() if self.uniswap else None,
+            "aave36": self.aave36.to_dict() if self.aave36 else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -85,6 +91,7 @@ class DevnetDeployment:
             comet_double=d["comet_double"], multicall3=d["multicall3"], deploy_block=d["deploy_block"],
             sky=SkyDeployment.from_dict(d["sky"]) if d.get("sky") else None,
             uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
+            aave36=AaveDeployment.from_dict(d["aave36"]) if d.get("aave36") else None,
         )
 
 
@@ -158,7 +165,7 @@ class Devnet:
     # ----------------------------------------------------------------------------- deploy
 
     def deploy(self) -> DevnetDeployment:
-        """Deploy tokens, USD feeds, Aave V3, Morpho Blue, the Comet double and Multicall3."""
+        """Deploy tokens, USD feeds, Aave v3.0.2, Aave v3.6, Morpho Blue, the Comet double and Multicall3."""
         if self.deployment is not None:
             raise DevnetError("already deployed")
         rpc = self._rpc()
@@ -176,6 +183,7 @@ class Devnet:
                 ("uint8", "string", "int256"), (FEED_DECIMALS, f"{sym} / USD", answers[sym]))
             feeds[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=f"deploy {sym} feed")
         aave = deploy_aave(rpc, deployer, treasury, tokens, TOKEN_DECIMALS, feeds)
+        aave36 = deploy_aave36(rpc, deployer, treasury, tokens, TOKEN_DECIMALS, feeds)
         morpho = deploy_morpho(rpc, deployer, tokens, TOKEN_DECIMALS, answers)
         comet = self._deploy_comet(rpc, deployer, own["CometDouble"].bytecode, tokens, feeds)
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
@@ -184,7 +192,7 @@ class Devnet:
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
-            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, sky=sky,
+            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36, sky=sky,
         )
         return self.deployment
 
@@ -201,9 +209,11 @@ class Devnet:
             (tokens["USDC"], feeds["USDC"], 10 ** TOKEN_DECIMALS["USDC"], assets))
         return rpc.deploy(deployer, bytecode + args, gas=5_000_000, what="deploy CometDouble")
 
-    def populate(self, n_borrowers: int = DEFAULT_N_BORROWERS, seed: int = DEFAULT_SEED) -> _population.Population:
-        """Open the seeded borrower population (see :mod:`chain.devnet.population`)."""
-        self.population = _population.populate(self._rpc(), self._dep(), n_borrowers, seed)
+    def populate(self, n_borrowers: int = DEFAULT_N_BORROWERS, seed: int = DEFAULT_SEED,
+                 n_aave36: int | None = None) -> _population.Population:
+        """Open the seeded borrower population (see :mod:`chain.devnet.population`); the Aave v3.6
+        market gets ``n_aave36`` borrowers of its own (default ``n_borrowers // 2``)."""
+        self.population = _population.populate(self._rpc(), self._dep(), n_borrowers, seed, n_aave36)
         dep = self._dep()
         if dep.sky is not None:  # Sky vaults: one urn per six borrowers (at least 12)
             self.sky_population = populate_sky(self._rpc(), dep.deployer, dep.sky,
@@ -225,8 +235,8 @@ class Devnet:
         return feeds[symbol]
 
     def set_feed_answer(self, symbol: str, raw: int) -> None:
-        """Set only ``symbol``'s USD feed (8 decimals) — seen by AaveOracle and the Comet double.
-        Morpho oracles are left alone (see :meth:`set_morpho_oracle_price`)."""
+        """Set only ``symbol``'s USD feed (8 decimals) — seen by both AaveOracles and the Comet
+        double, in one block. Morpho oracles are left alone (see :meth:`set_morpho_oracle_price`)."""
         self._rpc().transact(Tx(self._dep().deployer, self._feed(symbol), encode_call("setAnswer(int256)", raw),
                                 200_000), what=f"setAnswer {symbol}")
 
@@ -243,8 +253,8 @@ class Devnet:
         return markets[market]
 
     def set_price_usd(self, symbol: str, price_usd: float | int | str | Decimal) -> None:
-        """Move ``symbol`` to ``price_usd`` everywhere, in one block: its USD feed (AaveOracle and
-        Comet double) and every Morpho oracle of a market that uses it (recomputed from the
+        """Move ``symbol`` to ``price_usd`` everywhere, in one block: its USD feeds (both AaveOracles
+        and the Comet double) and every Morpho oracle of a market that uses it (recomputed from the
         feeds). The price must be representable with 8 decimals."""
         raw_dec = Decimal(str(price_usd)) * 10**FEED_DECIMALS
         if raw_dec != raw_dec.to_integral_value() or raw_dec <= 0:

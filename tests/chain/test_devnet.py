@@ -151,9 +151,11 @@ def test_contract_address_matches_chain(devnet_revert: Devnet) -> None:
 
 def test_population_groups_and_accounts(devnet_population) -> None:
     pop = devnet_population
-    assert sum(pop.counts.values()) == pop.n_borrowers
+    # n_borrowers on v3.0.2 / Morpho / Comet, plus the Aave v3.6 market's own n_aave36
+    assert pop.n_aave36 == pop.n_borrowers // 2 == len(pop.venues["aave36"])
+    assert sum(pop.counts.values()) == pop.n_borrowers + pop.n_aave36
     all_accounts = [a for v in pop.venues.values() for a in v]
-    assert len(all_accounts) == len(set(all_accounts)) == pop.n_borrowers
+    assert len(all_accounts) == len(set(all_accounts)) == pop.n_borrowers + pop.n_aave36
     assert pop.counts["aave_weth_cluster"] == round(0.25 * pop.n_borrowers)
     assert all(pop.counts[g] > 0 for g in pop.counts)
 

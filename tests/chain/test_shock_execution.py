@@ -18,7 +18,8 @@ Per shock (WETH to $1,800, a deeper one to $1,300, wstETH to $2,250):
    revert with the protocol's "healthy" error (eth_call at the post-shock block).
 
 Compound V3: the devnet's Comet is a test double without ``absorb``, so its positions are not
-executed here (they are counted, not checked).
+executed here (they are counted, not checked). The Aave v3.6 market's positions (venue
+``aave_v33``) are executed, against risk.exact and the kernel, in tests/chain/test_aave36_liquidation.py.
 
 Tolerance: the engine works in float64 tokens (one rounding of ~1.1e-16 relative per operation,
 a dozen operations per amount: < 1e-14 relative), the protocols in integers with a few floor /
@@ -69,6 +70,8 @@ LIQUIDATOR_INDEX = 6  # anvil accounts 2-8 are free
 AAVE = VENUE_CODE["aave_v30"]
 MORPHO = VENUE_CODE["morpho_blue"]
 COMET = VENUE_CODE["compound_v3"]
+AAVE_V33 = VENUE_CODE["aave_v33"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33)
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:
@@ -127,7 +130,7 @@ def _plan(snapshot: Snapshot, book: PositionBook, outcome, collateral_left, dep,
     planned = []
     for row in np.flatnonzero(outcome.hit):
         venue = int(book.venue[row])
-        if venue == COMET:
+        if venue in NOT_EXECUTED_HERE:
             continue
         (c,) = np.flatnonzero(outcome.seized_tokens[row])  # one collateral and one debt reserve per pass
         (j,) = np.flatnonzero(outcome.repaid_tokens[row])
@@ -231,8 +234,8 @@ def test_first_round_liquidations_execute_as_the_engine_predicted(devnet_revert,
         healthy = 0
         for row in np.flatnonzero(~outcome.hit & (book.debt.sum(axis=1) > 0)):
             user = book.accounts[row]
-            if book.venue[row] == COMET:
-                continue  # CometDouble has no absorb (test double)
+            if book.venue[row] in NOT_EXECUTED_HERE:
+                continue  # CometDouble has no absorb (test double); v3.6 rows: test_aave36_liquidation.py
             coll = _main_symbol(book.collateral[row] * (book.liq_threshold[row] > 0), book.prices_usd, book.symbols)
             if book.venue[row] == AAVE:
                 debt = _main_symbol(book.debt[row], book.prices_usd, book.symbols)

@@ -258,7 +258,7 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         scan = run("scan", "--source", "devnet", "--out", snap_path)
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stdout and not snap.synthetic
-        assert {m.venue for m in snap.markets} == {"aave_v30", "morpho_blue", "compound_v3"}  # devnet Aave is v3.0.2
+        assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3"}  # Aave v3.0.2 + v3.6
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),
