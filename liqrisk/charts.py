@@ -44,14 +44,12 @@ MODEL_LABELS = {"gbm": "GBM", "student_t": "Student-t", "merton": "Merton jump-d
 
 
 def usd_short(value: float, _pos: object = None) -> str:
-    """Axis label: ``$1.2M``, ``$350k``, ``$2.0B``, ``$0``."""
+    """Axis label: ``$1.2M``, ``$350k``, ``$2B``, ``$0`` (:func:`risk.frames.human_usd`, trailing ``.0`` dropped)."""
+    from risk.frames import human_usd
+
     sign = "-" if value < 0 else ""
-    v = abs(value)
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if v >= scale:
-            text = f"{v / scale:.1f}".rstrip("0").rstrip(".")
-            return f"{sign}${text}{unit}"
-    return f"{sign}${v:,.0f}"
+    text = human_usd(abs(value))
+    return f"{sign}${text.replace('.0', '') if text[-1:] in 'kMB' else text}"
 
 
 def usd_price(value: float, _pos: object = None) -> str:
@@ -653,10 +651,21 @@ def path_figure(run: "PathRun", symbols: tuple[str, ...], driver: str, *, title:
     fig = go.Figure()
     palette = ["#C2185B", "#2F6FED", "#00A57A", "#F57C00", "#6D4C41", "#8E6CC9"]
     moving = [j for j in range(len(symbols)) if np.max(np.abs(returns[:, j])) > 1e-4]
-    for k, j in enumerate(sorted(moving, key=lambda j: (symbols[j] != driver, symbols[j]))):
-        fig.add_scatter(x=run.hours, y=returns[:, j], mode="lines", name=symbols[j] + (" (driver)" if symbols[j] == driver else ""),
-                        line=dict(color=palette[k % len(palette)], width=2.4 if symbols[j] == driver else 1.5),
-                        customdata=prices[:, j], hovertemplate="%{x:.1f} h: %{y:+.2%} (%{customdata:$,.2f})<extra>%{fullData.name}</extra>")
+    # Assets on the very same path share one line (e.g. WETH and wstETH without a depeg), as in the PNG.
+    groups: list[list[int]] = []
+    for j in sorted(moving, key=lambda j: (symbols[j] != driver, symbols[j])):
+        same = next((g for g in groups if np.allclose(returns[:, g[0]], returns[:, j], atol=1e-9)), None)
+        if same is None:
+            groups.append([j])
+        else:
+            same.append(j)
+    for k, g in enumerate(groups):
+        j = g[0]
+        is_driver = any(symbols[i] == driver for i in g)
+        name = ", ".join(symbols[i] + (" (driver)" if symbols[i] == driver else "") for i in g)
+        fig.add_scatter(x=run.hours, y=returns[:, j], mode="lines", name=name,
+                        line=dict(color=palette[k % len(palette)], width=2.4 if is_driver else 1.5),
+                        hovertemplate="%{x:.1f} h: %{y:+.2%}<extra>%{fullData.name}</extra>")
     s = run.result.endogenous_summary
     sub = f"debt liquidated {usd_short(s.mean_liquidated_usd)}, bad debt {usd_short(s.mean_bad_debt_usd)}" + (
         f" — {subtitle}" if subtitle else "")

@@ -260,9 +260,9 @@ def _betas(book: Any, driver: str, given: Sequence[str]) -> dict[str, float]:
 
 
 def _usd(x: float | None) -> str:
-    from liqrisk.alerts import human_usd
+    from risk.frames import usd
 
-    return "—" if x is None else f"${human_usd(x)}"
+    return usd(x)
 
 
 def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
@@ -297,9 +297,9 @@ def _json_default(value: Any) -> Any:
 
 
 def _clean(x: float) -> float | None:
-    import math
+    from risk.frames import finite_or_none
 
-    return float(x) if math.isfinite(float(x)) else None
+    return finite_or_none(x)
 
 
 # ----------------------------------------------------------------------------------- CLI

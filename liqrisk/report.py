@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from liqrisk.alerts import Alert, AlertConfig, alert_payload, band_alerts, cascade_alerts, post_webhook, resolve_format
-from risk.frames import finite_or_none, usd as _usd
+from risk.frames import finite_or_none, json_safe, usd as _usd
 from chain.files import write_atomic
 from liqrisk.errors import LiqriskUserError
 from liqrisk.run import ScenarioResult, run_scenario
@@ -387,12 +387,12 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
 _num = finite_or_none
 
 
+# The documents are validated from the results' own plain forms (dataclass fields, ``at()`` rows,
+# ``as_dict()``): one serialization per result type, the pydantic models only state the schema.
+
+
 def band_doc(band: "Band") -> BandDoc:
-    return BandDoc(
-        symbol=band.symbol, side=band.side, low_usd=band.low_usd, high_usd=band.high_usd, peak_usd=band.peak_usd,
-        collateral_usd=band.collateral_usd, debt_usd=band.debt_usd, positions=band.positions,
-        share_of_side=band.share_of_side, distance_from_spot=band.distance_from_spot, by_venue=dict(band.by_venue),
-    )
+    return BandDoc.model_validate(json_safe({**dataclasses.asdict(band), "by_venue": dict(band.by_venue)}))
 
 
 def bands_doc(report: "BandReport") -> BandsDoc:
@@ -405,13 +405,7 @@ def bands_doc(report: "BandReport") -> BandsDoc:
 
 
 def cascade_row(table: "CascadeTable", i: int) -> CascadeRowDoc:
-    return CascadeRowDoc(
-        initial_drawdown=float(table.initial_drawdown[i]), final_drawdown=float(table.final_drawdown[i]),
-        amplification=_num(table.amplification[i]), rounds=int(table.rounds[i]),
-        liquidated_debt_usd=float(table.liquidated_debt_usd[i]),
-        seized_collateral_usd=float(table.seized_collateral_usd[i].sum()),
-        bad_debt_usd=float(table.bad_debt_usd[i]), positions_hit=int(table.positions_hit[i]),
-    )
+    return CascadeRowDoc.model_validate(json_safe(table.at(float(table.initial_drawdown[i]))))
 
 
 def cascade_doc(table: "CascadeTable") -> CascadeDoc:
@@ -420,7 +414,7 @@ def cascade_doc(table: "CascadeTable") -> CascadeDoc:
 
 
 def summary_doc(summary: "RiskSummary") -> RiskSummaryDoc:
-    return RiskSummaryDoc(**{k: (float(v) if k != "n_paths" else int(v)) for k, v in summary.as_dict().items()})
+    return RiskSummaryDoc.model_validate(json_safe(summary.as_dict()))
 
 
 def monte_carlo_doc(result: ScenarioResult) -> MonteCarloDoc:

@@ -25,6 +25,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks, peak_widths
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
+from risk.frames import human_usd as _human
 from risk.liquidation_prices import Side, crossing_prices
 from risk.snapshot import VENUES
 
@@ -288,9 +289,3 @@ def _merge(ranges: list[tuple[float, float, float]]) -> list[tuple[float, float,
             merged.append((low, high, peak))
     return merged
 
-
-def _human(usd: float) -> str:
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(usd) >= scale:
-            return f"{usd / scale:,.1f}{unit}"
-    return f"{usd:,.0f}"

@@ -114,15 +114,12 @@ class CascadeTable:
 
     def to_json(self) -> str:
         """Rows as JSON objects; undefined numbers (the amplification at 0%) become ``null``."""
+        from risk.frames import json_safe
+
         frame = self.to_frame()
-
-        def plain(value):
-            value = value.item()
-            return None if isinstance(value, float) and not np.isfinite(value) else value
-
-        rows = [{k: plain(col[i]) for k, col in frame.items()} for i in range(len(self))]
+        rows = [{k: col[i] for k, col in frame.items()} for i in range(len(self))]
         return json.dumps(
-            {"driver": self.driver, "betas": dict(zip(self.symbols, self.betas.tolist())), "rows": rows},
+            json_safe({"driver": self.driver, "betas": dict(zip(self.symbols, self.betas.tolist())), "rows": rows}),
             allow_nan=False,
         )
 

@@ -233,17 +233,9 @@ class MonteCarloResult:
         }
         if include_paths:
             doc["paths"] = {k: v.tolist() for k, v in self.to_frame().items()}
-        return json.dumps(_finite(doc), allow_nan=False)
+        from risk.frames import json_safe
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+        return json.dumps(json_safe(doc), allow_nan=False)
 
 
 # ----------------------------------------------------------------------------- engine
