@@ -94,9 +94,10 @@ class SkyMarketEntry(_MarketBase):
     vat: str
     spotter: str
     dog: str
+    dai: str = Field(description="the DAI token (the debt asset's address in the snapshot)")
     ilks: tuple[SkyIlkEntry, ...] = Field(min_length=1)
 
-    _check = field_validator("vat", "spotter", "dog")(classmethod(lambda cls, v: _address(v)))
+    _check = field_validator("vat", "spotter", "dog", "dai")(classmethod(lambda cls, v: _address(v)))
 
     @model_validator(mode="after")
     def _unique_ilks(self) -> "SkyMarketEntry":

@@ -52,8 +52,9 @@ from chain.blocks import PinnedBlock, PinnedTransport, ReorgError, pin_block
 from chain.compound_v3 import CometMarketData, CometPositionData, CometReader
 from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_source, morpho_blue_source
 from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData, snapshot_market_id
-from chain.pricing import UsdAnchors, UsdPricing, price_tokens
+from chain.pricing import UsdAnchors, UsdPrice, UsdPricing, price_tokens
 from chain.tokens import TokenInfo, read_tokens
+from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
 from chain.transport import Transport
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
 
@@ -94,6 +95,7 @@ class _Venues:
     aave: list[tuple[AaveSource, AaveMarketData, list[AavePositionData]]] = field(default_factory=list)
     morpho: list[tuple[MorphoMarketData, list[MorphoPositionData]]] = field(default_factory=list)
     comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
+    sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
 
 
 def _as_source(value, cls):
@@ -111,6 +113,7 @@ def scan_snapshot(
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
+    sky: Sequence[SkySource] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
 ) -> Snapshot:
@@ -147,6 +150,7 @@ def scan_snapshot(
                 venues = _read_venues(reads, pinned, [_as_source(a, AaveSource) for a in aave_pools],
                                       _as_source(morpho, MorphoSource) if morpho is not None else None,
                                       [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
+                _read_sky(reads, pinned, [_sky_source(s) for s in sky], given, index, venues)
             snapshot = _assemble(reads, pinned, venues, usd_anchors)
             if uniswap_pools:
                 from chain.uniswap_v3 import read_pools
@@ -237,6 +241,28 @@ def _read_venues(transport, pinned, aave_sources, morpho_source, comet_sources, 
     return venues
 
 
+def _sky_source(value) -> SkySource:
+    """A :class:`SkySource`, or a market-file ``sky_vaults`` entry."""
+    if isinstance(value, SkySource):
+        return value
+    return SkySource(value.vat, value.spotter, value.dog, value.dai, tuple(SkyIlk(i.name, i.gem) for i in value.ilks),
+                     value.start_block, value.name)
+
+
+def _read_sky(transport, pinned, sources, given, index, venues: "_Venues") -> None:
+    for src in sources:
+        reader = SkyVaultReader(transport, vat=src.vat, spotter=src.spotter, dog=src.dog, ilks=src.ilks)
+        ilks = reader.read_market(pinned)
+        key = checksum(src.vat, "Sky Vat")
+        urns: dict[str, list[str]] = {}
+        if key in given:
+            urns = {i.name: list(given[key]) for i in ilks}
+        else:
+            for a in _discover(transport, index, sky_vat_source(reader.vat, src.start_block), pinned):
+                urns.setdefault(ilk_name(a.group), []).append(a.account)
+        venues.sky.append((src, ilks, reader.read_positions(pinned, urns)))
+
+
 def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
     "USDC" never takes the real one's name)."""
@@ -304,6 +330,9 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
     for _, _, market, _ in venues.comet:
         tokens.add(market.base_token)
         tokens.update(a.asset for a in market.assets)
+    for src, ilks, _ in venues.sky:
+        tokens.add(checksum(src.dai, "Sky DAI"))
+        tokens.update(i.gem for i in ilks)
     infos = read_tokens(transport, pinned, tokens)
     symbols = _unique_symbols(infos)
     venue_decimals = _venue_decimals(venues)
@@ -315,6 +344,13 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         morpho=[market for market, _ in venues.morpho if market.unreadable_reason is None],
         decimals=known_decimals, anchors=anchors,
     )
+    for src, ilks, _ in venues.sky:  # the price the Vat liquidates on; DAI at par
+        for i in ilks:
+            if i.spot_ray > 0 and i.gem not in pricing.prices:
+                pricing.prices[i.gem] = UsdPrice(i.price_usd(), f"sky-spot:{i.name}")
+            dai = checksum(src.dai, "Sky DAI")
+            if dai not in pricing.prices:
+                pricing.prices[dai] = UsdPrice(i.par_ray / 10**27, "sky-par")
     prices = _Prices(infos, venue_decimals, pricing)
     skipped: list[Skipped] = []
     markets: list[Market] = []
@@ -389,6 +425,16 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         markets.append(snap_market.model_copy(update={
             "reserves": tuple(r for r in snap_market.reserves if r.asset not in bad_symbols)}))
         positions += [p.to_position(symbols, market_id=market_id, base_token=market.base_token) for p in kept_c]
+    for src, ilks, urns in venues.sky:
+        dai = checksum(src.dai, "Sky DAI")
+        decimals = {t: d for t, d in prices.decimals.items() if d is not None}
+        for i in ilks:
+            reason = prices.problem(i.gem) or prices.problem(dai)
+            if reason is not None:
+                skipped.append(Skipped(venue="sky_vault", market=i.name, asset=i.gem, reason=reason))
+                continue
+            markets.append(ilk_market(i, symbols, dai=dai, vat=src.vat, name=src.name))
+            positions += [u.to_position(i, symbols, decimals, dai=dai) for u in urns if u.ilk == i.name]
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -440,6 +486,9 @@ def devnet_sources(deployment) -> dict[str, object]:
         "aave_pools": aave_pools,
         "morpho": MorphoSource(deployment.morpho.address),
         "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
+        **({"sky": [SkySource(sky.vat, sky.spotter, sky.dog, sky.dai, tuple(SkyIlk(i.name, i.gem) for i in sky.ilks),
+                              sky.deploy_block, "Sky double (devnet)")]}
+           if (sky := getattr(deployment, "sky", None)) is not None else {}),
     }
     uniswap = getattr(deployment, "uniswap", None)
     if uniswap is not None:

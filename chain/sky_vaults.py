@@ -37,7 +37,8 @@ from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_cal
 from chain.blocks import PinnedBlock
 from chain.discovery import EventSource, EventSpec
 from chain.transport import Transport
-from risk.sky_vaults import RAY, WAD
+from risk.snapshot import Market, Position, Reserve
+from risk.sky_vaults import RAY, WAD, ClipperCurve, encode_bonus_fee, sale_price_ratio
 
 FROB_SIGNATURE = "frob(bytes32,address,address,address,int256,int256)"
 FORK_SIGNATURE = "fork(bytes32,address,address,int256,int256)"
@@ -173,6 +174,47 @@ class SkyIlkData:
         }
 
 
+def clipper_curve(c: "ClipperCurveData") -> ClipperCurve:
+    return ClipperCurve(buf=c.buf_ray / RAY, tail_s=float(c.tail_s), cusp=c.cusp_ray / RAY, kind=c.kind,
+                        cut=c.cut_ray / RAY if c.kind == "stairstep" else 0.99,
+                        step_s=float(c.step_s) if c.kind == "stairstep" else 90.0,
+                        tau_s=float(c.tau_s) if c.kind == "linear" else 0.0)
+
+
+def ilk_market(ilk: "SkyIlkData", symbols: Mapping[str, str], *, dai: str, vat: str, name: str) -> Market:
+    """The Snapshot Market of one ilk (see the module docstring for the mapping). The Clipper's
+    clearing price for keepers at the oracle price (first Abacus step at or below it) goes into
+    the bonus/fee columns (:func:`risk.sky_vaults.encode_bonus_fee`)."""
+    chop = ilk.chop_wad / WAD
+    ratio = float(sale_price_ratio(clipper_curve(ilk.clipper), 0.0))
+    if not ratio > 0:
+        raise ReaderError(f"Sky ilk {ilk.name}: its Clipper curve never reaches the oracle price before a redo")
+    bonus, fee = encode_bonus_fee(chop, ratio)
+    lt = ilk.liquidation_threshold_wad
+    reserves = (
+        Reserve(asset=symbols[ilk.gem], ltv_wad=min(lt, WAD), liquidation_threshold_wad=min(lt, WAD),
+                liquidation_bonus_wad=int(round(bonus * WAD)), protocol_fee_wad=min(WAD, int(round(fee * WAD))),
+                oracle_price=ilk.price_ray // 10**9, can_be_collateral=True, can_be_borrowed=False),
+        Reserve(asset=symbols[dai], ltv_wad=0, liquidation_threshold_wad=0, liquidation_bonus_wad=WAD,
+                oracle_price=ilk.par_ray // 10**9, can_be_collateral=False, can_be_borrowed=True),
+    )
+    return Market(id=ilk.market_id, venue="sky_vault", name=f"{name} {ilk.name}", address=vat,
+                  protocol_version="dss", price_unit=WAD, reserves=reserves)
+
+
+@dataclass(frozen=True, slots=True)
+class SkySource:
+    """A dss deployment to scan: Vat, Spotter, Dog, the DAI token and the ilks."""
+
+    vat: str
+    spotter: str
+    dog: str
+    dai: str
+    ilks: tuple[SkyIlk, ...]
+    start_block: int = 0
+    name: str = "Sky"
+
+
 @dataclass(frozen=True, slots=True)
 class SkyUrnData:
     ilk: str
@@ -183,6 +225,13 @@ class SkyUrnData:
     def debt_wad(self, rate_ray: int) -> int:
         """DAI owed, rounded up: ``ceil(art * rate / RAY)``."""
         return -(-self.art_wad * rate_ray // RAY)
+
+    def to_position(self, ilk: "SkyIlkData", symbols: Mapping[str, str], decimals: Mapping[str, int], *,
+                    dai: str) -> Position:
+        raw = self.ink_wad // 10 ** (18 - decimals[ilk.gem])  # Vat ink is 18-decimal for every gem
+        debt = self.debt_wad(ilk.rate_ray)
+        return Position(market=ilk.market_id, account=self.urn, collateral={symbols[ilk.gem]: raw} if raw else {},
+                        debt={symbols[dai]: debt} if debt else {})
 
 
 # ------------------------------------------------------------------------------------- reader
@@ -289,6 +338,6 @@ class SkyVaultReader:
 
 
 __all__ = [
-    "ClipperCurveData", "FORK_SIGNATURE", "FROB_SIGNATURE", "NoteSpec", "SkyIlk", "SkyIlkData", "SkyUrnData",
+    "ClipperCurveData", "FORK_SIGNATURE", "SkySource", "clipper_curve", "ilk_market", "FROB_SIGNATURE", "NoteSpec", "SkyIlk", "SkyIlkData", "SkyUrnData",
     "SkyVaultReader", "VAT_NOTES", "ilk_bytes32", "ilk_name", "named", "sky_vat_source",
 ]

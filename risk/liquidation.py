@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import VENUE_CODE
+from risk.rules import kernel_codes, rule
 
 AAVE_V30 = VENUE_CODE["aave_v30"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
@@ -105,6 +106,8 @@ def liquidate_rows(
     seizable = liq_threshold > 0
 
     rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices))
+    rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
+                                   shared_prices, seized, fees, repaid, bad_debt, hit)
     passes = 0
     while rows.size and passes < max_passes:
         passes += 1
@@ -194,3 +197,31 @@ def liquidate_rows(
         weighted_usd = (coll * lt_rows * p).sum(axis=1)
         rows = rows[(left_debt_usd > _DUST_USD) & (weighted_usd < left_debt_usd)]
     return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
+
+
+def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
+                            shared_prices, seized, fees, repaid, bad_debt, hit):
+    """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
+    (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
+    codes = kernel_codes()
+    if not rows.size or not codes:
+        return rows
+    kinds = venue[rows]
+    unknown = kinds >= len(VENUE_CODE)
+    if unknown.any():
+        rule(int(kinds[unknown][0]))  # raises: an unknown rule is an error, never a default
+    for code in codes:
+        sel = rows[kinds == code]
+        if not sel.size:
+            continue
+        coll, owed = collateral[sel].copy(), debt[sel].copy()
+        p = prices_usd if shared_prices else prices_usd[sel]
+        s_tok, f_tok, r_tok, bad, was_hit = rule(code).kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
+                                                               protocol_fee[sel], p)
+        collateral[sel], debt[sel] = coll, owed
+        seized[sel] += s_tok
+        fees[sel] += f_tok
+        repaid[sel] += r_tok
+        bad_debt[sel] += bad
+        hit[sel] |= was_hit
+    return rows[~np.isin(kinds, codes)]

@@ -30,7 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import PositionBook
-from risk.liquidation import CLOSE_FACTOR_HF_THRESHOLD, COMPOUND_V3, MORPHO_BLUE
+from risk.liquidation import CLOSE_FACTOR_HF_THRESHOLD, COMPOUND_V3
+from risk.rules import RULES, one_shot_codes, pair_fast_path_codes, rule
 
 _MIN_DEBT_USD = 1.0
 """Positions owing less than this at spot stay with the row kernel (its dust rules apply)."""
@@ -57,7 +58,7 @@ class PairClass:
 
     @property
     def one_shot_always(self) -> bool:
-        return self.venue in (MORPHO_BLUE, COMPOUND_V3)
+        return self.venue in one_shot_codes()
 
 
 def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.intp]]:
@@ -70,6 +71,11 @@ def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.
     rows = np.arange(book.n_positions)
     lt = book.liq_threshold[rows, a]
     single &= (a != b) & (lt > 0) & (book.debt[rows, b] * book.prices_usd[b] >= _MIN_DEBT_USD)
+    # Only rules that declare the closed form take it (risk.rules); an unknown rule is an error.
+    unknown = (book.venue < 0) | (book.venue >= len(RULES))
+    if unknown.any():
+        rule(int(book.venue[unknown][0]))
+    single &= np.isin(book.venue, pair_fast_path_codes())
     chosen = np.flatnonzero(single)
     rest = np.flatnonzero(~single)
     if chosen.size == 0:

@@ -279,3 +279,42 @@ __all__ = [
     "linear_price_ray", "liquidate_vault_rows", "needs_redo", "rpow", "sale_price_ratio", "spot_ray",
     "stairstep_price_ray", "take", "urn_unsafe",
 ]
+
+
+# ------------------------------------------------------------------------- book-column encoding
+
+
+def encode_bonus_fee(chop: float, sale_ratio: float) -> tuple[float, float]:
+    """The book columns of a vault: ``liq_bonus`` = collateral sold per unit of debt at the oracle
+    price (``chop / sale_ratio``) and ``protocol_fee`` = the penalty's share of that bonus part
+    (``(chop - 1) / (chop / sale_ratio - 1)``: the Vow keeps the penalty, the keeper the auction
+    discount). Exactly invertible by :func:`decode_bonus_fee`."""
+    bonus = chop / sale_ratio
+    fee = (chop - 1.0) / (bonus - 1.0) if bonus > 1.0 else 0.0
+    return bonus, fee
+
+
+def decode_bonus_fee(bonus: NDArray[np.float64], fee: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(chop, sale_ratio)`` from the book's ``liq_bonus`` and ``protocol_fee`` columns."""
+    chop = 1.0 + fee * (bonus - 1.0)
+    return chop, chop / bonus
+
+
+def liquidate_vault_rows_from_book(
+    collateral: NDArray[np.float64], debt: NDArray[np.float64], liq_threshold: NDArray[np.float64],
+    liq_bonus: NDArray[np.float64], protocol_fee: NDArray[np.float64], prices_usd: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    """The registry's kernel for ``sky_vault`` rows, in the shared kernel's terms: returns
+    ``(seized, fee, repaid tokens, bad_debt_usd, hit)``; seized = collateral the auction sold (the
+    penalty part counted as protocol fee), updates ``collateral``/``debt`` in place."""
+    n_rows = collateral.shape[0]
+    chop, ratio_cols = decode_bonus_fee(liq_bonus, protocol_fee)
+    p = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
+    coll_usd = np.where(liq_threshold > 0, collateral * p, 0.0)
+    c = np.argmax(coll_usd, axis=1)
+    ratio = ratio_cols[np.arange(n_rows), c]
+    out = liquidate_vault_rows(collateral, debt, liq_threshold, chop, prices_usd, ratio)
+    return out.sold_tokens, out.penalty_tokens, out.repaid_tokens, out.bad_debt_usd, out.hit
+
+
+__all__ += ["decode_bonus_fee", "encode_bonus_fee", "liquidate_vault_rows_from_book"]

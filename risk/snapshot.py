@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3"]
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault"]
 """Liquidation rule of a market.
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
@@ -40,9 +40,14 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3"]
   worth >= $2,000, else the whole reserve debt; $1,000 dust rule; deficit when collateral runs out.
 - ``morpho_blue``: no close factor; LIF = min(1.15, 1/(1 - 0.3 (1 - LLTV))); bad debt socialised.
 - ``compound_v3``: ``absorb`` takes all collateral and clears all debt; shortfall is bad debt.
+- ``sky_vault``: Sky/Maker (dss): ``Dog.bark`` takes the urn, a ``Clipper`` Dutch auction sells the
+  collateral; bad debt = debt - proceeds (:mod:`risk.sky_vaults`).
+
+The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
+names, in the same order: checked at import).
 """
 
-VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3")
+VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault")
 
 
 class _Frozen(BaseModel):
@@ -314,3 +319,13 @@ __all__ = [
     "morpho_lif_wad",
 ]
 
+
+
+def _check_registry() -> None:
+    from risk.rules import RULE_NAMES
+
+    if RULE_NAMES != VENUES:
+        raise RuntimeError(f"risk.rules registers {RULE_NAMES}, but risk.snapshot.VENUES is {VENUES}")
+
+
+_check_registry()

@@ -21,6 +21,7 @@ from chain.anvil import PROJECT_ROOT, AnvilProcess, _alive, start_anvil, stop_pr
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_aave36 import deploy_aave36
+from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
 from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
@@ -66,6 +67,7 @@ class DevnetDeployment:
     comet_double: str
     multicall3: str
     deploy_block: int
+    sky: SkyDeployment | None = None  # dss TEST DOUBLE (chain/devnet/deploy_maker.py)
     uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
     aave36: AaveDeployment | None = None
 
@@ -74,7 +76,7 @@ class DevnetDeployment:
             "rpc_url": self.rpc_url, "chain_id": self.chain_id, "deployer": self.deployer, "lender": self.lender,
             "tokens": dict(self.tokens), "decimals": dict(self.decimals), "aave": self.aave.to_dict(),
             "morpho": self.morpho.to_dict(), "comet_double": self.comet_double, "multicall3": self.multicall3,
-            "deploy_block": self.deploy_block,
+            "deploy_block": self.deploy_block, "sky": self.sky.to_dict() if self.sky else None,
             "uniswap": self.uniswap.to_dict() if self.uniswap else None,
             "aave36": self.aave36.to_dict() if self.aave36 else None,
         }, indent=2, sort_keys=True)
@@ -87,6 +89,7 @@ class DevnetDeployment:
             tokens=dict(d["tokens"]), decimals={k: int(v) for k, v in d["decimals"].items()},
             aave=AaveDeployment.from_dict(d["aave"]), morpho=MorphoDeployment.from_dict(d["morpho"]),
             comet_double=d["comet_double"], multicall3=d["multicall3"], deploy_block=d["deploy_block"],
+            sky=SkyDeployment.from_dict(d["sky"]) if d.get("sky") else None,
             uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
             aave36=AaveDeployment.from_dict(d["aave36"]) if d.get("aave36") else None,
         )
@@ -105,6 +108,7 @@ class Devnet:
         self.rpc: DevnetRpc | None = DevnetRpc(rpc_url) if rpc_url else None
         self.deployment = deployment
         self.population: _population.Population | None = None
+        self.sky_population = None
 
     @classmethod
     def from_state(cls, *, state_path: Path | None = None) -> "Devnet":
@@ -183,11 +187,12 @@ class Devnet:
         morpho = deploy_morpho(rpc, deployer, tokens, TOKEN_DECIMALS, answers)
         comet = self._deploy_comet(rpc, deployer, own["CometDouble"].bytecode, tokens, feeds)
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
+        sky = deploy_sky(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
         uniswap = deploy_uniswap(rpc, deployer, accounts[3], tokens, TOKEN_DECIMALS, START_PRICES_USD)
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
-            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36,
+            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36, sky=sky,
         )
         return self.deployment
 
@@ -209,6 +214,11 @@ class Devnet:
         """Open the seeded borrower population (see :mod:`chain.devnet.population`); the Aave v3.6
         market gets ``n_aave36`` borrowers of its own (default ``n_borrowers // 2``)."""
         self.population = _population.populate(self._rpc(), self._dep(), n_borrowers, seed, n_aave36)
+        dep = self._dep()
+        if dep.sky is not None:  # Sky vaults: one urn per six borrowers (at least 12)
+            self.sky_population = populate_sky(self._rpc(), dep.deployer, dep.sky,
+                                               {s: float(p) for s, p in START_PRICES_USD.items()},
+                                               max(12, n_borrowers // 6), seed)
         return self.population
 
     # ------------------------------------------------------------------------------ prices
@@ -260,6 +270,8 @@ class Devnet:
                 price = oracle_price(answers[coll], dep.decimals[coll], answers[loan], dep.decimals[loan])
                 txs.append(Tx(dep.deployer, m.oracle, encode_call("setPrice(uint256)", price), 200_000))
         self._rpc().send_bulk(txs, what=f"set_price_usd {symbol}")
+        if dep.sky is not None and any(i.gem_symbol == symbol for i in dep.sky.ilks):
+            set_sky_price(self._rpc(), dep.deployer, dep.sky, symbol, float(raw_dec) / 10**FEED_DECIMALS)
 
     def morpho_oracle_price(self, market: str) -> int:
         (value,) = self._rpc().call_decode(self._market(market).oracle, "price()", (), ("uint256",))

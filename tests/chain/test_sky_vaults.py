@@ -201,3 +201,45 @@ def test_auction_price_redo_and_take_equal_the_double(sky_chain, ilk):
         assert (dai_before - dai_after, gem_got) == (owe, slice_)
     finally:
         rpc.request("evm_revert", [snap])
+
+
+def test_devnet_snapshot_has_sky_vaults_with_the_vat_boundary(devnet_revert, devnet_deployment):
+    """The demo devnet deploys the dss double too: scan_devnet reads its ilks as ``sky_vault``
+    markets, every urn with debt is a position, and after a price drop a position has HF < 1 in the
+    book exactly when the Vat calls its urn unsafe; a cascade then liquidates Sky vaults."""
+    import numpy as np
+
+    from chain.scan import scan_devnet
+    from risk.book import VENUE_CODE, PositionBook
+    from risk.cascade import cascade_grid
+
+    dep = devnet_deployment
+    assert dep.sky is not None
+    devnet_revert.set_price_usd("WETH", 1_550)
+    with HttpTransport(devnet_revert.rpc_url) as transport:
+        snap = scan_devnet(dep, transport=transport)
+        pinned = snap.block_number
+        reader = _reader(transport, dep.sky)
+        ilks = {i.name: i for i in reader.read_market(pinned)}
+        urns = {u.urn: u for u in reader.read_positions(pinned, devnet_revert.sky_population.urns)}
+    sky_markets = [m for m in snap.markets if m.venue == "sky_vault"]
+    assert {m.id for m in sky_markets} == {"sky:ETH-A", "sky:WSTETH-A"}
+    positions = [p for p in snap.positions if p.market.startswith("sky:")]
+    assert {p.account for p in positions} == set(urns)
+    book = PositionBook.from_snapshot(snap)
+    hf = book.health_factor()
+    checked = 0
+    for i, p in enumerate(snap.positions):
+        if not p.market.startswith("sky:"):
+            continue
+        u = urns[p.account]
+        ilk = ilks[u.ilk]
+        unsafe = sv.urn_unsafe(u.ink_wad, u.art_wad, ilk.rate_ray, ilk.spot_ray)
+        if abs(hf[i] - 1.0) > 1e-9:  # float rounding aside, the book agrees with the Vat
+            assert (hf[i] < 1.0) == unsafe, p.account
+            checked += 1
+    assert checked == len(positions)
+    assert any(hf[i] < 1 for i, p in enumerate(snap.positions) if p.market == "sky:ETH-A")
+    table = cascade_grid(book, driver="WETH", betas={"wstETH": 1.0}, drawdowns=np.array([0.0, 0.3]))
+    sky_rows = book.venue == VENUE_CODE["sky_vault"]
+    assert sky_rows.any() and table.positions_hit[1] >= table.positions_hit[0] > 0
