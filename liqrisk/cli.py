@@ -805,7 +805,9 @@ def devnet_status_cmd(fmt: str) -> None:
 
 
 def scenarios_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    from liqrisk.scenario import shipped_scenarios_dir
+
+    return shipped_scenarios_dir()
 
 
 DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"

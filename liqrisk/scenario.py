@@ -413,6 +413,14 @@ def load_scenario(path: str | Path) -> ScenarioFile:
     return ScenarioFile(path, parse_scenario(data, str(path)))
 
 
+def shipped_scenarios_dir() -> Path:
+    """The scenario files shipped with liqrisk: ``scenarios/`` of a checkout, or the copy a wheel
+    installs as package data (``liqrisk/scenarios``)."""
+    from chain.locations import PACKAGE_ROOT, is_checkout
+
+    return PACKAGE_ROOT / "scenarios" if is_checkout() else Path(__file__).resolve().parent / "scenarios"
+
+
 _MOVED = {
     # name -> module it moved to (the split of this file); kept importable from here for code
     # written against the old layout.
@@ -440,5 +448,5 @@ __all__ = [
     "BlockSpec", "ConstantDepthSpec", "CorrelationSpec", "DriverSpec", "GridShock", "LiqriskUserError",
     "LiquiditySpec", "MonteCarloShock", "NoImpactSpec", "OutputsSpec", "PathShock", "Scenario", "ScenarioError",
     "ScenarioFile", "SourceSpec", "SquareRootSpec", "TableSpec", "format_validation_error", "load_scenario",
-    "parse_scenario",
+    "parse_scenario", "shipped_scenarios_dir",
 ]

@@ -7,7 +7,6 @@ every failure a user can fix into one :class:`~liqrisk.errors.LiqriskUserError`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +18,14 @@ from liqrisk.scenario import BlockSpec, SourceSpec, format_validation_error
 if TYPE_CHECKING:
     from risk.snapshot import Snapshot
 
-CACHE_DIR_ENV = "LIQRISK_CACHE_DIR"
+from chain.locations import CACHE_DIR_ENV
 
 
 def cache_dir() -> Path:
-    from chain.anvil import PROJECT_ROOT
+    """Root of the RPC cache and the account index (see :func:`chain.locations.cache_root`)."""
+    from chain.locations import cache_root
 
-    return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / ".liqrisk-cache"))
+    return cache_root()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ a fixed interval per mined block, so the same seed gives the same chain state.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any, Mapping
 
 from eth_utils import to_checksum_address
 
-from chain.anvil import PROJECT_ROOT, AnvilProcess, _alive, start_anvil, stop_process_group
+from chain.anvil import AnvilProcess, _alive, start_anvil, stop_process_group
+from chain.locations import cache_root
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
@@ -39,8 +39,7 @@ class DevnetError(RuntimeError):
 
 
 def default_state_path() -> Path:
-    root = Path(os.environ.get("LIQRISK_CACHE_DIR", PROJECT_ROOT / ".liqrisk-cache"))
-    return root / "devnet" / "state.json"
+    return cache_root() / "devnet" / "state.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ from typing import Any
 
 from chain.anvil import PROJECT_ROOT
 from chain.files import write_atomic
+from chain.locations import cache_root, node_modules_dir
 
-NODE_MODULES = PROJECT_ROOT / "node_modules"
+NODE_MODULES = node_modules_dir()
 SOLC_PACKAGE = NODE_MODULES / "solc"
 MORPHO_SRC = NODE_MODULES / "@morpho-org" / "morpho-blue" / "src"
 OWN_CONTRACTS = PROJECT_ROOT / "chain" / "contracts"
@@ -65,8 +65,7 @@ class CompiledContract:
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("LIQRISK_CACHE_DIR", PROJECT_ROOT / ".liqrisk-cache"))
-    return root / "solc"
+    return cache_root() / "solc"
 
 
 def compiler_version() -> str:
