@@ -112,8 +112,60 @@ def missing_npm_hint() -> str:
             f"{NODE_MODULES_ENV} to a node_modules folder holding {', '.join(sorted(NPM_PACKAGES))}")
 
 
+class SetupError(RuntimeError):
+    """Node/npm missing or too old, or ``npm install`` failed; the message says what to do."""
+
+
+def node_version() -> tuple[int, ...]:
+    """Version of ``node`` on PATH; :class:`SetupError` if it is missing or older than 20."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        raise SetupError(f"Node.js >= {MIN_NODE_MAJOR} is needed for the devnet's npm packages; `node` is not on PATH "
+                         "(https://nodejs.org)")
+    try:
+        text = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+        version = tuple(int(part) for part in text.strip().lstrip("v").split("."))
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        raise SetupError(f"cannot run `{node} --version`: {exc}") from None
+    if not version or version[0] < MIN_NODE_MAJOR:
+        raise SetupError(f"Node.js {text.strip()} found at {node}; anvil 1.7.1 needs Node.js >= {MIN_NODE_MAJOR}")
+    return version
+
+
+def install_npm_packages(prefix: Path) -> Path:
+    """``npm install`` :data:`NPM_PACKAGES` into ``prefix``; returns ``prefix / "node_modules"``.
+
+    Writes a private ``package.json`` there (never into the installed package); idempotent.
+    """
+    import json
+    import shutil
+    import subprocess
+
+    node_version()
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SetupError("npm is needed to install the devnet's packages; `npm` is not on PATH")
+    prefix.mkdir(parents=True, exist_ok=True)
+    manifest = {"name": "liqrisk-npm", "private": True, "description": "npm packages of the liqrisk devnet",
+                "dependencies": NPM_PACKAGES}
+    (prefix / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=prefix,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        raise SetupError(f"npm install in {prefix} failed (exit {done.returncode}):\n{tail}")
+    node_modules = prefix / "node_modules"
+    binary = anvil_binary_path(node_modules)
+    if not binary.is_file():
+        raise SetupError(f"npm install finished but {binary} is missing (npm skipped anvil's platform package?)")
+    return node_modules
+
+
 __all__ = [
-    "CACHE_DIR_ENV", "MIN_NODE_MAJOR", "NODE_MODULES_ENV", "NPM_PACKAGES", "PACKAGE_ROOT", "UnsupportedPlatform",
-    "anvil_binary_path", "anvil_platform_package", "cache_root", "is_checkout", "missing_npm_hint",
-    "node_modules_dir", "user_npm_prefix",
+    "CACHE_DIR_ENV", "MIN_NODE_MAJOR", "NODE_MODULES_ENV", "NPM_PACKAGES", "PACKAGE_ROOT", "SetupError",
+    "UnsupportedPlatform", "anvil_binary_path", "anvil_platform_package", "cache_root", "install_npm_packages",
+    "is_checkout", "missing_npm_hint", "node_modules_dir", "node_version", "user_npm_prefix",
 ]

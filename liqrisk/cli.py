@@ -1,13 +1,20 @@
 """``liqrisk``: the command line, a thin shell over ``risk/`` and ``chain/``.
 
-Conventions (every command):
+Conventions (every command; the README's flag table is tested against them):
 - Options come from shared factories (``source_option``, ``rpc_option``, ``block_option``,
-  ``format_option``, ``seed_option``, ``out_option``, ``quiet_option``).
-- The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
+  ``format_option``, ``seed_option``, ``out_option``, ``quiet_option``) so a flag means the same
+  thing wherever it appears:
+  ``--source``/``--rpc-url``/``--block`` choose the positions (``--block`` only where there are
+  blocks: devnet and rpc), ``--format`` the shape of the result, ``--seed`` the randomness,
+  ``--out`` where the command's result goes (a file for one document — default stdout, or
+  ``snapshot-<block>.json`` for scan — and a folder for report and demo), ``-q`` silences
+  everything but the result and errors.
+- The block actually used is printed to stderr (so ``--format json`` stays parseable) unless -q.
 - RPC URLs are only ever shown masked.
-- A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
-  :class:`~liqrisk.errors.LiqriskUserError` is turned into a ``click.ClickException`` in one place
-  (:class:`LiqriskGroup`).
+- A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: the
+  application's and chain's error types are turned into a ``click.ClickException`` in one place
+  (:class:`LiqriskGroup`); a bad option value is click's usage error (exit 2). Anything else is a
+  bug: one ``internal error`` line and exit 70 (``LIQRISK_DEBUG=1`` shows the traceback).
 - Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
   ``liqrisk --help`` is instant.
 """
@@ -17,6 +24,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,15 +36,44 @@ import click
 
 FORMATS = ("table", "json", "csv")
 SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
 
 
 # ------------------------------------------------------------------------------ errors
 
 
+# (module, class) of every error a user can fix; looked up lazily so --help imports nothing.
+USER_ERRORS = (
+    ("liqrisk.errors", "LiqriskUserError"),
+    ("chain.anvil", "AnvilError"),
+    ("chain.locations", "SetupError"),
+    ("chain.locations", "UnsupportedPlatform"),
+    ("chain.devnet.core", "DevnetError"),
+    ("chain.devnet.rpc", "DevnetRpcError"),
+    ("chain.transport", "RpcError"),
+    ("chain.cache", "CacheError"),
+    ("chain.errors", "ChainError"),
+)
+
+
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    found = []
+    for module, name in USER_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    return tuple(found)
+
+
+def _user_message(exc: BaseException) -> str:
     from liqrisk.errors import LiqriskUserError
 
-    return (LiqriskUserError,)
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, LiqriskUserError):
+        return text
+    if type(exc).__module__.startswith("chain.transport"):
+        return f"RPC: {text}"
+    return text
 
 
 class LiqriskGroup(click.Group):
@@ -47,15 +85,48 @@ class LiqriskGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "liqrisk.errors" in sys.modules and isinstance(exc, _user_error_types()):
-                raise click.ClickException(str(exc)) from None
-            raise
+            if isinstance(exc, _user_error_types()):
+                raise click.ClickException(_user_message(exc)) from None
+            if isinstance(exc, MemoryError):
+                raise click.ClickException("out of memory: lower --paths/--steps or the snapshot size") from None
+            if isinstance(exc, RecursionError):
+                raise click.ClickException("input nested too deeply") from None
+            if os.environ.get("LIQRISK_DEBUG") or ctx.parent is not None:
+                raise  # inner groups leave the decision to the top-level group
+            click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); this is a liqrisk bug — please "
+                       "report it (LIQRISK_DEBUG=1 shows the traceback)", err=True)
+            ctx.exit(INTERNAL_ERROR_EXIT)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> Any:
     from liqrisk.errors import LiqriskUserError
 
     raise LiqriskUserError(message)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is finite (no nan/inf) and within ``[lo, hi]`` (``lo_open``: strictly above)."""
+
+    name = "number"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> None:
+        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(str(value).strip().rstrip("%")) / (100 if str(value).strip().endswith("%") else 1)
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.lo is not None and (number < self.lo or (self.lo_open and number == self.lo)):
+            self.fail(f"{value} must be {'>' if self.lo_open else '>='} {self.lo:g}", param, ctx)
+        if self.hi is not None and number > self.hi:
+            self.fail(f"{value} must be <= {self.hi:g}", param, ctx)
+        return number
 
 
 # ---------------------------------------------------------------------- option factories
@@ -86,13 +157,20 @@ def seed_option(f: Callable) -> Callable:
     return click.option("--seed", type=int, default=None, help="RNG seed (overrides the scenario's).")(f)
 
 
-def out_option(default: str | None, help_text: str) -> Callable:
-    return click.option("--out", "out", type=click.Path(path_type=Path), default=default,
+def out_option(default: str | None = None, help_text: str = "Write the result to this file instead of stdout "
+                                                             "(a regular file; replaced atomically).") -> Callable:
+    return click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=default is not None), default=default,
                         show_default=default is not None, help=help_text)
 
 
+def png_option(what: str) -> Callable:
+    return click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help=f"Also write the {what} chart (PNG file).")
+
+
 def quiet_option(f: Callable) -> Callable:
-    return click.option("-q", "--quiet", is_flag=True, help="No progress bars or status lines.")(f)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Only the result (stdout or --out) and errors: no progress, status or block lines.")(f)
 
 
 def driver_options(f: Callable) -> Callable:
@@ -145,22 +223,55 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
 def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
     from liqrisk.sources import load_source
 
+    pinned = _parse_block(block) if isinstance(block, str) else block
+    if block is not None and source.kind == "sample":
+        _fail(f"--block {block}: the synthetic sample has no blocks; --block applies to --source devnet or rpc")
     with _status(f"reading positions ({source.kind})", quiet):
-        loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
-                             base_dir=base_dir)
-    _say_block(loaded)
+        loaded = load_source(source, rpc_url=rpc_url, block=pinned, base_dir=base_dir)
+    if source.kind == "snapshot" and block is not None and pinned != loaded.snapshot.block_number:
+        _fail(f"--block {block}: the snapshot file {source.path} is at block {loaded.snapshot.block_number:,}; "
+              "a snapshot cannot be re-pinned (scan again with --block)")
+    _say_block(loaded, quiet)
     return loaded
 
 
-def _say_block(loaded: Any) -> None:
-    """The block actually used: always printed (stderr keeps JSON/CSV on stdout clean)."""
-    click.echo(f"Using {loaded.block_line}; {len(loaded.snapshot.positions):,} positions", err=True)
+def _say_block(loaded: Any, quiet: bool = False) -> None:
+    """The block actually used (stderr keeps JSON/CSV on stdout clean); silenced by -q."""
+    if not quiet:
+        click.echo(f"Using {loaded.block_line}; {len(loaded.snapshot.positions):,} positions", err=True)
 
 
-def _console(stderr: bool = False) -> Any:
+def _say(quiet: bool) -> Callable[[str], None]:
+    """A status-line printer (stderr) that -q silences."""
+    return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+
+
+def _deliver(text: str, out: Path | None, quiet: bool) -> None:
+    """The command's result: to stdout, or to ``--out`` (a regular file, written atomically)."""
+    if out is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from liqrisk.output import write_output
+
+    write_output(out, text if text.endswith("\n") else text + "\n", "--out")
+    _say(quiet)(f"Wrote {out}")
+
+
+def _precheck_outputs(**paths: Path | None) -> None:
+    """Refuse unusable output paths before any work (``png=...`` checks ``--png``)."""
+    from liqrisk.output import check_output_file
+
+    for name, path in paths.items():
+        if path is not None:
+            check_output_file(path, f"--{name.replace('_', '-')}")
+
+
+def _console(stderr: bool = False, file: Any = None) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    width = 150 if file is not None or not sys.stdout.isatty() else None
+    return Console(stderr=stderr, file=file, highlight=False, soft_wrap=False, width=width,
+                   force_terminal=False if file is not None else None, color_system=None if file is not None else "auto")
 
 
 def _show_progress(quiet: bool) -> bool:
@@ -265,19 +376,26 @@ def _usd(x: float | None) -> str:
     return "—" if x is None else f"${human_usd(x)}"
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
-          extra: dict[str, Any] | None = None) -> None:
-    """Print ``rows`` as a rich table, JSON (``{**extra, "rows": rows}``) or CSV (raw numbers)."""
+def _render(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
+            extra: dict[str, Any] | None = None, csv_values: dict[str, Callable[[Any], Any]] | None = None) -> str:
+    """``rows`` as a rich table (the ``columns`` shown), JSON (``{**extra, "rows": rows}``) or CSV.
+
+    CSV keeps every field of the rows (raw numbers, not only the table's columns), one column
+    per key in first-seen order; ``csv_values`` flattens structured fields (e.g. venues).
+    """
     if fmt == "json":
-        click.echo(json.dumps({**(extra or {}), "rows": rows}, indent=2, default=_json_default))
-        return
+        return json.dumps({**(extra or {}), "rows": rows}, indent=2, default=_json_default)
     if fmt == "csv":
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        flatten = csv_values or {}
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[key for key, _, _ in columns], extrasaction="ignore")
+        writer = csv.DictWriter(buf, fieldnames=keys or [key for key, _, _ in columns], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buf.getvalue(), nl=False)
-        return
+        for row in rows:
+            writer.writerow({k: _csv_cell(flatten[k](v) if k in flatten else v) for k, v in row.items()})
+        return buf.getvalue()
     from rich.markup import escape
     from rich.table import Table
 
@@ -286,7 +404,24 @@ def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tup
         table.add_column(header, justify="left" if k == 0 or header in ("Venues", "Error") else "right")
     for row in rows:
         table.add_row(*(escape(render(row.get(key))) for key, _, render in columns))
-    _console().print(table)
+    console = _console(file=io.StringIO())
+    console.print(table)
+    return console.file.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return value
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
+          extra: dict[str, Any] | None = None, out: Path | None = None, quiet: bool = False,
+          csv_values: dict[str, Callable[[Any], Any]] | None = None) -> None:
+    """Render (see :func:`_render`) and deliver to stdout or ``--out``."""
+    _deliver(_render(rows, fmt, title=title, columns=columns, extra=extra, csv_values=csv_values), out, quiet)
 
 
 def _json_default(value: Any) -> Any:
@@ -799,6 +934,32 @@ def devnet_status_cmd(fmt: str) -> None:
                 click.echo(line)
     else:
         click.echo(f"No devnet running (state {info['state_path']}).")
+
+
+# ------------------------------------------------------------------------------- setup
+
+
+@cli.command(short_help="Install the devnet's npm packages (anvil, Aave V3, Morpho Blue, solc-js).")
+@click.option("--dir", "prefix", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Install into DIR/node_modules (default: the user data dir). Set LIQRISK_NODE_MODULES to "
+                   "DIR/node_modules when it is not the default.")
+@quiet_option
+def setup(prefix: Path | None, quiet: bool) -> None:
+    """Install the npm packages `devnet` and `demo` need (needs Node.js >= 20 and npm).
+
+    A source checkout gets them from ./setup.sh; an installed wheel from this command.
+    """
+    from chain.locations import NODE_MODULES_ENV, SetupError, install_npm_packages, node_modules_dir, user_npm_prefix
+
+    target = (prefix or user_npm_prefix()).expanduser().resolve()
+    try:
+        with _status(f"npm install into {target}", quiet):
+            node_modules = install_npm_packages(target)
+    except SetupError as exc:
+        _fail(f"setup: {exc}")
+    click.echo(f"npm packages installed in {node_modules}")
+    if node_modules != node_modules_dir().resolve():
+        click.echo(f"Set {NODE_MODULES_ENV}={node_modules} so that liqrisk uses them.")
 
 
 # -------------------------------------------------------------------------------- demo
