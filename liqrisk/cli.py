@@ -863,6 +863,160 @@ def runs(root: Path, limit: int, fmt: str) -> None:
         ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")])
 
 
+# --------------------------------------------------------------------------- positions
+
+POSITION_FORMATS = ("table", "json", "csv", "parquet")
+
+
+@cli.command(short_help="Positions: account, market, HF, distance to liquidation (filter, sort, export).")
+@source_option()
+@rpc_option
+@block_option
+@driver_options
+@click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
+@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3")),
+              help="Only this venue rule (repeatable).")
+@click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
+              help="Only positions holding this asset as collateral or debt (repeatable).")
+@click.option("--hf-min", type=float, default=None, help="Only positions with HF >= this.")
+@click.option("--hf-max", type=float, default=None, help="Only positions with HF < this.")
+@click.option("--side", "sides", multiple=True, type=click.Choice(("now", "long", "short", "never")),
+              help="Only this side under the driver move: now (liquidatable), long (on a fall), short (on a rise).")
+@click.option("--debt-free", is_flag=True, help="Also list positions without debt (never liquidatable).")
+@click.option("--by-market", is_flag=True, help="One row per market instead: positions, collateral, debt, debt near liquidation.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows after sorting (0 = all).")
+@click.option("--format", "fmt", type=click.Choice(POSITION_FORMATS), default="table", show_default=True,
+              help="Output format (parquet needs --out and the liqrisk[frames] extra).")
+@out_option(None, "Write the rows to this file instead of stdout.")
+@quiet_option
+def positions(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...],
+              markets: tuple[str, ...], venues: tuple[str, ...], assets: tuple[str, ...], hf_min: float | None,
+              hf_max: float | None, sides: tuple[str, ...], debt_free: bool, by_market: bool, limit: int, fmt: str,
+              out: Path | None, quiet: bool) -> None:
+    """Positions closest to liquidation first: account, market, HF, and the driver move (with betas) that
+    liquidates each one. Filters combine (AND); each repeatable filter matches any of its values."""
+    from risk.positions import market_breakdown, position_table
+
+    if fmt == "parquet" and out is None:
+        _fail("--format parquet: pass --out FILE.parquet (Parquet is binary)")
+    if limit < 0:
+        _fail("--limit: must be >= 0 (0 = all rows)")
+    if hf_min is not None and hf_max is not None and hf_min >= hf_max:
+        _fail(f"--hf-min {hf_min:g} must be below --hf-max {hf_max:g}")
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
+    book = _book(loaded)
+    _need_asset(book, driver, "--driver")
+    for a in assets:
+        _need_asset(book, a, "--asset")
+    unknown = sorted(set(markets) - set(book.market_ids))
+    if unknown:
+        _fail(f"--market: no market {', '.join(map(repr, unknown))} in the snapshot (it has {', '.join(book.market_ids)})")
+    table = position_table(book, driver, _betas(book, driver, betas), include_debt_free=debt_free)
+    table = table.filter(markets=markets, assets=assets, hf_min=hf_min, hf_max=hf_max, sides=sides)
+    if venues:
+        import numpy as np
+
+        table = table.take(np.flatnonzero(np.isin(table.venue, venues)))
+    snap = loaded.snapshot
+    meta = {"driver": driver, "driver_spot_usd": table.driver_spot_usd, "block_number": snap.block_number,
+            "chain_id": snap.chain_id, "synthetic": snap.synthetic}
+    if by_market:
+        breakdown = market_breakdown(table)
+        frame = breakdown.to_frame()
+        title = f"Positions by market — {driver} ${table.driver_spot_usd:,.2f}, block {snap.block_number:,}"
+        near = [k for k in frame if k.startswith("debt_within_")]
+        columns = [("market_id", "Market", str), ("venue", "Venue", str), ("positions", "Positions", lambda v: f"{v:,}"),
+                   ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd),
+                   ("min_health_factor", "Min HF", _hf)]
+        columns += [(k, "Debt liq. now" if k == "debt_within_0pct_usd" else
+                     f"Debt ≤{k.removeprefix('debt_within_').removesuffix('pct_usd')}% move", _usd) for k in near]
+    else:
+        table = table.sorted_by_distance()
+        total = len(table)
+        if limit:
+            table = table.head(limit)
+        frame = table.to_frame()
+        shown = f"{len(table):,} of {total:,}" if len(table) < total else f"{total:,}"
+        title = (f"Positions closest to liquidation ({shown}) — {driver} ${table.driver_spot_usd:,.2f}, "
+                 f"block {snap.block_number:,}")
+        meta["rows_total"] = total
+        columns = [("account", "Account", _short_account), ("market_id", "Market", str),
+                   ("health_factor", "HF", _hf), ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd),
+                   ("main_collateral", "Coll.", str), ("main_debt", "Debt asset", str), ("side", "Side", str),
+                   ("distance", f"{driver} move", _distance),
+                   ("driver_price_at_liquidation_usd", f"{driver} at liq.", _price_or_dash),
+                   ("liq_price_alone_usd", f"{driver} alone", _price_or_dash)]
+    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta)
+
+
+def _hf(v: float) -> str:
+    import math
+
+    return "∞" if math.isinf(v) else f"{v:.3f}"
+
+
+def _distance(v: float) -> str:
+    import math
+
+    return "never" if math.isinf(v) else ("now" if v == 0 else f"{v:.1%}")
+
+
+def _price_or_dash(v: float) -> str:
+    import math
+
+    return "—" if not math.isfinite(v) else f"${v:,.2f}"
+
+
+def _short_account(v: str) -> str:
+    return f"{v[:8]}…{v[-4:]}" if len(v) > 14 else v
+
+
+def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: str,
+                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any]) -> None:
+    """Columns to a table / JSON (``{**meta, "rows": [...]}``, NaN/inf as null) / CSV (every column, raw
+    numbers, NaN empty) / Parquet, on stdout or into ``out``."""
+    from risk.frames import FRAMES_EXTRA_HINT, json_safe
+
+    keys = list(frame)
+    n = len(frame[keys[0]]) if keys else 0
+    rows = [{k: frame[k][i].item() for k in keys} for i in range(n)]
+    if fmt == "parquet":
+        assert out is not None
+        try:
+            import pyarrow  # noqa: F401
+            from risk.frames import to_pandas
+        except ImportError:
+            _fail(f"--format parquet: {FRAMES_EXTRA_HINT}")
+        df = to_pandas(frame)
+        df.attrs.update(meta)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out, index=False)
+        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        return
+    if fmt == "table":
+        if out is not None:
+            _fail("--out: use --format csv, json or parquet to write a file")
+        _emit(rows, "table", title=title, columns=columns)
+        return
+    if fmt == "json":
+        text = json.dumps(json_safe({**meta, "rows": rows}), indent=2, allow_nan=False) + "\n"
+    else:
+        import math
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows)
+        text = buf.getvalue()
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        from chain.files import write_atomic
+
+        write_atomic(out, text)
+        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+
+
 # ------------------------------------------------------------------------------ devnet
 
 

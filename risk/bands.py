@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,6 +89,21 @@ class LiquidationMap:
     def venues(self) -> tuple[str, ...]:
         return VENUES
 
+    def to_frame(self) -> dict[str, NDArray]:
+        """One row per price bucket: edges, positions, then collateral and debt USD per venue."""
+        frame: dict[str, NDArray] = {"low_usd": self.edges_usd[:-1], "high_usd": self.edges_usd[1:],
+                                     "positions": self.positions.sum(axis=1),
+                                     "collateral_usd": self.collateral_usd.sum(axis=1), "debt_usd": self.debt_usd.sum(axis=1)}
+        for v, venue in enumerate(self.venues):
+            frame[f"collateral_{venue}_usd"] = self.collateral_usd[:, v]
+        return frame
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
 
 @dataclass(frozen=True, eq=False)
 class BandReport:
@@ -125,6 +140,12 @@ class BandReport:
         """One row per band, as columns."""
         fields = Band.__dataclass_fields__
         return {f: np.array([getattr(b, f) for b in self.bands], dtype=object) for f in fields if f != "by_venue"}
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
 
 def liquidation_map(

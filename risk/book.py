@@ -8,12 +8,15 @@ boundary where the Snapshot's protocol integers become floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from risk.snapshot import WAD, VENUES, Snapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 Float64Array1D = NDArray[np.float64]
 Float64Array2D = NDArray[np.float64]
@@ -223,6 +226,35 @@ class PositionBook:
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
         )
+
+    # -- tables ----------------------------------------------------------------------------
+    def to_frame(self) -> dict[str, np.ndarray]:
+        """One row per position: ``account``, ``market_id``, ``venue``, ``collateral_usd``,
+        ``debt_usd``, ``health_factor`` (at the book's prices), then ``collateral_<SYM>`` and
+        ``debt_<SYM>`` in tokens for every asset."""
+        from risk.frames import check_columns
+
+        n = self.n_positions
+        frame: dict[str, np.ndarray] = {
+            "account": np.array(self.accounts, dtype=np.str_) if self.accounts else np.full(n, "", dtype=np.str_),
+            "market_id": (np.array(self.market_ids, dtype=np.str_)[self.market] if self.market_ids
+                          else np.full(n, "", dtype=np.str_)),
+            "venue": np.array(VENUES, dtype=np.str_)[self.venue],
+            "collateral_usd": self.collateral_usd(),
+            "debt_usd": self.debt_usd(),
+            "health_factor": self.health_factor(),
+        }
+        for j, symbol in enumerate(self.symbols):
+            frame[f"collateral_{symbol}"] = self.collateral[:, j]
+        for j, symbol in enumerate(self.symbols):
+            frame[f"debt_{symbol}"] = self.debt[:, j]
+        return check_columns(frame)
+
+    def to_pandas(self) -> "pd.DataFrame":
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
 
 def as_asset_vector(book: PositionBook, values: Mapping[str, float] | Sequence[float] | np.ndarray, *, default: float = 0.0) -> Float64Array1D:

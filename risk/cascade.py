@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,6 +105,12 @@ class CascadeTable:
         for j, symbol in enumerate(self.symbols):
             frame[f"seized_{symbol}_usd"] = self.seized_collateral_usd[:, j]
         return frame
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
     def to_json(self) -> str:
         """Rows as JSON objects; undefined numbers (the amplification at 0%) become ``null``."""

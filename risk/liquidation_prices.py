@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,6 +63,21 @@ class LiquidationPrices:
     def column(self, symbol: str) -> tuple[Float64Array1D, NDArray[np.int8]]:
         j = self.symbols.index(symbol)
         return self.price_usd[:, j], self.side[:, j]
+
+    def to_frame(self) -> dict[str, NDArray]:
+        """One row per position: ``liq_price_<SYM>_usd`` and ``side_<SYM>`` (Side name) per asset."""
+        names = np.array([s.name.lower() for s in Side])
+        frame: dict[str, NDArray] = {}
+        for j, symbol in enumerate(self.symbols):
+            frame[f"liq_price_{symbol}_usd"] = self.price_usd[:, j]
+            frame[f"side_{symbol}"] = names[self.side[:, j]]
+        return frame
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
 
 def _health_sums(book: PositionBook, prices: Float64Array1D) -> tuple[Float64Array1D, Float64Array1D]:
@@ -148,6 +163,18 @@ class DriverThresholds:
     def drawdown_at_liquidation(self) -> Float64Array1D:
         """``-r*`` for long-side positions (fraction, 0.1 = driver down 10%); NaN elsewhere."""
         return np.where(self.side == Side.BELOW, -self.return_at_liquidation, np.nan)
+
+    def to_frame(self) -> dict[str, NDArray]:
+        """One row per position: ``return_at_liquidation``, ``side`` (Side name), ``drawdown_at_liquidation``."""
+        names = np.array([s.name.lower() for s in Side])
+        return {"return_at_liquidation": self.return_at_liquidation, "side": names[self.side],
+                "drawdown_at_liquidation": self.drawdown_at_liquidation}
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
 
 def driver_thresholds(

@@ -213,6 +213,12 @@ class MonteCarloResult:
             frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
         return frame
 
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
     def to_json(self, *, include_paths: bool = False) -> str:
         """Summary (and optionally every per-path column) as JSON; NaN/inf become null."""
         doc: dict[str, Any] = {

@@ -19,7 +19,7 @@ Units
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -180,6 +180,40 @@ class Snapshot(_Frozen):
             return cls.from_json(path.read_bytes())
         except FileNotFoundError:
             raise FileNotFoundError(f"snapshot file not found: {path}") from None
+
+    def to_frame(self) -> dict[str, Any]:
+        """Holdings in long form, one row per (position, asset, collateral|debt) with a non-zero
+        amount: ``position`` (index in ``positions``), ``account``, ``market``, ``venue``,
+        ``emode``, ``symbol``, ``kind``, ``amount_raw`` (decimal string: raw units can exceed
+        int64), ``amount`` (tokens) and ``value_usd`` (at ``Asset.price_usd``)."""
+        import numpy as np
+
+        from risk.frames import check_columns
+
+        assets = {a.symbol: a for a in self.assets}
+        venues = {m.id: m.venue for m in self.markets}
+        rows: dict[str, list[Any]] = {k: [] for k in ("position", "account", "market", "venue", "emode", "symbol",
+                                                      "kind", "amount_raw", "amount", "value_usd")}
+        for i, p in enumerate(self.positions):
+            for kind, holdings in (("collateral", p.collateral), ("debt", p.debt)):
+                for symbol, raw in holdings.items():
+                    if raw == 0:
+                        continue
+                    asset = assets[symbol]
+                    tokens = raw / 10**asset.decimals
+                    for key, value in (("position", i), ("account", p.account), ("market", p.market),
+                                       ("venue", venues[p.market]), ("emode", p.emode), ("symbol", symbol),
+                                       ("kind", kind), ("amount_raw", str(raw)), ("amount", tokens),
+                                       ("value_usd", tokens * asset.price_usd)):
+                        rows[key].append(value)
+        dtypes = {"position": np.int64, "emode": np.int64, "amount": np.float64, "value_usd": np.float64}
+        return check_columns({k: np.array(v, dtype=dtypes.get(k, np.str_)) for k, v in rows.items()})
+
+    def to_pandas(self) -> Any:
+        """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
 
 
 def morpho_lif_wad(lltv_wad: int) -> int:

@@ -1,0 +1,294 @@
+"""Sky (Maker) vaults reader: ilks and urns of the dss ``Vat`` at one pinned block.
+
+Reads, through Multicall3, per ilk: ``Vat.ilks`` (``Art``, ``rate``, ``spot``, ``line``, ``dust``),
+``Spotter.ilks`` (``pip``, ``mat``) and ``par``, ``Dog.ilks`` (``clip``, ``chop``, ``hole``,
+``dirt``) with ``Hole``/``Dirt``, and the ilk's ``Clipper`` (``buf``, ``tail``, ``cusp``, ``calc``)
+with its ``Abacus`` (``cut``/``step`` of StairstepExponentialDecrease, or ``tau`` of
+LinearDecrease); per urn ``Vat.urns`` (``ink``, ``art``). Return values are read **by name** from
+the ABI outputs (``abis/Sky*.json``), never by position.
+
+Urns are discovered from the Vat's anonymous ``LogNote`` events (dss ``note`` modifier: topic0 is
+the selector, topics 1-3 the first three arguments): ``frob(i, u, v, w, dink, dart)`` names the urn
+``u`` in topic 2, ``fork(ilk, src, dst, dink, dart)`` the receiving urn ``dst`` in topic 3; topic 1
+is the ilk. Every urn that ever held debt was frobbed or forked into.
+
+Prices: the USD price used is the one the Vat liquidates on, ``spot * mat * par`` (the Spotter's
+last ``poke`` of the OSM value), so the snapshot's boundary is the protocol's own; the OSM itself
+is not read (its ``peek`` is whitelisted on mainnet).
+
+Snapshot mapping (Market venue ``sky_vault``, one Market per ilk, id ``sky:<ILK>``):
+- collateral reserve (the ilk's gem): LT = ``1 / mat`` as WAD (``WAD * RAY // mat``), bonus =
+  ``chop``, protocol fee = 100% of the penalty (it goes to the Vow, not to the keeper);
+- DAI reserve: debt only; ``Position.debt`` = ``ceil(art * rate / RAY)`` (never understated);
+- ``Position.collateral`` = ``ink`` in the gem's raw units (``ink`` is always 18-decimal in the Vat:
+  ``GemJoin`` scales by ``10**(18 - dec)``);
+- the exact dss state the rule needs (``rate``, ``spot``, ``dust``, ``chop``, ``hole``/``Hole`` room,
+  Clipper curve) is kept in :class:`SkyIlkData` and in ``Market.rule_params``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from abis import abi_function, load_abi
+from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
+from chain.blocks import PinnedBlock
+from chain.discovery import EventSource, EventSpec
+from chain.transport import Transport
+from risk.sky_vaults import RAY, WAD
+
+FROB_SIGNATURE = "frob(bytes32,address,address,address,int256,int256)"
+FORK_SIGNATURE = "fork(bytes32,address,address,int256,int256)"
+
+
+def ilk_bytes32(name: str) -> bytes:
+    """``"ETH-A"`` -> the 32-byte ilk id (ASCII, right-padded with zeros)."""
+    raw = name.encode("ascii")
+    if not raw or len(raw) > 32:
+        raise ValueError(f"ilk name {name!r} must be 1..32 ASCII characters")
+    return raw.ljust(32, b"\0")
+
+
+def ilk_name(word: bytes | str) -> str:
+    raw = bytes.fromhex(word[2:]) if isinstance(word, str) else bytes(word)
+    return raw.rstrip(b"\0").decode("ascii", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class NoteSpec(EventSpec):
+    """A dss ``LogNote`` (anonymous): topic0 is the function selector left-aligned in 32 bytes."""
+
+    @property
+    def topic0(self) -> str:  # type: ignore[override]
+        from eth_utils import keccak
+
+        return "0x" + keccak(text=self.signature)[:4].hex() + "00" * 28
+
+
+VAT_NOTES = (
+    NoteSpec("frob", FROB_SIGNATURE, index=2, group_topic=1),
+    NoteSpec("fork", FORK_SIGNATURE, index=3, group_topic=1),
+)
+
+
+def sky_vat_source(vat: str, start_block: int = 0, name: str = "sky-vat") -> EventSource:
+    """The Vat's ``frob`` (urn ``u``) and ``fork`` (urn ``dst``) notes; group = ilk (bytes32 hex)."""
+    return EventSource(name, vat, VAT_NOTES, start_block)
+
+
+# ----------------------------------------------------------------------------- named outputs
+
+
+def _names(abi_name: str, function: str) -> tuple[str, ...]:
+    (entry,) = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function]
+    return tuple(o["name"] for o in entry["outputs"])
+
+
+def named(abi_name: str, function: str, decoded: Sequence[Any] | None) -> dict[str, Any]:
+    """The decoded return values of ``function`` keyed by their ABI output names."""
+    if decoded is None:
+        raise ReaderError(f"{abi_name}.{function} returned nothing")
+    names = _names(abi_name, function)
+    if len(names) != len(decoded):
+        raise ReaderError(f"{abi_name}.{function}: {len(decoded)} values for outputs {names}")
+    return dict(zip(names, decoded, strict=True))
+
+
+def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
+    return Read(target, abi_function(abi_name, function), args)
+
+
+# ----------------------------------------------------------------------------------- typed rows
+
+
+@dataclass(frozen=True, slots=True)
+class SkyIlk:
+    """One ilk to read: its name (``ETH-A``) and its gem token (the GemJoin's ``gem``)."""
+
+    name: str
+    gem: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClipperCurveData:
+    clip: str
+    buf_ray: int
+    tail_s: int
+    cusp_ray: int
+    calc: str
+    kind: str  # "stairstep" | "linear"
+    cut_ray: int = 0
+    step_s: int = 0
+    tau_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SkyIlkData:
+    """An ilk's dss state at the block (units in the names: wad 1e18, ray 1e27, rad 1e45)."""
+
+    name: str
+    gem: str
+    Art_wad: int  # noqa: N815 - dss name
+    rate_ray: int
+    spot_ray: int
+    line_rad: int
+    dust_rad: int
+    mat_ray: int
+    par_ray: int
+    chop_wad: int
+    hole_rad: int
+    dirt_rad: int
+    Hole_rad: int  # noqa: N815
+    Dirt_rad: int  # noqa: N815
+    clipper: ClipperCurveData
+
+    @property
+    def market_id(self) -> str:
+        return f"sky:{self.name}"
+
+    @property
+    def price_ray(self) -> int:
+        """The collateral price the Vat last saw, DAI per gem unit [ray]: ``spot * mat / RAY``."""
+        return self.spot_ray * self.mat_ray // RAY
+
+    def price_usd(self) -> float:
+        """USD per gem token at ``par`` (DAI's value in USD, 1.0 when par = RAY)."""
+        return self.spot_ray * self.mat_ray / RAY / RAY * self.par_ray / RAY
+
+    @property
+    def liquidation_threshold_wad(self) -> int:
+        return WAD * RAY // self.mat_ray if self.mat_ray else 0
+
+    def rule_params(self) -> dict[str, int]:
+        """The integers the Sky rule needs beyond the generic reserve fields."""
+        c = self.clipper
+        return {
+            "rate_ray": self.rate_ray, "spot_ray": self.spot_ray, "dust_rad": self.dust_rad, "mat_ray": self.mat_ray,
+            "chop_wad": self.chop_wad, "room_rad": max(0, min(self.Hole_rad - self.Dirt_rad, self.hole_rad - self.dirt_rad)),
+            "buf_ray": c.buf_ray, "tail_s": c.tail_s, "cusp_ray": c.cusp_ray,
+            "curve_stairstep": 1 if c.kind == "stairstep" else 0, "cut_ray": c.cut_ray, "step_s": c.step_s,
+            "tau_s": c.tau_s,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SkyUrnData:
+    ilk: str
+    urn: str
+    ink_wad: int
+    art_wad: int
+
+    def debt_wad(self, rate_ray: int) -> int:
+        """DAI owed, rounded up: ``ceil(art * rate / RAY)``."""
+        return -(-self.art_wad * rate_ray // RAY)
+
+
+# ------------------------------------------------------------------------------------- reader
+
+
+class SkyVaultReader:
+    """Read a dss Vat/Spotter/Dog (mainnet Sky or the devnet's DssDouble) for some ilks."""
+
+    def __init__(self, transport: Transport, *, vat: str, spotter: str, dog: str, ilks: Sequence[SkyIlk]) -> None:
+        if not ilks:
+            raise ReaderError("Sky vaults: give at least one ilk")
+        self.transport = transport
+        self.vat = checksum(vat, "Sky Vat")
+        self.spotter = checksum(spotter, "Sky Spotter")
+        self.dog = checksum(dog, "Sky Dog")
+        self.ilks = tuple(SkyIlk(i.name, checksum(i.gem, f"gem of {i.name}")) for i in ilks)
+        for i in self.ilks:
+            ilk_bytes32(i.name)
+
+    def read_market(self, block: PinnedBlock | int) -> list[SkyIlkData]:
+        for address, what in ((self.vat, "a dss Vat"), (self.spotter, "a dss Spotter"), (self.dog, "a dss Dog")):
+            require_contract(self.transport, address, block, what)
+        reads: list[Read] = [_read(self.spotter, "SkySpotter", "par"), _read(self.dog, "SkyDog", "Hole"),
+                             _read(self.dog, "SkyDog", "Dirt")]
+        for i in self.ilks:
+            word = ilk_bytes32(i.name)
+            reads += [_read(self.vat, "SkyVat", "ilks", word), _read(self.spotter, "SkySpotter", "ilks", word),
+                      _read(self.dog, "SkyDog", "ilks", word)]
+        out = run_calls(self.transport, block, reads, what=f"Sky Vat {self.vat}", allow_failure=True)
+        if any(o is None for o in out):
+            raise ReaderError(f"{self.vat}/{self.spotter}/{self.dog} are contracts but not a dss Vat/Spotter/Dog "
+                              f"(ilks/par/Hole reads failed at block {block})")
+        par = named("SkySpotter", "par", out[0])["par"]
+        Hole = named("SkyDog", "Hole", out[1])["Hole"]  # noqa: N806
+        Dirt = named("SkyDog", "Dirt", out[2])["Dirt"]  # noqa: N806
+        per_ilk = []
+        for k, i in enumerate(self.ilks):
+            vat_ilk = named("SkyVat", "ilks", out[3 + 3 * k])
+            spot_ilk = named("SkySpotter", "ilks", out[4 + 3 * k])
+            dog_ilk = named("SkyDog", "ilks", out[5 + 3 * k])
+            if vat_ilk["rate"] == 0:
+                raise ReaderError(f"Sky ilk {i.name!r} is not initialised in Vat {self.vat} (rate 0)")
+            if spot_ilk["mat"] == 0:
+                raise ReaderError(f"Sky ilk {i.name!r} has no liquidation ratio (mat 0) in Spotter {self.spotter}")
+            per_ilk.append((i, vat_ilk, spot_ilk, dog_ilk))
+        curves = self._read_clippers(block, [checksum(d["clip"], f"clip of {i.name}") for i, _, _, d in per_ilk])
+        return [
+            SkyIlkData(
+                name=i.name, gem=i.gem, Art_wad=v["Art"], rate_ray=v["rate"], spot_ray=v["spot"], line_rad=v["line"],
+                dust_rad=v["dust"], mat_ray=s["mat"], par_ray=par, chop_wad=d["chop"], hole_rad=d["hole"],
+                dirt_rad=d["dirt"], Hole_rad=Hole, Dirt_rad=Dirt, clipper=curve,
+            )
+            for (i, v, s, d), curve in zip(per_ilk, curves, strict=True)
+        ]
+
+    def _read_clippers(self, block: PinnedBlock | int, clips: list[str]) -> list[ClipperCurveData]:
+        reads = []
+        for clip in clips:
+            reads += [_read(clip, "SkyClipper", f) for f in ("buf", "tail", "cusp", "calc")]
+        out = run_calls(self.transport, block, reads, what="Sky Clippers")
+        calcs = [checksum(named("SkyClipper", "calc", out[4 * k + 3])["calc"], "Clipper calc") for k in range(len(clips))]
+        abacus = run_calls(self.transport, block,
+                           [r for c in calcs for r in (_read(c, "SkyAbacus", "cut"), _read(c, "SkyAbacus", "step"),
+                                                       _read(c, "SkyLinearAbacus", "tau"))],
+                           what="Sky Abacus", allow_failure=True)
+        curves = []
+        for k, clip in enumerate(clips):
+            buf = named("SkyClipper", "buf", out[4 * k])["buf"]
+            tail = named("SkyClipper", "tail", out[4 * k + 1])["tail"]
+            cusp = named("SkyClipper", "cusp", out[4 * k + 2])["cusp"]
+            cut, step, tau = abacus[3 * k: 3 * k + 3]
+            if cut is not None and step is not None:
+                curves.append(ClipperCurveData(clip, buf, tail, cusp, calcs[k], "stairstep",
+                                               cut_ray=named("SkyAbacus", "cut", cut)["cut"],
+                                               step_s=named("SkyAbacus", "step", step)["step"]))
+            elif tau is not None:
+                curves.append(ClipperCurveData(clip, buf, tail, cusp, calcs[k], "linear",
+                                               tau_s=named("SkyLinearAbacus", "tau", tau)["tau"]))
+            else:
+                raise ReaderError(f"Clipper {clip}: calc {calcs[k]} is neither a StairstepExponentialDecrease "
+                                  f"(cut/step) nor a LinearDecrease (tau)")
+        return curves
+
+    def read_positions(self, block: PinnedBlock | int, urns: Mapping[str, Iterable[str]], *,
+                       include_empty: bool = False) -> list[SkyUrnData]:
+        """``urns``: ilk name -> urn addresses. Urns without debt are dropped unless ``include_empty``."""
+        known = {i.name for i in self.ilks}
+        keys: list[tuple[str, str]] = []
+        for name, addresses in urns.items():
+            if name not in known:
+                continue
+            keys += [(name, a) for a in sorted({checksum(a, "urn") for a in addresses})]
+        if not keys:
+            return []
+        out = run_calls(self.transport, block, [_read(self.vat, "SkyVat", "urns", ilk_bytes32(n), u) for n, u in keys],
+                        what=f"Sky Vat {self.vat} urns")
+        rows = []
+        for (name, urn), decoded in zip(keys, out, strict=True):
+            u = named("SkyVat", "urns", decoded)
+            if u["art"] == 0 and not include_empty:
+                continue
+            rows.append(SkyUrnData(name, urn, u["ink"], u["art"]))
+        return rows
+
+
+__all__ = [
+    "ClipperCurveData", "FORK_SIGNATURE", "FROB_SIGNATURE", "NoteSpec", "SkyIlk", "SkyIlkData", "SkyUrnData",
+    "SkyVaultReader", "VAT_NOTES", "ilk_bytes32", "ilk_name", "named", "sky_vat_source",
+]

@@ -1,0 +1,203 @@
+"""Sky/Maker vaults against the devnet's dss TEST DOUBLE (chain/contracts/DssDouble.sol).
+
+No genuine dss is installable from a package registry: these tests run a test double of the dss
+read interface and liquidation math (Vat, Spotter, Dog, Clipper, Abacus; sources cited in the
+.sol file) on a real anvil, and check the reader and the exact Python math of
+``risk.sky_vaults`` against it: urn discovery from frob/fork notes, pinned reads by name, the
+unsafe boundary, ``Dog.bark`` amounts and the Clipper's auction price and ``take``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chain.anvil import start_anvil
+from chain.blocks import pin_block
+from chain.devnet.core import MULTICALL3_ADDRESS
+from chain.devnet.deploy_maker import ILK_PARAMS, deploy_sky, populate_sky, set_sky_price
+from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
+from chain.devnet.solc import compile_own_contracts
+from chain.discovery import AccountIndex, LogScanner
+from chain.aave_v3 import ReaderError
+from chain.sky_vaults import SkyIlk, SkyVaultReader, ilk_bytes32, ilk_name, sky_vat_source
+from chain.transport import HttpTransport
+from risk import sky_vaults as sv
+
+PRICES = {"WETH": 2_000.0, "wstETH": 2_400.0}
+N_URNS = 40
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def sky_chain():
+    node = start_anvil(chain_id=8453, extra_args=("--auto-impersonate",))
+    rpc = DevnetRpc(node.rpc_url)
+    try:
+        rpc.request("anvil_setBlockTimestampInterval", [12])
+        deployer = rpc.accounts()[0]
+        own = compile_own_contracts()
+        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
+        tokens = {}
+        for sym in PRICES:
+            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, 18))
+            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+        sky = deploy_sky(rpc, deployer, tokens, PRICES)
+        population = populate_sky(rpc, deployer, sky, PRICES, N_URNS, SEED)
+        yield rpc, deployer, sky, population, tokens
+    finally:
+        rpc.close()
+        node.stop()
+
+
+def _reader(transport, sky):
+    return SkyVaultReader(transport, vat=sky.vat, spotter=sky.spotter, dog=sky.dog,
+                          ilks=[SkyIlk(i.name, i.gem) for i in sky.ilks])
+
+
+def test_discovery_finds_every_urn_from_frob_and_fork_notes(sky_chain, tmp_path):
+    rpc, _, sky, population, _ = sky_chain
+    with HttpTransport(rpc.url) as transport:
+        pinned = pin_block(transport, "latest")
+        with AccountIndex(tmp_path / "a.sqlite") as index:
+            source = sky_vat_source(sky.vat, sky.deploy_block)
+            LogScanner(index).scan(transport, source, pinned)
+            found = index.accounts(transport.chain_id, source, up_to_block=pinned.number)
+    by_ilk: dict[str, set[str]] = {}
+    for a in found:
+        by_ilk.setdefault(ilk_name(a.group), set()).add(a.account)
+    assert {k: v for k, v in by_ilk.items()} == {k: set(v) for k, v in population.urns.items()}
+    forked_only = {a.account for a in found if a.event == "fork"} - {a.account for a in found if a.event == "frob"}
+    assert forked_only, "fork targets that were never frobbed must be found through the fork note"
+
+
+def test_reader_reads_ilks_and_urns_by_name_at_the_pinned_block(sky_chain):
+    rpc, deployer, sky, population, _ = sky_chain
+    with HttpTransport(rpc.url) as transport:
+        assert transport.chain_id == 8453
+        pinned = pin_block(transport, "latest")
+        reader = _reader(transport, sky)
+        ilks = {i.name: i for i in reader.read_market(pinned)}
+        urns = reader.read_positions(pinned, population.urns)
+        eth = ilks["ETH-A"]
+        assert eth.mat_ray == 145 * 10**25 and eth.chop_wad == 113 * 10**16
+        assert eth.rate_ray == 105 * 10**25
+        assert eth.spot_ray == sv.spot_ray(2_000 * 10**18, eth.mat_ray)
+        assert eth.clipper.kind == "stairstep" and eth.clipper.cut_ray == 99 * 10**25 and eth.clipper.step_s == 90
+        assert ilks["WSTETH-A"].clipper.kind == "linear" and ilks["WSTETH-A"].clipper.tau_s == 14_400
+        assert abs(eth.price_usd() - 2_000.0) < 1e-9
+        assert len(urns) == sum(len(v) for v in population.urns.values())
+        # The read is pinned: a price move and a new urn later do not change it.
+        set_sky_price(rpc, deployer, sky, "WETH", 1_000.0)
+        again = {i.name: i for i in reader.read_market(pinned)}
+        assert again["ETH-A"].spot_ray == eth.spot_ray
+        latest = {i.name: i for i in reader.read_market(pin_block(transport, "latest"))}
+        assert latest["ETH-A"].spot_ray == sv.spot_ray(1_000 * 10**18, eth.mat_ray)
+        set_sky_price(rpc, deployer, sky, "WETH", PRICES["WETH"])
+
+
+def test_reader_rejects_an_address_that_is_not_a_vat(sky_chain):
+    rpc, _, sky, _, tokens = sky_chain
+    with HttpTransport(rpc.url) as transport:
+        reader = SkyVaultReader(transport, vat=tokens["WETH"], spotter=sky.spotter, dog=sky.dog,
+                                ilks=[SkyIlk("ETH-A", tokens["WETH"])])
+        with pytest.raises(ReaderError, match="not a dss Vat"):
+            reader.read_market(pin_block(transport, "latest"))
+        with pytest.raises(ReaderError, match="not initialised"):
+            SkyVaultReader(transport, vat=sky.vat, spotter=sky.spotter, dog=sky.dog,
+                           ilks=[SkyIlk("NOPE-A", tokens["WETH"])]).read_market(pin_block(transport, "latest"))
+
+
+def _call(rpc, to, signature, args, out_types):
+    return rpc.call_decode(to, signature, args, out_types)
+
+
+def test_unsafe_boundary_and_bark_amounts_equal_the_double(sky_chain):
+    """At a price that makes some urns unsafe, exactly the urns risk.sky_vaults calls unsafe can be
+    barked, and the double's grab/kick amounts equal :func:`risk.sky_vaults.bark`."""
+    rpc, deployer, sky, population, _ = sky_chain
+    snap = rpc.request("evm_snapshot", [])
+    try:
+        set_sky_price(rpc, deployer, sky, "WETH", 1_650.0)
+        with HttpTransport(rpc.url) as transport:
+            pinned = pin_block(transport, "latest")
+            reader = _reader(transport, sky)
+            eth = {i.name: i for i in reader.read_market(pinned)}["ETH-A"]
+            urns = [u for u in reader.read_positions(pinned, population.urns) if u.ilk == "ETH-A"]
+        unsafe = [u for u in urns if sv.urn_unsafe(u.ink_wad, u.art_wad, eth.rate_ray, eth.spot_ray)]
+        safe = [u for u in urns if u not in unsafe]
+        assert unsafe and safe
+        word = ilk_bytes32("ETH-A")
+        dirt = 0
+        for u in unsafe[:4] + safe[:2]:
+            data = encode_call("bark(bytes32,address,address)", word, u.urn, deployer)
+            if u in safe:
+                with pytest.raises(Exception):
+                    rpc.transact(Tx(deployer, sky.dog, data, 1_000_000), what="bark safe")
+                continue
+            expected = sv.bark(u.ink_wad, u.art_wad, rate_ray=eth.rate_ray, spot_ray_=eth.spot_ray,
+                               dust_rad=eth.dust_rad, chop_wad=eth.chop_wad, hole_rad=eth.hole_rad, dirt_rad=dirt,
+                               Hole_rad=eth.Hole_rad, Dirt_rad=dirt)
+            rpc.transact(Tx(deployer, sky.dog, data, 1_000_000), what="bark")
+            dirt += expected.tab_rad
+            kicks = _call(rpc, sky.ilk("ETH-A").clip, "kicks()", (), ("uint256",))[0]
+            sale = _call(rpc, sky.ilk("ETH-A").clip, "sales(uint256)", (kicks,),
+                         ("uint256", "uint256", "uint256", "address", "uint96", "uint256"))
+            assert (sale[1], sale[2]) == (expected.tab_rad, expected.dink_wad)
+            assert sale[5] == sv.kick_top_ray(1_650 * 10**18, eth.clipper.buf_ray)
+            ink_after, art_after = _call(rpc, sky.vat, "urns(bytes32,address)", (word, u.urn), ("uint256", "uint256"))
+            assert (ink_after, art_after) == (u.ink_wad - expected.dink_wad, u.art_wad - expected.dart_wad)
+        assert _call(rpc, sky.dog, "Dirt()", (), ("uint256",))[0] == dirt
+    finally:
+        rpc.request("evm_revert", [snap])
+
+
+@pytest.mark.parametrize("ilk", ["ETH-A", "WSTETH-A"])
+def test_auction_price_redo_and_take_equal_the_double(sky_chain, ilk):
+    rpc, deployer, sky, population, _ = sky_chain
+    gem = ILK_PARAMS[ilk]["gem"]
+    snap = rpc.request("evm_snapshot", [])
+    try:
+        set_sky_price(rpc, deployer, sky, gem, PRICES[gem] * 0.7)
+        with HttpTransport(rpc.url) as transport:
+            pinned = pin_block(transport, "latest")
+            reader = _reader(transport, sky)
+            data = {i.name: i for i in reader.read_market(pinned)}[ilk]
+            urn = next(u for u in reader.read_positions(pinned, population.urns)
+                       if u.ilk == ilk and sv.urn_unsafe(u.ink_wad, u.art_wad, data.rate_ray, data.spot_ray))
+        clip = sky.ilk(ilk).clip
+        rpc.transact(Tx(deployer, sky.dog, encode_call("bark(bytes32,address,address)", ilk_bytes32(ilk), urn.urn,
+                                                        deployer), 1_000_000), what="bark")
+        sid = _call(rpc, clip, "kicks()", (), ("uint256",))[0]
+        sale = _call(rpc, clip, "sales(uint256)", (sid,), ("uint256", "uint256", "uint256", "address", "uint96", "uint256"))
+        tab, lot, tic, top = sale[1], sale[2], sale[4], sale[5]
+        curve = data.clipper
+        for dt in (0, 89, 90, 1_000, 3_600):
+            rpc.request("evm_setNextBlockTimestamp", [tic + dt])
+            rpc.request("evm_mine", [])
+            needs, price, _, _ = _call(rpc, clip, "getStatus(uint256)", (sid,), ("bool", "uint256", "uint256", "uint256"))
+            if curve.kind == "stairstep":
+                want = sv.stairstep_price_ray(top, dt, step_s=curve.step_s, cut_ray=curve.cut_ray)
+            else:
+                want = sv.linear_price_ray(top, dt, tau_s=curve.tau_s)
+            assert price == want
+            assert needs == sv.needs_redo(want, top, dt, tail_s=curve.tail_s, cusp_ray=curve.cusp_ray)
+        # A keeper takes a slice at the current price: owe/slice as risk.sky_vaults.take says.
+        keeper = rpc.accounts()[3]
+        rpc.transact(Tx(deployer, sky.vat, encode_call("suck(address,address,uint256)", deployer, keeper, tab), 500_000))
+        rpc.transact(Tx(keeper, sky.vat, encode_call("hope(address)", clip), 200_000))
+        rpc.request("evm_setNextBlockTimestamp", [tic + 3_700])
+        rpc.request("evm_mine", [])
+        t = tic + 3_701
+        rpc.request("evm_setNextBlockTimestamp", [t])
+        price = (sv.stairstep_price_ray(top, t - tic, step_s=curve.step_s, cut_ray=curve.cut_ray)
+                 if curve.kind == "stairstep" else sv.linear_price_ray(top, t - tic, tau_s=curve.tau_s))
+        amt = lot // 3
+        owe, slice_ = sv.take(tab, lot, price, amt, data.dust_rad)
+        dai_before = _call(rpc, sky.vat, "dai(address)", (keeper,), ("uint256",))[0]
+        rpc.transact(Tx(keeper, clip, encode_call("take(uint256,uint256,uint256,address)", sid, amt, price, keeper),
+                        1_000_000), what="take")
+        dai_after = _call(rpc, sky.vat, "dai(address)", (keeper,), ("uint256",))[0]
+        gem_got = _call(rpc, sky.vat, "gem(bytes32,address)", (ilk_bytes32(ilk), keeper), ("uint256",))[0]
+        assert (dai_before - dai_after, gem_got) == (owe, slice_)
+    finally:
+        rpc.request("evm_revert", [snap])
