@@ -80,6 +80,8 @@ class LiqriskGroup(click.Group):
     """Turns user errors raised anywhere below into one ``Error: ...`` line and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _quiet_library_logs()
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
@@ -96,6 +98,17 @@ class LiqriskGroup(click.Group):
             click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); this is a liqrisk bug — please "
                        "report it (LIQRISK_DEBUG=1 shows the traceback)", err=True)
             ctx.exit(INTERNAL_ERROR_EXIT)
+
+
+def _quiet_library_logs() -> None:
+    """Library log records (retries, failed runs) are not printed by Python's last-resort handler:
+    the CLI says what matters itself, once, and -q must stay silent."""
+    import logging
+
+    for name in ("liqrisk", "chain", "risk"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
 
 
 def _fail(message: str) -> Any:
@@ -316,37 +329,45 @@ def _kv(pairs: Sequence[str], what: str) -> dict[str, float]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         try:
-            if not sep or not key:
+            if not sep or not key.strip():
                 raise ValueError
-            out[key.strip()] = float(value)
+            number = float(value)
         except ValueError:
             _fail(f"{what}: expected SYMBOL=NUMBER, got {pair!r}")
+        if not math.isfinite(number):
+            _fail(f"{what}: {pair!r} is not a finite number")
+        out[key.strip()] = number
     return out
 
 
 def _drawdowns(text: str) -> list[float]:
-    """``0.05:0.6:0.05`` (start:stop:step, stop included) or ``0.1,0.2,0.3``; percents allowed (``10%``)."""
+    """``0.05:0.6:0.05`` (start:stop:step, stop included) or ``0.1,0.2,0.3``; percents allowed (``10%``).
+
+    Validated by the scenario format's own rules (:class:`~liqrisk.scenario.GridShock`)."""
+    from pydantic import ValidationError
+
+    from liqrisk.scenario import GridShock
+
     def num(t: str) -> float:
         t = t.strip()
-        return float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
 
     try:
         if ":" in text:
             start, stop, step = (num(t) for t in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            n = int((stop - start) / step + 1e-9) + 1
-            grid = [round(start + i * step, 10) for i in range(n)]
+            fields: dict[str, Any] = {"start": start, "stop": stop, "step": step}
         else:
-            grid = [num(t) for t in text.split(",") if t.strip()]
+            fields = {"drawdowns": [num(t) for t in text.split(",") if t.strip()]}
     except ValueError:
-        _fail(f"--drawdowns: expected start:stop:step or a comma list of fractions, got {text!r}")
-    if not grid:
-        _fail("--drawdowns: empty grid")
-    bad = [d for d in grid if d >= 1]
-    if bad:
-        _fail(f"--drawdowns: {bad[0]} must be < 1 (fractions: 0.2 = -20%)")
-    return grid
+        _fail(f"--drawdowns: expected start:stop:step or a comma list of finite fractions, got {text!r}")
+    try:
+        return GridShock(kind="grid", **fields).grid()
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        _fail(f"--drawdowns {text}: {problems}")
 
 
 def _book(loaded: Any) -> Any:
@@ -457,16 +478,19 @@ def cli() -> None:
 @source_option("devnet")
 @rpc_option
 @block_option
-@out_option(None, "Snapshot JSON file to write (default snapshot-<block>.json).")
+@out_option(None, "Snapshot JSON file to write (default snapshot-<block>.json; a regular file, replaced atomically).")
 @quiet_option
 def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, quiet: bool) -> None:
     """Discover positions and snapshot them at one pinned block into a JSON file."""
-    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+    from liqrisk.output import write_output
+
+    _precheck_outputs(out=out)
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     snap = loaded.snapshot
     path = out or Path(f"snapshot-{snap.block_number}.json")
-    snap.save(path)
-    click.echo(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
-               f"{len(snap.assets)} assets, block {snap.block_number:,}")
+    write_output(path, snap.to_json(), "--out")
+    _say(quiet)(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
+                f"{len(snap.assets)} assets, block {snap.block_number:,}")
 
 
 @cli.command(short_help="Liquidation bands of one asset (table/JSON/CSV, --png).")
@@ -475,12 +499,15 @@ def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, 
 @block_option
 @click.option("--asset", default="WETH", show_default=True, help="Asset whose liquidation prices are mapped.")
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the liquidation map chart.")
+@out_option()
+@png_option("liquidation map")
 @quiet_option
-def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: str, png: Path | None, quiet: bool) -> None:
+def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: str, out: Path | None,
+          png: Path | None, quiet: bool) -> None:
     """Liquidation bands of one asset: where, in price, the liquidations are."""
     from risk.bands import liquidation_bands
 
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, asset, "--asset")
@@ -489,21 +516,26 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
     rows = [{"side": b.side, "low_usd": b.low_usd, "high_usd": b.high_usd, "peak_usd": b.peak_usd,
              "collateral_usd": b.collateral_usd, "debt_usd": b.debt_usd, "positions": b.positions,
              "distance_from_spot": b.distance_from_spot, "share_of_side": b.share_of_side,
-             "venues": ", ".join(f"{v} {_usd(u)}" for v, u in b.by_venue)} for b in report.bands]
+             "venues": [{"venue": str(v), "collateral_usd": float(u)} for v, u in b.by_venue]} for b in report.bands]
+    venues_text = lambda vs: ", ".join(f"{v['venue']} {_usd(v['collateral_usd'])}" for v in vs)  # noqa: E731
+    venues_csv = lambda vs: ";".join(f"{v['venue']}={v['collateral_usd']:.2f}" for v in vs)  # noqa: E731
     pct = lambda v: f"{v:+.1%}"  # noqa: E731
     price = lambda v: f"${v:,.0f}"  # noqa: E731
     _emit(rows, fmt, title=f"{asset} liquidation bands — spot ${m.spot_usd:,.2f}, block {loaded.snapshot.block_number:,}",
           columns=[("side", "Side", str), ("low_usd", "Low", price), ("high_usd", "High", price),
                    ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd), ("positions", "Positions", str),
-                   ("distance_from_spot", "From spot", pct), ("venues", "Venues", str)],
+                   ("distance_from_spot", "From spot", pct), ("venues", "Venues", venues_text)],
           extra={"asset": asset, "spot_usd": m.spot_usd, "block_number": loaded.snapshot.block_number,
                  "chain_id": loaded.snapshot.chain_id, "synthetic": loaded.snapshot.synthetic,
-                 "liquidatable_now_collateral_usd": m.now_collateral_usd})
+                 "liquidatable_now_collateral_usd": m.now_collateral_usd},
+          out=out, quiet=quiet, csv_values={"venues": venues_csv})
     if png is not None:
         from liqrisk.charts import liquidation_map_png
+        from liqrisk.output import guarded
 
-        liquidation_map_png(report, png, subtitle=loaded.block_line)
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            liquidation_map_png(report, png, subtitle=loaded.block_line)
+        _say(quiet)(f"Wrote {png}")
 
 
 @cli.command(short_help="Cascade per initial drawdown: final drawdown, liquidated, bad debt.")
@@ -515,15 +547,17 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
               help="start:stop:step or a comma list (fractions; 0.2 = -20%; negative = rally).")
 @liquidity_option
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the cascade chart.")
+@out_option()
+@png_option("cascade")
 @quiet_option
 def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
-            liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
+            liquidity: str, fmt: str, out: Path | None, png: Path | None, quiet: bool) -> None:
     """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
     from liqrisk.run import run_scenario
     from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario
 
     grid = _drawdowns(drawdowns)
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -532,12 +566,14 @@ def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, be
                         outputs=OutputsSpec(bands=False))
     with _status("cascading", quiet):
         table = run_scenario(scenario, book).cascade
-    _emit_cascade(table, fmt, loaded, liquidity)
+    _emit_cascade(table, fmt, loaded, liquidity, out=out, quiet=quiet)
     if png is not None:
         from liqrisk.charts import cascade_png
+        from liqrisk.output import guarded
 
-        cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
+        _say(quiet)(f"Wrote {png}")
 
 
 def _cascade_rows(table: Any) -> list[dict[str, Any]]:
@@ -549,9 +585,14 @@ def _cascade_rows(table: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None) -> None:
+def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None,
+                  out: Path | None = None, quiet: bool = False) -> None:
+    _deliver(_cascade_text(table, fmt, loaded, liquidity, title), out, quiet)
+
+
+def _cascade_text(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None) -> str:
     pct = lambda v: f"{v:.1%}"  # noqa: E731
-    _emit(_cascade_rows(table), fmt,
+    return _render(_cascade_rows(table), fmt,
           title=title or f"{table.driver} cascade — block {loaded.snapshot.block_number:,}, liquidity {liquidity}",
           columns=[("initial_drawdown", "Initial", pct), ("final_drawdown", "Final", pct),
                    ("amplification", "Ampl.", lambda v: "—" if v is None else f"×{v:.3f}"), ("rounds", "Rounds", str),
@@ -570,17 +611,19 @@ def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str 
 @click.option("--model", type=click.Choice(("gbm", "student_t", "merton")), default="student_t", show_default=True)
 @click.option("--vol", "vols", multiple=True, metavar="SYMBOL=VOL",
               help="Annualised volatility (0.8 = 80%), repeatable; others use risk.liquidity defaults.")
-@click.option("--horizon-days", type=float, default=1.0, show_default=True)
-@click.option("--steps", type=int, default=97, show_default=True, help="Grid points including the start.")
-@click.option("--paths", type=int, default=1000, show_default=True)
+@click.option("--horizon-days", type=FiniteFloat(0, 3650, lo_open=True), default=1.0, show_default=True)
+@click.option("--steps", type=click.IntRange(2, 100_000), default=97, show_default=True,
+              help="Grid points including the start.")
+@click.option("--paths", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
 @seed_option
 @liquidity_option
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the distribution chart.")
+@out_option()
+@png_option("distribution")
 @quiet_option
 def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], model: str,
              vols: tuple[str, ...], horizon_days: float, steps: int, paths: int, seed: int | None, liquidity: str,
-             fmt: str, png: Path | None, quiet: bool) -> None:
+             fmt: str, out: Path | None, png: Path | None, quiet: bool) -> None:
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
@@ -593,6 +636,7 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
                                 steps=steps, paths=paths, seed=7 if seed is None else seed)
     except ValidationError as exc:
         _fail(format_validation_error(exc, "simulate options"))
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -600,20 +644,27 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
                         shock=shock, liquidity=LiquiditySpec(model=liquidity), outputs=OutputsSpec(bands=False))
     with _progress_bars(quiet) as update:
         result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t))
-    _emit_mc(result.monte_carlo, fmt, loaded)
+    _emit_mc(result.monte_carlo, fmt, loaded, out=out, quiet=quiet)
     if png is not None:
         from liqrisk.charts import monte_carlo_png
+        from liqrisk.output import guarded
 
-        monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
+        _say(quiet)(f"Wrote {png}")
 
 
-def _emit_mc(run: Any, fmt: str, loaded: Any, title: str | None = None) -> None:
+def _emit_mc(run: Any, fmt: str, loaded: Any, title: str | None = None, out: Path | None = None,
+             quiet: bool = False) -> None:
+    _deliver(_mc_text(run, fmt, loaded, title), out, quiet)
+
+
+def _mc_text(run: Any, fmt: str, loaded: Any, title: str | None = None) -> str:
     res = run.result
     rows = [{"run": "with cascade impact", **res.endogenous_summary.as_dict()}]
     if res.exogenous_summary is not None:
         rows.append({"run": "price paths only", **res.exogenous_summary.as_dict()})
-    _emit(rows, fmt, title=title or (f"Monte Carlo {run.model}, {run.horizon_days:g} d, {res.n_paths:,} paths, "
+    return _render(rows, fmt, title=title or (f"Monte Carlo {run.model}, {run.horizon_days:g} d, {res.n_paths:,} paths, "
                                       f"seed {run.seed} — block {loaded.snapshot.block_number:,}"),
           columns=[("run", "", str), ("mean_liquidated_usd", "Mean liquidated", _usd), ("lar_95_usd", "LaR 95%", _usd),
                    ("lar_99_usd", "LaR 99%", _usd), ("bad_debt_var_95_usd", "Bad-debt VaR 95%", _usd),
@@ -634,13 +685,16 @@ def scenario() -> None:
 
 @scenario.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def scenario_check(files: tuple[Path, ...]) -> None:
-    """Validate scenario files without running them."""
+@quiet_option
+def scenario_check(files: tuple[Path, ...], quiet: bool) -> None:
+    """Validate scenario files without running them (exit 1 at the first invalid one)."""
     from liqrisk.scenario import load_scenario
 
     for f in files:
         sf = load_scenario(f)
-        click.echo(f"{f}: ok ({sf.scenario.shock.kind}, driver {sf.scenario.driver.asset}, source {sf.scenario.source.kind})")
+        if not quiet:
+            click.echo(f"{f}: ok ({sf.scenario.shock.kind}, driver {sf.scenario.driver.asset}, "
+                       f"source {sf.scenario.source.kind})")
 
 
 @scenario.command("run")
@@ -650,15 +704,22 @@ def scenario_check(files: tuple[Path, ...]) -> None:
 @block_option
 @seed_option
 @format_option
-@out_option(None, "Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
+@out_option()
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, dir_okay=True), default=None,
+              help="Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
 @quiet_option
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
-                 fmt: str, out: Path | None, quiet: bool) -> None:
+                 fmt: str, out: Path | None, report_dir: Path | None, quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
     from liqrisk.run import run_scenario
     from liqrisk.scenario import load_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
+    _precheck_outputs(out=out)
+    if report_dir is not None:
+        from liqrisk.output import check_output_dir
+
+        check_output_dir(report_dir, "--report")
     loaded_by_source: dict[str, Any] = {}
     results = []
     with _progress_bars(quiet) as update:
@@ -671,23 +732,24 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
             result = run_scenario(sf.scenario, _book(loaded), seed=seed, where=str(sf.path),
                                   progress=lambda d, t, n=sf.scenario.name: update(n, d, t))
             results.append((sf, loaded, result))
-    documents = []
+    documents, texts = [], []
     for sf, loaded, result in results:
         documents.append(_scenario_summary(sf, loaded, result))
         if fmt == "table":
-            _print_scenario(sf, loaded, result)
+            texts.append(_scenario_text(sf, loaded, result))
         for note in result.notes:
-            click.echo(f"note ({sf.path.name}): {note}", err=True)
-    if fmt != "table":
-        if fmt == "json":
-            click.echo(json.dumps({"scenarios": documents}, indent=2, default=_json_default))
-        else:
-            _emit([{k: v for k, v in d.items() if not isinstance(v, (dict, list))} for d in documents], "csv", title="",
-                  columns=[(k, k, str) for k in ("name", "file", "kind", "block_number", "liquidated_debt_usd",
-                                                 "bad_debt_usd", "positions_hit", "lar_99_usd", "bad_debt_var_99_usd")])
-    if out is not None:
+            _say(quiet)(f"note ({sf.path.name}): {note}")
+    if fmt == "table":
+        _deliver("\n".join(t.rstrip("\n") for t in texts) + "\n", out, quiet)
+    elif fmt == "json":
+        _deliver(json.dumps({"scenarios": documents}, indent=2, default=_json_default), out, quiet)
+    else:  # one row per scenario, every scalar field; per-drawdown rows are in --format json
+        _emit([{k: v for k, v in d.items() if k != "rows"} for d in documents], "csv", title="",
+              columns=[], out=out, quiet=quiet)
+    if report_dir is not None:
+        out = report_dir
         if len(loaded_by_source) > 1:
-            _fail("--out: these scenarios read different sources; pass --source so they share one snapshot")
+            _fail("--report: these scenarios read different sources; pass --source so they share one snapshot")
         from liqrisk.report import ReportConfig, compute_report, write_report
 
         loaded = next(iter(loaded_by_source.values()))
@@ -696,7 +758,7 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
                               monte_carlo=None, scenarios=tuple(scenario_files), seed=seed)
         with _progress_bars(quiet) as update:
             folder, _doc = write_report(compute_report(loaded, config, progress=update), out, send_webhook=False)
-        click.echo(f"Report: {folder}", err=True)
+        _say(quiet)(f"Report: {folder}")
 
 
 def _scenario_summary(sf: Any, loaded: Any, result: Any) -> dict[str, Any]:
@@ -723,20 +785,18 @@ def _scenario_summary(sf: Any, loaded: Any, result: Any) -> dict[str, Any]:
     return doc
 
 
-def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
+def _scenario_text(sf: Any, loaded: Any, result: Any) -> str:
     head = f"{result.name}  [{sf.path.name}, {result.kind}, block {loaded.snapshot.block_number:,}]"
     if result.cascade is not None:
-        _emit_cascade(result.cascade, "table", loaded, "", title=head)
-    elif result.path is not None:
+        return _cascade_text(result.cascade, "table", loaded, "", title=head)
+    if result.path is not None:
         s, x = result.path.result.endogenous_summary, result.path.result.exogenous_summary
         dd = result.path.result.endogenous.max_drawdown[0][result.path.result.symbols.index(result.driver)]
-        click.echo(head)
-        click.echo(f"  debt liquidated {_usd(s.mean_liquidated_usd)}"
-                   + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x is not None else "")
-                   + f", bad debt {_usd(s.mean_bad_debt_usd)}, positions hit {s.mean_positions_hit:,.0f}, "
-                   f"largest {result.driver} peak-to-trough {dd:.1%}")
-    else:
-        _emit_mc(result.monte_carlo, "table", loaded, title=head)
+        return (f"{head}\n  debt liquidated {_usd(s.mean_liquidated_usd)}"
+                + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x is not None else "")
+                + f", bad debt {_usd(s.mean_bad_debt_usd)}, positions hit {s.mean_positions_hit:,.0f}, "
+                f"largest {result.driver} peak-to-trough {dd:.1%}\n")
+    return _mc_text(result.monte_carlo, "table", loaded, title=head)
 
 
 # ------------------------------------------------------------------------------ report
@@ -746,21 +806,24 @@ def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
 @source_option()
 @rpc_option
 @block_option
-@out_option("liqrisk-reports", "Output root: one folder per run, runs.sqlite index, 'latest' link.")
+@out_option("liqrisk-reports", "Output folder: one folder per run, runs.sqlite index, 'latest' link.")
 @driver_options
 @click.option("--scenario", "scenario_files", multiple=True, type=click.Path(path_type=Path),
               help="Scenario file to include (repeatable); run against the report's snapshot.")
-@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths (0 = skip).")
+@click.option("--paths", type=click.IntRange(0, 10_000_000), default=1000, show_default=True,
+              help="Monte Carlo paths (0 = skip).")
 @seed_option
 @liquidity_option
 @click.option("--every", default=None, metavar="INTERVAL", help="Repeat every INTERVAL (30s, 15m, 1h); default: once.")
-@click.option("--max-runs", type=int, default=None, help="Stop after this many runs (with --every).")
-@click.option("--alert-band-within", type=float, default=0.05, show_default=True,
+@click.option("--max-runs", type=click.IntRange(1), default=None, help="Stop after this many runs (with --every).")
+@click.option("--alert-band-within", type=FiniteFloat(0, 1), default=0.05, show_default=True,
               help="Alert when spot is within this fraction of a band...")
-@click.option("--alert-band-min-usd", type=float, default=10e6, show_default=True, help="...holding at least this much USD.")
-@click.option("--alert-drawdown", type=float, default=0.20, show_default=True,
+@click.option("--alert-band-min-usd", type=FiniteFloat(0), default=10e6, show_default=True,
+              help="...holding at least this much USD.")
+@click.option("--alert-drawdown", type=FiniteFloat(0, 1, lo_open=True), default=0.20, show_default=True,
               help="Alert when this initial drawdown...")
-@click.option("--alert-cascade-usd", type=float, default=50e6, show_default=True, help="...liquidates at least this much debt.")
+@click.option("--alert-cascade-usd", type=FiniteFloat(0), default=50e6, show_default=True,
+              help="...liquidates at least this much debt.")
 @click.option("--webhook-url", envvar="LIQRISK_WEBHOOK_URL", show_envvar=True, default=None,
               help="POST alerts here as JSON (failures are logged, not fatal).")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
@@ -790,11 +853,15 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         _fail("--every with a fixed --block would report the same block forever; use a tag (latest) or no --every")
     spec = _source_spec(source)
     sfs = tuple(load_scenario(f) for f in scenario_files)
+    from liqrisk.output import check_output_dir
+
+    check_output_dir(out, "--out")
+    _check_run_index(out / INDEX_NAME)
 
     def job() -> tuple[Path, Any]:
         from liqrisk.report import ReportConfig, compute_report, write_report
 
-        loaded = _load(spec, rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+        loaded = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet)
         book = _book(loaded)
         _need_asset(book, driver, "--driver")
         config = ReportConfig(driver=driver, betas=_betas(book, driver, betas), liquidity=LiquiditySpec(model=liquidity),
@@ -805,21 +872,52 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         _print_report_summary(doc, folder, quiet)
         return folder, doc
 
-    out.mkdir(parents=True, exist_ok=True)
     clean_stale_temp_dirs(out)
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    say = _say(quiet)
     with RunIndex(out / INDEX_NAME) as index:
-        if interval is None:
-            outcome = run_once(job, index, on_event=say)
+        if interval is None:  # a failed single run is reported once, as the Error line
+            outcome = run_once(job, index, on_event=lambda m: None if m.startswith("run failed") else say(m))
             if outcome.status != "ok":
                 _fail(outcome.error or "report failed")
             return
         outcomes = run_every(job, index, every_s=interval, max_runs=max_runs, on_event=say)
     failed = sum(o.status != "ok" for o in outcomes)
-    click.echo(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}", err=True)
+    say(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}")
+
+
+def _check_run_index(path: Path) -> None:
+    """Refuse a run index that is not one (corrupt, foreign SQLite, not a file) before writing to it."""
+    import sqlite3
+
+    from liqrisk.schedule import _RECORD_COLUMNS
+
+    if not path.exists():
+        return
+    hint = "move it away (a new index is then created) or choose another --out"
+    if not path.is_file():
+        _fail(f"{path}: the run index is not a regular file; {hint}")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise sqlite3.DatabaseError("file is not a database")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")} if "runs" in tables else set()
+            if tables and not set(_RECORD_COLUMNS) | {"pid"} <= columns:
+                raise sqlite3.DatabaseError(f"a SQLite file without liqrisk's runs table (tables: "
+                                            f"{', '.join(sorted(tables)) or 'none'})")
+            db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except (sqlite3.DatabaseError, OSError) as exc:
+        _fail(f"{path}: not a liqrisk run index ({exc}); {hint}")
 
 
 def _print_report_summary(doc: Any, folder: Path, quiet: bool, extra: Sequence[str] = ()) -> None:
+    if quiet:
+        return
     b = doc.summary.biggest_band
     lines = [f"Report {doc.run_id} — {doc.driver} at ${doc.bands.spot_usd:,.2f}, block {doc.source.block_number:,}"]
     if b is not None:
@@ -842,9 +940,11 @@ def _print_report_summary(doc: Any, folder: Path, quiet: bool, extra: Sequence[s
 
 @cli.command(short_help="Run index of a report folder: blocks and biggest band over time.")
 @click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @format_option
-def runs(root: Path, limit: int, fmt: str) -> None:
+@out_option()
+@quiet_option
+def runs(root: Path, limit: int, fmt: str, out: Path | None, quiet: bool) -> None:
     """The run index of a report root: status, block and biggest band over time."""
     from dataclasses import asdict
 
@@ -852,6 +952,8 @@ def runs(root: Path, limit: int, fmt: str) -> None:
 
     if not (root / INDEX_NAME).exists():
         _fail(f"no run index {root / INDEX_NAME}: run `liqrisk report --out {root}` first")
+    _check_run_index(root / INDEX_NAME)
+    _precheck_outputs(out=out)
     with RunIndex(root / INDEX_NAME) as index:
         rows = [asdict(r) for r in index.runs(limit)]
     price = lambda v: "—" if v is None else f"${v:,.0f}"  # noqa: E731
@@ -860,7 +962,8 @@ def runs(root: Path, limit: int, fmt: str) -> None:
         ("block_number", "Block", lambda v: "—" if v is None else f"{v:,}"),
         ("band_low_usd", "Band low", price), ("band_high_usd", "Band high", price),
         ("band_collateral_usd", "Band collateral", _usd), ("lar_99_usd", "LaR 99%", _usd),
-        ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")])
+        ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")],
+        out=out, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- positions
@@ -878,8 +981,8 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")
-@click.option("--hf-min", type=float, default=None, help="Only positions with HF >= this.")
-@click.option("--hf-max", type=float, default=None, help="Only positions with HF < this.")
+@click.option("--hf-min", type=FiniteFloat(0), default=None, help="Only positions with HF >= this.")
+@click.option("--hf-max", type=FiniteFloat(0), default=None, help="Only positions with HF < this.")
 @click.option("--side", "sides", multiple=True, type=click.Choice(("now", "long", "short", "never")),
               help="Only this side under the driver move: now (liquidatable), long (on a fall), short (on a rise).")
 @click.option("--debt-free", is_flag=True, help="Also list positions without debt (never liquidatable).")
@@ -903,6 +1006,7 @@ def positions(source: str, rpc_url: str | None, block: str | None, driver: str, 
         _fail("--limit: must be >= 0 (0 = all rows)")
     if hf_min is not None and hf_max is not None and hf_min >= hf_max:
         _fail(f"--hf-min {hf_min:g} must be below --hf-max {hf_max:g}")
+    _precheck_outputs(out=out)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -946,7 +1050,7 @@ def positions(source: str, rpc_url: str | None, block: str | None, driver: str, 
                    ("distance", f"{driver} move", _distance),
                    ("driver_price_at_liquidation_usd", f"{driver} at liq.", _price_or_dash),
                    ("liq_price_alone_usd", f"{driver} alone", _price_or_dash)]
-    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta)
+    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta, quiet=quiet)
 
 
 def _hf(v: float) -> str:
@@ -972,7 +1076,8 @@ def _short_account(v: str) -> str:
 
 
 def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: str,
-                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any]) -> None:
+                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any],
+                 quiet: bool = False) -> None:
     """Columns to a table / JSON (``{**meta, "rows": [...]}``, NaN/inf as null) / CSV (every column, raw
     numbers, NaN empty) / Parquet, on stdout or into ``out``."""
     from risk.frames import FRAMES_EXTRA_HINT, json_safe
@@ -987,16 +1092,17 @@ def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: st
             from risk.frames import to_pandas
         except ImportError:
             _fail(f"--format parquet: {FRAMES_EXTRA_HINT}")
+        from liqrisk.output import guarded
+
         df = to_pandas(frame)
         df.attrs.update(meta)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(out, index=False)
-        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        with guarded("--out", out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            df.to_parquet(out, index=False)
+        _say(quiet)(f"Wrote {out}: {n:,} rows")
         return
     if fmt == "table":
-        if out is not None:
-            _fail("--out: use --format csv, json or parquet to write a file")
-        _emit(rows, "table", title=title, columns=columns)
+        _emit(rows, "table", title=title, columns=columns, out=out, quiet=quiet)
         return
     if fmt == "json":
         text = json.dumps(json_safe({**meta, "rows": rows}), indent=2, allow_nan=False) + "\n"
@@ -1011,13 +1117,15 @@ def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: st
     if out is None:
         click.echo(text, nl=False)
     else:
-        from chain.files import write_atomic
+        from liqrisk.output import write_output
 
-        write_atomic(out, text)
-        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        write_output(out, text, "--out")
+        _say(quiet)(f"Wrote {out}: {n:,} rows")
 
 
 # ------------------------------------------------------------------------------ devnet
+
+MAX_DEVNET_BORROWERS = 20_000  # a local devnet; beyond this a populate takes hours
 
 
 @cli.group(cls=LiqriskGroup, short_help="Local devnet: up | down | status.")
@@ -1026,19 +1134,16 @@ def devnet() -> None:
 
 
 @devnet.command("up", short_help="Start a detached devnet, deploy and populate it.")
-@click.option("--port", type=int, default=None, help="Port (default: a free one).")
-@click.option("--borrowers", type=int, default=300, show_default=True)
+@click.option("--port", type=click.IntRange(1024, 65535), default=None, help="Port (default: a free one).")
+@click.option("--borrowers", type=click.IntRange(1, MAX_DEVNET_BORROWERS), default=300, show_default=True)
 @seed_option
 @quiet_option
 def devnet_up_cmd(port: int | None, borrowers: int, seed: int | None, quiet: bool) -> None:
-    """Start a detached devnet, deploy and populate it."""
-    from chain.devnet import DevnetError, devnet_up
+    """Start a detached devnet, deploy and populate it. Prints its URL and addresses (the result)."""
+    from chain.devnet import devnet_up
 
-    try:
-        with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
-            state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
-    except DevnetError as exc:
-        _fail(str(exc))
+    with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
+        state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
     click.echo(f"Devnet up: {state['rpc_url']} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
                f"{borrowers} borrowers. Use --source devnet; stop with `liqrisk devnet down`.")
     for line in _deployment_lines(state["deployment"]):
@@ -1063,16 +1168,20 @@ def _deployment_lines(deployment: dict[str, Any]) -> list[str]:
 
 
 @devnet.command("down")
-def devnet_down_cmd() -> None:
+@quiet_option
+def devnet_down_cmd(quiet: bool) -> None:
     """Stop the detached devnet."""
     from chain.devnet import devnet_down
 
-    click.echo("Devnet stopped." if devnet_down() else "No devnet was running.")
+    stopped = devnet_down()
+    if not quiet:
+        click.echo("Devnet stopped." if stopped else "No devnet was running.")
 
 
 @devnet.command("status")
 @format_option
-def devnet_status_cmd(fmt: str) -> None:
+@quiet_option
+def devnet_status_cmd(fmt: str, quiet: bool) -> None:
     """Is a devnet running, where."""
     from chain.devnet import devnet_status
 
@@ -1129,9 +1238,10 @@ DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 
 
 @cli.command(short_help="Devnet up, scan, bands, cascades, Monte Carlo, replay, report, down.")
-@out_option("liqrisk-demo", "Where the report is written.")
-@click.option("--borrowers", type=int, default=300, show_default=True, help="Devnet borrowers to open.")
-@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths.")
+@out_option("liqrisk-demo", "Output folder of the report (as report --out).")
+@click.option("--borrowers", type=click.IntRange(1, MAX_DEVNET_BORROWERS), default=300, show_default=True,
+              help="Devnet borrowers to open.")
+@click.option("--paths", type=click.IntRange(1, 10_000_000), default=1000, show_default=True, help="Monte Carlo paths.")
 @click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
               help=f"Replay to run (default scenarios/{DEMO_SCENARIO}).")
 @seed_option
@@ -1145,8 +1255,11 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     from liqrisk.scenario import MonteCarloShock, load_scenario
     from liqrisk.sources import LoadedSnapshot
 
+    from liqrisk.output import check_output_dir
+
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    check_output_dir(out, "--out")
+    say = _say(quiet)
     try:
         with Devnet() as net:  # stopped on success, error and Ctrl-C alike
             say(f"devnet: anvil at {net.rpc_url}")
@@ -1157,7 +1270,7 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
             with _status("scanning the devnet (discovery + multicall reads at one block)", quiet):
                 snap = scan_devnet(net.deployment)
             loaded = LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
-            _say_block(loaded)
+            _say_block(loaded, quiet)
             config = ReportConfig(monte_carlo=MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7),
                                   scenarios=(sf,), seed=seed)
             with _progress_bars(quiet) as update:
