@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from eth_utils import keccak
 
 from chain.transport import RpcError, Transport, batch_settled, is_too_big
+from chain.validate import decode_aggregate3 as strict_decode_aggregate3
 
 log = logging.getLogger(__name__)
 
@@ -115,31 +116,10 @@ _WORD_96 = (96).to_bytes(32, "big")
 
 
 def decode_aggregate3(return_hex: str, expected: int) -> list[CallResult]:
-    """Decode ``(bool,bytes)[]`` (hand-rolled, bounds-checked; equality with eth-abi tested)."""
-    raw = bytes.fromhex(return_hex[2:] if return_hex.startswith("0x") else return_hex)
-
-    def word(pos: int) -> int:
-        if pos < 0 or pos + 32 > len(raw):
-            raise ValueError(f"aggregate3 return data truncated at byte {pos} (length {len(raw)})")
-        return int.from_bytes(raw[pos:pos + 32], "big")
-
-    base = word(0)
-    n = word(base)
-    if n != expected:
-        raise ValueError(f"aggregate3 returned {n} results for {expected} calls")
-    start = base + 32
-    out: list[CallResult] = []
-    for i in range(n):
-        tup = start + word(start + 32 * i)
-        success = word(tup)
-        if success > 1:
-            raise ValueError(f"aggregate3 result {i}: bool word is {success}")
-        pos = tup + word(tup + 32)
-        length = word(pos)
-        if pos + 32 + length > len(raw):
-            raise ValueError(f"aggregate3 result {i}: bytes run past the end of the return data")
-        out.append(CallResult(bool(success), raw[pos + 32:pos + 32 + length]))
-    return out
+    """Decode ``(bool,bytes)[]`` strictly (:func:`chain.validate.decode_aggregate3`: canonical
+    offsets, exact length; equality with eth-abi tested). The transport already refused any
+    answer that does not decode, so here this only converts."""
+    return [CallResult(ok, data) for ok, data in strict_decode_aggregate3(return_hex, expected)]
 
 
 def _call_obj(target: str, data: bytes) -> dict[str, str]:
@@ -234,6 +214,10 @@ def _run_plain(
         stats.fallback_calls += len(reqs)
         for i, value in zip(chunk, batch_settled(transport, reqs), strict=True):
             if isinstance(value, RpcError):
+                if value.kind != "rpc":
+                    # No answer, or only invalid ones: that is not a revert, and taking it for
+                    # one would change the snapshot (a probe read as "not supported").
+                    raise value
                 results[i] = CallResult(False, _hex_bytes(value.data))
             else:
                 results[i] = CallResult(True, _hex_bytes(value) if value != "0x" else b"")

@@ -84,6 +84,7 @@ def scan_snapshot(
     accounts: Mapping[str, Iterable[str]] | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
+    uniswap_pools: Sequence[str] = (),
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -93,6 +94,8 @@ def scan_snapshot(
     ``accounts_index``: the SQLite index for discovery (an :class:`AccountIndex` or a path;
     default a temporary one, i.e. a full scan from each source's ``start_block``).
     ``include_suppliers``: also keep accounts without debt.
+    ``uniswap_pools``: Uniswap v3 pool addresses to read at the same block into
+    ``Snapshot.pools`` (:mod:`chain.uniswap_v3`; the on-chain liquidity model reads them).
     """
     pinned = block if isinstance(block, PinnedBlock) else pin_block(transport, block)
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
@@ -100,7 +103,13 @@ def scan_snapshot(
         venues = _read_venues(transport, pinned, [_as_source(a, AaveSource) for a in aave_pools],
                               _as_source(morpho, MorphoSource) if morpho is not None else None,
                               [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
-    return _assemble(transport, pinned, venues)
+    snapshot = _assemble(transport, pinned, venues)
+    if uniswap_pools:
+        from chain.uniswap_v3 import read_pools
+
+        symbols = {a.address: a.symbol for a in snapshot.assets}
+        snapshot = snapshot.model_copy(update={"pools": read_pools(transport, pinned, uniswap_pools, symbols)})
+    return snapshot
 
 
 class _Index:
@@ -276,11 +285,15 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues) -> Sna
 
 def devnet_sources(deployment) -> dict[str, object]:
     """``scan_snapshot`` keyword arguments for a :class:`chain.devnet.DevnetDeployment`."""
-    return {
+    sources: dict[str, object] = {
         "aave_pools": [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")],
         "morpho": MorphoSource(deployment.morpho.address),
         "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
     }
+    uniswap = getattr(deployment, "uniswap", None)
+    if uniswap is not None:
+        sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]
+    return sources
 
 
 def scan_devnet(

@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import random
 import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
+
+from chain.validate import InvalidAnswer, check_result
 
 log = logging.getLogger(__name__)
 
@@ -90,38 +93,40 @@ class Transport(Protocol):
 # URL handling
 
 _MASK = "****"
-# Path segments kept in clear: API version / network words ("v2", "v3", "eth", "rpc",
-# "mainnet"). Anything with digits beyond a version tag, or long, is treated as a secret.
-_PUBLIC_SEGMENT = re.compile(r"^(v\d{1,2}|[a-z]{1,12}([-_][a-z]{1,12}){0,2})$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]{0,15}$")
 
 
 def mask_url(url: str) -> str:
-    """Return ``url`` with secrets masked: userinfo dropped, the query replaced by ``****``
-    and every path segment that could be a key replaced by ``****``.
+    """The only form of an RPC URL that is ever shown: ``scheme://host[:port]``, followed by
+    ``/****`` when the URL carries anything else (user-info, a path other than ``/``, a query or
+    a fragment) — by construction, no guessing which part is the key.
 
-    ``https://u:p@eth-mainnet.g.alchemy.com/v2/abc123?k=1`` →
-    ``https://****@eth-mainnet.g.alchemy.com/v2/****?****``.
+    ``https://u:p@eth-mainnet.g.alchemy.com/v2/abc123?k=1`` → ``https://eth-mainnet.g.alchemy.com/****``;
+    ``http://127.0.0.1:8545`` → ``http://127.0.0.1:8545``; anything unparsable → ``****``.
     """
+    if not isinstance(url, str):
+        return _MASK
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url.strip())
         host = parts.hostname or ""
         port = parts.port
-    except ValueError:
+    except (ValueError, TypeError):
         return _MASK
-    if not parts.scheme or not host:
+    scheme = parts.scheme.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if not _SCHEME.match(scheme) or not _HOST.match(host):
         return _MASK
-    netloc = host if port is None else f"{host}:{port}"
-    if parts.username or parts.password:
-        netloc = f"{_MASK}@{netloc}"
-    segments = [s if (s == "" or _PUBLIC_SEGMENT.match(s)) else _MASK for s in parts.path.split("/")]
-    path = "/".join(segments)
-    query = _MASK if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    hidden = bool(parts.username or parts.password or "@" in parts.netloc or parts.path not in ("", "/")
+                  or parts.query or parts.fragment or url.strip().endswith(("?", "#")))
+    shown = f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
+    return shown + ("/" + _MASK if hidden else "")
 
 
 class _ScrubSecretsFilter(logging.Filter):
     """urllib3 logs ``"POST /v2/<key> HTTP/1.1"`` at DEBUG: replace the secret parts of every
-    URL an :class:`HttpTransport` uses with their masked form before the record is emitted."""
+    URL an :class:`HttpTransport` uses with ``****`` before the record is emitted."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,19 +147,25 @@ class _ScrubSecretsFilter(logging.Filter):
 
 
 _SCRUB = _ScrubSecretsFilter()
-for _name in ("urllib3.connectionpool", "urllib3.connection", "requests"):
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "requests"):
     logging.getLogger(_name).addFilter(_SCRUB)
 
 
 def _register_secret(url: str) -> None:
+    """Teach the log filter every secret-bearing piece of ``url``."""
     parts = urlsplit(url)
-    masked = urlsplit(mask_url(url))
-    if parts.path and parts.path != masked.path:
-        _SCRUB.secrets[parts.path] = masked.path
-    if parts.query:
-        _SCRUB.secrets[parts.query] = _MASK
-    if parts.password:
-        _SCRUB.secrets[parts.password] = _MASK
+    masked = mask_url(url)
+    found = {url: masked, url.strip(): masked}
+    if parts.path not in ("", "/"):
+        found[parts.path] = "/" + _MASK
+    if parts.query:  # urllib3 logs the request target: path?query
+        found[f"{parts.path or '/'}?{parts.query}"] = "/" + _MASK
+    for piece in (parts.query, parts.fragment, parts.password, parts.username):
+        if piece:
+            found[piece] = _MASK
+    if "@" in parts.netloc:
+        found[parts.netloc.rsplit("@", 1)[0]] = _MASK
+    _SCRUB.secrets.update(found)
     # longest first, so a secret that contains another is replaced whole
     _SCRUB.secrets = dict(sorted(_SCRUB.secrets.items(), key=lambda kv: -len(kv[0])))
 
@@ -284,6 +295,8 @@ class TransportStats:
     retries: int = 0
     failures: int = 0
     throttle_wait_s: float = 0.0
+    invalid_answers: int = 0
+    hedges: int = 0
 
     def copy(self) -> TransportStats:
         return TransportStats(**self.__dict__)
@@ -309,17 +322,32 @@ class _Transient(Exception):
 # HTTP transport
 
 
+# Read-only methods: safe to send twice (hedged), since a duplicate changes nothing.
+HEDGEABLE_METHODS = frozenset({
+    "eth_call", "eth_getLogs", "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getCode",
+    "eth_getBalance", "eth_getStorageAt", "eth_getTransactionCount", "eth_chainId", "eth_blockNumber",
+    "net_version", "web3_clientVersion", "eth_gasPrice", "eth_getTransactionReceipt",
+    "eth_getTransactionByHash", "eth_accounts", "eth_syncing",
+})
+
+
 class HttpTransport:
-    """JSON-RPC over HTTP(S) with retries, rate limiting and batching.
+    """JSON-RPC over HTTP(S) with retries, hedging, answer validation, rate limiting and batching.
 
     Parameters
     ----------
     url : endpoint; may carry an API key (only :attr:`masked_url` is ever shown).
-    timeout_s : per-HTTP-request timeout, seconds.
-    max_retries : retries after the first attempt for transient failures (timeouts,
-        connection errors, HTTP 429/5xx, provider rate/limit errors).
-    backoff_base_s : first backoff, seconds; doubles per retry, full jitter from ``rng``,
+    timeout_s : per-HTTP-request deadline for the answer (read timeout), seconds.
+    max_retries : retries after the first attempt for transient failures (timeouts, connection
+        errors and bodies cut short, HTTP 429/5xx, provider rate/limit errors, answers that fail
+        :func:`chain.validate.check_result`).
+    backoff_base_s : first backoff, seconds; doubles per retry, jitter from ``rng``,
         capped at ``backoff_max_s``. A ``Retry-After`` header (seconds) is honoured up to the cap.
+    deadline_s : wall-clock bound on one call including all its retries, seconds.
+    hedge_after_s : a read that has no answer after ``max(hedge_after_s, 4 × recent latency)``
+        is sent again on another connection (up to ``max_in_flight`` copies); the first valid
+        answer wins. ``None`` disables hedging. Only :data:`HEDGEABLE_METHODS` are hedged.
+    expected_chain_id : if given, an ``eth_chainId`` answer naming another chain is invalid.
     requests_per_second : token-bucket limit on HTTP requests (a batch counts once); None = off.
     max_batch_size : JSON-RPC calls per HTTP batch; longer batches are sent in chunks.
     rng : source of jitter (seeded ``random.Random``); default ``random.Random(0)``.
@@ -333,17 +361,23 @@ class HttpTransport:
         max_retries: int = 5,
         backoff_base_s: float = 0.25,
         backoff_max_s: float = 30.0,
+        deadline_s: float = 600.0,
+        hedge_after_s: float | None = 0.5,
+        max_in_flight: int = 3,
+        expected_chain_id: int | None = None,
         requests_per_second: float | None = None,
         max_batch_size: int = 100,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
     ) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"RPC URL must start with http:// or https:// (got {mask_url(url)})")
-        if max_retries < 0 or timeout_s <= 0 or backoff_base_s < 0 or max_batch_size < 1:
-            raise ValueError("HttpTransport: need max_retries >= 0, timeout_s > 0, "
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or mask_url(url) == _MASK:
+            raise ValueError(f"RPC URL must be an http:// or https:// URL with a host (got {mask_url(url)})")
+        if max_retries < 0 or timeout_s <= 0 or backoff_base_s < 0 or max_batch_size < 1 or deadline_s <= 0:
+            raise ValueError("HttpTransport: need max_retries >= 0, timeout_s > 0, deadline_s > 0, "
                              "backoff_base_s >= 0, max_batch_size >= 1")
+        if hedge_after_s is not None and hedge_after_s <= 0 or max_in_flight < 1:
+            raise ValueError("HttpTransport: need hedge_after_s > 0 (or None) and max_in_flight >= 1")
         self._url = url
         self.masked_url = mask_url(url)
         _register_secret(url)
@@ -351,15 +385,24 @@ class HttpTransport:
         self.max_retries = max_retries
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
+        self.deadline_s = deadline_s
+        self.hedge_after_s = hedge_after_s
+        self.max_in_flight = max_in_flight
+        self.expected_chain_id = expected_chain_id
         self.max_batch_size = max_batch_size
         self._rng = rng if rng is not None else random.Random(0)
         self._sleep = sleep
         self._limiter = TokenBucket(requests_per_second, sleep=sleep) if requests_per_second else None
         self._session = session or requests.Session()
+        if session is None:
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            self._session.mount("http://", adapter)
+            self._session.mount("https://", adapter)
         self._session.headers.update({"Content-Type": "application/json"})
         self._next_id = 1
         self._chain_id: int | None = None
         self._lock = threading.Lock()
+        self._latency_s: dict[str, float] = {}
         self.stats = TransportStats()
 
     def __repr__(self) -> str:
@@ -385,22 +428,26 @@ class HttpTransport:
     # -- public calls -----------------------------------------------------------------------
 
     def request(self, method: str, params: list[Any]) -> Any:
-        """One JSON-RPC call; returns ``result`` or raises :class:`RpcError`."""
+        """One JSON-RPC call; returns ``result`` (validated) or raises :class:`RpcError`."""
         payload = {"jsonrpc": "2.0", "id": self._take_ids(1), "method": method, "params": params}
 
         def attempt() -> Any:
-            reply = self._post(payload, method)
+            reply = self._post(payload, method, hedge=method in HEDGEABLE_METHODS)
             if not isinstance(reply, dict):
                 raise _Transient("protocol", f"expected a JSON object, got {type(reply).__name__}")
-            return self._result_or_raise(reply, method)
+            if reply.get("id") != payload["id"]:
+                raise _Transient("protocol", "reply id does not match the request id")
+            result = self._result_or_raise(reply, method)
+            self._check(method, params, result)
+            return result
 
-        self.stats.rpc_calls += 1
+        self._count(rpc_calls=1)
         return self._with_retries(attempt, method)
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Several calls as JSON-RPC batches of at most ``max_batch_size``; results in the
-        order given. An element that fails is retried alone (with retries); if it still
-        fails, :class:`RpcError` is raised."""
+        order given. An element that fails or is invalid is retried alone (with retries); if it
+        still fails, :class:`RpcError` is raised."""
         results: list[Any] = []
         for start in range(0, len(calls), self.max_batch_size):
             results.extend(self._batch_chunk(calls[start:start + self.max_batch_size], settle=False))
@@ -423,6 +470,18 @@ class HttpTransport:
             self._next_id += n
             return first
 
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    def _check(self, method: str, params: list[Any], result: Any) -> None:
+        try:
+            check_result(method, params, result, expected_chain_id=self.expected_chain_id)
+        except InvalidAnswer as exc:
+            self._count(invalid_answers=1)
+            raise _Transient("invalid", f"invalid answer: {exc}") from None
+
     def _batch_chunk(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
         if not calls:
             return []
@@ -434,9 +493,10 @@ class HttpTransport:
             for i, (m, p) in enumerate(calls)
         ]
         label = f"batch[{len(calls)}]:{calls[0][0]}"
+        hedge = all(m in HEDGEABLE_METHODS for m, _ in calls)
 
         def attempt() -> list[dict[str, Any]]:
-            reply = self._post(payload, label)
+            reply = self._post(payload, label, hedge=hedge)
             if isinstance(reply, dict):  # a whole-batch error (e.g. batch too large / rate limit)
                 self._result_or_raise(reply, label)
                 raise _Transient("protocol", "batch answered with a single object")
@@ -444,25 +504,29 @@ class HttpTransport:
                 raise _Transient("protocol", f"expected a JSON array, got {type(reply).__name__}")
             return reply
 
-        self.stats.batches += 1
-        self.stats.rpc_calls += len(calls)
+        self._count(batches=1, rpc_calls=len(calls))
         replies = self._with_retries(attempt, label)
-        by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
+        by_id = {r.get("id"): r for r in replies if isinstance(r, dict) and isinstance(r.get("id"), int)}
         out: list[Any] = []
         for i, (method, params) in enumerate(calls):
             reply = by_id.get(first_id + i)
-            if reply is not None and "error" not in reply and "result" in reply:
-                out.append(reply["result"])
-                continue
-            if settle and reply is not None and isinstance(reply.get("error"), dict):
+            if reply is not None and reply.get("error") is None and "result" in reply:
+                try:
+                    self._check(method, params, reply["result"])
+                except _Transient:
+                    pass  # invalid element: retried alone below
+                else:
+                    out.append(reply["result"])
+                    continue
+            elif settle and reply is not None and isinstance(reply.get("error"), dict):
                 err = reply["error"]
                 code, msg = err.get("code"), str(err.get("message", ""))
-                if not _is_retryable_rpc_error(code, msg):
+                if isinstance(code, int) and not _is_retryable_rpc_error(code, msg):
                     out.append(RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
                                         method=method, kind="rpc", code=code, rpc_message=msg,
                                         data=err.get("data")))
                     continue
-            # Missing, rate-limited or failed element: retry it alone (request() retries).
+            # Missing, invalid, rate-limited or failed element: retry it alone (request() retries).
             if settle:
                 try:
                     out.append(self.request(method, params))
@@ -473,20 +537,23 @@ class HttpTransport:
         return out
 
     def _with_retries(self, attempt: Callable[[], Any], method: str) -> Any:
+        started = time.monotonic()
         for n in range(self.max_retries + 1):
             try:
                 return attempt()
             except _Transient as exc:
-                if n == self.max_retries:
-                    self.stats.failures += 1
-                    raise RpcError(
-                        f"{method} failed after {n + 1} attempt(s) at {self.masked_url}: "
-                        f"{exc.kind}: {exc.detail}",
-                        method=method, kind=exc.kind, code=exc.code, rpc_message=exc.rpc_message,
-                        data=exc.data, http_status=exc.http_status,
-                    ) from None
                 delay = self._backoff_s(n, exc.retry_after_s)
-                self.stats.retries += 1
+                out_of_time = time.monotonic() + delay - started > self.deadline_s
+                if n == self.max_retries or out_of_time:
+                    self._count(failures=1)
+                    why = f"within the {self.deadline_s:g}s deadline" if out_of_time else ""
+                    raise RpcError(
+                        f"{method} failed after {n + 1} attempt(s){' ' + why if why else ''} at "
+                        f"{self.masked_url}: {exc.kind}: {exc.detail}",
+                        method=method.split(":", 1)[-1], kind=exc.kind, code=exc.code,
+                        rpc_message=exc.rpc_message, data=exc.data, http_status=exc.http_status,
+                    ) from None
+                self._count(retries=1)
                 log.debug("%s at %s: %s; retry %d in %.2fs", method, self.masked_url, exc.detail,
                           n + 1, delay)
                 self._sleep(delay)
@@ -499,30 +566,90 @@ class HttpTransport:
             delay = max(delay, min(retry_after_s, self.backoff_max_s))
         return delay
 
-    def _post(self, payload: Any, method: str) -> Any:
-        if self._limiter is not None:
-            self.stats.throttle_wait_s += self._limiter.acquire()
-        self.stats.http_requests += 1
+    def _hedge_delay_s(self, key: str) -> float:
+        assert self.hedge_after_s is not None
+        recent = self._latency_s.get(key)
+        delay = self.hedge_after_s if recent is None else max(self.hedge_after_s, 4.0 * recent)
+        return min(delay, self.timeout_s)
+
+    def _post(self, payload: Any, method: str, *, hedge: bool) -> Any:
         body = json.dumps(payload, separators=(",", ":"))
+        key = method.rsplit(":", 1)[-1]
+        if not hedge or self.hedge_after_s is None or self.max_in_flight < 2:
+            return self._post_once(body, method, key)
+        return self._post_hedged(body, method, key)
+
+    def _post_hedged(self, body: str, method: str, key: str) -> Any:
+        """Send ``body``; if no answer comes within the hedge delay, send it again (up to
+        ``max_in_flight`` copies in flight); the first good answer wins. Each copy is bounded by
+        ``timeout_s``, so this returns or raises within about ``timeout_s`` + the hedge delays."""
+        answers: queue.Queue[tuple[BaseException | None, Any]] = queue.Queue()
+
+        def one_copy() -> None:
+            try:
+                answers.put((None, self._post_once(body, method, key)))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                answers.put((exc, None))
+
+        launched = pending = 0
+        first_error: BaseException | None = None
+
+        def launch() -> None:
+            nonlocal launched, pending
+            threading.Thread(target=one_copy, name="liqrisk-rpc-hedge", daemon=True).start()
+            launched += 1
+            pending += 1
+
+        launch()
+        while True:
+            can_hedge = launched < self.max_in_flight
+            try:
+                error, reply = answers.get(timeout=self._hedge_delay_s(key) if can_hedge else None)
+            except queue.Empty:
+                self._count(hedges=1)
+                launch()
+                continue
+            pending -= 1
+            if error is None:
+                return reply
+            if isinstance(error, RpcError):
+                raise error  # the node's definitive answer: no point waiting for the copies
+            first_error = first_error or error
+            if pending == 0:
+                raise first_error
+
+    def _post_once(self, body: str, method: str, key: str) -> Any:
+        """One HTTP attempt: the decoded JSON reply, or :class:`_Transient` / :class:`RpcError`."""
+        if self._limiter is not None:
+            waited = self._limiter.acquire()
+            with self._lock:
+                self.stats.throttle_wait_s += waited
+        self._count(http_requests=1)
+        started = time.monotonic()
         try:
             resp = self._session.post(self._url, data=body, timeout=self.timeout_s)
+            content = resp.content  # already read (not streamed); a body cut short raised above
         except requests.Timeout:
             raise _Transient("timeout", f"no answer within {self.timeout_s}s") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            raise _Transient("truncated", f"reply body cut short ({type(exc).__name__})") from None
         except requests.ConnectionError as exc:
             # The exception text contains the URL path: keep only its type.
             raise _Transient("connection", f"connection error ({type(exc).__name__})") from None
         except requests.RequestException as exc:
             raise RpcError(f"{method} at {self.masked_url}: {type(exc).__name__}",
-                           method=method, kind="connection") from None
+                           method=key, kind="connection") from None
         if resp.status_code in RETRYABLE_HTTP_STATUS:
             raise _Transient("http", f"HTTP {resp.status_code}", http_status=resp.status_code,
                              retry_after_s=_retry_after_s(resp.headers.get("Retry-After")))
+        try:
+            reply = json.loads(content)
+        except ValueError:
+            reply = None
+            if resp.status_code < 400:
+                raise _Transient("protocol", "reply is not JSON") from None
         if resp.status_code >= 400:
             # Some providers answer a JSON-RPC error with a 4xx status: surface it as such.
-            try:
-                reply = resp.json()
-            except ValueError:
-                reply = None
             if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
                 err = reply["error"]
                 code, msg = err.get("code"), str(err.get("message", ""))
@@ -530,14 +657,15 @@ class HttpTransport:
                     raise _Transient("rpc", f"error {code}: {msg}", code=code, rpc_message=msg,
                                      data=err.get("data"), http_status=resp.status_code)
                 raise RpcError(f"{method} at {self.masked_url}: HTTP {resp.status_code}, "
-                               f"error {code}: {msg}", method=method, kind="rpc", code=code,
+                               f"error {code}: {msg}", method=key, kind="rpc", code=code,
                                rpc_message=msg, data=err.get("data"), http_status=resp.status_code)
             raise RpcError(f"{method} at {self.masked_url}: HTTP {resp.status_code}",
-                           method=method, kind="http", http_status=resp.status_code)
-        try:
-            return resp.json()
-        except ValueError:
-            raise _Transient("protocol", "reply is not JSON") from None
+                           method=key, kind="http", http_status=resp.status_code)
+        elapsed = time.monotonic() - started
+        with self._lock:
+            previous = self._latency_s.get(key)
+            self._latency_s[key] = elapsed if previous is None else 0.8 * previous + 0.2 * elapsed
+        return reply
 
     def _result_or_raise(self, reply: dict[str, Any], method: str) -> Any:
         err = reply.get("error")
@@ -545,13 +673,13 @@ class HttpTransport:
             if "result" not in reply:
                 raise _Transient("protocol", "reply has neither result nor error")
             return reply["result"]
-        if not isinstance(err, dict):
-            err = {"code": None, "message": str(err)}
+        if not isinstance(err, dict) or not isinstance(err.get("code", 0), int):
+            raise _Transient("protocol", "malformed JSON-RPC error object")
         code, msg, data = err.get("code"), str(err.get("message", "")), err.get("data")
         if _is_retryable_rpc_error(code, msg):
             raise _Transient("rpc", f"error {code}: {msg}", code=code, rpc_message=msg, data=data)
         raise RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
-                       method=method, kind="rpc", code=code, rpc_message=msg, data=data)
+                       method=method.split(":", 1)[-1], kind="rpc", code=code, rpc_message=msg, data=data)
 
 
 def _retry_after_s(header: str | None) -> float | None:

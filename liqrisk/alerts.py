@@ -9,9 +9,17 @@ Rules (thresholds in :class:`AlertConfig`):
 - ``cascade``: the cascade at an initial driver drawdown of ``drawdown`` liquidates at least
   ``cascade_usd`` of debt (the grid row nearest to ``drawdown``; the caller runs that point).
 
-The webhook gets one JSON document (``{"liqrisk_alerts": 1, "run_id", "block_number", "alerts":
-[...]}``) via ``urllib`` with a timeout. Delivery failures are logged and returned, never raised:
-a dead webhook must not kill a scheduled run.
+Webhook payloads (:func:`alert_payload`), posted by the caller (``liqrisk report``), never from
+inside report writing:
+
+- ``plain``: ``{"liqrisk_alerts": 1, "run_id", "chain_id", "block_number", "driver", "alerts": [...]}``;
+- ``slack``: Slack's incoming-webhook shape ``{"text": <one-line summary>, "blocks": [header,
+  one section per alert, context]}`` (Block Kit: mrkdwn sections <= 3,000 characters, <= 50
+  blocks) — also accepted by Mattermost and Discord's ``/slack`` endpoints;
+- ``auto`` (default): ``slack`` for ``hooks.slack.com`` URLs, else ``plain``.
+
+:func:`post_webhook` POSTs via ``urllib`` with a timeout. Delivery failures are logged and
+returned, never raised: a dead webhook must not kill a scheduled run.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from risk.frames import human_usd
 
 if TYPE_CHECKING:
     from risk.bands import BandReport
@@ -44,6 +54,7 @@ class AlertConfig(BaseModel):
     drawdown: float = Field(default=0.20, gt=0, lt=1, description="initial driver drawdown tested, fraction")
     cascade_usd: float = Field(default=50e6, ge=0, description="liquidated debt that triggers the alert, USD")
     webhook_url: str | None = None
+    webhook_format: Literal["auto", "plain", "slack"] = "auto"
     timeout_s: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("webhook_url")
@@ -110,6 +121,50 @@ def cascade_alerts(table: "CascadeTable", config: AlertConfig) -> list[Alert]:
     )]
 
 
+WebhookFormat = Literal["auto", "plain", "slack"]
+SLACK_MAX_BLOCKS = 50
+SLACK_MAX_TEXT = 3000
+
+
+def resolve_format(url: str, fmt: WebhookFormat = "auto") -> Literal["plain", "slack"]:
+    """``auto``: Slack's shape for a ``hooks.slack.com`` URL, else the plain one."""
+    if fmt != "auto":
+        return fmt
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(url).hostname or "").lower()
+    return "slack" if host == "hooks.slack.com" or host.endswith(".hooks.slack.com") else "plain"
+
+
+def alert_payload(alerts: "list[Alert] | tuple[Alert, ...]", *, run_id: str, chain_id: int, block_number: int,
+                  driver: str, fmt: Literal["plain", "slack"] = "plain") -> dict[str, Any]:
+    """The JSON document posted for ``alerts`` (see the module docstring for the shapes)."""
+    plain = {"liqrisk_alerts": 1, "run_id": run_id, "chain_id": chain_id, "block_number": block_number,
+             "driver": driver, "alerts": [a.as_dict() for a in alerts]}
+    if fmt == "plain":
+        return plain
+    worst = "critical" if any(a.severity == "critical" for a in alerts) else "warning"
+    n = len(alerts)
+    head = f"liqrisk: {n} {worst} alert{'s' if n != 1 else ''} — {driver}, block {block_number:,} (chain {chain_id})"
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}]
+    room = SLACK_MAX_BLOCKS - 3  # header, a possible "more" line, context
+    for a in alerts[:room]:
+        mark = ":rotating_light:" if a.severity == "critical" else ":warning:"
+        text = f"{mark} *{a.severity.upper()}* `{a.kind}`\n{_slack_escape(a.message)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_MAX_TEXT]}})
+    if n > room:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {n - room} more in the report"}})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"run `{run_id}` · chain {chain_id} · block {block_number:,} · liqrisk"}]})
+    summary = head + ": " + "; ".join(a.message for a in alerts[:3]) + (" …" if n > 3 else "")
+    return {"text": summary[:SLACK_MAX_TEXT], "blocks": blocks}
+
+
+def _slack_escape(text: str) -> str:
+    """Slack mrkdwn reserves &, < and > (links, mentions)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @dataclass(frozen=True)
 class Delivery:
     ok: bool
@@ -138,12 +193,5 @@ def post_webhook(url: str, payload: dict[str, Any], *, timeout_s: float = 5.0) -
     return Delivery(False, status, error)
 
 
-def human_usd(usd: float) -> str:
-    """``12.3M`` style amount (no $)."""
-    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(usd) >= scale:
-            return f"{usd / scale:,.1f}{unit}"
-    return f"{usd:,.0f}"
-
-
-__all__ = ["Alert", "AlertConfig", "Delivery", "WEBHOOK_ENV", "band_alerts", "cascade_alerts", "human_usd", "post_webhook"]
+__all__ = ["Alert", "AlertConfig", "Delivery", "WEBHOOK_ENV", "WebhookFormat", "alert_payload", "band_alerts",
+           "cascade_alerts", "human_usd", "post_webhook", "resolve_format"]

@@ -1,21 +1,32 @@
-"""PNG charts for reports (matplotlib, Agg, no pyplot global state).
+"""Report charts: PNGs (matplotlib, Agg, no pyplot global state) for Markdown and mail, and
+interactive figures (plotly) for the HTML report.
+
+PNG (each takes library results and a path, writes the PNG and returns the path):
 
 - :func:`liquidation_map_png`: collateral at risk per price bucket, stacked by venue, spot
   marked, detected bands shaded, short-side (above spot) buckets hatched.
 - :func:`cascade_png`: final vs initial drawdown; liquidated and bad-debt USD per drawdown.
 - :func:`monte_carlo_png`: distribution of liquidated debt per path with LaR 95/99 marked,
-  and the bad-debt tail.
+  and the bad-debt tail (a panel only when some path leaves bad debt).
 - :func:`path_png`: a replayed path (returns of each moving asset) and what it liquidated.
 
-Every function takes library results and a path, writes the PNG and returns the path.
+Interactive (each returns a ``plotly.graph_objects.Figure``; hover and zoom come with plotly):
+
+- :func:`liquidation_map_figure`, :func:`cumulative_figure` ("liquidatable if the price
+  reaches X", per side), :func:`market_split_figure`, :func:`band_history_figure` (heatmap of
+  the bands over scheduled runs), :func:`cascade_figure`, :func:`monte_carlo_figure`,
+  :func:`path_figure`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from risk.bands import BandReport
     from risk.cascade import CascadeTable
 
@@ -84,6 +95,49 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
+@dataclass(frozen=True, eq=False)
+class MapBins:
+    """The liquidation map over its visible range, neighbouring buckets merged for drawing.
+
+    edges_usd : shape (n + 1,); collateral_usd, debt_usd : shape (n, n_venues); positions : (n,)
+    """
+
+    edges_usd: "np.ndarray"
+    collateral_usd: "np.ndarray"
+    debt_usd: "np.ndarray"
+    positions: "np.ndarray"
+
+
+def map_bins(bands: "BandReport", *, max_bars: int = 120) -> MapBins:
+    """Visible range: where the mass is (0.5%..99.5%), always spot +-10% and every band; about
+    ``max_bars`` bars (readable at a glance)."""
+    import numpy as np
+
+    m = bands.map
+    spot, edges = m.spot_usd, m.edges_usd
+    total = m.collateral_usd.sum(axis=1)
+    lo_i, hi_i = 0, total.size - 1
+    if total.sum() > 0:
+        cum = np.cumsum(total) / total.sum()
+        lo_i = int(np.searchsorted(cum, 0.005))
+        hi_i = int(np.searchsorted(cum, 0.995))
+    lo = min(edges[lo_i], spot * 0.9, *(b.low_usd for b in bands.bands))
+    hi = max(edges[min(hi_i + 1, edges.size - 1)], spot * 1.1, *(b.high_usd for b in bands.bands))
+    first = int(np.clip(np.searchsorted(edges, lo, side="right") - 1, 0, edges.size - 2))
+    last = int(np.clip(np.searchsorted(edges, hi, side="left"), first + 1, edges.size - 1))  # edge index
+    group = max(1, int(np.ceil((last - first) / max_bars)))
+    starts = np.arange(first, last, group)
+    stops = np.minimum(starts + group, last)
+    g_edges = np.append(edges[starts], edges[last])
+
+    def merged(values: "np.ndarray") -> "np.ndarray":
+        return np.add.reduceat(values[first:last], starts - first, axis=0)
+
+    pos = m.positions.sum(axis=1) if m.positions.ndim == 2 else m.positions
+    assert stops[-1] == last
+    return MapBins(g_edges, merged(m.collateral_usd), merged(m.debt_usd), merged(pos))
+
+
 @_no_mathtext
 def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str = "", max_labels: int = 4) -> Path:
     """Stacked bars of collateral (USD at spot) per liquidation-price bucket, by venue."""
@@ -93,27 +147,9 @@ def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str 
 
     m = bands.map
     spot = m.spot_usd
-    coll = m.collateral_usd  # (n_bins, n_venues)
-    total = coll.sum(axis=1)
-    edges = m.edges_usd
-    # Visible range: where the mass is (0.5%..99.5%), always spot +-10% and every band.
-    lo_i, hi_i = 0, total.size - 1
-    if total.sum() > 0:
-        cum = np.cumsum(total) / total.sum()
-        lo_i = int(np.searchsorted(cum, 0.005))
-        hi_i = int(np.searchsorted(cum, 0.995))
-    lo = min(edges[lo_i], spot * 0.9, *(b.low_usd for b in bands.bands))
-    hi = max(edges[min(hi_i + 1, edges.size - 1)], spot * 1.1, *(b.high_usd for b in bands.bands))
-    lo, hi = max(lo, edges[0]), min(hi, edges[-1])
-    inside = (edges[:-1] >= lo) & (edges[1:] <= hi)
-    idx = np.flatnonzero(inside)
-    # Merge neighbouring bins so about 120 bars are drawn (readable at a glance).
-    group = max(1, int(np.ceil(idx.size / 120)))
-    start = idx[0] if idx.size else 0
-    n_groups = int(np.ceil(idx.size / group)) if idx.size else 0
-    g_edges = edges[start + np.arange(n_groups + 1) * group] if n_groups else np.array([lo, hi])
-    g_coll = np.add.reduceat(coll[start:start + n_groups * group], np.arange(0, n_groups * group, group), axis=0) \
-        if n_groups else np.zeros((0, coll.shape[1]))
+    view = map_bins(bands, max_bars=120)
+    g_edges, g_coll, n_groups = view.edges_usd, view.collateral_usd, view.edges_usd.size - 1
+    lo, hi = g_edges[0], g_edges[-1]
     centers = g_edges[:-1] + np.diff(g_edges) / 2
 
     fig = _figure(11, 5.6)
@@ -221,15 +257,28 @@ def cascade_png(table: "CascadeTable", path: str | Path, *, subtitle: str = "") 
 @_no_mathtext
 def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "") -> Path:
     """Histogram of liquidated debt per path (with and without cascade impact), LaR marked;
-    right panel: bad debt per path with its VaR."""
+    right panel (only when some path leaves bad debt): bad debt per path with its VaR."""
+    return _save(monte_carlo_matplotlib(run, subtitle=subtitle), path)
+
+
+@_no_mathtext
+def monte_carlo_matplotlib(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
+    """The matplotlib Figure behind :func:`monte_carlo_png`."""
     import numpy as np
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     res = run.result
     endo, summary = res.endogenous, res.endogenous_summary
+    bad = endo.bad_debt_usd
+    has_bad_debt = bool(bad.max() > 0)
     fig = _figure(12, 4.8)
-    ax1, ax2 = fig.subplots(1, 2, width_ratios=[2, 1])
-    for ax in (ax1, ax2):
+    # The bad-debt panel only when some path leaves bad debt: an empty half-figure says less
+    # than one line in the title.
+    if has_bad_debt:
+        ax1, ax2 = fig.subplots(1, 2, width_ratios=[2, 1])
+    else:
+        ax1, ax2 = fig.add_subplot(), None
+    for ax in (ax1, ax2) if ax2 is not None else (ax1,):
         _style(ax)
         ax.xaxis.set_major_formatter(FuncFormatter(usd_short))
         ax.set_ylabel("Paths")
@@ -255,28 +304,25 @@ def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "
     ax1.set_title(f"Liquidations-at-Risk — mean {usd_short(summary.mean_liquidated_usd)}, "
                   f"P(any liquidation) {summary.prob_any_liquidation:.0%}", fontsize=10)
     ax1.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.78))
-    bad = endo.bad_debt_usd
-    if bad.max() > 0:
+    if ax2 is not None:
         ax2.hist(bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
         ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
         share = float(np.mean(bad > 0))
         ax2.text(0.97, 0.95, f"{share:.1%} of paths leave bad debt", transform=ax2.transAxes, ha="right",
                  va="top", fontsize=8.5, color="#555555")
+        ax2.set_xlabel("Bad debt per path (USD)")
+        ax2.set_title(f"Bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, "
+                      f"99% {usd_short(summary.bad_debt_var_99_usd)}", fontsize=10)
     else:
-        ax2.set_xticks([])
-        ax2.set_yticks([])
-        ax2.text(0.5, 0.5, "no bad debt on any path", transform=ax2.transAxes, ha="center", va="center",
-                 fontsize=10, color="#555555")
-    ax2.set_xlabel("Bad debt per path (USD)")
-    ax2.set_title(f"Bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, "
-                  f"99% {usd_short(summary.bad_debt_var_99_usd)}", fontsize=10)
+        ax1.text(0.99, 0.62, "no bad debt on any path", transform=ax1.transAxes, ha="right", va="center",
+                 fontsize=9, color="#555555", bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#cccccc"))
     model = MODEL_LABELS.get(run.model, run.model)
     days = f"{run.horizon_days:g} day" + ("" if run.horizon_days == 1 else "s")
     fig.suptitle(f"Monte Carlo: {model}, {days}, {res.n_paths:,} paths", fontsize=13,
                  fontweight="bold")
     if subtitle:
         fig.supxlabel(subtitle, fontsize=8, color="#555555")
-    return _save(fig, path)
+    return fig
 
 
 @_no_mathtext
@@ -325,4 +371,301 @@ def path_png(run: "PathRun", symbols: tuple[str, ...], driver: str, path: str | 
     return _save(fig, path)
 
 
-__all__ = ["cascade_png", "liquidation_map_png", "monte_carlo_png", "path_png", "usd_price", "usd_short"]
+
+# ------------------------------------------------------------------------- interactive (plotly)
+
+PLOT_FONT = dict(family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif", size=12, color="#222")
+SIDE_COLORS = {"long": "#C2185B", "short": "#2F6FED"}
+
+
+def _layout(title: str, subtitle: str = "", **kw: Any) -> dict[str, Any]:
+    text = f"<b>{title}</b>" + (f"<br><span style='font-size:11px;color:#666'>{subtitle}</span>" if subtitle else "")
+    # Legend under the plot: at the top it collides with the subtitle and the spot label.
+    base: dict[str, Any] = dict(title=dict(text=text, x=0.01, xanchor="left"), font=PLOT_FONT, template="plotly_white",
+                                margin=dict(l=70, r=30, t=75, b=120), hovermode="x unified", height=480,
+                                legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0,
+                                            traceorder="normal"))
+    base.update(kw)
+    return base
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go
+
+    return go
+
+
+def liquidation_map_figure(bands: "BandReport", *, subtitle: str = "", max_bars: int = 160) -> Any:
+    """Collateral (USD at spot) per liquidation-price bucket, stacked by venue; spot and bands marked."""
+    import numpy as np
+
+    go = _go()
+    m = bands.map
+    view = map_bins(bands, max_bars=max_bars)
+    e = view.edges_usd
+    centers, widths = (e[:-1] + e[1:]) / 2, np.diff(e)
+    ranges = [f"{usd_price(a)}–{usd_price(b)}" for a, b in zip(e[:-1], e[1:])]
+    fig = go.Figure()
+    for v, venue in enumerate(m.venues):
+        coll = view.collateral_usd[:, v]
+        if not coll.any():
+            continue
+        side = np.where(centers < m.spot_usd, "long (liquidated on a fall)", "short (liquidated on a rise)")
+        fig.add_bar(x=centers, y=coll, width=widths, name=VENUE_LABELS.get(venue, venue),
+                    marker=dict(color=VENUE_COLORS.get(venue, "#777"), line=dict(width=0)),
+                    customdata=np.stack([ranges, view.debt_usd[:, v], side], axis=1),
+                    hovertemplate="%{customdata[0]}: %{y:$,.0f} collateral, %{customdata[1]:$,.0f} debt"
+                                  "<br>%{customdata[2]}<extra>%{fullData.name}</extra>")
+    for b in sorted(bands.bands, key=lambda b: b.collateral_usd, reverse=True):
+        fig.add_vrect(x0=b.low_usd, x1=b.high_usd, fillcolor="#F5B700", opacity=0.16, line_width=0, layer="below")
+    fig.add_vline(x=m.spot_usd, line=dict(color="black", dash="dash", width=1.3),
+                  annotation=dict(text=f"spot {usd_price(m.spot_usd)}", font=dict(size=11)), annotation_position="top")
+    now = f"; liquidatable now: {usd_short(m.now_collateral_usd)}" if m.now_collateral_usd > 0 else ""
+    fig.update_layout(**_layout(f"{m.symbol} liquidation map", subtitle + now, barmode="stack", bargap=0,
+                                xaxis=dict(title=f"{m.symbol} liquidation price (USD; other prices at spot)", tickprefix="$",
+                                           tickformat=",.0f"),
+                                yaxis=dict(title="Collateral liquidatable (USD at spot)", tickprefix="$", tickformat="~s")))
+    return fig
+
+
+@dataclass(frozen=True, eq=False)
+class CumulativeCurve:
+    """What is liquidatable if the price reaches ``price_usd`` (one side, moving away from spot).
+
+    price_usd : shape (n,), from spot outwards (falling for ``long``, rising for ``short``);
+    collateral_usd, debt_usd, positions : cumulative totals at that price, including the positions
+    liquidatable already (at spot). Resolution: the liquidation map's buckets.
+    """
+
+    symbol: str
+    side: str
+    price_usd: "np.ndarray"
+    collateral_usd: "np.ndarray"
+    debt_usd: "np.ndarray"
+    positions: "np.ndarray"
+
+
+def cumulative_liquidatable(bands: "BandReport") -> tuple[CumulativeCurve, CumulativeCurve]:
+    """(long, short) curves from the liquidation map. Long-side positions have their liquidation
+    price below spot and short-side ones above, so the map's buckets split at spot."""
+    import numpy as np
+
+    m = bands.map
+    e = m.edges_usd
+    coll, debt = m.collateral_usd.sum(axis=1), m.debt_usd.sum(axis=1)
+    pos = m.positions.sum(axis=1) if m.positions.ndim == 2 else m.positions
+    s = int(np.searchsorted(e, m.spot_usd * (1 - 1e-12)))  # first edge at/above spot: buckets < s are below
+    now = (m.now_collateral_usd, m.now_debt_usd, m.now_positions)
+
+    def curve(side: str, idx: "np.ndarray", prices: "np.ndarray") -> CumulativeCurve:
+        out = [np.concatenate([[base], base + np.cumsum(col[idx])]) for col, base in zip((coll, debt, pos), now)]
+        return CumulativeCurve(m.symbol, side, np.concatenate([[m.spot_usd], prices]), *out)
+
+    below = np.arange(s - 1, -1, -1)          # buckets from spot downwards
+    above = np.arange(s, e.size - 1)          # buckets from spot upwards
+    return curve("long", below, e[below]), curve("short", above, e[above + 1])
+
+
+def cumulative_figure(bands: "BandReport", *, subtitle: str = "") -> Any:
+    """Collateral liquidatable if the price reaches X: one curve per side, from spot outwards."""
+    import numpy as np
+
+    go = _go()
+    long_c, short_c = cumulative_liquidatable(bands)
+    view = map_bins(bands)
+    lo, hi = float(view.edges_usd[0]), float(view.edges_usd[-1])
+    fig = go.Figure()
+    for c, label in ((long_c, "price falls to X (long side)"), (short_c, "price rises to X (short side)")):
+        keep = (c.price_usd >= lo) & (c.price_usd <= hi)
+        move = c.price_usd[keep] / bands.map.spot_usd - 1
+        fig.add_scatter(x=c.price_usd[keep], y=c.collateral_usd[keep], name=label, mode="lines", line=dict(
+            color=SIDE_COLORS[c.side], width=2.2, shape="hv" if c.side == "short" else "vh"),
+            customdata=np.stack([move, c.debt_usd[keep], c.positions[keep]], axis=1),
+            hovertemplate="X = %{x:$,.0f} (%{customdata[0]:+.1%}): %{y:$,.0f} collateral, "
+                          "%{customdata[1]:$,.0f} debt, %{customdata[2]:,} positions<extra>%{fullData.name}</extra>")
+    fig.add_vline(x=bands.map.spot_usd, line=dict(color="black", dash="dash", width=1.2))
+    fig.update_layout(**_layout(f"Liquidatable if {bands.map.symbol} reaches X", subtitle,
+                                xaxis=dict(title=f"{bands.map.symbol} price X (USD; other prices at spot)", tickprefix="$",
+                                           tickformat=",.0f"),
+                                yaxis=dict(title="Collateral liquidatable (USD at spot, cumulative)", tickprefix="$",
+                                           tickformat="~s")))
+    return fig
+
+
+def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "") -> Any:
+    """Debt per market by how far the driver must move to liquidate it (a
+    :class:`risk.positions.MarketBreakdown` with ``within`` starting at 0)."""
+    import numpy as np
+
+    go = _go()
+    within = list(breakdown.within)
+    near = breakdown.debt_within_usd  # cumulative in ``within``
+    parts = np.diff(np.concatenate([np.zeros((len(breakdown), 1)), near], axis=1), axis=1)
+    rest = breakdown.debt_usd - near[:, -1]
+    labels = [f"{m} ({v})" for m, v in zip(breakdown.market_id, breakdown.venue)]
+    names = ["liquidatable now"] + [f"{a:.0%}–{b:.0%} {driver} move" for a, b in zip(within[:-1], within[1:])]
+    colors = ["#7f0000", "#C62828", "#F57C00", "#F5B700", "#9CCC65", "#26A69A"]
+    fig = go.Figure()
+    for k, name in enumerate(names):
+        fig.add_bar(y=labels, x=parts[:, k], name=name, orientation="h", marker_color=colors[k % len(colors)],
+                    hovertemplate="%{y}: %{x:$,.0f} debt<extra>" + name + "</extra>")
+    fig.add_bar(y=labels, x=rest, name=f"farther / never", orientation="h", marker_color="#CFD8DC",
+                hovertemplate="%{y}: %{x:$,.0f} debt<extra>farther or never</extra>")
+    fig.update_layout(**_layout(f"Debt per market by distance to liquidation ({driver} move, betas applied)", subtitle,
+                                barmode="stack", hovermode="closest", height=max(340, 200 + 42 * len(labels)),
+                                xaxis=dict(title="Debt (USD at spot)", tickprefix="$", tickformat="~s"),
+                                yaxis=dict(autorange="reversed", automargin=True)))
+    return fig
+
+
+@dataclass(frozen=True)
+class BandSnapshot:
+    """One run's bands for the history: ``bands`` = ((low_usd, high_usd, collateral_usd), ...)."""
+
+    label: str
+    block_number: int
+    spot_usd: float | None
+    bands: tuple[tuple[float, float, float], ...]
+
+
+def band_history_grid(history: "list[BandSnapshot]", n_prices: int = 80) -> tuple["np.ndarray", "np.ndarray"]:
+    """(price cell edges (n_prices + 1,), collateral per cell and run (n_prices, n_runs)): each band's
+    collateral spread evenly over its price range, cut by the cells."""
+    import numpy as np
+
+    lows = [b[0] for h in history for b in h.bands]
+    highs = [b[1] for h in history for b in h.bands]
+    if not lows:
+        return np.array([0.0, 1.0]), np.zeros((1, len(history)))
+    lo, hi = min(lows), max(highs)
+    pad = (hi - lo) * 0.05 or lo * 0.05 or 1.0
+    edges = np.linspace(lo - pad, hi + pad, n_prices + 1)
+    z = np.zeros((n_prices, len(history)))
+    for t, h in enumerate(history):
+        for low, high, coll in h.bands:
+            width = max(high - low, 1e-12)
+            overlap = np.clip(np.minimum(edges[1:], high) - np.maximum(edges[:-1], low), 0.0, None)
+            z[:, t] += coll * overlap / width
+    return edges, z
+
+
+def band_history_figure(history: "list[BandSnapshot]", *, symbol: str, subtitle: str = "") -> Any:
+    """Heatmap: liquidation bands (price, collateral) across scheduled runs, spot as a line."""
+    import numpy as np
+
+    go = _go()
+    edges, z = band_history_grid(history)
+    centers = (edges[:-1] + edges[1:]) / 2
+    x = [h.label for h in history]
+    fig = go.Figure()
+    fig.add_heatmap(x=x, y=centers, z=np.where(z > 0, z, np.nan), colorscale="YlOrRd", hoverongaps=False,
+                    colorbar=dict(title="USD", tickprefix="$", tickformat="~s"),
+                    customdata=np.array([[h.block_number for h in history]] * centers.size),
+                    hovertemplate="%{x} (block %{customdata:,})<br>" + symbol + " %{y:$,.0f}: %{z:$,.0f} collateral"
+                                  "<extra></extra>")
+    spots = [h.spot_usd for h in history]
+    if any(v is not None for v in spots):
+        fig.add_scatter(x=x, y=spots, mode="lines+markers", name="spot", line=dict(color="black", dash="dash", width=1.2),
+                        marker=dict(size=5), hovertemplate="%{x}: spot %{y:$,.2f}<extra></extra>")
+    runs = f"{len(history)} run" + ("" if len(history) == 1 else "s")
+    fig.update_layout(**_layout(f"{symbol} bands across scheduled runs ({runs})", subtitle, hovermode="closest",
+                                xaxis=dict(title="Run (UTC)", type="category"),
+                                yaxis=dict(title=f"{symbol} liquidation price (USD)", tickprefix="$", tickformat=",.0f")))
+    return fig
+
+
+def cascade_figure(table: "CascadeTable", *, subtitle: str = "") -> Any:
+    """Final vs initial drawdown (left) and liquidated / bad debt per initial drawdown (right)."""
+    from plotly.subplots import make_subplots
+
+    x = table.initial_drawdown
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("Drawdown after the cascade", "Liquidated debt and bad debt"))
+    lim = float(max(x.max(), table.final_drawdown.max(), 0.01)) if len(table) else 0.01
+    fig.add_scatter(x=[0, lim], y=[0, lim], mode="lines", name="no cascade (final = initial)",
+                    line=dict(color="#999", dash="dot"), hoverinfo="skip", row=1, col=1)
+    fig.add_scatter(x=x, y=table.final_drawdown, mode="lines+markers", name="final drawdown", line=dict(color="#C2185B"),
+                    customdata=table.amplification, row=1, col=1,
+                    hovertemplate="initial %{x:.0%} → final %{y:.2%} (×%{customdata:.3f})<extra></extra>")
+    fig.add_bar(x=x, y=table.liquidated_debt_usd, name="debt liquidated", marker_color="#2F6FED", row=1, col=2,
+                customdata=table.positions_hit, hovertemplate="%{x:.0%}: %{y:$,.0f} liquidated, %{customdata:,} positions"
+                                                              "<extra></extra>")
+    fig.add_bar(x=x, y=table.bad_debt_usd, name="bad debt", marker_color="#D84315", row=1, col=2,
+                hovertemplate="%{x:.0%}: %{y:$,.0f} bad debt<extra></extra>")
+    fig.update_layout(**_layout(f"{table.driver} cascade", subtitle, hovermode="closest", barmode="group",
+                                margin=dict(l=70, r=30, t=110, b=120)))
+    fig.update_xaxes(title=f"Initial {table.driver} drawdown", tickformat=".0%")
+    fig.update_yaxes(title=f"Final {table.driver} drawdown", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title="USD", tickprefix="$", tickformat="~s", row=1, col=2)
+    return fig
+
+
+def monte_carlo_figure(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
+    """Liquidated debt per path (with and without impact), LaR marked; a bad-debt panel only when
+    some path leaves bad debt."""
+    import numpy as np
+    from plotly.subplots import make_subplots
+
+    res = run.result
+    endo, summary = res.endogenous, res.endogenous_summary
+    bad = endo.bad_debt_usd
+    has_bad = bool(bad.max() > 0)
+    fig = make_subplots(rows=1, cols=2 if has_bad else 1, column_widths=[0.66, 0.34] if has_bad else None,
+                        horizontal_spacing=0.08)
+    hi = float(max(endo.liquidated_debt_usd.max(), res.exogenous.liquidated_debt_usd.max() if res.exogenous else 0, 1.0))
+    xbins = dict(start=0, end=hi * 1.02, size=hi * 1.02 / 40)
+    fig.add_histogram(x=endo.liquidated_debt_usd, xbins=xbins, name="with cascade impact", marker_color="#2F6FED",
+                      opacity=0.85, hovertemplate="%{x}: %{y} paths<extra>with impact</extra>", row=1, col=1)
+    if res.exogenous is not None:
+        fig.add_histogram(x=res.exogenous.liquidated_debt_usd, xbins=xbins, name="price paths only (no impact)",
+                          marker=dict(color="rgba(0,0,0,0)", line=dict(color="#333", width=1.2)),
+                          hovertemplate="%{x}: %{y} paths<extra>no impact</extra>", row=1, col=1)
+    for value, label, color in ((summary.lar_95_usd, "LaR 95%", "#F57C00"), (summary.lar_99_usd, "LaR 99%", "#C62828")):
+        fig.add_vline(x=value, line=dict(color=color, dash="dash", width=1.3), row=1, col=1,
+                      annotation=dict(text=f"{label} {usd_short(value)}", font=dict(color=color, size=11)))
+    if has_bad:
+        fig.add_histogram(x=bad, nbinsx=30, name="bad debt", marker_color="#D84315", row=1, col=2,
+                          hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
+        fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
+        fig.update_xaxes(title="Bad debt per path (USD)", tickprefix="$", tickformat="~s", row=1, col=2)
+        bad_text = (f"bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, 99% {usd_short(summary.bad_debt_var_99_usd)}"
+                    f" ({float(np.mean(bad > 0)):.1%} of paths)")
+    else:
+        bad_text = "no bad debt on any path"
+    model = MODEL_LABELS.get(run.model, run.model)
+    days = f"{run.horizon_days:g} day" + ("" if run.horizon_days == 1 else "s")
+    sub = (f"mean liquidated {usd_short(summary.mean_liquidated_usd)}, P(any) {summary.prob_any_liquidation:.0%}; "
+           f"{bad_text}" + (f" — {subtitle}" if subtitle else ""))
+    fig.update_layout(**_layout(f"Monte Carlo: {model}, {days}, {res.n_paths:,} paths", sub, barmode="overlay",
+                                hovermode="closest"))
+    fig.update_xaxes(title="Debt liquidated over the horizon, per path (USD)", tickprefix="$", tickformat="~s", row=1, col=1)
+    fig.update_yaxes(title="Paths (log scale)", type="log", dtick=1, row=1, col=1)
+    return fig
+
+
+def path_figure(run: "PathRun", symbols: tuple[str, ...], driver: str, *, title: str = "", subtitle: str = "") -> Any:
+    """Return of each moving asset along a replayed path (vs the snapshot's spot)."""
+    import numpy as np
+
+    go = _go()
+    prices = run.prices_usd[0]
+    returns = prices / prices[0] - 1.0
+    fig = go.Figure()
+    palette = ["#C2185B", "#2F6FED", "#00A57A", "#F57C00", "#6D4C41", "#8E6CC9"]
+    moving = [j for j in range(len(symbols)) if np.max(np.abs(returns[:, j])) > 1e-4]
+    for k, j in enumerate(sorted(moving, key=lambda j: (symbols[j] != driver, symbols[j]))):
+        fig.add_scatter(x=run.hours, y=returns[:, j], mode="lines", name=symbols[j] + (" (driver)" if symbols[j] == driver else ""),
+                        line=dict(color=palette[k % len(palette)], width=2.4 if symbols[j] == driver else 1.5),
+                        customdata=prices[:, j], hovertemplate="%{x:.1f} h: %{y:+.2%} (%{customdata:$,.2f})<extra>%{fullData.name}</extra>")
+    s = run.result.endogenous_summary
+    sub = f"debt liquidated {usd_short(s.mean_liquidated_usd)}, bad debt {usd_short(s.mean_bad_debt_usd)}" + (
+        f" — {subtitle}" if subtitle else "")
+    fig.update_layout(**_layout(title or "Replayed path", sub, xaxis=dict(title="Hours since the start"),
+                                yaxis=dict(title="Return vs the snapshot's spot", tickformat=".0%")))
+    return fig
+
+
+__all__ = ["BandSnapshot", "CumulativeCurve", "MapBins", "band_history_figure", "band_history_grid", "cascade_figure",
+           "cascade_png", "cumulative_figure", "cumulative_liquidatable", "liquidation_map_figure", "liquidation_map_png",
+           "map_bins", "market_split_figure", "monte_carlo_figure", "monte_carlo_png", "path_figure", "path_png", "usd_price",
+           "usd_short"]

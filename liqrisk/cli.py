@@ -757,7 +757,7 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
         config = ReportConfig(driver=first.driver.asset, betas=first.driver.betas, liquidity=first.liquidity,
                               monte_carlo=None, scenarios=tuple(scenario_files), seed=seed)
         with _progress_bars(quiet) as update:
-            folder, _doc = write_report(compute_report(loaded, config, progress=update), out, send_webhook=False)
+            folder, _doc = write_report(compute_report(loaded, config, progress=update), out)
         _say(quiet)(f"Report: {folder}")
 
 
@@ -826,12 +826,14 @@ def _scenario_text(sf: Any, loaded: Any, result: Any) -> str:
               help="...liquidates at least this much debt.")
 @click.option("--webhook-url", envvar="LIQRISK_WEBHOOK_URL", show_envvar=True, default=None,
               help="POST alerts here as JSON (failures are logged, not fatal).")
-@click.option("--no-charts", is_flag=True, help="Skip the PNG charts.")
+@click.option("--webhook-format", type=click.Choice(("auto", "plain", "slack")), default="auto", show_default=True,
+              help="Alert payload: plain JSON, or Slack's {text, blocks} (auto: slack for hooks.slack.com URLs).")
+@click.option("--no-charts", is_flag=True, help="Skip the PNG charts (report.html keeps its interactive charts).")
 @quiet_option
 def report(source: str, rpc_url: str | None, block: str | None, out: Path, driver: str, betas: tuple[str, ...],
            scenario_files: tuple[Path, ...], paths: int, seed: int | None, liquidity: str, every: str | None,
            max_runs: int | None, alert_band_within: float, alert_band_min_usd: float, alert_drawdown: float,
-           alert_cascade_usd: float, webhook_url: str | None, no_charts: bool, quiet: bool) -> None:
+           alert_cascade_usd: float, webhook_url: str | None, webhook_format: str, no_charts: bool, quiet: bool) -> None:
     """Write a risk report folder (JSON, Markdown, HTML, charts); once, or --every INTERVAL."""
     from pydantic import ValidationError
 
@@ -841,7 +843,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
 
     try:
         alerts = AlertConfig(band_within=alert_band_within, band_min_usd=alert_band_min_usd, drawdown=alert_drawdown,
-                             cascade_usd=alert_cascade_usd, webhook_url=webhook_url)
+                             cascade_usd=alert_cascade_usd, webhook_url=webhook_url, webhook_format=webhook_format)
         mc = MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7) if paths > 0 else None
     except ValidationError as exc:
         _fail(format_validation_error(exc, "report options"))
@@ -859,7 +861,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     _check_run_index(out / INDEX_NAME)
 
     def job() -> tuple[Path, Any]:
-        from liqrisk.report import ReportConfig, compute_report, write_report
+        from liqrisk.report import ReportConfig, band_history, compute_report, free_run_id, send_alerts, write_report
 
         loaded = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet)
         book = _book(loaded)
@@ -868,7 +870,10 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
                               monte_carlo=mc, scenarios=sfs, alerts=alerts, charts=not no_charts, seed=seed)
         with _progress_bars(quiet) as update:
             result = compute_report(loaded, config, progress=update)
-        folder, doc = write_report(result, out)
+        # The alerts go out first (the report records the delivery); write_report sends nothing.
+        run_id = free_run_id(out, loaded.snapshot.block_number)
+        webhook = send_alerts(result, run_id)
+        folder, doc = write_report(result, out, run_id=run_id, webhook=webhook, history=band_history(index, driver))
         _print_report_summary(doc, folder, quiet)
         return folder, doc
 
@@ -1275,7 +1280,7 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
                                   scenarios=(sf,), seed=seed)
             with _progress_bars(quiet) as update:
                 result = compute_report(loaded, config, progress=update)
-            folder, doc = write_report(result, out, send_webhook=False)
+            folder, doc = write_report(result, out)
     except (DevnetError, RpcError) as exc:
         _fail(f"demo: devnet failed: {exc}")
     say("devnet stopped")

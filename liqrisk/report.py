@@ -1,13 +1,16 @@
-"""Risk reports: one folder per run with report.json, report.md, a self-contained report.html and
-PNG charts.
+"""Risk reports: one folder per run with report.json, report.md (PNG charts), and report.html
+(interactive plotly charts, plotly.js inlined once, so the page works offline).
 
 - :func:`compute_report` runs the analysis on a loaded snapshot (pure computation): liquidation
-  bands of the driver, the cascade grid, a Monte Carlo (LaR / bad-debt VaR), any scenario files,
-  and the alerts.
+  bands of the driver, the positions view and its per-market breakdown, the cascade grid, a
+  Monte Carlo (LaR / bad-debt VaR), any scenario files, and the alerts.
 - :func:`report_document` turns the results into :class:`ReportDoc`, the pydantic model whose JSON
   schema is ``docs/report.schema.json`` (``python -m liqrisk.report --schema`` rewrites it).
+- :func:`send_alerts` posts the alerts to the configured webhook; the *caller* does it (the CLI's
+  report job), then hands the delivery to :func:`write_report` to be recorded.
 - :func:`write_report` writes everything into a temporary folder next to the target and renames
-  it into place, so a reader (or a crash) never sees half a report.
+  it into place, so a reader (or a crash) never sees half a report. It sends nothing.
+- :func:`band_history` reads the bands of earlier runs through the run index (the heatmap).
 
 USD amounts are valued at the prices where each liquidation happened (cascade / Monte Carlo) or at
 spot (bands, snapshot totals). Fractions are plain (0.2 = 20%).
@@ -30,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from liqrisk.alerts import Alert, AlertConfig, band_alerts, cascade_alerts, human_usd, post_webhook
+from liqrisk.alerts import Alert, AlertConfig, alert_payload, band_alerts, cascade_alerts, post_webhook, resolve_format
+from risk.frames import finite_or_none, usd as _usd
 from chain.files import write_atomic
 from liqrisk.errors import LiqriskUserError
 from liqrisk.run import ScenarioResult, run_scenario
@@ -41,13 +45,23 @@ if TYPE_CHECKING:
     from risk.bands import Band, BandReport
     from risk.cascade import CascadeTable
     from risk.montecarlo import RiskSummary
+    from risk.positions import MarketBreakdown, PositionTable
 
-SCHEMA_VERSION = 1
+    from liqrisk.charts import BandSnapshot
+    from liqrisk.schedule import RunIndex
+
+SCHEMA_VERSION = 2
+"""2: per-market breakdown (``markets``) and the at-risk positions (``at_risk``)."""
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
 DEFAULT_BETAS: dict[str, float] = {"wstETH": 1.0, "stETH": 1.0, "weETH": 1.0, "WBTC": 0.8, "cbBTC": 0.8}
 """Betas to an ETH driver used when none are given (an assumption, stated in every report)."""
 DEFAULT_DRAWDOWNS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 13))
 SUMMARY_DRAWDOWNS: tuple[float, ...] = (0.10, 0.20, 0.30)
+MARKET_WITHIN: tuple[float, ...] = (0.0, 0.10, 0.20, 0.30)
+"""Driver moves (fractions) at which each market's debt near liquidation is reported."""
+TOP_POSITIONS = 20
+HISTORY_RUNS = 48
+"""Earlier runs drawn in the band-history heatmap (newest kept)."""
 
 
 # ------------------------------------------------------------------------------- JSON model
@@ -197,9 +211,43 @@ class AlertThresholdsDoc(_Doc):
 
 class WebhookDoc(_Doc):
     url: str = Field(description="masked")
+    format: Literal["plain", "slack"] = Field(description="payload shape posted")
     delivered: bool
     status: int | None
     error: str | None
+
+
+class PositionDoc(_Doc):
+    account: str
+    market_id: str
+    venue: str
+    health_factor: float | None = Field(description="at spot; null without debt")
+    collateral_usd: float
+    debt_usd: float
+    main_collateral: str
+    main_debt: str
+    side: Literal["now", "long", "short", "never"] = Field(
+        description="under the driver move with betas: now = liquidatable, long = on a fall, short = on a rise")
+    move_to_liquidation: float | None = Field(description="signed driver return at which HF reaches 1; null for never")
+    driver_price_at_liquidation_usd: float | None
+
+
+class AtRiskDoc(_Doc):
+    within: float = Field(description="driver move (fraction) that defines 'at risk': the alert drawdown")
+    positions: int = Field(description="positions liquidated by a driver move of at most `within`")
+    debt_usd: float
+    collateral_usd: float
+    top: list[PositionDoc] = Field(description="the largest at-risk positions by debt, at most 20")
+
+
+class MarketRiskDoc(_Doc):
+    market_id: str
+    venue: str
+    positions: int = Field(description="positions with debt")
+    collateral_usd: float
+    debt_usd: float
+    min_health_factor: float | None
+    debt_within_usd: dict[str, float] = Field(description="debt liquidated by a driver move of at most the key ('0%' = now)")
 
 
 class SummaryDoc(_Doc):
@@ -212,7 +260,7 @@ class SummaryDoc(_Doc):
 class ReportDoc(_Doc):
     """report.json (schema ``docs/report.schema.json``)."""
 
-    schema_version: Literal[1]
+    schema_version: Literal[2]
     run_id: str
     generated_at: str = Field(description="ISO 8601 UTC")
     liqrisk_version: str
@@ -223,13 +271,15 @@ class ReportDoc(_Doc):
     liquidity: dict[str, str]
     summary: SummaryDoc
     bands: BandsDoc
+    markets: list[MarketRiskDoc] = Field(description="per market, book order")
+    at_risk: AtRiskDoc
     cascade: CascadeDoc
     monte_carlo: MonteCarloDoc | None
     scenarios: list[ScenarioDoc]
     alerts: list[AlertDoc]
     alert_thresholds: AlertThresholdsDoc
     webhook: WebhookDoc | None
-    charts: dict[str, str] = Field(description="chart name -> PNG file in the run folder")
+    charts: dict[str, str] = Field(description="chart name -> PNG file in the run folder (report.html draws its own)")
     warnings: list[str]
 
 
@@ -279,6 +329,9 @@ class ReportResult:
     scenarios: tuple[ScenarioResult, ...]
     alerts: tuple[Alert, ...]
     warnings: tuple[str, ...]
+    positions: "PositionTable"
+    """borrowers under the driver move with the report's betas (closest to liquidation first)"""
+    markets: "MarketBreakdown"
 
 
 def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: ProgressFn | None = None) -> ReportResult:
@@ -319,15 +372,18 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
     alerts = [*band_alerts(bands, config.alerts)]
     assert core.cascade is not None
     alerts += cascade_alerts(core.cascade, config.alerts)
-    return ReportResult(loaded, config, bands, core, mc, tuple(results), tuple(alerts), tuple(warnings))
+    from risk.positions import market_breakdown, position_table
+
+    positions = position_table(book, config.driver, betas).sorted_by_distance()
+    markets = market_breakdown(positions, within=MARKET_WITHIN)
+    return ReportResult(loaded, config, bands, core, mc, tuple(results), tuple(alerts), tuple(warnings), positions,
+                        markets)
 
 
 # ---------------------------------------------------------------------------- JSON document
 
 
-def _num(x: float) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+_num = finite_or_none
 
 
 def band_doc(band: "Band") -> BandDoc:
@@ -436,6 +492,44 @@ def pct_key(d: float) -> str:
     return f"{d:.0%}"
 
 
+def markets_doc(breakdown: "MarketBreakdown") -> list[MarketRiskDoc]:
+    return [MarketRiskDoc(market_id=str(breakdown.market_id[i]), venue=str(breakdown.venue[i]),
+                          positions=int(breakdown.positions[i]), collateral_usd=float(breakdown.collateral_usd[i]),
+                          debt_usd=float(breakdown.debt_usd[i]), min_health_factor=_num(breakdown.min_health_factor[i]),
+                          debt_within_usd={pct_key(w): float(breakdown.debt_within_usd[i, k])
+                                           for k, w in enumerate(breakdown.within)})
+            for i in range(len(breakdown))]
+
+
+def position_doc(table: "PositionTable", i: int) -> PositionDoc:
+    return PositionDoc(
+        account=str(table.account[i]), market_id=str(table.market_id[i]), venue=str(table.venue[i]),
+        health_factor=_num(table.health_factor[i]), collateral_usd=float(table.collateral_usd[i]),
+        debt_usd=float(table.debt_usd[i]), main_collateral=str(table.main_collateral[i]), main_debt=str(table.main_debt[i]),
+        side=str(table.side[i]),  # type: ignore[arg-type]
+        move_to_liquidation=_num(table.move_to_liquidation[i]),
+        driver_price_at_liquidation_usd=_num(table.driver_price_at_liquidation_usd[i]),
+    )
+
+
+def at_risk_table(positions: "PositionTable", within: float, top: int = TOP_POSITIONS) -> "PositionTable":
+    """Positions a driver move of at most ``within`` liquidates, largest debt first, at most ``top``."""
+    import numpy as np
+
+    near = positions.take(np.flatnonzero(positions.distance <= within))
+    return near.take(np.argsort(-near.debt_usd, kind="stable")[:top])
+
+
+def at_risk_doc(positions: "PositionTable", within: float) -> AtRiskDoc:
+    import numpy as np
+
+    near = positions.distance <= within
+    top = at_risk_table(positions, within)
+    return AtRiskDoc(within=within, positions=int(near.sum()), debt_usd=float(positions.debt_usd[near].sum()),
+                     collateral_usd=float(positions.collateral_usd[near].sum()),
+                     top=[position_doc(top, i) for i in range(len(top))])
+
+
 def report_document(result: ReportResult, run_id: str, charts: dict[str, dict[str, str]] | None = None,
                     webhook: WebhookDoc | None = None, generated_at: datetime | None = None) -> ReportDoc:
     """The report.json model. ``charts``: ``{"": {name: file}, scenario_index: {...}}``."""
@@ -461,7 +555,8 @@ def report_document(result: ReportResult, run_id: str, charts: dict[str, dict[st
             lar_99_usd=mc.result.endogenous_summary.lar_99_usd if mc is not None else None,
             bad_debt_var_99_usd=mc.result.endogenous_summary.bad_debt_var_99_usd if mc is not None else None,
         ),
-        bands=bands_doc(result.bands), cascade=cascade_doc(table),
+        bands=bands_doc(result.bands), markets=markets_doc(result.markets),
+        at_risk=at_risk_doc(result.positions, cfg.drawdown), cascade=cascade_doc(table),
         monte_carlo=monte_carlo_doc(result.monte_carlo) if result.monte_carlo is not None else None,
         scenarios=[scenario_doc(s, charts.get(str(k), {})) for k, s in enumerate(result.scenarios)],
         alerts=[AlertDoc(**a.as_dict()) for a in result.alerts],
@@ -525,23 +620,95 @@ def _liquidity_line(liquidity: Sequence[tuple[str, str]] | Mapping[str, str]) ->
     return ", ".join(kinds) if kinds else "none"
 
 
+def render_figures(result: ReportResult, history: "Sequence[BandSnapshot]" = ()) -> dict[str, Any]:
+    """The interactive charts of report.html: ``{chart key: plotly Figure}``; keys are the PNG
+    stems (``liquidation_map``, ``scenario_01_path``, ...) plus ``cumulative``, ``market_split`` and
+    ``band_history`` (``history``: earlier runs, oldest first; this run is appended)."""
+    from liqrisk import charts
+
+    sub = result.loaded.block_line
+    out: dict[str, Any] = {
+        "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub),
+        "cumulative": charts.cumulative_figure(result.bands, subtitle=sub),
+        "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub),
+        "band_history": charts.band_history_figure([*history, current_band_snapshot(result)],
+                                                   symbol=result.config.driver),
+    }
+    assert result.core.cascade is not None
+    liq = _liquidity_line(result.core.liquidity)
+    out["cascade"] = charts.cascade_figure(result.core.cascade, subtitle=f"{sub}; liquidity: {liq}")
+    if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
+        out["monte_carlo"] = charts.monte_carlo_figure(result.monte_carlo.monte_carlo, subtitle=sub)
+    for k, s in enumerate(result.scenarios):
+        stem = f"scenario_{k + 1:02d}"
+        if s.cascade is not None:
+            out[f"{stem}_cascade"] = charts.cascade_figure(s.cascade, subtitle=s.name)
+        if s.path is not None:
+            out[f"{stem}_path"] = charts.path_figure(s.path, s.path.result.symbols, s.driver, title=s.name, subtitle=sub)
+        if s.monte_carlo is not None:
+            out[f"{stem}_monte_carlo"] = charts.monte_carlo_figure(s.monte_carlo, subtitle=s.name)
+        if s.bands is not None and s.driver != result.config.driver:
+            out[f"{stem}_liquidation_map"] = charts.liquidation_map_figure(s.bands, subtitle=s.name)
+    return out
+
+
+def current_band_snapshot(result: ReportResult, label: str = "this run") -> "BandSnapshot":
+    from liqrisk.charts import BandSnapshot
+
+    return BandSnapshot(label, result.loaded.snapshot.block_number, result.bands.map.spot_usd,
+                        tuple((b.low_usd, b.high_usd, b.collateral_usd) for b in result.bands.bands))
+
+
+def band_history(index: "RunIndex", driver: str, *, limit: int = HISTORY_RUNS) -> list["BandSnapshot"]:
+    """Bands of the last ``limit`` successful runs of ``driver`` in the run index, oldest first:
+    every band from each run's report.json, or the index's biggest band when that file is gone."""
+    from liqrisk.charts import BandSnapshot
+
+    out: list[BandSnapshot] = []
+    for run in index.runs(limit * 4):
+        if run.status != "ok" or run.driver != driver or run.block_number is None:
+            continue
+        bands: tuple[tuple[float, float, float], ...] = ()
+        spot = run.spot_usd
+        try:
+            doc = json.loads((Path(run.folder or "") / "report.json").read_text())
+            bands = tuple((float(b["low_usd"]), float(b["high_usd"]), float(b["collateral_usd"]))
+                          for b in doc["bands"]["bands"])
+            spot = float(doc["bands"]["spot_usd"])
+        except (OSError, ValueError, KeyError, TypeError):
+            if run.band_low_usd is not None and run.band_high_usd is not None and run.band_collateral_usd is not None:
+                bands = ((run.band_low_usd, run.band_high_usd, run.band_collateral_usd),)
+        label = run.started_at.replace("T", " ").removesuffix("Z")
+        out.append(BandSnapshot(label, int(run.block_number), spot, bands))
+        if len(out) >= limit:
+            break
+    return out[::-1]
+
+
+def _liquidity_line(liquidity: Sequence[tuple[str, str]] | Mapping[str, str]) -> str:
+    items = list(liquidity.items()) if isinstance(liquidity, Mapping) else list(liquidity)
+    kinds = sorted({text.split(":")[0] for _, text in items})
+    return ", ".join(kinds) if kinds else "none"
+
+
 @dataclass
 class _Section:
     title: str
     paragraphs: list[str] = field(default_factory=list)
     tables: list[tuple[list[str], list[list[str]]]] = field(default_factory=list)
-    images: list[tuple[str, str]] = field(default_factory=list)  # (file, alt)
+    charts: list[tuple[str, str]] = field(default_factory=list)  # (chart key = PNG stem, alt text)
     level: int = 2
+    anchor: str = ""
 
 
-def _usd(x: float | None) -> str:
-    return "—" if x is None else f"${human_usd(x)}"
+def _hf_text(v: float | None) -> str:
+    return "∞" if v is None else f"{v:.3f}"
 
 
-def _sections(doc: ReportDoc) -> list[_Section]:
+def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]:
     s = doc.source
     out = []
-    head = _Section("Summary")
+    head = _Section("Summary", anchor="summary")
     head.paragraphs.append(
         f"Block **{s.block_number:,}** on chain {s.chain_id} ({s.block_time_utc}); source: {s.description}. "
         f"{doc.snapshot.positions:,} positions in {len(doc.snapshot.markets)} markets; collateral "
@@ -554,6 +721,9 @@ def _sections(doc: ReportDoc) -> list[_Section]:
             f"Biggest {doc.driver} band: **${b.low_usd:,.0f}–${b.high_usd:,.0f}** ({b.side}), {_usd(b.collateral_usd)} of "
             f"collateral in {b.positions:,} positions, {abs(b.distance_from_spot):.1%} "
             f"{'below' if b.distance_from_spot < 0 else 'above'} spot ${doc.bands.spot_usd:,.2f}.")
+    ar = doc.at_risk
+    head.paragraphs.append(f"At risk: **{_usd(ar.debt_usd)}** of debt in {ar.positions:,} positions is liquidated by a "
+                           f"{doc.driver} move of {ar.within:.0%} or less (betas applied).")
     rows = [[k, f"{r.final_drawdown:.1%}", _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"]
             for k, r in doc.summary.cascade.items()]
     head.tables.append((["Initial drawdown", "Final drawdown", "Debt liquidated", "Bad debt", "Positions hit"], rows))
@@ -561,7 +731,7 @@ def _sections(doc: ReportDoc) -> list[_Section]:
         head.paragraphs.append(f"Monte Carlo LaR 99%: **{_usd(doc.summary.lar_99_usd)}**; bad-debt VaR 99%: "
                                f"**{_usd(doc.summary.bad_debt_var_99_usd)}**.")
     out.append(head)
-    al = _Section("Alerts")
+    al = _Section("Alerts", anchor="alerts")
     t = doc.alert_thresholds
     al.paragraphs.append(f"Rules: spot within {t.band_within:.1%} of a band holding ≥ {_usd(t.band_min_usd)}; a "
                          f"{t.drawdown:.0%} drawdown liquidating ≥ {_usd(t.cascade_usd)} of debt.")
@@ -570,32 +740,64 @@ def _sections(doc: ReportDoc) -> list[_Section]:
     else:
         al.paragraphs.append("No alert.")
     if doc.webhook is not None:
-        al.paragraphs.append(f"Webhook {doc.webhook.url}: " + ("delivered" if doc.webhook.delivered else
-                                                                f"FAILED ({doc.webhook.error})"))
+        al.paragraphs.append(f"Webhook {doc.webhook.url} ({doc.webhook.format}): " + (
+            "delivered" if doc.webhook.delivered else f"FAILED ({doc.webhook.error})"))
     out.append(al)
-    bs = _Section(f"{doc.driver} liquidation bands")
+    bs = _Section(f"{doc.driver} liquidation bands", anchor="bands")
     bs.paragraphs.append(f"Spot ${doc.bands.spot_usd:,.2f}. Liquidation prices move {doc.driver} alone (other prices at "
                          f"spot); collateral valued at spot.")
     bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Venues"], [
         [x.side, f"${x.low_usd:,.0f}–${x.high_usd:,.0f}", _usd(x.collateral_usd), _usd(x.debt_usd), f"{x.positions:,}",
          f"{x.distance_from_spot:+.1%}", ", ".join(f"{v} {_usd(u)}" for v, u in x.by_venue.items())]
         for x in doc.bands.bands]))
-    if "liquidation_map" in doc.charts:
-        bs.images.append((doc.charts["liquidation_map"], "liquidation map"))
+    bs.charts += [("liquidation_map", "liquidation map"), ("cumulative", "liquidatable if the price reaches X")]
     out.append(bs)
-    cs = _Section(f"Cascade ({doc.driver} drawdown grid)")
+    ms = _Section("Markets", anchor="markets")
+    keys = list(doc.markets[0].debt_within_usd) if doc.markets else []
+    ms.paragraphs.append(f"Debt liquidated per market by a {doc.driver} move of at most the given size (other assets "
+                         f"follow by their betas; 0% = liquidatable now).")
+    ms.tables.append((["Market", "Venue", "Positions", "Collateral", "Debt", "Min HF",
+                       *[("Now" if k == "0%" else f"≤ {k}") for k in keys]],
+                      [[m.market_id, m.venue, f"{m.positions:,}", _usd(m.collateral_usd), _usd(m.debt_usd),
+                        _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
+    ms.charts.append(("market_split", "debt per market by distance to liquidation"))
+    out.append(ms)
+    ps = _Section(f"Largest positions at risk (≤ {ar.within:.0%} {doc.driver} move)", anchor="positions")
+    if ar.top:
+        ps.paragraphs.append(f"The {len(ar.top)} largest by debt of {ar.positions:,} positions a {doc.driver} move of "
+                             f"{ar.within:.0%} or less liquidates. Full list: `liqrisk positions`.")
+        ps.tables.append((["Account", "Market", "HF", "Collateral", "Debt", "Assets", "Side", f"{doc.driver} move",
+                           f"{doc.driver} at liquidation"],
+                          [[p.account, p.market_id, _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
+                            f"{p.main_collateral}/{p.main_debt}", p.side,
+                            "now" if p.side == "now" else f"{p.move_to_liquidation:+.1%}",
+                            "—" if p.driver_price_at_liquidation_usd is None else f"${p.driver_price_at_liquidation_usd:,.2f}"]
+                           for p in ar.top]))
+    else:
+        ps.paragraphs.append(f"No position is liquidated by a {doc.driver} move of {ar.within:.0%} or less.")
+    out.append(ps)
+    if "band_history" in figure_keys:
+        hs = _Section("Band history", anchor="history")
+        hs.paragraphs.append("Liquidation bands of the scheduled runs in this output folder (run index), this run last: "
+                             "each band's collateral spread over its price range.")
+        hs.charts.append(("band_history", "band history heatmap"))
+        out.append(hs)
+    cs = _Section(f"Cascade ({doc.driver} drawdown grid)", anchor="cascade")
     cs.paragraphs.append("Betas: " + (", ".join(f"{k} {v:g}" for k, v in doc.betas.items()) or "none") +
                          ". Liquidity: " + "; ".join(f"{k}: {v}" for k, v in doc.liquidity.items()) + ".")
     cs.tables.append((["Initial", "Final", "Amplification", "Rounds", "Debt liquidated", "Bad debt", "Positions hit"], [
         [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
          str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
-    if "cascade" in doc.charts:
-        cs.images.append((doc.charts["cascade"], "cascade curve"))
+    cs.charts.append(("cascade", "cascade curve"))
     out.append(cs)
     if doc.monte_carlo is not None:
-        out.append(_mc_section("Monte Carlo", doc.monte_carlo, doc.charts.get("monte_carlo")))
+        mc = _mc_section("Monte Carlo", doc.monte_carlo)
+        mc.anchor = "monte-carlo"
+        mc.charts.append(("monte_carlo", "Monte Carlo distribution"))
+        out.append(mc)
     for k, sc in enumerate(doc.scenarios):
-        sec = _Section(f"Scenario: {sc.name}")
+        stem = f"scenario_{k + 1:02d}_"
+        sec = _Section(f"Scenario: {sc.name}", anchor=f"scenario-{k + 1}")
         if sc.file:
             sec.paragraphs.append(f"File `{sc.file}`. {sc.description}")
         for n in sc.notes:
@@ -611,18 +813,20 @@ def _sections(doc: ReportDoc) -> list[_Section]:
                 + f", bad debt {_usd(e.mean_bad_debt_usd)}, positions hit {e.mean_positions_hit:,.0f}; largest "
                 f"{sc.driver} fall with impact {sc.path.max_drawdown.get(sc.driver, 0.0):.1%}.")
         if sc.monte_carlo is not None:
-            mc = _mc_section("", sc.monte_carlo, None)
+            mc = _mc_section("", sc.monte_carlo)
             sec.paragraphs += mc.paragraphs
             sec.tables += mc.tables
-        for name, file in sc.charts.items():
-            sec.images.append((file, f"{sc.name} {name}"))
+        names = {Path(f).stem.removeprefix(stem) for f in sc.charts.values()}
+        names |= {key.removeprefix(stem) for key in figure_keys if key.startswith(stem)}
+        for name in sorted(names):
+            sec.charts.append((stem + name, f"{sc.name} {name}"))
         for ref in sc.references:
             sec.paragraphs.append(f"Source: {ref}")
         out.append(sec)
     return out
 
 
-def _mc_section(title: str, mc: MonteCarloDoc, chart: str | None) -> _Section:
+def _mc_section(title: str, mc: MonteCarloDoc) -> _Section:
     sec = _Section(title)
     sec.paragraphs.append(f"{mc.model}, horizon {mc.horizon_days:g} day(s), {mc.steps} steps, {mc.paths:,} paths, seed {mc.seed}.")
     rows = []
@@ -631,14 +835,21 @@ def _mc_section(title: str, mc: MonteCarloDoc, chart: str | None) -> _Section:
             rows.append([label, _usd(s.mean_liquidated_usd), _usd(s.lar_95_usd), _usd(s.lar_99_usd),
                          _usd(s.bad_debt_var_95_usd), _usd(s.bad_debt_var_99_usd), f"{s.prob_any_liquidation:.0%}"])
     sec.tables.append((["", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 95%", "Bad-debt VaR 99%", "P(any)"], rows))
-    if chart:
-        sec.images.append((chart, "Monte Carlo distribution"))
     return sec
 
 
+def _png_files(doc: ReportDoc) -> dict[str, str]:
+    """Chart key (PNG stem) -> PNG file of the run folder."""
+    files = [*doc.charts.values(), *(f for sc in doc.scenarios for f in sc.charts.values())]
+    return {Path(f).stem: f for f in files}
+
+
 def render_markdown(doc: ReportDoc) -> str:
+    """Markdown with the PNG charts (interactive charts are in report.html only)."""
+    pngs = _png_files(doc)
     lines = [f"# liqrisk report — {doc.driver}, block {doc.source.block_number:,}", "",
-             f"Run `{doc.run_id}`, generated {doc.generated_at} by liqrisk {doc.liqrisk_version}.", ""]
+             f"Run `{doc.run_id}`, generated {doc.generated_at} by liqrisk {doc.liqrisk_version}. "
+             f"Interactive charts: `report.html`.", ""]
     for sec in _sections(doc):
         lines += [f"{'#' * sec.level} {sec.title}", ""] if sec.title else []
         for p in sec.paragraphs:
@@ -648,8 +859,9 @@ def render_markdown(doc: ReportDoc) -> str:
             lines.append("|" + "|".join("---" for _ in header) + "|")
             lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
             lines.append("")
-        for file, alt in sec.images:
-            lines += [f"![{alt}]({file})", ""]
+        for key, alt in sec.charts:
+            if key in pngs:
+                lines += [f"![{alt}]({pngs[key]})", ""]
     return "\n".join(lines)
 
 
@@ -658,35 +870,87 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:118
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0 14px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #eee;margin:6px 0}
-.meta{color:#666;font-size:13px}
+.meta{color:#666;font-size:13px}.chart{width:100%;min-height:300px;margin:8px 0 18px;border:1px solid #eee}
+nav{font-size:13px;margin:6px 0 12px}nav a{margin-right:12px;color:#2F6FED;text-decoration:none}
+td.t,th.t{text-align:left}td.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+"""
+
+_BOOT = """
+(function () {
+  var figures = JSON.parse(document.getElementById("liqrisk-figures").textContent);
+  var config = {responsive: true, displaylogo: false, scrollZoom: false};
+  Object.keys(figures).forEach(function (key) {
+    var el = document.getElementById("chart-" + key);
+    if (el) { Plotly.newPlot(el, figures[key].data, figures[key].layout, config); }
+  });
+})();
 """
 
 
-def render_html(doc: ReportDoc, folder: Path) -> str:
-    """Self-contained HTML: every PNG embedded as base64."""
+def _figures_json(figures: Mapping[str, Any]) -> str:
+    """``{key: figure}`` as one JSON object, safe inside a <script> element."""
+    import plotly.io as pio
+
+    body = ",".join(f"{json.dumps(k)}:{pio.to_json(fig, validate=False, remove_uids=True)}" for k, fig in figures.items())
+    return ("{" + body + "}").replace("</", "<\\/")
+
+
+_TEXT_COLUMNS = frozenset({"Account", "Market", "Venue", "Venues", "Assets", "Side", "Severity", "Kind", "Message"})
+
+
+def _cls(name: str | None) -> str:
+    return f" class='{name}'" if name else ""
+
+
+def render_html(doc: ReportDoc, figures: Mapping[str, Any] | None = None, folder: Path | None = None) -> str:
+    """One self-contained page: plotly.js inlined once in <head>, every chart drawn from the
+    figures embedded as JSON (works offline). A chart without a figure falls back to its PNG
+    (base64) when ``folder`` holds it."""
     import re
+
+    from plotly.offline import get_plotlyjs
+
+    figures = dict(figures or {})
+    pngs = _png_files(doc)
 
     def inline(text: str) -> str:
         text = html.escape(text)
         text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
         return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             f"<title>liqrisk report {html.escape(doc.run_id)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>liqrisk report — {html.escape(doc.driver)}, block {doc.source.block_number:,}</h1>",
-             f"<p class='meta'>Run {html.escape(doc.run_id)}, generated {doc.generated_at} by liqrisk "
-             f"{html.escape(doc.liqrisk_version)}.</p>"]
-    for sec in _sections(doc):
+    sections = _sections(doc, tuple(figures))
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             f"<title>liqrisk report {html.escape(doc.run_id)}</title><style>{_CSS}</style>"]
+    if figures:
+        parts.append(f"<script>{get_plotlyjs()}</script>")
+    parts += ["</head><body>",
+              f"<h1>liqrisk report — {html.escape(doc.driver)}, block {doc.source.block_number:,}</h1>",
+              f"<p class='meta'>Run {html.escape(doc.run_id)}, generated {doc.generated_at} by liqrisk "
+              f"{html.escape(doc.liqrisk_version)}. Charts: hover for values, drag to zoom, double-click to reset.</p>",
+              "<nav>" + "".join(f"<a href='#{sec.anchor}'>{html.escape(sec.title)}</a>" for sec in sections if sec.anchor)
+              + "</nav>"]
+    for sec in sections:
         if sec.title:
-            parts.append(f"<h{sec.level}>{html.escape(sec.title)}</h{sec.level}>")
+            anchor = f" id='{sec.anchor}'" if sec.anchor else ""
+            parts.append(f"<h{sec.level}{anchor}>{html.escape(sec.title)}</h{sec.level}>")
         parts += [f"<p>{inline(p)}</p>" for p in sec.paragraphs]
         for header, rows in sec.tables:
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
-            parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+            cls = {i: ("t mono" if h == "Account" else "t") for i, h in enumerate(header) if h in _TEXT_COLUMNS}
+            parts.append("<table><tr>" + "".join(f"<th{_cls(cls.get(i))}>{html.escape(h)}</th>"
+                                                 for i, h in enumerate(header)) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td{_cls(cls.get(i))}>{html.escape(c)}</td>" for i, c in enumerate(row)) + "</tr>"
+                      for row in rows]
             parts.append("</table>")
-        for file, alt in sec.images:
-            data = base64.b64encode((folder / file).read_bytes()).decode()
-            parts.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>")
+        for key, alt in sec.charts:
+            if key in figures:
+                parts.append(f"<div class='chart' id='chart-{html.escape(key)}' role='img' aria-label='{html.escape(alt)}'></div>")
+            elif folder is not None and key in pngs and (folder / pngs[key]).is_file():
+                data = base64.b64encode((folder / pngs[key]).read_bytes()).decode()
+                parts.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>")
+    if figures:
+        parts.append(f"<script type='application/json' id='liqrisk-figures'>{_figures_json(figures)}</script>")
+        parts.append(f"<script>{_BOOT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -699,10 +963,38 @@ def make_run_id(block_number: int, when: datetime | None = None) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-b{block_number}"
 
 
+def free_run_id(out_root: str | Path, block_number: int, when: datetime | None = None) -> str:
+    """A run id whose folder does not exist yet under ``out_root`` (``-2``, ``-3``... appended)."""
+    root, base = Path(out_root), make_run_id(block_number, when)
+    run_id, n = base, 2
+    while (root / run_id).exists():
+        run_id, n = f"{base}-{n}", n + 1
+    return run_id
+
+
+def send_alerts(result: ReportResult, run_id: str) -> WebhookDoc | None:
+    """POST the alerts to the configured webhook (plain or Slack shape); None when there is no URL
+    or no alert. Never raises: a failed delivery is returned (and logged, URL masked)."""
+    cfg = result.config.alerts
+    if not cfg.webhook_url or not result.alerts:
+        return None
+    from chain.transport import mask_url
+
+    fmt = resolve_format(cfg.webhook_url, cfg.webhook_format)
+    snap = result.loaded.snapshot
+    payload = alert_payload(result.alerts, run_id=run_id, chain_id=snap.chain_id, block_number=snap.block_number,
+                            driver=result.config.driver, fmt=fmt)
+    delivery = post_webhook(cfg.webhook_url, payload, timeout_s=cfg.timeout_s)
+    return WebhookDoc(url=mask_url(cfg.webhook_url), format=fmt, delivered=delivery.ok, status=delivery.status,
+                      error=delivery.error)
+
+
 def write_report(result: ReportResult, out_root: str | Path, *, run_id: str | None = None,
-                 send_webhook: bool = True) -> tuple[Path, ReportDoc]:
+                 webhook: WebhookDoc | None = None, history: "Sequence[BandSnapshot]" = ()) -> tuple[Path, ReportDoc]:
     """Write one run folder ``out_root/<run_id>/`` atomically; returns (folder, document).
 
+    Sends nothing: ``webhook`` is the delivery the caller made (:func:`send_alerts`), recorded in
+    the report; ``history`` the earlier runs' bands for the heatmap (:func:`band_history`).
     Files go into ``out_root/.tmp-<run_id>-<pid>/`` first; the folder is renamed into place only
     when complete, and the temporary folder is removed on any error (or interrupt).
     """
@@ -721,21 +1013,10 @@ def write_report(result: ReportResult, out_root: str | Path, *, run_id: str | No
     tmp.mkdir()
     try:
         charts = render_charts(result, tmp) if result.config.charts else {}
-        webhook = None
-        cfg = result.config.alerts
-        if send_webhook and cfg.webhook_url and result.alerts:
-            from chain.transport import mask_url
-
-            payload = {"liqrisk_alerts": 1, "run_id": run_id, "chain_id": result.loaded.snapshot.chain_id,
-                       "block_number": result.loaded.snapshot.block_number, "driver": result.config.driver,
-                       "alerts": [a.as_dict() for a in result.alerts]}
-            delivery = post_webhook(cfg.webhook_url, payload, timeout_s=cfg.timeout_s)
-            webhook = WebhookDoc(url=mask_url(cfg.webhook_url), delivered=delivery.ok, status=delivery.status,
-                                 error=delivery.error)
         doc = report_document(result, run_id, charts, webhook)
         (tmp / "report.json").write_text(doc.model_dump_json(indent=2))
         (tmp / "report.md").write_text(render_markdown(doc))
-        (tmp / "report.html").write_text(render_html(doc, tmp))
+        (tmp / "report.html").write_text(render_html(doc, render_figures(result, history), tmp))
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -765,5 +1046,6 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
         print(write_schema())
 
 
-__all__ = ["ReportConfig", "ReportDoc", "ReportResult", "SCHEMA_PATH", "compute_report", "render_html", "render_markdown",
-           "report_document", "report_schema", "write_report", "write_schema"]
+__all__ = ["ReportConfig", "ReportDoc", "ReportResult", "SCHEMA_PATH", "band_history", "compute_report", "free_run_id",
+           "render_figures", "render_html", "render_markdown", "report_document", "report_schema", "send_alerts",
+           "write_report", "write_schema"]

@@ -125,7 +125,10 @@ def liquidate_rows(
             a_rows = rows[absorb]
             credit_usd = (collateral_usd[absorb] / liq_bonus[a_rows]).sum(axis=1)
             shortfall = np.maximum(total_debt_usd[absorb] - credit_usd, 0.0)
-            cover = np.where(total_debt_usd[absorb] > 0, 1.0 - shortfall / total_debt_usd[absorb], 0.0)
+            # Share of the debt the credit covers, as credit / debt (not 1 - shortfall / debt,
+            # which cancels to noise on a deeply insolvent account).
+            owed_absorbed = total_debt_usd[absorb]
+            cover = np.where(owed_absorbed > 0, np.minimum(credit_usd, owed_absorbed) / np.where(owed_absorbed > 0, owed_absorbed, 1.0), 0.0)
             seized[a_rows] += coll[absorb] * seizable[a_rows]
             repaid[a_rows] += owed[absorb] * cover[:, None]
             bad_debt[a_rows] += shortfall

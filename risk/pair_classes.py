@@ -7,7 +7,14 @@ the venue's rule repays the whole debt: always on Morpho Blue and Compound V3, a
 HF <= 0.95 (``q >= LT * rho / 0.95``). In that case every amount is linear in (collateral, debt)
 on either side of the solvency line ``q = rho / bonus``, so a whole *class* of such positions
 (same venue, assets, LT, bonus, fee) sorted by ``q`` is liquidated with a few binary searches and
-prefix sums — no per-position work.
+sums over contiguous slices — no per-position Python work, and every position is summed once per
+cascade (the frontier never revisits a slice).
+
+Sums are taken over the slice itself, never as differences of running (prefix) sums: every term
+is non-negative, so the result carries a relative error of at most ``n * eps`` of *itself*, the
+same as the row kernel's per-row sums. A difference of two large prefix sums would instead carry
+an error relative to the whole prefix (a flaky 1e-8 on a small slice behind large positions).
+Bad debt is summed per position (``debt - collateral / bonus``, each >= 0) for the same reason.
 
 Positions first reached while 0.95 < HF < 1 on Aave (a partial, close-factor liquidation) are
 handed back to the caller to go through :func:`risk.liquidation.liquidate_rows` with the rest.
@@ -34,7 +41,7 @@ class PairClass:
     """Single-pair positions sharing venue, assets and parameters, sorted by ``q`` ascending.
 
     rows : book row indices; q : debt / collateral (tokens per token);
-    cum_collateral, cum_debt : prefix sums (length n + 1) in tokens.
+    collateral, debt : the positions' amounts in the same order, tokens.
     """
 
     venue: int
@@ -45,8 +52,8 @@ class PairClass:
     protocol_fee: float
     rows: NDArray[np.intp]
     q: NDArray[np.float64]
-    cum_collateral: NDArray[np.float64]
-    cum_debt: NDArray[np.float64]
+    collateral: NDArray[np.float64]
+    debt: NDArray[np.float64]
 
     @property
     def one_shot_always(self) -> bool:
@@ -85,8 +92,7 @@ def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.
                 venue=int(key[0]), collateral_asset=int(key[1]), debt_asset=int(key[2]),
                 liq_threshold=float(key[3]), liq_bonus=float(key[4]), protocol_fee=float(key[5]),
                 rows=members[order], q=q[order],
-                cum_collateral=np.concatenate([[0.0], np.cumsum(coll[order])]),
-                cum_debt=np.concatenate([[0.0], np.cumsum(debt[order])]),
+                collateral=coll[order], debt=debt[order],
             )
         )
     return classes, rest
@@ -146,12 +152,13 @@ def liquidate_pair_classes(
             continue
         # Solvent (collateral covers debt x bonus) iff q <= rho / bonus.
         split = min(max(int(np.searchsorted(cls.q, rho / bonus, "right")), deep), hi)
-        debt_solvent = cls.cum_debt[split] - cls.cum_debt[deep]
-        coll_solvent = cls.cum_collateral[split] - cls.cum_collateral[deep]
-        debt_insolvent = cls.cum_debt[hi] - cls.cum_debt[split]
-        coll_insolvent = cls.cum_collateral[hi] - cls.cum_collateral[split]
+        debt_solvent = float(cls.debt[deep:split].sum())
+        coll_solvent = float(cls.collateral[deep:split].sum())
+        coll_insolvent = float(cls.collateral[split:hi].sum())
         repaid[b] += debt_solvent + coll_insolvent * p_a / (bonus * p_b)
-        bad += debt_insolvent * p_b - coll_insolvent * p_a / bonus
+        # Per position (each term >= 0 up to rounding), as the kernel writes off each row's rest.
+        shortfall_usd = cls.debt[split:hi] * p_b - cls.collateral[split:hi] * p_a / bonus
+        bad += float(np.maximum(shortfall_usd, 0.0).sum())
         if cls.venue == COMPOUND_V3:  # absorb takes all collateral; no protocol fee
             seized[a] += coll_solvent + coll_insolvent
         else:

@@ -112,6 +112,46 @@ class Position(_Frozen):
         return amounts
 
 
+class UniswapV3Pool(_Frozen):
+    """One Uniswap v3 pool at the snapshot block, as a swap reads it: ``slot0``, the in-range
+    ``liquidity``, fee and spacing, and every initialized tick (from ``tickBitmap``) with its
+    ``liquidityNet``. Token amounts through it are raw units; ``token0`` sorts below ``token1``
+    by address, as in the pool. :meth:`state` gives the :class:`risk.uniswap_v3.PoolState`."""
+
+    address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    token0: str = Field(min_length=1, description="symbol")
+    token1: str = Field(min_length=1, description="symbol")
+    token0_address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    token1_address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    decimals0: int = Field(ge=0, le=36)
+    decimals1: int = Field(ge=0, le=36)
+    fee_pips: int = Field(ge=0, lt=1_000_000, description="500 = 0.05%")
+    tick_spacing: int = Field(ge=1)
+    sqrt_price_x96: int = Field(gt=0)
+    tick: int
+    liquidity: int = Field(ge=0)
+    ticks: tuple[int, ...] = Field(default=(), description="initialized ticks, ascending")
+    liquidity_net: tuple[int, ...] = Field(default=(), description="liquidityNet per initialized tick")
+
+    @model_validator(mode="after")
+    def _ticks_match(self) -> "UniswapV3Pool":
+        if len(self.ticks) != len(self.liquidity_net):
+            raise ValueError(f"pool {self.address}: ticks and liquidity_net differ in length")
+        if any(b <= a for a, b in zip(self.ticks, self.ticks[1:])):
+            raise ValueError(f"pool {self.address}: ticks must be strictly ascending")
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.token0}/{self.token1} {self.fee_pips / 1e4:g}%"
+
+    def state(self):
+        from risk.uniswap_v3 import PoolState
+
+        return PoolState(self.sqrt_price_x96, self.tick, self.liquidity, self.fee_pips, self.tick_spacing,
+                         self.ticks, self.liquidity_net)
+
+
 class Snapshot(_Frozen):
     chain_id: int = Field(ge=1)
     block_number: int = Field(ge=0)
@@ -121,6 +161,8 @@ class Snapshot(_Frozen):
     assets: tuple[Asset, ...]
     markets: tuple[Market, ...]
     positions: tuple[Position, ...]
+    pools: tuple[UniswapV3Pool, ...] = Field(
+        default=(), description="DEX pools read at the same block (liquidity the on-chain model uses)")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Snapshot":
@@ -241,6 +283,7 @@ __all__ = [
     "Position",
     "Reserve",
     "Snapshot",
+    "UniswapV3Pool",
     "Venue",
     "VENUES",
     "WAD",

@@ -1,4 +1,4 @@
-"""The local devnet: anvil + genuine Aave V3 + genuine Morpho Blue + Comet test double + Multicall3.
+"""The local devnet: anvil + genuine Aave V3 + genuine Morpho Blue + genuine Uniswap v3 + Comet test double + Multicall3.
 
 ``Devnet`` drives one anvil node from Python; ``devnet_up`` / ``devnet_status`` /
 ``devnet_down`` keep a detached node described by a state file (``.liqrisk-cache/devnet/
@@ -21,6 +21,7 @@ from chain.locations import cache_root
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
+from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
 from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
 from chain.devnet.solc import compile_own_contracts
 from chain.files import write_atomic
@@ -60,6 +61,7 @@ class DevnetDeployment:
     comet_double: str
     multicall3: str
     deploy_block: int
+    uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -67,6 +69,7 @@ class DevnetDeployment:
             "tokens": dict(self.tokens), "decimals": dict(self.decimals), "aave": self.aave.to_dict(),
             "morpho": self.morpho.to_dict(), "comet_double": self.comet_double, "multicall3": self.multicall3,
             "deploy_block": self.deploy_block,
+            "uniswap": self.uniswap.to_dict() if self.uniswap else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -77,6 +80,7 @@ class DevnetDeployment:
             tokens=dict(d["tokens"]), decimals={k: int(v) for k, v in d["decimals"].items()},
             aave=AaveDeployment.from_dict(d["aave"]), morpho=MorphoDeployment.from_dict(d["morpho"]),
             comet_double=d["comet_double"], multicall3=d["multicall3"], deploy_block=d["deploy_block"],
+            uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
         )
 
 
@@ -170,10 +174,11 @@ class Devnet:
         morpho = deploy_morpho(rpc, deployer, tokens, TOKEN_DECIMALS, answers)
         comet = self._deploy_comet(rpc, deployer, own["CometDouble"].bytecode, tokens, feeds)
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
+        uniswap = deploy_uniswap(rpc, deployer, accounts[3], tokens, TOKEN_DECIMALS, START_PRICES_USD)
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
-            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(),
+            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap,
         )
         return self.deployment
 

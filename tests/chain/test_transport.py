@@ -21,9 +21,9 @@ from chain.transport import (
 )
 
 try:
-    from tests.chain.faulty_rpc import DelayFault, FaultyRpcProxy, HttpFault, RpcErrorFault
+    from tests.chain.faulty_rpc import DelayFault, FaultyRpcProxy, GarbleFault, HttpFault, RpcErrorFault, TruncateFault
 except ImportError:  # pytest's default rootdir import mode (tests/ is not a package)
-    from faulty_rpc import DelayFault, FaultyRpcProxy, HttpFault, RpcErrorFault
+    from faulty_rpc import DelayFault, FaultyRpcProxy, GarbleFault, HttpFault, RpcErrorFault, TruncateFault
 
 FAKE_KEY = "k3yS3cr3tAbCdEf0123456789"
 
@@ -97,22 +97,42 @@ def test_batch_mixed_methods(anvil):
 # URL masking
 
 
+SECRETS = ("k3yS3cr3tAbCdEf0123456789", "mysecretkey", "secret-key-value", "MYSECRETKEY", "Mixed-Case_Key.v9")
+
+
+@pytest.mark.parametrize("secret", SECRETS)
 @pytest.mark.parametrize(
-    ("url", "masked"),
+    ("template", "masked"),
     [
-        (f"https://eth-mainnet.g.alchemy.com/v2/{FAKE_KEY}", "https://eth-mainnet.g.alchemy.com/v2/****"),
-        (f"https://mainnet.infura.io/v3/{FAKE_KEY}", "https://mainnet.infura.io/v3/****"),
-        (f"https://rpc.ankr.com/eth/{FAKE_KEY}", "https://rpc.ankr.com/eth/****"),
-        (f"https://x.quiknode.pro/{FAKE_KEY}/", "https://x.quiknode.pro/****/"),
-        (f"https://user:{FAKE_KEY}@node.example.com:8545/rpc", "https://****@node.example.com:8545/rpc"),
-        (f"https://node.example.com/rpc?apikey={FAKE_KEY}", "https://node.example.com/rpc?****"),
-        ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
-        ("not a url", "****"),
+        ("https://eth-mainnet.g.alchemy.com/v2/{k}", "https://eth-mainnet.g.alchemy.com/****"),
+        ("https://mainnet.infura.io/v3/{k}", "https://mainnet.infura.io/****"),
+        ("https://rpc.ankr.com/eth/{k}", "https://rpc.ankr.com/****"),
+        ("https://x.quiknode.pro/{k}/", "https://x.quiknode.pro/****"),
+        ("https://node.example.com/rpc/{k}/extra", "https://node.example.com/****"),
+        ("https://NODE.example.com/{k}", "https://node.example.com/****"),
+        ("https://user:{k}@node.example.com:8545/rpc", "https://node.example.com:8545/****"),
+        ("https://{k}@node.example.com", "https://node.example.com/****"),
+        ("https://{k}:@node.example.com:443", "https://node.example.com:443/****"),
+        ("https://node.example.com/rpc?apikey={k}", "https://node.example.com/****"),
+        ("https://node.example.com?{k}", "https://node.example.com/****"),
+        ("https://node.example.com/#{k}", "https://node.example.com/****"),
+        ("https://node.example.com:8545/;{k}", "https://node.example.com:8545/****"),
+        ("http://[::1]:8545/{k}", "http://[::1]:8545/****"),
+        ("  https://node.example.com/{k}  ", "https://node.example.com/****"),
+        ("not a url {k}", "****"),
+        ("https://node.example.com:99999/{k}", "****"),
+        ("https://bad host/{k}", "****"),
     ],
 )
-def test_mask_url(url, masked):
+def test_mask_url_shows_only_scheme_host_port(template, secret, masked):
+    url = template.format(k=secret)
     assert mask_url(url) == masked
-    assert FAKE_KEY not in mask_url(url)
+    assert secret not in mask_url(url) and secret.lower() not in mask_url(url).lower()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8545", "http://127.0.0.1:8545/", "https://node.example.com"])
+def test_mask_url_keeps_plain_endpoints(url):
+    assert mask_url(url) == url.rstrip("/")
 
 
 def test_key_never_in_errors_or_repr(proxy):
@@ -125,7 +145,7 @@ def test_key_never_in_errors_or_repr(proxy):
         t.request("eth_blockNumber", [])
     text = "".join(traceback.format_exception(info.value))
     assert FAKE_KEY not in text
-    assert "eth_blockNumber" in str(info.value) and f"{proxy.url}/v2/****" in str(info.value)
+    assert "eth_blockNumber" in str(info.value) and f"{proxy.url}/****" in str(info.value)
 
 
 def test_debug_logs_hide_key(proxy, caplog):
@@ -133,7 +153,7 @@ def test_debug_logs_hide_key(proxy, caplog):
     t = fast_transport(f"{proxy.url}/v2/{FAKE_KEY}?token={FAKE_KEY}")
     with caplog.at_level("DEBUG"):
         t.request("eth_chainId", [])
-    assert "POST /v2/**** " in caplog.text or "/v2/****?****" in caplog.text
+    assert "POST /**** " in caplog.text
     assert FAKE_KEY not in caplog.text
 
 
@@ -191,10 +211,79 @@ def test_rate_limit_rpc_error_is_retried(proxy):
 
 
 def test_timeout_is_retried(proxy):
-    t = fast_transport(proxy.url, timeout_s=0.3)
+    t = fast_transport(proxy.url, timeout_s=0.3, hedge_after_s=None)
     proxy.faults.append(DelayFault(1.0, count=1))
     assert t.request("eth_chainId", []) == "0x7a69"
-    assert t.stats.retries == 1
+    assert t.stats.retries == 1 and t.stats.hedges == 0
+
+
+def test_hung_read_is_hedged(proxy):
+    """A read with no answer is sent again on another connection; the copy's answer is used
+    and the call needs no retry (no timing is asserted: only which requests were made)."""
+    t = fast_transport(proxy.url, timeout_s=5.0, hedge_after_s=0.05)
+    proxy.faults.append(DelayFault(3.0, count=1))
+    assert t.request("eth_chainId", []) == "0x7a69"
+    assert t.stats.hedges >= 1 and t.stats.retries == 0
+    assert proxy.counters.http_requests >= 2
+
+
+def test_writes_are_never_hedged(proxy):
+    t = fast_transport(proxy.url, timeout_s=2.0, hedge_after_s=0.05, max_retries=0)
+    proxy.faults.append(DelayFault(0.5, count=1))
+    t.request("evm_mine", [])
+    assert t.stats.hedges == 0 and proxy.counters.http_requests == 1
+
+
+def test_body_cut_short_is_retried(proxy):
+    t = fast_transport(proxy.url)
+    proxy.faults.append(TruncateFault(count=2))
+    assert t.request("eth_chainId", []) == "0x7a69"
+    assert t.stats.retries == 2 and proxy.counters.http_requests == 3
+    proxy.faults.append(TruncateFault(count=1))
+    blocks = t.batch([("eth_getBlockByNumber", ["0x0", False]), ("eth_blockNumber", [])])
+    assert blocks[0]["number"] == "0x0"
+
+
+@pytest.mark.parametrize(("kind", "method", "params"), [
+    ("number-for-string", "eth_blockNumber", []),
+    ("drop-hex-digit", "eth_getStorageAt", ["0x" + "11" * 20, "0x0", "0x0"]),
+    ("non-hex", "eth_chainId", []),
+    ("truncate-half", "eth_getStorageAt", ["0x" + "11" * 20, "0x0", "0x0"]),
+    ("bad-block", "eth_getBlockByNumber", ["0x0", False]),
+])
+def test_invalid_answer_is_retried(proxy, kind, method, params):
+    t = fast_transport(proxy.url)
+    good = t.request(method, params)
+    proxy.faults.append(GarbleFault(kind, count=2, method=method))
+    assert t.request(method, params) == good
+    assert t.stats.invalid_answers == 2 and t.stats.retries == 2
+
+
+def test_invalid_batch_element_is_retried_alone(proxy):
+    t = fast_transport(proxy.url)
+    proxy.faults.append(GarbleFault("bad-block", count=1, method="eth_getBlockByNumber"))
+    out = t.batch([("eth_blockNumber", []), ("eth_getBlockByNumber", ["0x0", False])])
+    assert out[1]["number"] == "0x0" and len(out[1]["hash"]) == 66
+    assert proxy.counters.by_method["eth_getBlockByNumber"] == 2 and t.stats.invalid_answers == 1
+
+
+def test_persistent_invalid_answer_names_method_and_masked_url(proxy):
+    t = fast_transport(f"{proxy.url}/v2/{FAKE_KEY}", max_retries=2)
+    proxy.faults.append(GarbleFault("number-for-string", count=100, method="eth_blockNumber"))
+    with pytest.raises(RpcError) as info:
+        t.request("eth_blockNumber", [])
+    err = info.value
+    assert err.kind == "invalid" and err.method == "eth_blockNumber"
+    assert "eth_blockNumber" in str(err) and f"{proxy.url}/****" in str(err) and FAKE_KEY not in str(err)
+
+
+def test_expected_chain_id_refuses_a_garbled_one(proxy):
+    t = fast_transport(proxy.url, expected_chain_id=31337)
+    proxy.faults.append(GarbleFault("chain-id", count=1))
+    assert t.chain_id == 31337 and t.stats.invalid_answers == 1
+    wrong = fast_transport(proxy.url, expected_chain_id=1, max_retries=1)
+    with pytest.raises(RpcError, match="chain id 31337, expected 1"):
+        wrong.chain_id
 
 
 def test_node_error_is_not_retried(proxy):

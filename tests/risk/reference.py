@@ -81,7 +81,7 @@ def liquidate_position(coll, debt, lt, bonus, fee, venue, prices, max_passes=32)
         if venue == VENUE_COMET:
             credit = sum(c_usd[k] / bonus[k] for k in range(n))
             shortfall = max(total_debt - credit, 0.0)
-            cover = 1.0 - shortfall / total_debt
+            cover = min(credit, total_debt) / total_debt
             for k in range(n):
                 if lt[k] > 0:
                     seized[k] += coll[k]

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from risk.book import PositionBook
@@ -30,9 +30,27 @@ def pair_books(draw):
                         np.zeros(n, dtype=np.int32))
 
 
+def _near_a_threshold(book: PositionBook) -> bool:
+    """A position within float noise (1e-12 relative) of HF = 1, HF = 0.95 or collateral = debt x bonus.
+
+    There the closed form (``q`` against ``LT * rho``) and the kernel (``coll*LT*p_a`` against
+    ``debt*p_b``) may round to different sides; both are right to float precision, so the
+    outcomes are not exactly comparable and such books are not drawn.
+    """
+    rows = np.arange(book.n_positions)
+    a, b = np.argmax(book.collateral > 0, axis=1), np.argmax(book.debt > 0, axis=1)
+    p = book.prices_usd
+    coll_usd, debt_usd = book.collateral[rows, a] * p[a], book.debt[rows, b] * p[b]
+    hf = coll_usd * book.liq_threshold[rows, a] / debt_usd
+    cover = coll_usd / (debt_usd * book.liq_bonus[rows, a])
+    return bool(np.any(np.isclose(hf, 1.0, rtol=0, atol=1e-12) | np.isclose(hf, 0.95, rtol=0, atol=1e-12)
+                       | np.isclose(cover, 1.0, rtol=0, atol=1e-12)))
+
+
 @settings(max_examples=300, deadline=None)
 @given(pair_books())
 def test_closed_form_equals_the_row_kernel(book):
+    assume(not _near_a_threshold(book))
     classes, rest = split_pair_classes(book)
     assert rest.size == 0 and sum(len(c.rows) for c in classes) == book.n_positions
     out = liquidate_pair_classes(classes, np.full(len(classes), np.inf), book.prices_usd, book.n_assets)
@@ -43,10 +61,15 @@ def test_closed_form_equals_the_row_kernel(book):
     ref = liquidate_rows(coll, debt, book.liq_threshold[taken], book.liq_bonus[taken], book.protocol_fee[taken],
                          book.venue[taken], book.prices_usd)
     assert out.positions == int(ref.hit.sum())
-    np.testing.assert_allclose(out.seized_tokens, ref.seized_tokens.sum(axis=0), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(out.repaid_tokens, ref.repaid_tokens.sum(axis=0), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(out.fee_tokens, ref.protocol_fee_tokens.sum(axis=0), rtol=1e-9, atol=1e-9)
-    assert out.bad_debt_usd == pytest.approx(ref.bad_debt_usd.sum(), rel=1e-9, abs=1e-6)
+    # Token totals are sums of non-negative per-position terms on both sides, so each carries a
+    # relative error of at most ~n*eps (n <= 40) of itself: 1e-9 relative is a wide bound.
+    np.testing.assert_allclose(out.seized_tokens, ref.seized_tokens.sum(axis=0), rtol=1e-9, atol=0)
+    np.testing.assert_allclose(out.repaid_tokens, ref.repaid_tokens.sum(axis=0), rtol=1e-9, atol=0)
+    np.testing.assert_allclose(out.fee_tokens, ref.protocol_fee_tokens.sum(axis=0), rtol=1e-9, atol=0)
+    # Bad debt is debt minus what the collateral buys back, per position: a difference, so its
+    # rounding is relative to the debt it is taken from (a few eps per position), not to itself.
+    debt_scale_usd = float((book.debt[taken] @ book.prices_usd)[ref.hit].sum())
+    assert abs(out.bad_debt_usd - ref.bad_debt_usd.sum()) <= 1e-12 * debt_scale_usd
     # Close-factor rows are exactly the Aave ones with 0.95 < HF < 1.
     hf = book.health_factor()
     partial = np.zeros(book.n_positions, dtype=bool)
