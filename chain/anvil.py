@@ -17,8 +17,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ANVIL_BINARY = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+from chain.locations import PACKAGE_ROOT, UnsupportedPlatform, anvil_binary_path, missing_npm_hint
+
+PROJECT_ROOT = PACKAGE_ROOT  # the checkout root, or site-packages for a wheel (see chain.locations)
+ANVIL_ENV = "LIQRISK_ANVIL"
 DEFAULT_GENESIS_TIMESTAMP = 1_767_225_600  # 2026-01-01T00:00:00Z: fixed so interest accrual is reproducible
 
 
@@ -27,10 +29,19 @@ class AnvilError(RuntimeError):
 
 
 def anvil_binary() -> Path:
-    override = os.environ.get("LIQRISK_ANVIL")
-    path = Path(override) if override else ANVIL_BINARY
-    if not path.exists():
-        raise AnvilError(f"anvil not found at {path}: run ./setup.sh (it installs npm @foundry-rs/anvil)")
+    """The native anvil: ``$LIQRISK_ANVIL``, else the npm package's binary for this OS and CPU."""
+    override = os.environ.get(ANVIL_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise AnvilError(f"anvil not found at {path} (from ${ANVIL_ENV})")
+        return path
+    try:
+        path = anvil_binary_path()
+    except UnsupportedPlatform as exc:
+        raise AnvilError(str(exc)) from None
+    if not path.is_file():
+        raise AnvilError(f"anvil not found at {path}: {missing_npm_hint()}")
     return path
 
 

@@ -1,13 +1,20 @@
 """``liqrisk``: the command line, a thin shell over ``risk/`` and ``chain/``.
 
-Conventions (every command):
+Conventions (every command; the README's flag table is tested against them):
 - Options come from shared factories (``source_option``, ``rpc_option``, ``block_option``,
-  ``format_option``, ``seed_option``, ``out_option``, ``quiet_option``).
-- The block actually used is always printed (to stderr, so ``--format json`` stays parseable).
+  ``format_option``, ``seed_option``, ``out_option``, ``quiet_option``) so a flag means the same
+  thing wherever it appears:
+  ``--source``/``--rpc-url``/``--block`` choose the positions (``--block`` only where there are
+  blocks: devnet and rpc), ``--format`` the shape of the result, ``--seed`` the randomness,
+  ``--out`` where the command's result goes (a file for one document — default stdout, or
+  ``snapshot-<block>.json`` for scan — and a folder for report and demo), ``-q`` silences
+  everything but the result and errors.
+- The block actually used is printed to stderr (so ``--format json`` stays parseable) unless -q.
 - RPC URLs are only ever shown masked.
-- A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: every
-  :class:`~liqrisk.errors.LiqriskUserError` is turned into a ``click.ClickException`` in one place
-  (:class:`LiqriskGroup`).
+- A user error ends with ``Error: <one clear message>`` and exit code 1, never a traceback: the
+  application's and chain's error types are turned into a ``click.ClickException`` in one place
+  (:class:`LiqriskGroup`); a bad option value is click's usage error (exit 2). Anything else is a
+  bug: one ``internal error`` line and exit 70 (``LIQRISK_DEBUG=1`` shows the traceback).
 - Heavy imports (numpy, scipy, matplotlib, web3, pydantic models) happen inside the commands, so
   ``liqrisk --help`` is instant.
 """
@@ -17,6 +24,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,35 +36,110 @@ import click
 
 FORMATS = ("table", "json", "csv")
 SOURCES_HELP = "devnet | rpc | sample | snapshot:FILE (a Snapshot JSON file)"
+INTERNAL_ERROR_EXIT = 70  # EX_SOFTWARE
 
 
 # ------------------------------------------------------------------------------ errors
 
 
+# (module, class) of every error a user can fix; looked up lazily so --help imports nothing.
+USER_ERRORS = (
+    ("liqrisk.errors", "LiqriskUserError"),
+    ("chain.anvil", "AnvilError"),
+    ("chain.locations", "SetupError"),
+    ("chain.locations", "UnsupportedPlatform"),
+    ("chain.devnet.core", "DevnetError"),
+    ("chain.devnet.rpc", "DevnetRpcError"),
+    ("chain.transport", "RpcError"),
+    ("chain.cache", "CacheError"),
+    ("chain.errors", "ChainError"),
+)
+
+
 def _user_error_types() -> tuple[type[BaseException], ...]:
+    found = []
+    for module, name in USER_ERRORS:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    return tuple(found)
+
+
+def _user_message(exc: BaseException) -> str:
     from liqrisk.errors import LiqriskUserError
 
-    return (LiqriskUserError,)
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, LiqriskUserError):
+        return text
+    if type(exc).__module__.startswith("chain.transport"):
+        return f"RPC: {text}"
+    return text
 
 
 class LiqriskGroup(click.Group):
     """Turns user errors raised anywhere below into one ``Error: ...`` line and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            _quiet_library_logs()
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            if "liqrisk.errors" in sys.modules and isinstance(exc, _user_error_types()):
-                raise click.ClickException(str(exc)) from None
-            raise
+            if isinstance(exc, _user_error_types()):
+                raise click.ClickException(_user_message(exc)) from None
+            if isinstance(exc, MemoryError):
+                raise click.ClickException("out of memory: lower --paths/--steps or the snapshot size") from None
+            if isinstance(exc, RecursionError):
+                raise click.ClickException("input nested too deeply") from None
+            if os.environ.get("LIQRISK_DEBUG") or ctx.parent is not None:
+                raise  # inner groups leave the decision to the top-level group
+            click.echo(f"Error: internal error ({type(exc).__name__}: {exc}); this is a liqrisk bug — please "
+                       "report it (LIQRISK_DEBUG=1 shows the traceback)", err=True)
+            ctx.exit(INTERNAL_ERROR_EXIT)
 
 
-def _fail(message: str) -> None:
+def _quiet_library_logs() -> None:
+    """Library log records (retries, failed runs) are not printed by Python's last-resort handler:
+    the CLI says what matters itself, once, and -q must stay silent."""
+    import logging
+
+    for name in ("liqrisk", "chain", "risk"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
+def _fail(message: str) -> Any:
     from liqrisk.errors import LiqriskUserError
 
     raise LiqriskUserError(message)
+
+
+class FiniteFloat(click.ParamType):
+    """A float that is finite (no nan/inf) and within ``[lo, hi]`` (``lo_open``: strictly above)."""
+
+    name = "number"
+
+    def __init__(self, lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> None:
+        self.lo, self.hi, self.lo_open = lo, hi, lo_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(str(value).strip().rstrip("%")) / (100 if str(value).strip().endswith("%") else 1)
+            except ValueError:
+                self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.lo is not None and (number < self.lo or (self.lo_open and number == self.lo)):
+            self.fail(f"{value} must be {'>' if self.lo_open else '>='} {self.lo:g}", param, ctx)
+        if self.hi is not None and number > self.hi:
+            self.fail(f"{value} must be <= {self.hi:g}", param, ctx)
+        return number
 
 
 # ---------------------------------------------------------------------- option factories
@@ -86,13 +170,20 @@ def seed_option(f: Callable) -> Callable:
     return click.option("--seed", type=int, default=None, help="RNG seed (overrides the scenario's).")(f)
 
 
-def out_option(default: str | None, help_text: str) -> Callable:
-    return click.option("--out", "out", type=click.Path(path_type=Path), default=default,
+def out_option(default: str | None = None, help_text: str = "Write the result to this file instead of stdout "
+                                                             "(a regular file; replaced atomically).") -> Callable:
+    return click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=default is not None), default=default,
                         show_default=default is not None, help=help_text)
 
 
+def png_option(what: str) -> Callable:
+    return click.option("--png", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help=f"Also write the {what} chart (PNG file).")
+
+
 def quiet_option(f: Callable) -> Callable:
-    return click.option("-q", "--quiet", is_flag=True, help="No progress bars or status lines.")(f)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="Only the result (stdout or --out) and errors: no progress, status or block lines.")(f)
 
 
 def driver_options(f: Callable) -> Callable:
@@ -147,22 +238,55 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
 def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir: Path | None = None) -> Any:
     from liqrisk.sources import load_source
 
+    pinned = _parse_block(block) if isinstance(block, str) else block
+    if block is not None and source.kind == "sample":
+        _fail(f"--block {block}: the synthetic sample has no blocks; --block applies to --source devnet or rpc")
     with _status(f"reading positions ({source.kind})", quiet):
-        loaded = load_source(source, rpc_url=rpc_url, block=_parse_block(block) if isinstance(block, str) else block,
-                             base_dir=base_dir)
-    _say_block(loaded)
+        loaded = load_source(source, rpc_url=rpc_url, block=pinned, base_dir=base_dir)
+    if source.kind == "snapshot" and block is not None and pinned != loaded.snapshot.block_number:
+        _fail(f"--block {block}: the snapshot file {source.path} is at block {loaded.snapshot.block_number:,}; "
+              "a snapshot cannot be re-pinned (scan again with --block)")
+    _say_block(loaded, quiet)
     return loaded
 
 
-def _say_block(loaded: Any) -> None:
-    """The block actually used: always printed (stderr keeps JSON/CSV on stdout clean)."""
-    click.echo(f"Using {loaded.block_line}; {len(loaded.snapshot.positions):,} positions", err=True)
+def _say_block(loaded: Any, quiet: bool = False) -> None:
+    """The block actually used (stderr keeps JSON/CSV on stdout clean); silenced by -q."""
+    if not quiet:
+        click.echo(f"Using {loaded.block_line}; {len(loaded.snapshot.positions):,} positions", err=True)
 
 
-def _console(stderr: bool = False) -> Any:
+def _say(quiet: bool) -> Callable[[str], None]:
+    """A status-line printer (stderr) that -q silences."""
+    return (lambda _m: None) if quiet else (lambda m: click.echo(m, err=True))
+
+
+def _deliver(text: str, out: Path | None, quiet: bool) -> None:
+    """The command's result: to stdout, or to ``--out`` (a regular file, written atomically)."""
+    if out is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from liqrisk.output import write_output
+
+    write_output(out, text if text.endswith("\n") else text + "\n", "--out")
+    _say(quiet)(f"Wrote {out}")
+
+
+def _precheck_outputs(**paths: Path | None) -> None:
+    """Refuse unusable output paths before any work (``png=...`` checks ``--png``)."""
+    from liqrisk.output import check_output_file
+
+    for name, path in paths.items():
+        if path is not None:
+            check_output_file(path, f"--{name.replace('_', '-')}")
+
+
+def _console(stderr: bool = False, file: Any = None) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 150)
+    width = 150 if file is not None or not sys.stdout.isatty() else None
+    return Console(stderr=stderr, file=file, highlight=False, soft_wrap=False, width=width,
+                   force_terminal=False if file is not None else None, color_system=None if file is not None else "auto")
 
 
 def _show_progress(quiet: bool) -> bool:
@@ -207,37 +331,45 @@ def _kv(pairs: Sequence[str], what: str) -> dict[str, float]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         try:
-            if not sep or not key:
+            if not sep or not key.strip():
                 raise ValueError
-            out[key.strip()] = float(value)
+            number = float(value)
         except ValueError:
             _fail(f"{what}: expected SYMBOL=NUMBER, got {pair!r}")
+        if not math.isfinite(number):
+            _fail(f"{what}: {pair!r} is not a finite number")
+        out[key.strip()] = number
     return out
 
 
 def _drawdowns(text: str) -> list[float]:
-    """``0.05:0.6:0.05`` (start:stop:step, stop included) or ``0.1,0.2,0.3``; percents allowed (``10%``)."""
+    """``0.05:0.6:0.05`` (start:stop:step, stop included) or ``0.1,0.2,0.3``; percents allowed (``10%``).
+
+    Validated by the scenario format's own rules (:class:`~liqrisk.scenario.GridShock`)."""
+    from pydantic import ValidationError
+
+    from liqrisk.scenario import GridShock
+
     def num(t: str) -> float:
         t = t.strip()
-        return float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        value = float(t[:-1]) / 100 if t.endswith("%") else float(t)
+        if not math.isfinite(value):
+            raise ValueError
+        return value
 
     try:
         if ":" in text:
             start, stop, step = (num(t) for t in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            n = int((stop - start) / step + 1e-9) + 1
-            grid = [round(start + i * step, 10) for i in range(n)]
+            fields: dict[str, Any] = {"start": start, "stop": stop, "step": step}
         else:
-            grid = [num(t) for t in text.split(",") if t.strip()]
+            fields = {"drawdowns": [num(t) for t in text.split(",") if t.strip()]}
     except ValueError:
-        _fail(f"--drawdowns: expected start:stop:step or a comma list of fractions, got {text!r}")
-    if not grid:
-        _fail("--drawdowns: empty grid")
-    bad = [d for d in grid if d >= 1]
-    if bad:
-        _fail(f"--drawdowns: {bad[0]} must be < 1 (fractions: 0.2 = -20%)")
-    return grid
+        _fail(f"--drawdowns: expected start:stop:step or a comma list of finite fractions, got {text!r}")
+    try:
+        return GridShock(kind="grid", **fields).grid()
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        _fail(f"--drawdowns {text}: {problems}")
 
 
 def _book(loaded: Any) -> Any:
@@ -267,19 +399,26 @@ def _usd(x: float | None) -> str:
     return usd(x)
 
 
-def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
-          extra: dict[str, Any] | None = None) -> None:
-    """Print ``rows`` as a rich table, JSON (``{**extra, "rows": rows}``) or CSV (raw numbers)."""
+def _render(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
+            extra: dict[str, Any] | None = None, csv_values: dict[str, Callable[[Any], Any]] | None = None) -> str:
+    """``rows`` as a rich table (the ``columns`` shown), JSON (``{**extra, "rows": rows}``) or CSV.
+
+    CSV keeps every field of the rows (raw numbers, not only the table's columns), one column
+    per key in first-seen order; ``csv_values`` flattens structured fields (e.g. venues).
+    """
     if fmt == "json":
-        click.echo(json.dumps({**(extra or {}), "rows": rows}, indent=2, default=_json_default))
-        return
+        return json.dumps({**(extra or {}), "rows": rows}, indent=2, default=_json_default)
     if fmt == "csv":
+        keys: list[str] = []
+        for row in rows:
+            keys += [k for k in row if k not in keys]
+        flatten = csv_values or {}
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=[key for key, _, _ in columns], extrasaction="ignore")
+        writer = csv.DictWriter(buf, fieldnames=keys or [key for key, _, _ in columns], lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
-        click.echo(buf.getvalue(), nl=False)
-        return
+        for row in rows:
+            writer.writerow({k: _csv_cell(flatten[k](v) if k in flatten else v) for k, v in row.items()})
+        return buf.getvalue()
     from rich.markup import escape
     from rich.table import Table
 
@@ -288,7 +427,24 @@ def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tup
         table.add_column(header, justify="left" if k == 0 or header in ("Venues", "Error") else "right")
     for row in rows:
         table.add_row(*(escape(render(row.get(key))) for key, _, render in columns))
-    _console().print(table)
+    console = _console(file=io.StringIO())
+    console.print(table)
+    return console.file.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return value
+
+
+def _emit(rows: list[dict[str, Any]], fmt: str, *, title: str, columns: list[tuple[str, str, Callable[[Any], str]]],
+          extra: dict[str, Any] | None = None, out: Path | None = None, quiet: bool = False,
+          csv_values: dict[str, Callable[[Any], Any]] | None = None) -> None:
+    """Render (see :func:`_render`) and deliver to stdout or ``--out``."""
+    _deliver(_render(rows, fmt, title=title, columns=columns, extra=extra, csv_values=csv_values), out, quiet)
 
 
 def _json_default(value: Any) -> Any:
@@ -324,17 +480,20 @@ def cli() -> None:
 @source_option("devnet")
 @rpc_option
 @block_option
-@out_option(None, "Snapshot JSON file to write (default snapshot-<block>.json).")
+@out_option(None, "Snapshot JSON file to write (default snapshot-<block>.json; a regular file, replaced atomically).")
 @quiet_option
 def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, quiet: bool) -> None:
     """Discover positions and snapshot them at one pinned block into a JSON file."""
-    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+    from liqrisk.output import write_output
+
+    _precheck_outputs(out=out)
+    loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     snap = loaded.snapshot
     path = out or Path(f"snapshot-{snap.block_number}.json")
-    snap.save(path)
-    click.echo(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
-               f"{len(snap.assets)} assets, block {snap.block_number:,}")
-    if snap.skipped:
+    write_output(path, snap.to_json(), "--out")
+    _say(quiet)(f"Wrote {path}: {len(snap.positions):,} positions in {len(snap.markets)} markets, "
+                f"{len(snap.assets)} assets, block {snap.block_number:,}")
+    if snap.skipped and not quiet:
         n_positions = sum(1 for k in snap.skipped if k.account)
         click.echo(f"Skipped {len(snap.skipped) - n_positions} markets/reserves and {n_positions} positions that "
                    f"cannot be read exactly (listed in the snapshot's \"skipped\"):", err=True)
@@ -349,12 +508,15 @@ def scan(source: str, rpc_url: str | None, block: str | None, out: Path | None, 
 @block_option
 @click.option("--asset", default="WETH", show_default=True, help="Asset whose liquidation prices are mapped.")
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the liquidation map chart.")
+@out_option()
+@png_option("liquidation map")
 @quiet_option
-def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: str, png: Path | None, quiet: bool) -> None:
+def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: str, out: Path | None,
+          png: Path | None, quiet: bool) -> None:
     """Liquidation bands of one asset: where, in price, the liquidations are."""
     from risk.bands import liquidation_bands
 
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, asset, "--asset")
@@ -363,21 +525,26 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
     rows = [{"side": b.side, "low_usd": b.low_usd, "high_usd": b.high_usd, "peak_usd": b.peak_usd,
              "collateral_usd": b.collateral_usd, "debt_usd": b.debt_usd, "positions": b.positions,
              "distance_from_spot": b.distance_from_spot, "share_of_side": b.share_of_side,
-             "venues": ", ".join(f"{v} {_usd(u)}" for v, u in b.by_venue)} for b in report.bands]
+             "venues": [{"venue": str(v), "collateral_usd": float(u)} for v, u in b.by_venue]} for b in report.bands]
+    venues_text = lambda vs: ", ".join(f"{v['venue']} {_usd(v['collateral_usd'])}" for v in vs)  # noqa: E731
+    venues_csv = lambda vs: ";".join(f"{v['venue']}={v['collateral_usd']:.2f}" for v in vs)  # noqa: E731
     pct = lambda v: f"{v:+.1%}"  # noqa: E731
     price = lambda v: f"${v:,.0f}"  # noqa: E731
     _emit(rows, fmt, title=f"{asset} liquidation bands — spot ${m.spot_usd:,.2f}, block {loaded.snapshot.block_number:,}",
           columns=[("side", "Side", str), ("low_usd", "Low", price), ("high_usd", "High", price),
                    ("collateral_usd", "Collateral", _usd), ("debt_usd", "Debt", _usd), ("positions", "Positions", str),
-                   ("distance_from_spot", "From spot", pct), ("venues", "Venues", str)],
+                   ("distance_from_spot", "From spot", pct), ("venues", "Venues", venues_text)],
           extra={"asset": asset, "spot_usd": m.spot_usd, "block_number": loaded.snapshot.block_number,
                  "chain_id": loaded.snapshot.chain_id, "synthetic": loaded.snapshot.synthetic,
-                 "liquidatable_now_collateral_usd": m.now_collateral_usd})
+                 "liquidatable_now_collateral_usd": m.now_collateral_usd},
+          out=out, quiet=quiet, csv_values={"venues": venues_csv})
     if png is not None:
         from liqrisk.charts import liquidation_map_png
+        from liqrisk.output import guarded
 
-        liquidation_map_png(report, png, subtitle=loaded.block_line)
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            liquidation_map_png(report, png, subtitle=loaded.block_line)
+        _say(quiet)(f"Wrote {png}")
 
 
 @cli.command(short_help="Cascade per initial drawdown: final drawdown, liquidated, bad debt.")
@@ -389,15 +556,17 @@ def bands(source: str, rpc_url: str | None, block: str | None, asset: str, fmt: 
               help="start:stop:step or a comma list (fractions; 0.2 = -20%; negative = rally).")
 @liquidity_option
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the cascade chart.")
+@out_option()
+@png_option("cascade")
 @quiet_option
 def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], drawdowns: str,
-            liquidity: str, fmt: str, png: Path | None, quiet: bool) -> None:
+            liquidity: str, fmt: str, out: Path | None, png: Path | None, quiet: bool) -> None:
     """Cascade per initial driver drawdown: final drawdown, liquidated and bad-debt USD."""
     from liqrisk.run import run_scenario
     from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, OutputsSpec, Scenario
 
     grid = _drawdowns(drawdowns)
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -406,12 +575,14 @@ def cascade(source: str, rpc_url: str | None, block: str | None, driver: str, be
                         outputs=OutputsSpec(bands=False))
     with _status("cascading", quiet):
         table = run_scenario(scenario, book, pools=loaded.snapshot.pools).cascade
-    _emit_cascade(table, fmt, loaded, liquidity)
+    _emit_cascade(table, fmt, loaded, liquidity, out=out, quiet=quiet)
     if png is not None:
         from liqrisk.charts import cascade_png
+        from liqrisk.output import guarded
 
-        cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            cascade_png(table, png, subtitle=f"{loaded.block_line}; liquidity: {liquidity}")
+        _say(quiet)(f"Wrote {png}")
 
 
 def _cascade_rows(table: Any) -> list[dict[str, Any]]:
@@ -423,9 +594,14 @@ def _cascade_rows(table: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None) -> None:
+def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None,
+                  out: Path | None = None, quiet: bool = False) -> None:
+    _deliver(_cascade_text(table, fmt, loaded, liquidity, title), out, quiet)
+
+
+def _cascade_text(table: Any, fmt: str, loaded: Any, liquidity: str, title: str | None = None) -> str:
     pct = lambda v: f"{v:.1%}"  # noqa: E731
-    _emit(_cascade_rows(table), fmt,
+    return _render(_cascade_rows(table), fmt,
           title=title or f"{table.driver} cascade — block {loaded.snapshot.block_number:,}, liquidity {liquidity}",
           columns=[("initial_drawdown", "Initial", pct), ("final_drawdown", "Final", pct),
                    ("amplification", "Ampl.", lambda v: "—" if v is None else f"×{v:.3f}"), ("rounds", "Rounds", str),
@@ -444,17 +620,19 @@ def _emit_cascade(table: Any, fmt: str, loaded: Any, liquidity: str, title: str 
 @click.option("--model", type=click.Choice(("gbm", "student_t", "merton")), default="student_t", show_default=True)
 @click.option("--vol", "vols", multiple=True, metavar="SYMBOL=VOL",
               help="Annualised volatility (0.8 = 80%), repeatable; others use risk.liquidity defaults.")
-@click.option("--horizon-days", type=float, default=1.0, show_default=True)
-@click.option("--steps", type=int, default=97, show_default=True, help="Grid points including the start.")
-@click.option("--paths", type=int, default=1000, show_default=True)
+@click.option("--horizon-days", type=FiniteFloat(0, 3650, lo_open=True), default=1.0, show_default=True)
+@click.option("--steps", type=click.IntRange(2, 100_000), default=97, show_default=True,
+              help="Grid points including the start.")
+@click.option("--paths", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
 @seed_option
 @liquidity_option
 @format_option
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="Also write the distribution chart.")
+@out_option()
+@png_option("distribution")
 @quiet_option
 def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], model: str,
              vols: tuple[str, ...], horizon_days: float, steps: int, paths: int, seed: int | None, liquidity: str,
-             fmt: str, png: Path | None, quiet: bool) -> None:
+             fmt: str, out: Path | None, png: Path | None, quiet: bool) -> None:
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
@@ -467,6 +645,7 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
                                 steps=steps, paths=paths, seed=7 if seed is None else seed)
     except ValidationError as exc:
         _fail(format_validation_error(exc, "simulate options"))
+    _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -475,20 +654,27 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     with _progress_bars(quiet) as update:
         result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t),
                               pools=loaded.snapshot.pools)
-    _emit_mc(result.monte_carlo, fmt, loaded)
+    _emit_mc(result.monte_carlo, fmt, loaded, out=out, quiet=quiet)
     if png is not None:
         from liqrisk.charts import monte_carlo_png
+        from liqrisk.output import guarded
 
-        monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
-        click.echo(f"Wrote {png}", err=True)
+        with guarded("--png", png):
+            monte_carlo_png(result.monte_carlo, png, subtitle=loaded.block_line)
+        _say(quiet)(f"Wrote {png}")
 
 
-def _emit_mc(run: Any, fmt: str, loaded: Any, title: str | None = None) -> None:
+def _emit_mc(run: Any, fmt: str, loaded: Any, title: str | None = None, out: Path | None = None,
+             quiet: bool = False) -> None:
+    _deliver(_mc_text(run, fmt, loaded, title), out, quiet)
+
+
+def _mc_text(run: Any, fmt: str, loaded: Any, title: str | None = None) -> str:
     res = run.result
     rows = [{"run": "with cascade impact", **res.endogenous_summary.as_dict()}]
     if res.exogenous_summary is not None:
         rows.append({"run": "price paths only", **res.exogenous_summary.as_dict()})
-    _emit(rows, fmt, title=title or (f"Monte Carlo {run.model}, {run.horizon_days:g} d, {res.n_paths:,} paths, "
+    return _render(rows, fmt, title=title or (f"Monte Carlo {run.model}, {run.horizon_days:g} d, {res.n_paths:,} paths, "
                                       f"seed {run.seed} — block {loaded.snapshot.block_number:,}"),
           columns=[("run", "", str), ("mean_liquidated_usd", "Mean liquidated", _usd), ("lar_95_usd", "LaR 95%", _usd),
                    ("lar_99_usd", "LaR 99%", _usd), ("bad_debt_var_95_usd", "Bad-debt VaR 95%", _usd),
@@ -509,13 +695,16 @@ def scenario() -> None:
 
 @scenario.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def scenario_check(files: tuple[Path, ...]) -> None:
-    """Validate scenario files without running them."""
+@quiet_option
+def scenario_check(files: tuple[Path, ...], quiet: bool) -> None:
+    """Validate scenario files without running them (exit 1 at the first invalid one)."""
     from liqrisk.scenario import load_scenario
 
     for f in files:
         sf = load_scenario(f)
-        click.echo(f"{f}: ok ({sf.scenario.shock.kind}, driver {sf.scenario.driver.asset}, source {sf.scenario.source.kind})")
+        if not quiet:
+            click.echo(f"{f}: ok ({sf.scenario.shock.kind}, driver {sf.scenario.driver.asset}, "
+                       f"source {sf.scenario.source.kind})")
 
 
 @scenario.command("run")
@@ -525,15 +714,22 @@ def scenario_check(files: tuple[Path, ...]) -> None:
 @block_option
 @seed_option
 @format_option
-@out_option(None, "Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
+@out_option()
+@click.option("--report", "report_dir", type=click.Path(path_type=Path, dir_okay=True), default=None,
+              help="Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
 @quiet_option
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
-                 fmt: str, out: Path | None, quiet: bool) -> None:
+                 fmt: str, out: Path | None, report_dir: Path | None, quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
     from liqrisk.run import run_scenario
     from liqrisk.scenario import load_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
+    _precheck_outputs(out=out)
+    if report_dir is not None:
+        from liqrisk.output import check_output_dir
+
+        check_output_dir(report_dir, "--report")
     loaded_by_source: dict[str, Any] = {}
     results = []
     with _progress_bars(quiet) as update:
@@ -546,23 +742,24 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
             result = run_scenario(sf.scenario, _book(loaded), seed=seed, where=str(sf.path),
                                   progress=lambda d, t, n=sf.scenario.name: update(n, d, t), pools=loaded.snapshot.pools)
             results.append((sf, loaded, result))
-    documents = []
+    documents, texts = [], []
     for sf, loaded, result in results:
         documents.append(_scenario_summary(sf, loaded, result))
         if fmt == "table":
-            _print_scenario(sf, loaded, result)
+            texts.append(_scenario_text(sf, loaded, result))
         for note in result.notes:
-            click.echo(f"note ({sf.path.name}): {note}", err=True)
-    if fmt != "table":
-        if fmt == "json":
-            click.echo(json.dumps({"scenarios": documents}, indent=2, default=_json_default))
-        else:
-            _emit([{k: v for k, v in d.items() if not isinstance(v, (dict, list))} for d in documents], "csv", title="",
-                  columns=[(k, k, str) for k in ("name", "file", "kind", "block_number", "liquidated_debt_usd",
-                                                 "bad_debt_usd", "positions_hit", "lar_99_usd", "bad_debt_var_99_usd")])
-    if out is not None:
+            _say(quiet)(f"note ({sf.path.name}): {note}")
+    if fmt == "table":
+        _deliver("\n".join(t.rstrip("\n") for t in texts) + "\n", out, quiet)
+    elif fmt == "json":
+        _deliver(json.dumps({"scenarios": documents}, indent=2, default=_json_default), out, quiet)
+    else:  # one row per scenario, every scalar field; per-drawdown rows are in --format json
+        _emit([{k: v for k, v in d.items() if k != "rows"} for d in documents], "csv", title="",
+              columns=[], out=out, quiet=quiet)
+    if report_dir is not None:
+        out = report_dir
         if len(loaded_by_source) > 1:
-            _fail("--out: these scenarios read different sources; pass --source so they share one snapshot")
+            _fail("--report: these scenarios read different sources; pass --source so they share one snapshot")
         from liqrisk.report import ReportConfig, compute_report, write_report
 
         loaded = next(iter(loaded_by_source.values()))
@@ -571,7 +768,7 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
                               monte_carlo=None, scenarios=tuple(scenario_files), seed=seed)
         with _progress_bars(quiet) as update:
             folder, _doc = write_report(compute_report(loaded, config, progress=update), out)
-        click.echo(f"Report: {folder}", err=True)
+        _say(quiet)(f"Report: {folder}")
 
 
 def _scenario_summary(sf: Any, loaded: Any, result: Any) -> dict[str, Any]:
@@ -598,20 +795,18 @@ def _scenario_summary(sf: Any, loaded: Any, result: Any) -> dict[str, Any]:
     return doc
 
 
-def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
+def _scenario_text(sf: Any, loaded: Any, result: Any) -> str:
     head = f"{result.name}  [{sf.path.name}, {result.kind}, block {loaded.snapshot.block_number:,}]"
     if result.cascade is not None:
-        _emit_cascade(result.cascade, "table", loaded, "", title=head)
-    elif result.path is not None:
+        return _cascade_text(result.cascade, "table", loaded, "", title=head)
+    if result.path is not None:
         s, x = result.path.result.endogenous_summary, result.path.result.exogenous_summary
         dd = result.path.result.endogenous.max_drawdown[0][result.path.result.symbols.index(result.driver)]
-        click.echo(head)
-        click.echo(f"  debt liquidated {_usd(s.mean_liquidated_usd)}"
-                   + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x is not None else "")
-                   + f", bad debt {_usd(s.mean_bad_debt_usd)}, positions hit {s.mean_positions_hit:,.0f}, "
-                   f"largest {result.driver} peak-to-trough {dd:.1%}")
-    else:
-        _emit_mc(result.monte_carlo, "table", loaded, title=head)
+        return (f"{head}\n  debt liquidated {_usd(s.mean_liquidated_usd)}"
+                + (f" (without impact {_usd(x.mean_liquidated_usd)})" if x is not None else "")
+                + f", bad debt {_usd(s.mean_bad_debt_usd)}, positions hit {s.mean_positions_hit:,.0f}, "
+                f"largest {result.driver} peak-to-trough {dd:.1%}\n")
+    return _mc_text(result.monte_carlo, "table", loaded, title=head)
 
 
 # ------------------------------------------------------------------------------ report
@@ -621,21 +816,24 @@ def _print_scenario(sf: Any, loaded: Any, result: Any) -> None:
 @source_option()
 @rpc_option
 @block_option
-@out_option("liqrisk-reports", "Output root: one folder per run, runs.sqlite index, 'latest' link.")
+@out_option("liqrisk-reports", "Output folder: one folder per run, runs.sqlite index, 'latest' link.")
 @driver_options
 @click.option("--scenario", "scenario_files", multiple=True, type=click.Path(path_type=Path),
               help="Scenario file to include (repeatable); run against the report's snapshot.")
-@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths (0 = skip).")
+@click.option("--paths", type=click.IntRange(0, 10_000_000), default=1000, show_default=True,
+              help="Monte Carlo paths (0 = skip).")
 @seed_option
 @liquidity_option
 @click.option("--every", default=None, metavar="INTERVAL", help="Repeat every INTERVAL (30s, 15m, 1h); default: once.")
-@click.option("--max-runs", type=int, default=None, help="Stop after this many runs (with --every).")
-@click.option("--alert-band-within", type=float, default=0.05, show_default=True,
+@click.option("--max-runs", type=click.IntRange(1), default=None, help="Stop after this many runs (with --every).")
+@click.option("--alert-band-within", type=FiniteFloat(0, 1), default=0.05, show_default=True,
               help="Alert when spot is within this fraction of a band...")
-@click.option("--alert-band-min-usd", type=float, default=10e6, show_default=True, help="...holding at least this much USD.")
-@click.option("--alert-drawdown", type=float, default=0.20, show_default=True,
+@click.option("--alert-band-min-usd", type=FiniteFloat(0), default=10e6, show_default=True,
+              help="...holding at least this much USD.")
+@click.option("--alert-drawdown", type=FiniteFloat(0, 1, lo_open=True), default=0.20, show_default=True,
               help="Alert when this initial drawdown...")
-@click.option("--alert-cascade-usd", type=float, default=50e6, show_default=True, help="...liquidates at least this much debt.")
+@click.option("--alert-cascade-usd", type=FiniteFloat(0), default=50e6, show_default=True,
+              help="...liquidates at least this much debt.")
 @click.option("--webhook-url", envvar="LIQRISK_WEBHOOK_URL", show_envvar=True, default=None,
               help="POST alerts here as JSON (failures are logged, not fatal).")
 @click.option("--webhook-format", type=click.Choice(("auto", "plain", "slack")), default="auto", show_default=True,
@@ -667,11 +865,15 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         _fail("--every with a fixed --block would report the same block forever; use a tag (latest) or no --every")
     spec = _source_spec(source)
     sfs = tuple(load_scenario(f) for f in scenario_files)
+    from liqrisk.output import check_output_dir
+
+    check_output_dir(out, "--out")
+    _check_run_index(out / INDEX_NAME)
 
     def job() -> tuple[Path, Any]:
         from liqrisk.report import ReportConfig, band_history, compute_report, free_run_id, send_alerts, write_report
 
-        loaded = _load(spec, rpc_url=rpc_url, block=block or "latest", quiet=quiet)
+        loaded = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet)
         book = _book(loaded)
         _need_asset(book, driver, "--driver")
         config = ReportConfig(driver=driver, betas=_betas(book, driver, betas), liquidity=LiquiditySpec(model=liquidity),
@@ -685,21 +887,52 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         _print_report_summary(doc, folder, quiet)
         return folder, doc
 
-    out.mkdir(parents=True, exist_ok=True)
     clean_stale_temp_dirs(out)
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    say = _say(quiet)
     with RunIndex(out / INDEX_NAME) as index:
-        if interval is None:
-            outcome = run_once(job, index, on_event=say)
+        if interval is None:  # a failed single run is reported once, as the Error line
+            outcome = run_once(job, index, on_event=lambda m: None if m.startswith("run failed") else say(m))
             if outcome.status != "ok":
                 _fail(outcome.error or "report failed")
             return
         outcomes = run_every(job, index, every_s=interval, max_runs=max_runs, on_event=say)
     failed = sum(o.status != "ok" for o in outcomes)
-    click.echo(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}", err=True)
+    say(f"{len(outcomes)} run(s), {failed} failed; index {out / INDEX_NAME}")
+
+
+def _check_run_index(path: Path) -> None:
+    """Refuse a run index that is not one (corrupt, foreign SQLite, not a file) before writing to it."""
+    import sqlite3
+
+    from liqrisk.schedule import _RECORD_COLUMNS
+
+    if not path.exists():
+        return
+    hint = "move it away (a new index is then created) or choose another --out"
+    if not path.is_file():
+        _fail(f"{path}: the run index is not a regular file; {hint}")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+        if header and header != b"SQLite format 3\x00":
+            raise sqlite3.DatabaseError("file is not a database")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")} if "runs" in tables else set()
+            if tables and not set(_RECORD_COLUMNS) | {"pid"} <= columns:
+                raise sqlite3.DatabaseError(f"a SQLite file without liqrisk's runs table (tables: "
+                                            f"{', '.join(sorted(tables)) or 'none'})")
+            db.execute("PRAGMA quick_check").fetchall()
+        finally:
+            db.close()
+    except (sqlite3.DatabaseError, OSError) as exc:
+        _fail(f"{path}: not a liqrisk run index ({exc}); {hint}")
 
 
 def _print_report_summary(doc: Any, folder: Path, quiet: bool, extra: Sequence[str] = ()) -> None:
+    if quiet:
+        return
     b = doc.summary.biggest_band
     lines = [f"Report {doc.run_id} — {doc.driver} at ${doc.bands.spot_usd:,.2f}, block {doc.source.block_number:,}"]
     if b is not None:
@@ -722,9 +955,11 @@ def _print_report_summary(doc: Any, folder: Path, quiet: bool, extra: Sequence[s
 
 @cli.command(short_help="Run index of a report folder: blocks and biggest band over time.")
 @click.argument("root", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
 @format_option
-def runs(root: Path, limit: int, fmt: str) -> None:
+@out_option()
+@quiet_option
+def runs(root: Path, limit: int, fmt: str, out: Path | None, quiet: bool) -> None:
     """The run index of a report root: status, block and biggest band over time."""
     from dataclasses import asdict
 
@@ -732,6 +967,8 @@ def runs(root: Path, limit: int, fmt: str) -> None:
 
     if not (root / INDEX_NAME).exists():
         _fail(f"no run index {root / INDEX_NAME}: run `liqrisk report --out {root}` first")
+    _check_run_index(root / INDEX_NAME)
+    _precheck_outputs(out=out)
     with RunIndex(root / INDEX_NAME) as index:
         rows = [asdict(r) for r in index.runs(limit)]
     price = lambda v: "—" if v is None else f"${v:,.0f}"  # noqa: E731
@@ -740,7 +977,8 @@ def runs(root: Path, limit: int, fmt: str) -> None:
         ("block_number", "Block", lambda v: "—" if v is None else f"{v:,}"),
         ("band_low_usd", "Band low", price), ("band_high_usd", "Band high", price),
         ("band_collateral_usd", "Band collateral", _usd), ("lar_99_usd", "LaR 99%", _usd),
-        ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")])
+        ("alerts", "Alerts", lambda v: "—" if v is None else str(v)), ("error", "Error", lambda v: v or "")],
+        out=out, quiet=quiet)
 
 
 # --------------------------------------------------------------------------- positions
@@ -758,8 +996,8 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")
-@click.option("--hf-min", type=float, default=None, help="Only positions with HF >= this.")
-@click.option("--hf-max", type=float, default=None, help="Only positions with HF < this.")
+@click.option("--hf-min", type=FiniteFloat(0), default=None, help="Only positions with HF >= this.")
+@click.option("--hf-max", type=FiniteFloat(0), default=None, help="Only positions with HF < this.")
 @click.option("--side", "sides", multiple=True, type=click.Choice(("now", "long", "short", "never")),
               help="Only this side under the driver move: now (liquidatable), long (on a fall), short (on a rise).")
 @click.option("--debt-free", is_flag=True, help="Also list positions without debt (never liquidatable).")
@@ -783,6 +1021,7 @@ def positions(source: str, rpc_url: str | None, block: str | None, driver: str, 
         _fail("--limit: must be >= 0 (0 = all rows)")
     if hf_min is not None and hf_max is not None and hf_min >= hf_max:
         _fail(f"--hf-min {hf_min:g} must be below --hf-max {hf_max:g}")
+    _precheck_outputs(out=out)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -826,7 +1065,7 @@ def positions(source: str, rpc_url: str | None, block: str | None, driver: str, 
                    ("distance", f"{driver} move", _distance),
                    ("driver_price_at_liquidation_usd", f"{driver} at liq.", _price_or_dash),
                    ("liq_price_alone_usd", f"{driver} alone", _price_or_dash)]
-    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta)
+    _write_frame(frame, fmt, out, title=title, columns=columns, meta=meta, quiet=quiet)
 
 
 def _hf(v: float) -> str:
@@ -852,7 +1091,8 @@ def _short_account(v: str) -> str:
 
 
 def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: str,
-                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any]) -> None:
+                 columns: list[tuple[str, str, Callable[[Any], str]]], meta: dict[str, Any],
+                 quiet: bool = False) -> None:
     """Columns to a table / JSON (``{**meta, "rows": [...]}``, NaN/inf as null) / CSV (every column, raw
     numbers, NaN empty) / Parquet, on stdout or into ``out``."""
     from risk.frames import FRAMES_EXTRA_HINT, json_safe
@@ -867,16 +1107,17 @@ def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: st
             from risk.frames import to_pandas
         except ImportError:
             _fail(f"--format parquet: {FRAMES_EXTRA_HINT}")
+        from liqrisk.output import guarded
+
         df = to_pandas(frame)
         df.attrs.update(meta)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_parquet(out, index=False)
-        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        with guarded("--out", out):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            df.to_parquet(out, index=False)
+        _say(quiet)(f"Wrote {out}: {n:,} rows")
         return
     if fmt == "table":
-        if out is not None:
-            _fail("--out: use --format csv, json or parquet to write a file")
-        _emit(rows, "table", title=title, columns=columns)
+        _emit(rows, "table", title=title, columns=columns, out=out, quiet=quiet)
         return
     if fmt == "json":
         text = json.dumps(json_safe({**meta, "rows": rows}), indent=2, allow_nan=False) + "\n"
@@ -891,13 +1132,15 @@ def _write_frame(frame: dict[str, Any], fmt: str, out: Path | None, *, title: st
     if out is None:
         click.echo(text, nl=False)
     else:
-        from chain.files import write_atomic
+        from liqrisk.output import write_output
 
-        write_atomic(out, text)
-        click.echo(f"Wrote {out}: {n:,} rows", err=True)
+        write_output(out, text, "--out")
+        _say(quiet)(f"Wrote {out}: {n:,} rows")
 
 
 # ------------------------------------------------------------------------------ devnet
+
+MAX_DEVNET_BORROWERS = 20_000  # a local devnet; beyond this a populate takes hours
 
 
 @cli.group(cls=LiqriskGroup, short_help="Local devnet: up | down | status.")
@@ -906,19 +1149,16 @@ def devnet() -> None:
 
 
 @devnet.command("up", short_help="Start a detached devnet, deploy and populate it.")
-@click.option("--port", type=int, default=None, help="Port (default: a free one).")
-@click.option("--borrowers", type=int, default=300, show_default=True)
+@click.option("--port", type=click.IntRange(1024, 65535), default=None, help="Port (default: a free one).")
+@click.option("--borrowers", type=click.IntRange(1, MAX_DEVNET_BORROWERS), default=300, show_default=True)
 @seed_option
 @quiet_option
 def devnet_up_cmd(port: int | None, borrowers: int, seed: int | None, quiet: bool) -> None:
-    """Start a detached devnet, deploy and populate it."""
-    from chain.devnet import DevnetError, devnet_up
+    """Start a detached devnet, deploy and populate it. Prints its URL and addresses (the result)."""
+    from chain.devnet import devnet_up
 
-    try:
-        with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
-            state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
-    except DevnetError as exc:
-        _fail(str(exc))
+    with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
+        state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
     click.echo(f"Devnet up: {state['rpc_url']} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
                f"{borrowers} borrowers. Use --source devnet; stop with `liqrisk devnet down`.")
     for line in _deployment_lines(state["deployment"]):
@@ -943,16 +1183,20 @@ def _deployment_lines(deployment: dict[str, Any]) -> list[str]:
 
 
 @devnet.command("down")
-def devnet_down_cmd() -> None:
+@quiet_option
+def devnet_down_cmd(quiet: bool) -> None:
     """Stop the detached devnet."""
     from chain.devnet import devnet_down
 
-    click.echo("Devnet stopped." if devnet_down() else "No devnet was running.")
+    stopped = devnet_down()
+    if not quiet:
+        click.echo("Devnet stopped." if stopped else "No devnet was running.")
 
 
 @devnet.command("status")
 @format_option
-def devnet_status_cmd(fmt: str) -> None:
+@quiet_option
+def devnet_status_cmd(fmt: str, quiet: bool) -> None:
     """Is a devnet running, where."""
     from chain.devnet import devnet_status
 
@@ -970,20 +1214,49 @@ def devnet_status_cmd(fmt: str) -> None:
         click.echo(f"No devnet running (state {info['state_path']}).")
 
 
+# ------------------------------------------------------------------------------- setup
+
+
+@cli.command(short_help="Install the devnet's npm packages (anvil, Aave V3, Morpho Blue, solc-js).")
+@click.option("--dir", "prefix", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Install into DIR/node_modules (default: the user data dir). Set LIQRISK_NODE_MODULES to "
+                   "DIR/node_modules when it is not the default.")
+@quiet_option
+def setup(prefix: Path | None, quiet: bool) -> None:
+    """Install the npm packages `devnet` and `demo` need (needs Node.js >= 20 and npm).
+
+    A source checkout gets them from ./setup.sh; an installed wheel from this command.
+    """
+    from chain.locations import NODE_MODULES_ENV, SetupError, install_npm_packages, node_modules_dir, user_npm_prefix
+
+    target = (prefix or user_npm_prefix()).expanduser().resolve()
+    try:
+        with _status(f"npm install into {target}", quiet):
+            node_modules = install_npm_packages(target)
+    except SetupError as exc:
+        _fail(f"setup: {exc}")
+    click.echo(f"npm packages installed in {node_modules}")
+    if node_modules != node_modules_dir().resolve():
+        click.echo(f"Set {NODE_MODULES_ENV}={node_modules} so that liqrisk uses them.")
+
+
 # -------------------------------------------------------------------------------- demo
 
 
 def scenarios_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    from liqrisk.scenario import shipped_scenarios_dir
+
+    return shipped_scenarios_dir()
 
 
 DEMO_SCENARIO = "2026-early_eth_band_sweep.toml"
 
 
 @cli.command(short_help="Devnet up, scan, bands, cascades, Monte Carlo, replay, report, down.")
-@out_option("liqrisk-demo", "Where the report is written.")
-@click.option("--borrowers", type=int, default=300, show_default=True, help="Devnet borrowers to open.")
-@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths.")
+@out_option("liqrisk-demo", "Output folder of the report (as report --out).")
+@click.option("--borrowers", type=click.IntRange(1, MAX_DEVNET_BORROWERS), default=300, show_default=True,
+              help="Devnet borrowers to open.")
+@click.option("--paths", type=click.IntRange(1, 10_000_000), default=1000, show_default=True, help="Monte Carlo paths.")
 @click.option("--scenario", "scenario_file", type=click.Path(path_type=Path), default=None,
               help=f"Replay to run (default scenarios/{DEMO_SCENARIO}).")
 @seed_option
@@ -997,8 +1270,11 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     from liqrisk.scenario import LiquiditySpec, MonteCarloShock, load_scenario
     from liqrisk.sources import LoadedSnapshot
 
+    from liqrisk.output import check_output_dir
+
     sf = load_scenario(scenario_file or scenarios_dir() / DEMO_SCENARIO)
-    say = (lambda m: None) if quiet else (lambda m: click.echo(m, err=True))
+    check_output_dir(out, "--out")
+    say = _say(quiet)
     try:
         with Devnet() as net:  # stopped on success, error and Ctrl-C alike
             say(f"devnet: anvil at {net.rpc_url}")
@@ -1009,7 +1285,7 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
             with _status("scanning the devnet (discovery + multicall reads at one block)", quiet):
                 snap = scan_devnet(net.deployment)
             loaded = LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
-            _say_block(loaded)
+            _say_block(loaded, quiet)
             # The devnet's genuine Uniswap v3 pools, read at the scanned block, price the sales.
             config = ReportConfig(monte_carlo=MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7),
                                   scenarios=(sf,), seed=seed, liquidity=LiquiditySpec(model="onchain"))

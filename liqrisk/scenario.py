@@ -51,7 +51,13 @@ from liqrisk.errors import LiqriskUserError, ScenarioError
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: nan and ±inf are refused for every float field (TOML has inf and nan).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_SCENARIO_BYTES = 1 << 20
+"""A scenario file is a few kB; anything over 1 MiB is refused before parsing."""
+MAX_GRID_POINTS = 10_000
 
 
 BlockSpec = Union[int, Literal["latest", "safe", "finalized"]]
@@ -131,6 +137,18 @@ class GridShock(_Model):
             raise ValueError("give drawdowns = [...] or all of start, stop, step")
         if self.drawdowns is not None and any(v is not None for v in ranged):
             raise ValueError("give either drawdowns or start/stop/step, not both")
+        if self.drawdowns is None:
+            assert self.start is not None and self.stop is not None and self.step is not None
+            # A range is a drawdown sweep from spot; rallies are written as an explicit list.
+            if self.start < 0:
+                raise ValueError(f"start = {self.start} must be >= 0 (a range sweeps drawdowns; "
+                                 "list rallies explicitly in drawdowns = [...])")
+            if self.stop < self.start:
+                raise ValueError(f"stop = {self.stop} is below start = {self.start}")
+            if (self.stop - self.start) / self.step >= MAX_GRID_POINTS:
+                raise ValueError(f"the drawdown grid has more than {MAX_GRID_POINTS:,} points")
+        elif len(self.drawdowns) > MAX_GRID_POINTS:
+            raise ValueError(f"the drawdown grid has more than {MAX_GRID_POINTS:,} points")
         for d in self.grid():
             _finite(d, "drawdown")
             if d >= 1:
@@ -139,8 +157,6 @@ class GridShock(_Model):
                 raise ValueError(f"drawdown {d} is a rally of more than 1000%")
         if not self.grid():
             raise ValueError("the drawdown grid is empty")
-        if len(self.grid()) > 10_000:
-            raise ValueError("the drawdown grid has more than 10,000 points")
         return self
 
     def grid(self) -> list[float]:
@@ -407,20 +423,55 @@ class ScenarioFile:
         return self.path.parent
 
 
+def read_limited(path: Path, limit: int, what: str, error: type[Exception] = ScenarioError) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else one clear ``error``.
+
+    A FIFO or device is refused before opening (reading ``/dev/zero`` or a FIFO never ends)."""
+    import stat
+
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise error(f"{path}: the {what} is {kind}")
+    if info.st_size > limit:
+        raise error(f"{path}: the {what} is {info.st_size:,} bytes, over the {limit:,}-byte limit")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    if len(data) > limit:
+        raise error(f"{path}: the {what} is over the {limit:,}-byte limit")
+    return data
+
+
 def load_scenario(path: str | Path) -> ScenarioFile:
     """Read and validate one TOML scenario file; raises :class:`ScenarioError` naming the file."""
     path = Path(path)
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read ({exc.strerror})") from None
+    text = read_limited(path, MAX_SCENARIO_BYTES, "scenario file")
     try:
         data = tomllib.loads(text.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    return ScenarioFile(path, parse_scenario(data, str(path)))
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML: nested too deeply") from None
+    try:
+        return ScenarioFile(path, parse_scenario(data, str(path)))
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply to be a scenario") from None
+
+
+def shipped_scenarios_dir() -> Path:
+    """The scenario files shipped with liqrisk: ``scenarios/`` of a checkout, or the copy a wheel
+    installs as package data (``liqrisk/scenarios``)."""
+    from chain.locations import PACKAGE_ROOT, is_checkout
+
+    return PACKAGE_ROOT / "scenarios" if is_checkout() else Path(__file__).resolve().parent / "scenarios"
 
 
 _MOVED = {
@@ -450,5 +501,5 @@ __all__ = [
     "BlockSpec", "ConstantDepthSpec", "CorrelationSpec", "DriverSpec", "GridShock", "LiqriskUserError",
     "LiquiditySpec", "MonteCarloShock", "NoImpactSpec", "OnChainSpec", "OutputsSpec", "PathShock", "Scenario", "ScenarioError",
     "ScenarioFile", "SourceSpec", "SquareRootSpec", "TableSpec", "format_validation_error", "load_scenario",
-    "parse_scenario",
+    "parse_scenario", "shipped_scenarios_dir",
 ]

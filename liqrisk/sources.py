@@ -7,25 +7,28 @@ every failure a user can fix into one :class:`~liqrisk.errors.LiqriskUserError`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from liqrisk.errors import LiqriskUserError
 from liqrisk.mainnet import MAINNET_CHAIN_ID, mainnet_sources
-from liqrisk.scenario import BlockSpec, SourceSpec, format_validation_error
+from liqrisk.scenario import BlockSpec, SourceSpec, format_validation_error, read_limited
 
 if TYPE_CHECKING:
     from risk.snapshot import Snapshot
 
-CACHE_DIR_ENV = "LIQRISK_CACHE_DIR"
+from chain.locations import CACHE_DIR_ENV
+
+MAX_SNAPSHOT_BYTES = 2 << 30
+"""2 GiB: about 6 million positions; a larger file is refused before it is read."""
 
 
 def cache_dir() -> Path:
-    from chain.anvil import PROJECT_ROOT
+    """Root of the RPC cache and the account index (see :func:`chain.locations.cache_root`)."""
+    from chain.locations import cache_root
 
-    return Path(os.environ.get(CACHE_DIR_ENV, PROJECT_ROOT / ".liqrisk-cache"))
+    return cache_root()
 
 
 @dataclass(frozen=True)
@@ -69,12 +72,13 @@ def load_source(
         path = Path(source.path or "")
         if base_dir is not None and not path.is_absolute() and not path.exists():
             path = base_dir / path
+        text = read_limited(path, MAX_SNAPSHOT_BYTES, "snapshot file", LiqriskUserError)
         try:
-            snap = Snapshot.load(path)
-        except FileNotFoundError:
-            raise LiqriskUserError(f"snapshot file not found: {path}") from None
+            snap = Snapshot.from_json(text)
         except _VE as exc:
             raise LiqriskUserError(format_validation_error(exc, f"{path}: not a valid liqrisk snapshot")) from None
+        except RecursionError:
+            raise LiqriskUserError(f"{path}: not a valid liqrisk snapshot: nested too deeply") from None
         return LoadedSnapshot(snap, "snapshot", f"snapshot file {path}")
     from chain.transport import RpcError
 
@@ -92,6 +96,8 @@ def load_source(
             snap = scan_devnet(deployment, block)
         except (RpcError, DevnetError) as exc:
             raise LiqriskUserError(f"devnet scan failed: {exc}") from None
+        except ValueError as exc:  # e.g. a block the devnet does not have
+            raise LiqriskUserError(f"devnet scan at block {block}: {exc}") from None
         return LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
     # rpc
     from chain.cache import CachingTransport

@@ -764,6 +764,18 @@ def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds
     return {name: np.concatenate(parts) for name, parts in fields.items()}
 
 
+def _counter(progress: Callable[[int, int], None], total: int) -> Callable[[int], None]:
+    """``on_chunk(n)`` adding ``n`` paths to a running count reported as ``progress(done, total)``."""
+    done = 0
+
+    def on_chunk(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    return on_chunk
+
+
 def _outcomes(f: dict[str, NDArray]) -> PathOutcomes:
     return PathOutcomes(
         liquidated_debt_usd=f["liquidated"], seized_collateral_usd=f["seized"], protocol_fee_usd=f["fee"],
@@ -844,13 +856,7 @@ def simulate_liquidations(
             raise ValueError(f"cross_impact: expected a finite ({n_assets}, {n_assets}) matrix with a zero diagonal")
     bk = _Book.of(book)
     runs = 2 if (liquidity is not None and compare_exogenous) else 1
-    on_chunk = None
-    if progress is not None:
-        done = [0]
-
-        def on_chunk(n: int) -> None:
-            done[0] += n
-            progress(done[0], runs * n_paths)
+    on_chunk = None if progress is None else _counter(progress, runs * n_paths)
 
     exo_fields = None
     if compare_exogenous or liquidity is None:

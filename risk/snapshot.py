@@ -51,7 +51,8 @@ VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a NaN or infinite price is refused, never carried into the engine.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Asset(_Frozen):
@@ -211,7 +212,12 @@ class Snapshot(_Frozen):
                 if reserve.asset not in known:
                     raise ValueError(f"market {market.id!r} names unknown asset {reserve.asset!r}")
         markets = {m.id: m for m in self.markets}
+        seen: set[tuple[str, str]] = set()
         for position in self.positions:
+            key = (position.market, position.account.lower())
+            if key in seen:  # counted twice it would double the liquidations
+                raise ValueError(f"position {position.account} in {position.market!r} appears more than once")
+            seen.add(key)
             market = markets.get(position.market)
             if market is None:
                 raise ValueError(f"position {position.account} names unknown market {position.market!r}")

@@ -9,7 +9,6 @@ a fixed interval per mined block, so the same seed gives the same chain state.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Any, Mapping
 
 from eth_utils import to_checksum_address
 
-from chain.anvil import PROJECT_ROOT, AnvilProcess, _alive, start_anvil, stop_process_group
+from chain.anvil import AnvilProcess, _alive, start_anvil, stop_process_group
+from chain.locations import cache_root
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_aave36 import deploy_aave36
@@ -42,8 +42,7 @@ class DevnetError(RuntimeError):
 
 
 def default_state_path() -> Path:
-    root = Path(os.environ.get("LIQRISK_CACHE_DIR", PROJECT_ROOT / ".liqrisk-cache"))
-    return root / "devnet" / "state.json"
+    return cache_root() / "devnet" / "state.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,12 +330,30 @@ def devnet_up(port: int | None = None, n_borrowers: int = DEFAULT_N_BORROWERS, s
     return state
 
 
+def _read_state(path: Path) -> dict[str, Any]:
+    """The state file, checked: a truncated or foreign file is a :class:`DevnetError` naming it
+    (and never a pid to signal: ``devnet down`` kills the process group the file names)."""
+    fix = (f"delete {path} (if its anvil still runs, stop it yourself), then `liqrisk devnet up`")
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DevnetError(f"devnet state file {path} is unreadable ({type(exc).__name__}: {exc}); {fix}") from None
+    if not isinstance(state, dict):
+        raise DevnetError(f"devnet state file {path}: expected a JSON object, got {type(state).__name__}; {fix}")
+    for key, kind in (("pid", int), ("port", int), ("rpc_url", str), ("deployment", dict)):
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            raise DevnetError(f"devnet state file {path}: field {key!r} is missing or not a {kind.__name__}; {fix}")
+    if state["pid"] <= 1 or not 0 < state["port"] < 65536:
+        raise DevnetError(f"devnet state file {path}: pid {state['pid']} / port {state['port']} out of range; {fix}")
+    return state
+
+
 def devnet_status(*, state_path: Path | None = None) -> dict[str, Any]:
     """``{"running": bool, ...state}``; running means the pid is alive and the node answers."""
     path = state_path or default_state_path()
     if not path.exists():
         return {"running": False, "state_path": str(path)}
-    state = json.loads(path.read_text())
+    state = _read_state(path)
     running = _alive(int(state["pid"]))
     if running:
         try:
@@ -351,7 +368,7 @@ def devnet_down(*, state_path: Path | None = None) -> bool:
     path = state_path or default_state_path()
     if not path.exists():
         return False
-    state = json.loads(path.read_text())
+    state = _read_state(path)
     was_alive = _alive(int(state["pid"]))
     if was_alive:
         stop_process_group(int(state["pid"]))
@@ -364,4 +381,8 @@ def load_deployment(*, state_path: Path | None = None) -> DevnetDeployment:
     status = devnet_status(state_path=state_path)
     if "deployment" not in status:
         raise DevnetError(f"no devnet state at {status['state_path']}: run devnet_up first")
-    return DevnetDeployment.from_json(json.dumps(status["deployment"]))
+    try:
+        return DevnetDeployment.from_json(json.dumps(status["deployment"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DevnetError(f"devnet state file {status['state_path']}: the deployment record is invalid "
+                          f"({type(exc).__name__}: {exc}); run `liqrisk devnet down` and `liqrisk devnet up`") from None

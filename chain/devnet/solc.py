@@ -27,8 +27,9 @@ from typing import Any
 
 from chain.anvil import PROJECT_ROOT
 from chain.files import write_atomic
+from chain.locations import cache_root, node_modules_dir
 
-NODE_MODULES = PROJECT_ROOT / "node_modules"
+NODE_MODULES = node_modules_dir()
 SOLC_PACKAGE = NODE_MODULES / "solc"
 SOLC_0827_PACKAGE = NODE_MODULES / "solc-0.8.27"
 AAVE36_PACKAGE = "@aave-dao/aave-v3-origin"
@@ -75,8 +76,7 @@ class CompiledContract:
 
 
 def cache_dir() -> Path:
-    root = Path(os.environ.get("LIQRISK_CACHE_DIR", PROJECT_ROOT / ".liqrisk-cache"))
-    return root / "solc"
+    return cache_root() / "solc"
 
 
 def compiler_version(package: Path = SOLC_PACKAGE) -> str:
