@@ -7,8 +7,15 @@ from the same integers, to the wei. Each function names the Solidity it mirrors.
 Sources (checked on this machine):
 - Aave V3 v3.0.2 = npm ``@aave/core-v3`` 1.19.3 ``contracts/protocol/libraries``
   (``math/WadRayMath.sol``, ``math/PercentageMath.sol``, ``math/MathUtils.sol``,
-  ``logic/GenericLogic.sol``, ``logic/LiquidationLogic.sol``); v3.3 liquidation sizing and
-  v3.5 health factor from aave-dao/aave-v3-origin (``LiquidationLogic.sol``, ``GenericLogic.sol``).
+  ``logic/GenericLogic.sol``, ``logic/LiquidationLogic.sol``); v3.3 liquidation sizing from
+  aave-dao/aave-v3-origin @027aaed7 ``src/contracts/protocol/libraries/logic/LiquidationLogic.sol``;
+  v3.5/v3.6 health factor, liquidation sizing and rounding from npm ``@aave-dao/aave-v3-origin``
+  3.6.0 ``src/contracts/protocol/libraries/`` (``logic/LiquidationLogic.sol``,
+  ``logic/GenericLogic.sol``, ``helpers/TokenMath.sol``, ``math/PercentageMath.sol``,
+  ``math/WadRayMath.sol``, ``math/MathUtils.sol``); v3.7 from aave-dao/aave-v3-origin @4fbd7442
+  ``docs/3.7/Aave-v3.7-changelog.md`` and ``docs/3.7/liquidation-rounding.md`` (v3.7 is not on npm;
+  its LiquidationLogic.sol is not in the reference index: the changelog, the rounding note and
+  aave-v3-origin's own ``Pool.Liquidations.t.sol`` regression cases give the code).
 - Morpho Blue = npm ``@morpho-org/morpho-blue`` 1.0.0 ``src/`` (``Morpho.sol``,
   ``libraries/MathLib.sol``, ``SharesMathLib.sol``, ``periphery/MorphoBalancesLib.sol``).
 - Compound V3 = compound-finance/comet ``CometCore.sol`` / ``Comet.sol`` (``presentValue``,
@@ -122,6 +129,58 @@ def _mul_div_ceil(a: int, b: int, c: int) -> int:
     return -((-a * b) // c)
 
 
+# Explicit-direction variants (aave-v3-origin 3.6.0 WadRayMath / PercentageMath; percentDivFloor is
+# new in v3.7). A zero divisor or uint256 overflow reverts (here: ProtocolRevert / ValueError).
+
+
+def ray_mul_floor(a: int, b: int) -> int:
+    """``WadRayMath.rayMulFloor`` (``TokenMath.getATokenBalance``, v3.5+)."""
+    return _checked("rayMulFloor", a * b) // RAY
+
+
+def ray_mul_ceil(a: int, b: int) -> int:
+    """``WadRayMath.rayMulCeil`` (``TokenMath.getVTokenBalance``, v3.5+)."""
+    return -(-_checked("rayMulCeil", a * b) // RAY)
+
+
+def ray_div_floor(a: int, b: int) -> int:
+    """``WadRayMath.rayDivFloor`` (aToken mint / vToken burn scaled amounts, v3.5+)."""
+    if b == 0:
+        raise ProtocolRevert("rayDivFloor", "division by zero")
+    return _checked("rayDivFloor", a * RAY) // b
+
+
+def ray_div_ceil(a: int, b: int) -> int:
+    """``WadRayMath.rayDivCeil`` (aToken burn / transfer scaled amounts, v3.5+)."""
+    if b == 0:
+        raise ProtocolRevert("rayDivCeil", "division by zero")
+    return -(-_checked("rayDivCeil", a * RAY) // b)
+
+
+def percent_mul_floor(value: int, percentage_bps: int) -> int:
+    """``PercentageMath.percentMulFloor``."""
+    return _checked("percentMulFloor", value * percentage_bps) // PERCENTAGE_FACTOR
+
+
+def percent_mul_ceil(value: int, percentage_bps: int) -> int:
+    """``PercentageMath.percentMulCeil``."""
+    return -(-_checked("percentMulCeil", value * percentage_bps) // PERCENTAGE_FACTOR)
+
+
+def percent_div_floor(value: int, percentage_bps: int) -> int:
+    """``PercentageMath.percentDivFloor`` (v3.7)."""
+    if percentage_bps == 0:
+        raise ProtocolRevert("percentDivFloor", "division by zero")
+    return _checked("percentDivFloor", value * PERCENTAGE_FACTOR) // percentage_bps
+
+
+def percent_div_ceil(value: int, percentage_bps: int) -> int:
+    """``PercentageMath.percentDivCeil`` (v3.5+: debt needed when the collateral is short)."""
+    if percentage_bps == 0:
+        raise ProtocolRevert("percentDivCeil", "division by zero")
+    return -(-_checked("percentDivCeil", value * PERCENTAGE_FACTOR) // percentage_bps)
+
+
 # --------------------------------------------------------------------------------------------
 # Aave interest indices (MathUtils + ReserveLogic.getNormalizedIncome / getNormalizedDebt)
 # --------------------------------------------------------------------------------------------
@@ -183,6 +242,35 @@ AaveHfRule = Literal["avg", "sum"]
 AaveLiquidationRule = Literal["v30", "v33"]
 """Liquidation sizing: ``v30`` = v3.0-v3.2 and Spark (per-reserve 50%/100% close factor);
 ``v33`` = v3.3+ (position-wide 50% cap only above $2,000 and HF > 0.95; $1,000 dust rule)."""
+
+
+AaveRounding = Literal["half_up", "v35", "v37"]
+"""Rounding of the liquidation arithmetic (``liquidationCall``), by version:
+
+- ``half_up`` (v3.0-v3.4): ``percentMul``/``percentDiv``/``rayMul``/``rayDiv`` half up; reserve
+  debt value floored; v3.3 dust check: debt left floored, collateral left = balance minus the
+  liquidator's part (the fee is not subtracted), floored; fee clamp with rayDiv/rayMul.
+- ``v35`` (v3.5, v3.6; read from the 3.6.0 sources): aToken balances rayMulFloor, vToken
+  rayMulCeil; reserve debt value ``mulDivCeil`` (the $2,000 test); debt needed when the
+  collateral is short ``percentDivCeil``; bonus ``percentMul`` and fee (``percentDiv`` base,
+  ``percentMul`` fee) still half up; dust check: debt left ``mulDivCeil``, collateral left =
+  balance − liquidator's part − fee, floored; no-collateral-left when the position's total
+  collateral value equals the seized value (floor); fee clamp rayDivCeil / rayMulFloor.
+- ``v37`` (v3.7): as ``v35`` except bonus ``percentMulFloor``, fee base ``percentDivFloor``, fee
+  ``percentMulCeil``, and no-collateral-left from the *scaled* consumption (``rayDivCeil`` of the
+  liquidator's part + ``rayDivCeil`` of the fee, capped at the scaled balance, valued with
+  rayMulFloor, equal to the total collateral value).
+
+Every version keeps the close factor's ``percentMul(totalDebt, 50%)`` half up. v3.4 is taken to
+round as v3.3 and v3.5 as v3.6: the reference index holds the v3.3 and the 3.6.0 sources, not the
+v3.4/v3.5 LiquidationLogic (unverified assumption).
+"""
+
+
+def aave_rounding(protocol_version: str) -> AaveRounding:
+    """Liquidation rounding from ``Market.protocol_version`` (see :data:`AaveRounding`)."""
+    minor = _aave_minor(protocol_version)
+    return "v37" if minor >= 7 else "v35" if minor >= 5 else "half_up"
 
 
 def aave_hf_rule(protocol_version: str) -> AaveHfRule:
@@ -405,11 +493,18 @@ class AaveLiquidation:
 
     ``collateral_seized_raw`` leaves the borrower in total (liquidator + treasury);
     the liquidator receives ``collateral_seized_raw - protocol_fee_raw``.
+    ``has_no_collateral_left`` (v3.3+, when the position's total collateral value was given):
+    the call consumes the position's whole collateral, so every debt it leaves becomes reserve
+    deficit (bad debt): ``deficit_raw`` of the repaid reserve here, the whole debt of the others
+    (``_burnBadDebt``).
     """
 
     debt_repaid_raw: int
     collateral_seized_raw: int
     protocol_fee_raw: int
+    has_no_collateral_left: bool = False
+    deficit_raw: int = 0
+    collateral_seized_base: int = 0  # collateralToLiquidateInBaseCurrency (seized value, floor)
 
     @property
     def collateral_to_liquidator_raw(self) -> int:
@@ -426,28 +521,37 @@ def aave_collateral_to_liquidate(
     debt_decimals: int,
     liquidation_bonus_bps: int,
     protocol_fee_bps: int,
+    rounding: AaveRounding = "half_up",
 ) -> AaveLiquidation:
-    """``LiquidationLogic._calculateAvailableCollateralToLiquidate`` (v3.0.2 = v3.3 arithmetic)."""
+    """``LiquidationLogic._calculateAvailableCollateralToLiquidate`` with the version's rounding
+    (:data:`AaveRounding`; ``half_up`` = v3.0.2 = v3.3 arithmetic)."""
+    if rounding not in ("half_up", "v35", "v37"):
+        raise ValueError(f"unknown Aave rounding {rounding!r}")
     collateral_unit = 10**collateral_decimals
     debt_unit = 10**debt_decimals
     if collateral_price_base == 0 or debt_price_base == 0:
         raise ProtocolRevert("division by zero", "zero oracle price")
     base_collateral = (debt_price_base * debt_to_cover_raw * collateral_unit) // (collateral_price_base * debt_unit)
-    max_collateral = percent_mul(base_collateral, liquidation_bonus_bps)
+    bonus_mul = percent_mul_floor if rounding == "v37" else percent_mul
+    max_collateral = bonus_mul(base_collateral, liquidation_bonus_bps)
     if max_collateral > user_collateral_raw:
         collateral_amount = user_collateral_raw
-        debt_needed = percent_div(
+        needed_div = percent_div if rounding == "half_up" else percent_div_ceil
+        debt_needed = needed_div(
             (collateral_price_base * collateral_amount * debt_unit) // (debt_price_base * collateral_unit),
             liquidation_bonus_bps,
         )
     else:
         collateral_amount = max_collateral
         debt_needed = debt_to_cover_raw
+    seized_base = collateral_amount * collateral_price_base // collateral_unit
     fee = 0
     if protocol_fee_bps != 0:
-        bonus_collateral = collateral_amount - percent_div(collateral_amount, liquidation_bonus_bps)
-        fee = percent_mul(bonus_collateral, protocol_fee_bps)
-    return AaveLiquidation(debt_needed, collateral_amount, fee)
+        base_div = percent_div_floor if rounding == "v37" else percent_div
+        fee_mul = percent_mul_ceil if rounding == "v37" else percent_mul
+        bonus_collateral = collateral_amount - base_div(collateral_amount, liquidation_bonus_bps)
+        fee = fee_mul(bonus_collateral, protocol_fee_bps)
+    return AaveLiquidation(debt_needed, collateral_amount, fee, collateral_seized_base=seized_base)
 
 
 def aave_liquidation_amounts(
@@ -466,21 +570,30 @@ def aave_liquidation_amounts(
     total_debt_base: int | None = None,
     collateral_scaled_raw: int | None = None,
     collateral_liquidity_index_ray: int | None = None,
+    rounding: AaveRounding = "half_up",
+    total_collateral_base: int | None = None,
 ) -> AaveLiquidation:
     """Amounts of one ``liquidationCall(collateral, debt, user, debtToCover, …)``.
 
     ``v30`` (``LiquidationLogic._calculateDebt``, 1.19.3): cap = ``percentMul(reserveDebt,
-    50% if HF > 0.95 else 100%)``. ``v33`` (aave-v3-origin v3.3): the whole reserve debt, or
+    50% if HF > 0.95 else 100%)``. ``v33`` (aave-v3-origin v3.3+): the whole reserve debt, or
     50% of the position's total debt (``total_debt_base``, needed) when HF > 0.95 and both the
-    collateral and the debt reserve are worth ≥ 2,000 base units ×1e8; then the dust rule
-    (:class:`ProtocolRevert` ``MUST_NOT_LEAVE_DUST``). Then capped by the user's collateral.
-    Raises :class:`ProtocolRevert` when HF ≥ 1 or the user has no debt in that reserve.
+    collateral and the debt reserve are worth ≥ 2,000 base units ×1e8; then capped by the
+    user's collateral; then the dust rule: a call that repays only part of the reserve debt and
+    seizes only part of the collateral reserve must leave ≥ 1,000 ×1e8 of **both**, else the
+    Pool reverts (:class:`ProtocolRevert` ``MUST_NOT_LEAVE_DUST``; it does not shrink the
+    amount — see :func:`aave_largest_accepted_liquidation`). ``rounding`` per version
+    (:data:`AaveRounding`, :func:`aave_rounding`). Raises :class:`ProtocolRevert` when HF ≥ 1
+    or the user has no debt in that reserve.
 
     With the user's scaled aToken balance (``collateral_scaled_raw``) and the collateral's
     normalized income at the liquidation (``collateral_liquidity_index_ray``), the fee gets the
     contract's final clamp: when the scaled fee exceeds what is left after the liquidator's part
-    is burnt/transferred (``rayDiv`` rounding, whole-collateral liquidations), the treasury gets
-    ``rayMul(scaled left, index)`` instead. Not modelled: paused/frozen/grace-period gates.
+    is burnt/transferred, the treasury gets the value of the scaled balance left instead.
+    With ``total_collateral_base`` (``getUserAccountData``'s total collateral) the ``v33`` rule
+    also reports ``has_no_collateral_left`` and ``deficit_raw`` (``v37`` needs the scaled balance
+    and index for it). Not modelled: paused/frozen/grace-period gates, ``InvalidBurnAmount`` for
+    amounts whose scaled value is 0.
     """
     if health_factor_wad >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD_WAD:
         raise ProtocolRevert("HEALTH_FACTOR_NOT_BELOW_THRESHOLD", f"HF={health_factor_wad}")
@@ -488,6 +601,7 @@ def aave_liquidation_amounts(
         raise ProtocolRevert("SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER")
     collateral_unit = 10**collateral_decimals
     debt_unit = 10**debt_decimals
+    ceil_values = rounding in ("v35", "v37")
     if rule == "v30":
         close_factor_bps = (
             DEFAULT_LIQUIDATION_CLOSE_FACTOR_BPS
@@ -496,7 +610,10 @@ def aave_liquidation_amounts(
         )
         max_debt = percent_mul(user_reserve_debt_raw, close_factor_bps)
     elif rule == "v33":
-        reserve_debt_base = user_reserve_debt_raw * debt_price_base // debt_unit
+        if ceil_values:
+            reserve_debt_base = _mul_div_ceil(user_reserve_debt_raw, debt_price_base, debt_unit)
+        else:
+            reserve_debt_base = user_reserve_debt_raw * debt_price_base // debt_unit
         reserve_collateral_base = user_collateral_raw * collateral_price_base // collateral_unit
         max_debt = user_reserve_debt_raw
         if (
@@ -506,7 +623,7 @@ def aave_liquidation_amounts(
         ):
             if total_debt_base is None:
                 raise ValueError("rule 'v33' needs total_debt_base for the position-wide close factor")
-            default_base = percent_mul(total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR_BPS)
+            default_base = percent_mul(total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR_BPS)  # half up in all
             if reserve_debt_base > default_base:
                 max_debt = default_base * debt_unit // debt_price_base
     else:
@@ -520,24 +637,145 @@ def aave_liquidation_amounts(
         debt_decimals=debt_decimals,
         liquidation_bonus_bps=liquidation_bonus_bps,
         protocol_fee_bps=protocol_fee_bps,
+        rounding=rounding,
     )
     if rule == "v33" and (
         result.debt_repaid_raw < user_reserve_debt_raw and result.collateral_seized_raw < user_collateral_raw
     ):
-        debt_left_base = (user_reserve_debt_raw - result.debt_repaid_raw) * debt_price_base // debt_unit
-        # The contract subtracts the collateral *net of fee* here (actualCollateralToLiquidate).
-        collateral_left_base = (
-            (user_collateral_raw - result.collateral_to_liquidator_raw) * collateral_price_base // collateral_unit
-        )
+        debt_left_raw = user_reserve_debt_raw - result.debt_repaid_raw
+        if ceil_values:
+            debt_left_base = _mul_div_ceil(debt_left_raw, debt_price_base, debt_unit)
+            # v3.5+ subtracts what leaves the borrower in total (liquidator's part + fee)
+            collateral_left_raw = user_collateral_raw - result.collateral_seized_raw
+        else:
+            debt_left_base = debt_left_raw * debt_price_base // debt_unit
+            # v3.3 subtracts the collateral *net of fee* here (actualCollateralToLiquidate)
+            collateral_left_raw = user_collateral_raw - result.collateral_to_liquidator_raw
+        collateral_left_base = collateral_left_raw * collateral_price_base // collateral_unit
         if debt_left_base < MIN_LEFTOVER_BASE or collateral_left_base < MIN_LEFTOVER_BASE:
             raise ProtocolRevert("MUST_NOT_LEAVE_DUST", f"debt left {debt_left_base}, collateral left {collateral_left_base} (base)")
-    if result.protocol_fee_raw and collateral_scaled_raw is not None and collateral_liquidity_index_ray is not None:
-        index = collateral_liquidity_index_ray
-        scaled_left = collateral_scaled_raw - ray_div(result.collateral_to_liquidator_raw, index)
-        if ray_div(result.protocol_fee_raw, index) > scaled_left:
-            fee = ray_mul(scaled_left, index)
-            result = AaveLiquidation(result.debt_repaid_raw, result.collateral_to_liquidator_raw + fee, fee)
+    scaled, index = collateral_scaled_raw, collateral_liquidity_index_ray
+    has_no_collateral_left = False
+    if rule == "v33" and total_collateral_base is not None:
+        if rounding == "v37":
+            if scaled is None or index is None:
+                raise ValueError("rounding 'v37' needs collateral_scaled_raw and collateral_liquidity_index_ray "
+                                 "for the scaled no-collateral-left check")
+            # v3.7: what the two aToken operations consume in scaled units (each rayDivCeil)
+            consumed = ray_div_ceil(result.collateral_to_liquidator_raw, index)
+            if result.protocol_fee_raw:
+                consumed += ray_div_ceil(result.protocol_fee_raw, index)
+            consumed = min(consumed, scaled)
+            consumed_base = ray_mul_floor(consumed, index) * collateral_price_base // collateral_unit
+            has_no_collateral_left = consumed_base == total_collateral_base
+        else:
+            has_no_collateral_left = total_collateral_base == result.collateral_seized_base
+    if result.protocol_fee_raw and scaled is not None and index is not None:
+        if rounding == "half_up":
+            scaled_left = scaled - ray_div(result.collateral_to_liquidator_raw, index)
+            if ray_div(result.protocol_fee_raw, index) > scaled_left:
+                fee = ray_mul(scaled_left, index)
+                result = replace(result, collateral_seized_raw=result.collateral_to_liquidator_raw + fee,
+                                 protocol_fee_raw=fee)
+        else:
+            scaled_left = scaled - ray_div_ceil(result.collateral_to_liquidator_raw, index)
+            if ray_div_ceil(result.protocol_fee_raw, index) > scaled_left:
+                fee = ray_mul_floor(scaled_left, index)
+                result = replace(result, collateral_seized_raw=result.collateral_to_liquidator_raw + fee,
+                                 protocol_fee_raw=fee)
+    if has_no_collateral_left:
+        result = replace(result, has_no_collateral_left=True,
+                         deficit_raw=user_reserve_debt_raw - result.debt_repaid_raw)
     return result
+
+
+def aave_largest_accepted_liquidation(**kwargs) -> tuple[int, AaveLiquidation]:
+    """What a liquidator can actually do on a v3.3+ pool: ``(debtToCover, amounts)`` of the
+    largest liquidation the Pool accepts for this (collateral, debt) pair.
+
+    Takes :func:`aave_liquidation_amounts`'s keyword arguments except ``debt_to_cover_raw``.
+    When ``debtToCover = type(uint256).max`` is accepted, that is the answer (``UINT256_MAX``).
+    When it reverts with ``MUST_NOT_LEAVE_DUST`` (the 50% close factor would leave under $1,000
+    of the debt reserve or of the seized collateral reserve), the Pool does not shrink it: the
+    liquidator must pass a smaller amount. Both leftovers fall as ``debtToCover`` grows, so the
+    accepted amounts are ``1 … d*``; ``d*`` is found by bisection on the exact arithmetic (so the
+    next unit, ``d* + 1``, reverts). Other reverts propagate.
+    """
+    if "debt_to_cover_raw" in kwargs:
+        raise TypeError("aave_largest_accepted_liquidation chooses debt_to_cover_raw itself")
+    try:
+        return UINT256_MAX, aave_liquidation_amounts(debt_to_cover_raw=UINT256_MAX, **kwargs)
+    except ProtocolRevert as exc:
+        if exc.reason != "MUST_NOT_LEAVE_DUST":
+            raise
+
+    def accepted(amount: int) -> bool:
+        try:
+            aave_liquidation_amounts(debt_to_cover_raw=amount, **kwargs)
+        except ProtocolRevert as exc:
+            if exc.reason != "MUST_NOT_LEAVE_DUST":
+                raise
+            return False
+        return True
+
+    lo, hi = 0, kwargs["user_reserve_debt_raw"]  # accepted(lo) by convention; hi is not accepted
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if accepted(mid):
+            lo = mid
+        else:
+            hi = mid
+    if lo == 0:
+        raise ProtocolRevert("MUST_NOT_LEAVE_DUST", "no debtToCover leaves $1,000 of both reserves")
+    return lo, aave_liquidation_amounts(debt_to_cover_raw=lo, **kwargs)
+
+
+def aave_position_account(market: Market, position: Position, decimals: Mapping[str, int]) -> AaveAccountData:
+    """``getUserAccountData`` of a snapshot position, with the HF rule of its market's version."""
+    _, legs = aave_position_legs(market, position, decimals)
+    return aave_account_data(legs, rule=aave_hf_rule(market.protocol_version))
+
+
+def aave_position_liquidation(
+    market: Market,
+    position: Position,
+    decimals: Mapping[str, int],
+    collateral: str,
+    debt: str,
+    debt_to_cover_raw: int | None = None,
+    *,
+    collateral_scaled_raw: int | None = None,
+    collateral_liquidity_index_ray: int | None = None,
+) -> tuple[int, AaveLiquidation]:
+    """``liquidationCall(collateral, debt, user, debtToCover)`` of a snapshot position, every
+    rule and rounding taken from ``market.protocol_version``; ``(debtToCover, amounts)``.
+
+    ``debt_to_cover_raw=None``: the largest the Pool accepts (:func:`aave_largest_accepted_liquidation`
+    on v3.3+, ``UINT256_MAX`` below)."""
+    account = aave_position_account(market, position, decimals)
+    version = market.protocol_version
+    kwargs = dict(
+        rule=aave_liquidation_rule(version),
+        health_factor_wad=account.health_factor_wad,
+        user_reserve_debt_raw=position.debt.get(debt, 0),
+        user_collateral_raw=position.collateral.get(collateral, 0),
+        collateral_price_base=market.reserve(collateral).oracle_price,
+        debt_price_base=market.reserve(debt).oracle_price,
+        collateral_decimals=decimals[collateral],
+        debt_decimals=decimals[debt],
+        liquidation_bonus_bps=aave_effective_liquidation_bonus_bps(market, position.emode, collateral),
+        protocol_fee_bps=_wad_to_bps(market.reserve(collateral).protocol_fee_wad, f"{market.id}/{collateral} fee"),
+        total_debt_base=account.total_debt_base,
+        total_collateral_base=account.total_collateral_base,
+        collateral_scaled_raw=collateral_scaled_raw,
+        collateral_liquidity_index_ray=collateral_liquidity_index_ray,
+        rounding=aave_rounding(version),
+    )
+    if debt_to_cover_raw is not None:
+        return debt_to_cover_raw, aave_liquidation_amounts(debt_to_cover_raw=debt_to_cover_raw, **kwargs)
+    if kwargs["rule"] == "v33":
+        return aave_largest_accepted_liquidation(**kwargs)
+    return UINT256_MAX, aave_liquidation_amounts(debt_to_cover_raw=UINT256_MAX, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -923,6 +1161,7 @@ __all__ = [
     "AaveLiquidation",
     "AaveLiquidationRule",
     "AaveReserveLeg",
+    "AaveRounding",
     "CometCollateralLeg",
     "MorphoLiquidation",
     "MorphoMarketState",
@@ -938,7 +1177,11 @@ __all__ = [
     "aave_linear_interest_ray",
     "aave_liquidation_amounts",
     "aave_liquidation_oracle_price",
+    "aave_largest_accepted_liquidation",
     "aave_liquidation_rule",
+    "aave_position_account",
+    "aave_position_liquidation",
+    "aave_rounding",
     "aave_normalized_debt_ray",
     "aave_normalized_income_ray",
     "aave_position_legs",
@@ -958,9 +1201,17 @@ __all__ = [
     "mul_div_down",
     "mul_div_up",
     "percent_div",
+    "percent_div_ceil",
+    "percent_div_floor",
     "percent_mul",
+    "percent_mul_ceil",
+    "percent_mul_floor",
     "ray_div",
+    "ray_div_ceil",
+    "ray_div_floor",
     "ray_mul",
+    "ray_mul_ceil",
+    "ray_mul_floor",
     "to_assets_down",
     "to_assets_up",
     "to_shares_down",

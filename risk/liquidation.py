@@ -11,8 +11,16 @@ Rules per venue (see :data:`risk.snapshot.Venue`):
 
 - ``aave_v30``: repay up to 50% of that debt reserve while HF > 0.95, 100% at or below.
 - ``aave_v33``: the whole reserve debt, except 50% of the *total* debt when HF > 0.95 and both the
-  collateral and the debt reserve are worth >= $2,000; a partial repay that would leave less than
-  $1,000 of that debt is shrunk to leave exactly $1,000 (the dust rule).
+  collateral and the debt reserve are worth >= $2,000. The dust rule (v3.3+ ``MustNotLeaveDust``):
+  a liquidation that repays only part of the debt reserve and seizes only part of the collateral
+  reserve must leave >= $1,000 of **both**. The Pool does not shrink such a call, it reverts; what
+  a liquidator can actually do is pass the largest ``debtToCover`` it accepts, and that is what
+  is modelled: the repay shrinks to leave exactly $1,000 of the debt reserve
+  (``debt - 1000``) and of the seized collateral reserve (``(collateral - 1000) / bonus``,
+  the seized amount including the protocol fee, as v3.5+ counts it), whichever is smaller.
+  (This only happens under the 50% cap: a whole-reserve repay or a seizure of the whole
+  collateral reserve is never checked.) :func:`risk.exact.aave_largest_accepted_liquidation` is
+  the integer version, tested against the genuine v3.6 Pool.
 - ``morpho_blue``: the whole debt (no close factor).
 - ``compound_v3``: ``absorb`` takes all collateral and clears all debt; the borrower is credited
   ``value / bonus`` (bonus = 1 / liquidationFactor) and any shortfall is bad debt.
@@ -165,6 +173,11 @@ def liquidate_rows(
                 leftover = debt_j_usd - cap
                 dusty = capped & (leftover > 0) & (leftover < AAVE_V33_MIN_LEFTOVER_USD)
                 cap = np.where(dusty, debt_j_usd - AAVE_V33_MIN_LEFTOVER_USD, cap)
+                # Collateral side: a partial seizure must leave >= $1,000 of the seized reserve.
+                bonus_c = liq_bonus[r, c]
+                partial = capped & (cap < debt_j_usd) & (cap * bonus_c < coll_c_usd)
+                dusty_c = partial & (coll_c_usd - cap * bonus_c < AAVE_V33_MIN_LEFTOVER_USD)
+                cap = np.where(dusty_c, np.minimum(cap, (coll_c_usd - AAVE_V33_MIN_LEFTOVER_USD) / bonus_c), cap)
                 max_repay = np.where(v33, cap, max_repay)
             bonus = liq_bonus[r, c]
             seize_usd = max_repay * bonus
