@@ -28,10 +28,14 @@ MIN_NODE_MAJOR = 20
 """anvil 1.7.1's platform packages declare ``"engines": {"node": ">=20"}``."""
 
 NPM_PACKAGES: dict[str, str] = {
+    "@aave-dao/aave-v3-origin": "3.6.0",
     "@aave/core-v3": "1.19.3",
     "@foundry-rs/anvil": "1.7.1",
     "@morpho-org/morpho-blue": "1.0.0",
+    "@uniswap/v3-core": "1.0.1",
+    "@uniswap/v3-periphery": "1.4.4",
     "solc": "0.8.19",
+    "solc-0.8.27": "npm:solc@0.8.27",
 }
 """The npm packages the devnet needs (must equal ``package.json``'s dependencies; a test checks)."""
 

@@ -32,6 +32,25 @@ TABLE: list[tuple[str, str, int, dict[str, int]]] = []
 
 
 @pytest.fixture(scope="module")
+def devnet():
+    """The fault suite's own devnet, not the session's: ``anvil_reorg`` on a chain whose history
+    earlier tests rewound with ``evm_revert`` rebuilt state from the wrong base (seen in the
+    integrated suite: the Aave provider had no code after a depth-2/3 reorg), so the reorg trials
+    get a chain no other test has touched."""
+    from chain.devnet import Devnet
+
+    from tests.chain.conftest import DEVNET_N_BORROWERS, DEVNET_SEED
+
+    net = Devnet().start()
+    try:
+        net.deploy()
+        net.populate(DEVNET_N_BORROWERS, DEVNET_SEED)
+        yield net
+    finally:
+        net.stop()
+
+
+@pytest.fixture(scope="module")
 def expected(devnet):
     with suite_transport(devnet.rpc_url, 0) as transport:
         return snapshot_facts(scan_devnet(devnet.deployment, "latest", transport=transport))

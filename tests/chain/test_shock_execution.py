@@ -71,7 +71,8 @@ AAVE = VENUE_CODE["aave_v30"]
 MORPHO = VENUE_CODE["morpho_blue"]
 COMET = VENUE_CODE["compound_v3"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33)
+SKY = VENUE_CODE["sky_vault"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY)  # Sky: the dss double is checked in test_sky_vaults.py
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:
