@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -21,8 +22,9 @@ DEVNET_N_BORROWERS = 96
 DEVNET_SEED = 7
 
 
-@pytest.fixture(scope="session")
-def devnet() -> Iterator[Devnet]:
+@contextmanager
+def started_devnet() -> Iterator[Devnet]:
+    """A fresh devnet, deployed and populated with the shared seed; stopped on exit."""
     net = Devnet().start()
     try:
         net.deploy()
@@ -30,6 +32,12 @@ def devnet() -> Iterator[Devnet]:
         yield net
     finally:
         net.stop()
+
+
+@pytest.fixture(scope="session")
+def devnet() -> Iterator[Devnet]:
+    with started_devnet() as net:
+        yield net
 
 
 @pytest.fixture(scope="session")

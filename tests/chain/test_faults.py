@@ -37,17 +37,10 @@ def devnet():
     earlier tests rewound with ``evm_revert`` rebuilt state from the wrong base (seen in the
     integrated suite: the Aave provider had no code after a depth-2/3 reorg), so the reorg trials
     get a chain no other test has touched."""
-    from chain.devnet import Devnet
+    from tests.chain.conftest import started_devnet
 
-    from tests.chain.conftest import DEVNET_N_BORROWERS, DEVNET_SEED
-
-    net = Devnet().start()
-    try:
-        net.deploy()
-        net.populate(DEVNET_N_BORROWERS, DEVNET_SEED)
+    with started_devnet() as net:
         yield net
-    finally:
-        net.stop()
 
 
 @pytest.fixture(scope="module")
