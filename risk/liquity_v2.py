@@ -566,8 +566,9 @@ def liquidate_branch(coll: FloatArray, debt: FloatArray, stake: FloatArray, pric
     branch_coll = coll.sum() + extra_coll
     branch_debt = debt.sum() + extra_debt
     tcr_after = branch_coll * price / branch_debt if branch_debt > 0 else float("inf")
-    return BranchOutcome(liquidated, rnd, coll, debt, *map(float, totals), sp, sp_loss, float(tcr_after),
-                         bool(tcr_after < params.scr), rounds)
+    t = [float(x) for x in totals]
+    return BranchOutcome(liquidated, rnd, coll, debt, t[0], t[1], t[2], t[3], t[4], t[5], sp, sp_loss,
+                         float(tcr_after), bool(tcr_after < params.scr), rounds)
 
 
 def batch_liquidate_rounds(state: BranchState, price_wad: int, now: int, params: BranchParams,

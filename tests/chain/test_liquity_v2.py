@@ -272,3 +272,51 @@ def test_exact_redemption_equals_the_double_lowest_rate_first(chain):
         assert stored[1] == lts[s.trove_id].entire_coll - s.coll_lot
         assert stored[3] == (lq.STATUS_ZOMBIE if s.zombie else lq.STATUS_ACTIVE)
     assert sum(s.bold_lot for s in steps) == amount
+
+
+@pytest.mark.parametrize("drawdown", [0.1, 0.25])
+def test_scanned_branches_go_through_the_engines_bands_cascade_and_monte_carlo(liquity_chain, drawdown):
+    """The scan's Liquity markets in the engine: the cascade (no impact) and a Monte Carlo path that drops
+    by ``drawdown`` liquidate exactly the troves the exact math puts under MCR at that price, for their
+    entire debt (the SP-offset kernel), and the report's branch model runs on the snapshot's branch state."""
+    from chain.scan import scan_snapshot
+    from liqrisk.liquity import liquity_docs
+    from risk.bands import liquidation_bands
+    from risk.book import PositionBook
+    from risk.cascade import cascade_grid
+    from risk.montecarlo import simulate_liquidations
+
+    rpc, _, liquity, _ = liquity_chain
+    source = LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches), name="Liquity double")
+    with HttpTransport(rpc.url) as transport:
+        snap = scan_snapshot(transport, liquity=[source])
+    assert {m.venue for m in snap.markets} == {"liquity_v2"} and len(snap.liquity_branches) == 3
+    book = PositionBook.from_snapshot(snap)
+    betas = {"wstETH": 1.0, "rETH": 1.0}
+    ts = snap.block_timestamp
+    expected_hit, expected_debt = 0, 0
+    for b, dep in zip(snap.liquity_branches, liquity.branches, strict=True):
+        state = _full_state(rpc, dep, _ids(rpc, dep), block=snap.block_number)
+        shocked = b.price_wad * int(round((1 - drawdown) * 1e6)) // 10**6
+        for t in state.troves:
+            if lq.current_icr(state, t, shocked, ts) < b.mcr_wad:
+                expected_hit += 1
+                expected_debt += lq.latest_trove(state, t, ts).entire_debt
+    assert expected_hit > 0
+    table = cascade_grid(book, driver="WETH", betas=betas, drawdowns=[drawdown])
+    assert int(table.positions_hit[0]) == expected_hit
+    # The whole debt of each: repaid by the SP, or (below 100% ICR) the SP depositors' loss, counted as bad debt.
+    assert float(table.liquidated_debt_usd[0] + table.bad_debt_usd[0]) == pytest.approx(expected_debt / E18, rel=1e-9)
+    spot = book.prices_usd
+    shocked_prices = spot * np.where(np.isin(book.symbols, ["WETH", "wstETH", "rETH"]), 1 - drawdown, 1.0)
+    paths = np.stack([spot, shocked_prices])[None, :, :]
+    mc = simulate_liquidations(book, paths, compare_exogenous=False)
+    assert int(mc.endogenous.positions_hit[0]) == expected_hit
+    assert float(mc.endogenous.liquidated_debt_usd[0] + mc.endogenous.bad_debt_usd[0]) == pytest.approx(
+        expected_debt / E18, rel=1e-9)
+    assert float(mc.endogenous.bad_debt_usd[0]) == pytest.approx(float(table.bad_debt_usd[0]), rel=1e-9, abs=1e-6)
+    assert "liquity_v2" in {v for band in liquidation_bands(book, "WETH").bands for v, _ in band.by_venue}
+    docs = liquity_docs(snap, "WETH", betas, [drawdown])
+    assert [d.collateral for d in docs] == ["WETH", "wstETH", "rETH"]
+    assert sum(d.stress[0].troves_liquidated for d in docs) >= expected_hit  # redistribution can add rounds
+    assert sum(d.redemption_share for d in docs) == pytest.approx(1.0)
