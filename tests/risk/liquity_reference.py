@@ -85,3 +85,17 @@ def liquidate_branch_loop(coll, debt, stake, price, sp, mcr, penalty_sp, penalty
                     coll[i] += red_coll_round * stake[i] / total_stake
                     debt[i] += red_debt_round * stake[i] / total_stake
     return coll, debt, rnd, totals, sp
+
+
+def liquidate_position(coll, debt, lt, bonus, fee, prices):
+    """The SP-offset loop in the conformance suite's one-position signature (``bonus`` = 1 + SP
+    penalty, ``fee`` unused: 0 for this rule), mutating ``coll``/``debt``; returns
+    ``(seized[], fee[], repaid[], bad_debt_usd, hit)``."""
+    n = len(prices)
+    row = liquidate_trove_loop([list(coll)], [list(debt)], [list(lt)], [[b - 1.0 for b in bonus]], list(prices))[0]
+    if row["hit"]:
+        c = max(range(n), key=lambda k: coll[k] * prices[k] if lt[k] > 0 else 0.0)  # the loop's choice
+        coll[c] = 0.0
+        for k in range(n):
+            debt[k] = 0.0
+    return row["seized"], [0.0] * n, row["repaid"], row["bad"], row["hit"]

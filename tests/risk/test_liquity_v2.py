@@ -208,3 +208,30 @@ def test_redemptions_take_the_lowest_rates_first_and_skip_troves_under_100_perce
     assert expo.debt_in_front.tolist() == [0.0, 20.0, 50.0, 90.0]
     assert expo.troves_hit.tolist() == [0, 2, 4]
     assert lq.redemption_split(1_000, [300, 100, 0]) == [750, 250, 0]
+
+
+@settings(max_examples=80)
+@given(troves_st, st.floats(0.5, 1.05), st.sampled_from([lq.WETH_BRANCH, lq.SETH_BRANCH]))
+def test_registry_kernel_equals_the_exact_sp_offset_within_1e9(troves, shock, params):
+    """With a Stability Pool deep enough for every trove (the kernel's assumption), the kernel's
+    collateral to the SP, gas compensation and surplus equal the exact ``_liquidate`` amounts."""
+    price_wad = int(2_000 * shock * 1e6) * 10**12
+    state = _state(troves, 2_000 * E18, 10**12)
+    lts = [lq.latest_trove(state, t, NOW) for t in state.troves]
+    coll = np.array([[x.entire_coll / E18, 0.0] for x in lts])
+    debt = np.array([[0.0, x.entire_debt / E18] for x in lts])
+    lt = np.array([[E18 / params.mcr_wad, 0.0]] * len(lts))
+    pen = np.array([[params.penalty_sp_wad / E18, 0.0]] * len(lts))
+    out = lq.liquidate_trove_rows(coll, debt, lt, pen, np.array([price_wad / E18, 1.0]))
+    for i, x in enumerate(lts):
+        icr = lq.compute_cr(x.entire_coll, x.entire_debt, price_wad)
+        if abs(icr - params.mcr_wad) < 10**6:  # within float noise of the boundary: either side is right
+            continue
+        assert bool(out.hit[i]) == (icr < params.mcr_wad)
+        if not out.hit[i]:
+            continue
+        v = lq.liquidate_trove(x.entire_debt, x.entire_coll, 10**40, price_wad, params)
+        assert v.debt_to_redistribute == 0
+        assert out.gas[i, 0] == pytest.approx(v.coll_gas_compensation / E18, rel=1e-9)
+        assert out.seized[i, 0] == pytest.approx((v.coll_to_send_to_sp + v.coll_gas_compensation) / E18, rel=1e-9)
+        assert out.surplus[i, 0] == pytest.approx(v.coll_surplus / E18, rel=1e-9, abs=1e-9)
