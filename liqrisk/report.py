@@ -122,7 +122,8 @@ class BandDoc(_Doc):
     positions: int
     share_of_side: float
     distance_from_spot: float = Field(description="(band middle - spot) / spot")
-    by_venue: dict[str, float] = Field(description="collateral USD per venue")
+    by_venue: dict[str, float] = Field(description="collateral USD per venue (liquidation rule)")
+    by_market: dict[str, float] = Field(default_factory=dict, description="collateral USD per market id")
 
 
 class BandsDoc(_Doc):
@@ -146,10 +147,22 @@ class CascadeRowDoc(_Doc):
     positions_hit: int
 
 
+class CascadeMarketDoc(_Doc):
+    market_id: str
+    rule: str = Field(description="the market's liquidation rule (venue)")
+    liquidated_debt_usd: list[float] = Field(description="per row of `rows` (same drawdowns)")
+    seized_collateral_usd: list[float]
+    bad_debt_usd: list[float]
+    positions_hit: list[int]
+
+
 class CascadeDoc(_Doc):
     driver: str
     betas: dict[str, float]
     rows: list[CascadeRowDoc]
+    by_market: list[CascadeMarketDoc] = Field(
+        default_factory=list, description="the rows split per market (markets with positions, book order); "
+                                          "liquidated and bad debt add up to the rows' totals")
 
 
 class RiskSummaryDoc(_Doc):
@@ -165,6 +178,19 @@ class RiskSummaryDoc(_Doc):
     prob_any_liquidation: float
 
 
+class MarketMonteCarloDoc(_Doc):
+    market_id: str
+    rule: str
+    mean_liquidated_usd: float
+    lar_95_usd: float = Field(description="95% quantile of this market's debt liquidated per path")
+    lar_99_usd: float
+    mean_bad_debt_usd: float
+    bad_debt_var_95_usd: float
+    bad_debt_var_99_usd: float
+    mean_seized_collateral_usd: float
+    prob_any_liquidation: float
+
+
 class MonteCarloDoc(_Doc):
     model: Literal["gbm", "student_t", "merton"]
     horizon_days: float
@@ -175,6 +201,8 @@ class MonteCarloDoc(_Doc):
     endogenous: RiskSummaryDoc = Field(description="with the cascade's own price impact")
     exogenous: RiskSummaryDoc | None = Field(description="same paths without impact")
     amplification: dict[str, float | None]
+    by_market: list[MarketMonteCarloDoc] = Field(
+        default_factory=list, description="each market's own LaR / bad-debt VaR, with impact (quantiles do not add up)")
 
 
 class PathDoc(_Doc):
@@ -403,7 +431,8 @@ _num = finite_or_none
 
 
 def band_doc(band: "Band") -> BandDoc:
-    return BandDoc.model_validate(json_safe({**dataclasses.asdict(band), "by_venue": dict(band.by_venue)}))
+    return BandDoc.model_validate(json_safe({**dataclasses.asdict(band), "by_venue": dict(band.by_venue),
+                                             "by_market": dict(band.by_market)}))
 
 
 def bands_doc(report: "BandReport") -> BandsDoc:
@@ -421,7 +450,16 @@ def cascade_row(table: "CascadeTable", i: int) -> CascadeRowDoc:
 
 def cascade_doc(table: "CascadeTable") -> CascadeDoc:
     betas = {s: float(b) for s, b in zip(table.symbols, table.betas) if b != 0}
-    return CascadeDoc(driver=table.driver, betas=betas, rows=[cascade_row(table, i) for i in range(len(table))])
+    by_market = []
+    if table.liquidated_debt_by_market_usd.shape == (len(table), len(table.market_ids)):
+        by_market = [CascadeMarketDoc(market_id=m, rule=table.market_rules[k],
+                                      liquidated_debt_usd=table.liquidated_debt_by_market_usd[:, k].tolist(),
+                                      seized_collateral_usd=table.seized_by_market_usd[:, k].tolist(),
+                                      bad_debt_usd=table.bad_debt_by_market_usd[:, k].tolist(),
+                                      positions_hit=table.positions_hit_by_market[:, k].tolist())
+                     for k, m in enumerate(table.market_ids) if table.market_rules[k]]
+    return CascadeDoc(driver=table.driver, betas=betas, rows=[cascade_row(table, i) for i in range(len(table))],
+                      by_market=by_market)
 
 
 def summary_doc(summary: "RiskSummary") -> RiskSummaryDoc:
@@ -437,6 +475,7 @@ def monte_carlo_doc(result: ScenarioResult) -> MonteCarloDoc:
         vol_annual=run.vol_annual, endogenous=summary_doc(r.endogenous_summary),
         exogenous=summary_doc(r.exogenous_summary) if r.exogenous_summary is not None else None,
         amplification={k: _num(v) for k, v in r.amplification.items()},
+        by_market=[MarketMonteCarloDoc.model_validate(json_safe(s.as_dict())) for s in r.by_market() if s.rule],
     )
 
 
@@ -586,21 +625,33 @@ def _version() -> str:
 # ----------------------------------------------------------------------------- rendering
 
 
+def market_names(result: ReportResult) -> dict[str, str]:
+    """Market id -> display name (the snapshot's ``Market.name``), for chart series."""
+    return {m.id: m.name for m in result.loaded.snapshot.markets}
+
+
 def render_charts(result: ReportResult, folder: Path) -> dict[str, dict[str, str]]:
     """Write the PNGs into ``folder``; returns ``{"": {...}, "<scenario index>": {...}}``."""
     from liqrisk import charts
 
     sub = result.loaded.block_line
+    names = market_names(result)
     out: dict[str, dict[str, str]] = {"": {}}
-    charts.liquidation_map_png(result.bands, folder / "liquidation_map.png", subtitle=sub)
+    charts.liquidation_map_png(result.bands, folder / "liquidation_map.png", subtitle=sub, market_names=names)
     out[""]["liquidation_map"] = "liquidation_map.png"
     assert result.core.cascade is not None
     liq = _liquidity_line(result.core.liquidity)
     charts.cascade_png(result.core.cascade, folder / "cascade.png", subtitle=f"{sub}; liquidity: {liq}")
     out[""]["cascade"] = "cascade.png"
+    charts.cascade_markets_png(result.core.cascade, folder / "cascade_markets.png", subtitle=f"{sub}; liquidity: {liq}",
+                               market_names=names)
+    out[""]["cascade_markets"] = "cascade_markets.png"
     if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
         charts.monte_carlo_png(result.monte_carlo.monte_carlo, folder / "monte_carlo.png", subtitle=sub)
         out[""]["monte_carlo"] = "monte_carlo.png"
+        charts.monte_carlo_markets_png(result.monte_carlo.monte_carlo, folder / "monte_carlo_markets.png", subtitle=sub,
+                                       market_names=names)
+        out[""]["monte_carlo_markets"] = "monte_carlo_markets.png"
     for k, s in enumerate(result.scenarios):
         if not s.outputs.charts:
             continue
@@ -635,8 +686,9 @@ def render_figures(result: ReportResult, history: "Sequence[BandSnapshot]" = ())
     from liqrisk import charts
 
     sub = result.loaded.block_line
+    names = market_names(result)
     out: dict[str, Any] = {
-        "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub),
+        "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub, market_names=names),
         "cumulative": charts.cumulative_figure(result.bands, subtitle=sub),
         "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub),
         "band_history": charts.band_history_figure([*history, current_band_snapshot(result)],
@@ -645,8 +697,12 @@ def render_figures(result: ReportResult, history: "Sequence[BandSnapshot]" = ())
     assert result.core.cascade is not None
     liq = _liquidity_line(result.core.liquidity)
     out["cascade"] = charts.cascade_figure(result.core.cascade, subtitle=f"{sub}; liquidity: {liq}")
+    out["cascade_markets"] = charts.cascade_markets_figure(result.core.cascade, subtitle=f"{sub}; liquidity: {liq}",
+                                                           market_names=names)
     if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
         out["monte_carlo"] = charts.monte_carlo_figure(result.monte_carlo.monte_carlo, subtitle=sub)
+        out["monte_carlo_markets"] = charts.monte_carlo_markets_figure(result.monte_carlo.monte_carlo, subtitle=sub,
+                                                                       market_names=names)
     for k, s in enumerate(result.scenarios):
         stem = f"scenario_{k + 1:02d}"
         if s.cascade is not None:
@@ -808,11 +864,33 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
          str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
     cs.charts.append(("cascade", "cascade curve"))
+    names = {m.id: m.name for m in doc.snapshot.markets}
+    if doc.cascade.by_market:
+        picks = [i for i, r in enumerate(doc.cascade.rows) if r.initial_drawdown > 0]
+        picks = [i for i in picks if f"{doc.cascade.rows[i].initial_drawdown:.0%}" in doc.summary.cascade] or picks[-3:]
+        cs.paragraphs.append("Per market (the totals above are the sums of these parts): debt liquidated at each "
+                             "initial drawdown, bad debt at the largest.")
+        last = picks[-1] if picks else len(doc.cascade.rows) - 1
+        cs.tables.append((["Market", "Rule", *[f"Liquidated at {doc.cascade.rows[i].initial_drawdown:.0%}" for i in picks],
+                           f"Bad debt at {doc.cascade.rows[last].initial_drawdown:.0%}"],
+                          [[f"{names.get(m.market_id, m.market_id)} ({m.market_id})", m.rule,
+                            *[_usd(m.liquidated_debt_usd[i]) for i in picks], _usd(m.bad_debt_usd[last])]
+                           for m in doc.cascade.by_market]))
+        cs.charts.append(("cascade_markets", "cascade by market"))
     out.append(cs)
     if doc.monte_carlo is not None:
         mc = _mc_section("Monte Carlo", doc.monte_carlo)
         mc.anchor = "monte-carlo"
         mc.charts.append(("monte_carlo", "Monte Carlo distribution"))
+        if doc.monte_carlo.by_market:
+            mc.paragraphs.append("Per market (with impact): each market's own Liquidations-at-Risk and bad-debt VaR over "
+                                 "the same paths (means add up to the book's; quantiles do not).")
+            mc.tables.append((["Market", "Rule", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 99%", "P(any)"],
+                              [[f"{names.get(m.market_id, m.market_id)} ({m.market_id})", m.rule,
+                                _usd(m.mean_liquidated_usd), _usd(m.lar_95_usd), _usd(m.lar_99_usd),
+                                _usd(m.bad_debt_var_99_usd), f"{m.prob_any_liquidation:.0%}"]
+                               for m in doc.monte_carlo.by_market]))
+            mc.charts.append(("monte_carlo_markets", "Monte Carlo by market"))
         out.append(mc)
     for k, sc in enumerate(doc.scenarios):
         stem = f"scenario_{k + 1:02d}_"
