@@ -352,12 +352,13 @@ def monte_carlo_matplotlib(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
                   f"P(any liquidation) {summary.prob_any_liquidation:.0%}", fontsize=10)
     ax1.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.78))
     if ax2 is not None:
-        ax2.hist(bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
+        # Only the paths that leave bad debt: the others would be one tall $0 bar hiding the tail.
+        ax2.hist(bad[bad > 0], bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
         ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
         share = float(np.mean(bad > 0))
         ax2.text(0.97, 0.95, f"{share:.1%} of paths leave bad debt", transform=ax2.transAxes, ha="right",
                  va="top", fontsize=8.5, color="#555555")
-        ax2.set_xlabel("Bad debt per path (USD)")
+        ax2.set_xlabel(f"Bad debt per path, the {int(np.sum(bad > 0)):,} paths that leave any (USD)")
         ax2.set_title(f"Bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, "
                       f"99% {usd_short(summary.bad_debt_var_99_usd)}", fontsize=10)
     else:
@@ -547,7 +548,8 @@ def cumulative_figure(bands: "BandReport", *, subtitle: str = "") -> Any:
     return fig
 
 
-def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "") -> Any:
+def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "",
+                        market_names: "dict[str, str] | None" = None) -> Any:
     """Debt per market by how far the driver must move to liquidate it (a
     :class:`risk.positions.MarketBreakdown` with ``within`` starting at 0)."""
     import numpy as np
@@ -557,7 +559,9 @@ def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "") -> A
     near = breakdown.debt_within_usd  # cumulative in ``within``
     parts = np.diff(np.concatenate([np.zeros((len(breakdown), 1)), near], axis=1), axis=1)
     rest = breakdown.debt_usd - near[:, -1]
-    labels = [f"{m} ({v})" for m, v in zip(breakdown.market_id, breakdown.venue)]
+    names = market_names or {}
+    labels = [f"{names.get(str(m)) or m} · {VENUE_LABELS.get(str(v), str(v))}" for m, v in zip(breakdown.market_id,
+                                                                                                breakdown.venue)]
     names = ["liquidatable now"] + [f"{a:.0%}–{b:.0%} {driver} move" for a, b in zip(within[:-1], within[1:])]
     colors = ["#7f0000", "#C62828", "#F57C00", "#F5B700", "#9CCC65", "#26A69A"]
     fig = go.Figure()
@@ -818,10 +822,12 @@ def monte_carlo_figure(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
         fig.add_vline(x=value, line=dict(color=color, dash="dash", width=1.3), row=1, col=1,
                       annotation=dict(text=f"{label} {usd_short(value)}", font=dict(color=color, size=11)))
     if has_bad:
-        fig.add_histogram(x=bad, nbinsx=30, name="bad debt", marker_color="#D84315", row=1, col=2,
-                          hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
+        # Only the paths that leave bad debt: the others sit in one tall $0 bar that hides the tail.
+        fig.add_histogram(x=bad[bad > 0], nbinsx=30, name="bad debt (paths with any)", marker_color="#D84315", row=1,
+                          col=2, hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
         fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
-        fig.update_xaxes(title="Bad debt per path (USD)", tickprefix="$", tickformat="~s", row=1, col=2)
+        fig.update_xaxes(title=f"Bad debt per path, the {int(np.sum(bad > 0)):,} paths that leave any (USD)",
+                         tickprefix="$", tickformat="~s", row=1, col=2)
         bad_text = (f"bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, 99% {usd_short(summary.bad_debt_var_99_usd)}"
                     f" ({float(np.mean(bad > 0)):.1%} of paths)")
     else:

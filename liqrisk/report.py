@@ -690,7 +690,8 @@ def render_figures(result: ReportResult, history: "Sequence[BandSnapshot]" = ())
     out: dict[str, Any] = {
         "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub, market_names=names),
         "cumulative": charts.cumulative_figure(result.bands, subtitle=sub),
-        "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub),
+        "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub,
+                                                   market_names=names),
         "band_history": charts.band_history_figure([*history, current_band_snapshot(result)],
                                                    symbol=result.config.driver),
     }
@@ -769,6 +770,17 @@ def _hf_text(v: float | None) -> str:
     return "∞" if v is None else f"{v:.3f}"
 
 
+def _short_id(market_id: str, width: int = 28) -> str:
+    """A market id that fits a table cell: ``morpho:0x49cc81…52ed`` (Morpho ids are 32-byte hashes)."""
+    return market_id if len(market_id) <= width else f"{market_id[:width - 6]}…{market_id[-4:]}"
+
+
+def _market_text(market_id: str, names: Mapping[str, str]) -> str:
+    """The market's name (what a desk calls it), its id shortened after it when the two differ."""
+    name = names.get(market_id)
+    return f"{name} ({_short_id(market_id)})" if name and name != market_id else _short_id(market_id)
+
+
 def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]:
     s = doc.source
     out = []
@@ -821,9 +833,12 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
     bs = _Section(f"{doc.driver} liquidation bands", anchor="bands")
     bs.paragraphs.append(f"Spot ${doc.bands.spot_usd:,.2f}. Liquidation prices move {doc.driver} alone (other prices at "
                          f"spot); collateral valued at spot.")
-    bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Venues"], [
+    names = {m.id: m.name for m in doc.snapshot.markets}
+    bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Markets"], [
         [x.side, f"${x.low_usd:,.0f}–${x.high_usd:,.0f}", _usd(x.collateral_usd), _usd(x.debt_usd), f"{x.positions:,}",
-         f"{x.distance_from_spot:+.1%}", ", ".join(f"{v} {_usd(u)}" for v, u in x.by_venue.items())]
+         f"{x.distance_from_spot:+.1%}",
+         ", ".join(f"{names.get(m, _short_id(m))} {_usd(u)}"
+                   for m, u in sorted((x.by_market or x.by_venue).items(), key=lambda kv: -kv[1]))]
         for x in doc.bands.bands]))
     bs.charts += [("liquidation_map", "liquidation map"), ("cumulative", "liquidatable if the price reaches X")]
     out.append(bs)
@@ -831,9 +846,9 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
     keys = list(doc.markets[0].debt_within_usd) if doc.markets else []
     ms.paragraphs.append(f"Debt liquidated per market by a {doc.driver} move of at most the given size (other assets "
                          f"follow by their betas; 0% = liquidatable now).")
-    ms.tables.append((["Market", "Venue", "Positions", "Collateral", "Debt", "Min HF",
+    ms.tables.append((["Market", "Rule", "Positions", "Collateral", "Debt", "Min HF",
                        *[("Now" if k == "0%" else f"≤ {k}") for k in keys]],
-                      [[m.market_id, m.venue, f"{m.positions:,}", _usd(m.collateral_usd), _usd(m.debt_usd),
+                      [[_market_text(m.market_id, names), m.venue, f"{m.positions:,}", _usd(m.collateral_usd), _usd(m.debt_usd),
                         _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
     ms.charts.append(("market_split", "debt per market by distance to liquidation"))
     out.append(ms)
@@ -843,7 +858,7 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                              f"{ar.within:.0%} or less liquidates. Full list: `liqrisk positions`.")
         ps.tables.append((["Account", "Market", "HF", "Collateral", "Debt", "Assets", "Side", f"{doc.driver} move",
                            f"{doc.driver} at liquidation"],
-                          [[p.account, p.market_id, _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
+                          [[p.account, names.get(p.market_id, _short_id(p.market_id)), _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
                             f"{p.main_collateral}/{p.main_debt}", p.side,
                             "now" if p.side == "now" else f"{p.move_to_liquidation:+.1%}",
                             "—" if p.driver_price_at_liquidation_usd is None else f"${p.driver_price_at_liquidation_usd:,.2f}"]
@@ -864,16 +879,15 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
          str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
     cs.charts.append(("cascade", "cascade curve"))
-    names = {m.id: m.name for m in doc.snapshot.markets}
     if doc.cascade.by_market:
         picks = [i for i, r in enumerate(doc.cascade.rows) if r.initial_drawdown > 0]
         picks = [i for i in picks if f"{doc.cascade.rows[i].initial_drawdown:.0%}" in doc.summary.cascade] or picks[-3:]
-        cs.paragraphs.append("Per market (the totals above are the sums of these parts): debt liquidated at each "
-                             "initial drawdown, bad debt at the largest.")
+        cs.paragraphs.append("The second table splits the cascade per market (the first table's totals are the sums "
+                             "of these parts): debt liquidated at the summary drawdowns, bad debt at the largest.")
         last = picks[-1] if picks else len(doc.cascade.rows) - 1
         cs.tables.append((["Market", "Rule", *[f"Liquidated at {doc.cascade.rows[i].initial_drawdown:.0%}" for i in picks],
                            f"Bad debt at {doc.cascade.rows[last].initial_drawdown:.0%}"],
-                          [[f"{names.get(m.market_id, m.market_id)} ({m.market_id})", m.rule,
+                          [[_market_text(m.market_id, names), m.rule,
                             *[_usd(m.liquidated_debt_usd[i]) for i in picks], _usd(m.bad_debt_usd[last])]
                            for m in doc.cascade.by_market]))
         cs.charts.append(("cascade_markets", "cascade by market"))
@@ -883,10 +897,10 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         mc.anchor = "monte-carlo"
         mc.charts.append(("monte_carlo", "Monte Carlo distribution"))
         if doc.monte_carlo.by_market:
-            mc.paragraphs.append("Per market (with impact): each market's own Liquidations-at-Risk and bad-debt VaR over "
-                                 "the same paths (means add up to the book's; quantiles do not).")
+            mc.paragraphs.append("The second table, per market (with impact): each market's own Liquidations-at-Risk and "
+                                 "bad-debt VaR over the same paths (means add up to the book's; quantiles do not).")
             mc.tables.append((["Market", "Rule", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 99%", "P(any)"],
-                              [[f"{names.get(m.market_id, m.market_id)} ({m.market_id})", m.rule,
+                              [[_market_text(m.market_id, names), m.rule,
                                 _usd(m.mean_liquidated_usd), _usd(m.lar_95_usd), _usd(m.lar_99_usd),
                                 _usd(m.bad_debt_var_99_usd), f"{m.prob_any_liquidation:.0%}"]
                                for m in doc.monte_carlo.by_market]))
