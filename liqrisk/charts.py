@@ -559,8 +559,8 @@ def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "",
     near = breakdown.debt_within_usd  # cumulative in ``within``
     parts = np.diff(np.concatenate([np.zeros((len(breakdown), 1)), near], axis=1), axis=1)
     rest = breakdown.debt_usd - near[:, -1]
-    names = market_names or {}
-    labels = [f"{names.get(str(m)) or m} · {VENUE_LABELS.get(str(v), str(v))}" for m, v in zip(breakdown.market_id,
+    known = market_names or {}
+    labels = [f"{known.get(str(m)) or m} · {VENUE_LABELS.get(str(v), str(v))}" for m, v in zip(breakdown.market_id,
                                                                                                 breakdown.venue)]
     names = ["liquidatable now"] + [f"{a:.0%}–{b:.0%} {driver} move" for a, b in zip(within[:-1], within[1:])]
     colors = ["#7f0000", "#C62828", "#F57C00", "#F5B700", "#9CCC65", "#26A69A"]

@@ -837,11 +837,11 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
     bs = _Section(f"{doc.driver} liquidation bands", anchor="bands")
     bs.paragraphs.append(f"Spot ${doc.bands.spot_usd:,.2f}. Liquidation prices move {doc.driver} alone (other prices at "
                          f"spot); collateral valued at spot.")
-    names = {m.id: m.name for m in doc.snapshot.markets}
+    market_names_by_id = {m.id: m.name for m in doc.snapshot.markets}
     bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Markets"], [
         [x.side, f"${x.low_usd:,.0f}–${x.high_usd:,.0f}", _usd(x.collateral_usd), _usd(x.debt_usd), f"{x.positions:,}",
          f"{x.distance_from_spot:+.1%}",
-         ", ".join(f"{names.get(m, _short_id(m))} {_usd(u)}"
+         ", ".join(f"{market_names_by_id.get(m, _short_id(m))} {_usd(u)}"
                    for m, u in sorted((x.by_market or x.by_venue).items(), key=lambda kv: -kv[1]))]
         for x in doc.bands.bands]))
     bs.charts += [("liquidation_map", "liquidation map"), ("cumulative", "liquidatable if the price reaches X")]
@@ -852,7 +852,8 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                          f"follow by their betas; 0% = liquidatable now).")
     ms.tables.append((["Market", "Rule", "Positions", "Collateral", "Debt", "Min HF",
                        *[("Now" if k == "0%" else f"≤ {k}") for k in keys]],
-                      [[_market_text(m.market_id, names), m.venue, f"{m.positions:,}", _usd(m.collateral_usd), _usd(m.debt_usd),
+                      [[_market_text(m.market_id, market_names_by_id), m.venue, f"{m.positions:,}",
+                        _usd(m.collateral_usd), _usd(m.debt_usd),
                         _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
     ms.charts.append(("market_split", "debt per market by distance to liquidation"))
     out.append(ms)
@@ -866,7 +867,8 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                              f"{ar.within:.0%} or less liquidates. Full list: `liqrisk positions`.")
         ps.tables.append((["Account", "Market", "HF", "Collateral", "Debt", "Assets", "Side", f"{doc.driver} move",
                            f"{doc.driver} at liquidation"],
-                          [[p.account, names.get(p.market_id, _short_id(p.market_id)), _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
+                          [[p.account, market_names_by_id.get(p.market_id, _short_id(p.market_id)),
+                            _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
                             f"{p.main_collateral}/{p.main_debt}", p.side,
                             "now" if p.side == "now" else f"{p.move_to_liquidation:+.1%}",
                             "—" if p.driver_price_at_liquidation_usd is None else f"${p.driver_price_at_liquidation_usd:,.2f}"]
@@ -895,7 +897,7 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         last = picks[-1] if picks else len(doc.cascade.rows) - 1
         cs.tables.append((["Market", "Rule", *[f"Liquidated at {doc.cascade.rows[i].initial_drawdown:.0%}" for i in picks],
                            f"Bad debt at {doc.cascade.rows[last].initial_drawdown:.0%}"],
-                          [[_market_text(m.market_id, names), m.rule,
+                          [[_market_text(m.market_id, market_names_by_id), m.rule,
                             *[_usd(m.liquidated_debt_usd[i]) for i in picks], _usd(m.bad_debt_usd[last])]
                            for m in doc.cascade.by_market]))
         cs.charts.append(("cascade_markets", "cascade by market"))
@@ -908,7 +910,7 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
             mc.paragraphs.append("The second table, per market (with impact): each market's own Liquidations-at-Risk and "
                                  "bad-debt VaR over the same paths (means add up to the book's; quantiles do not).")
             mc.tables.append((["Market", "Rule", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 99%", "P(any)"],
-                              [[_market_text(m.market_id, names), m.rule,
+                              [[_market_text(m.market_id, market_names_by_id), m.rule,
                                 _usd(m.mean_liquidated_usd), _usd(m.lar_95_usd), _usd(m.lar_99_usd),
                                 _usd(m.bad_debt_var_99_usd), f"{m.prob_any_liquidation:.0%}"]
                                for m in doc.monte_carlo.by_market]))
