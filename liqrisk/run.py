@@ -127,6 +127,25 @@ class PathRun:
     prices_usd: "np.ndarray"
     result: "MonteCarloResult"
 
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per step: ``hour`` and the exogenous ``price_<SYM>_usd`` of every asset."""
+        frame: dict[str, "np.ndarray"] = {"hour": self.hours}
+        for j, symbol in enumerate(self.result.symbols):
+            frame[f"price_{symbol}_usd"] = self.prices_usd[0, :, j]
+        return frame
+
+    def to_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """What the path liquidated per market (one row per market; :meth:`MonteCarloResult.by_market_frame`)."""
+        return self.result.by_market_frame()
+
+    def by_market_pandas(self) -> Any:
+        return self.result.by_market_pandas()
+
 
 @dataclass(frozen=True, eq=False)
 class MonteCarloRun:
@@ -139,6 +158,20 @@ class MonteCarloRun:
     vol_annual: dict[str, float]
     correlation: "np.ndarray"
     result: "MonteCarloResult"
+
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per path, per-market columns included (:meth:`MonteCarloResult.to_frame`)."""
+        return self.result.to_frame()
+
+    def to_pandas(self) -> Any:
+        return self.result.to_pandas()
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per market: its LaR / bad-debt VaR (:meth:`MonteCarloResult.by_market_frame`)."""
+        return self.result.by_market_frame()
+
+    def by_market_pandas(self) -> Any:
+        return self.result.by_market_pandas()
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +192,34 @@ class ScenarioResult:
     description: str = ""
     references: tuple[str, ...] = ()
     outputs: OutputsSpec = field(default_factory=OutputsSpec)
+
+    def _table(self) -> Any:
+        table = self.cascade if self.cascade is not None else self.path if self.path is not None else self.monte_carlo
+        if table is None:
+            raise ValueError(f"scenario {self.name!r} has no result table")
+        return table
+
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """The result as columns: the cascade grid (per-market columns included), the path's
+        steps, or the Monte Carlo's paths."""
+        frame: dict[str, "np.ndarray"] = self._table().to_frame()
+        return frame
+
+    def to_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """The per-market split: one row per (drawdown, market) for a cascade, one per market for a
+        path or a Monte Carlo."""
+        frame: dict[str, "np.ndarray"] = self._table().by_market_frame()
+        return frame
+
+    def by_market_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.by_market_frame())
 
 
 def _known(book: "PositionBook", values: Mapping[str, Any], what: str, notes: list[str]) -> dict[str, Any]:

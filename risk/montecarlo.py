@@ -43,13 +43,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import PositionBook
+from risk.cascade import market_ids_of, _n_markets, market_rules
 from risk.liquidation import liquidatable, liquidate_rows
 from risk.liquidity import LiquidityModel
 
@@ -91,6 +92,10 @@ class PathOutcomes:
         price pushed down).
     unconverged_steps : ndarray of int64, shape (n_paths,)
         Steps whose rounds hit ``max_rounds`` with positions still liquidatable.
+    liquidated_debt_by_market_usd, seized_by_market_usd, bad_debt_by_market_usd : ndarray,
+        shape (n_paths, n_markets)
+        The same amounts per market (``MonteCarloResult.market_ids`` order); the per-path totals
+        above are their row sums, so the parts add up to the totals exactly.
     """
 
     liquidated_debt_usd: Float64Array1D
@@ -101,12 +106,16 @@ class PathOutcomes:
     max_drawdown: Float64Array2D
     final_impact: Float64Array2D
     unconverged_steps: NDArray[np.int64]
+    liquidated_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    seized_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    bad_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def n_paths(self) -> int:
         return int(self.liquidated_debt_usd.shape[0])
 
-    def to_frame(self, symbols: tuple[str, ...], prefix: str = "") -> dict[str, NDArray[Any]]:
+    def to_frame(self, symbols: tuple[str, ...], prefix: str = "",
+                 market_ids: tuple[str, ...] = ()) -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays, one row per path (``pandas.DataFrame(...)`` works)."""
         frame: dict[str, NDArray[Any]] = {
             f"{prefix}liquidated_debt_usd": self.liquidated_debt_usd,
@@ -119,6 +128,10 @@ class PathOutcomes:
         for j, symbol in enumerate(symbols):
             frame[f"{prefix}max_drawdown_{symbol}"] = self.max_drawdown[:, j]
             frame[f"{prefix}final_impact_{symbol}"] = self.final_impact[:, j]
+        if market_ids and self.liquidated_debt_by_market_usd.shape[1:] == (len(market_ids),):
+            for m, market in enumerate(market_ids):
+                frame[f"{prefix}liquidated_debt_{market}_usd"] = self.liquidated_debt_by_market_usd[:, m]
+                frame[f"{prefix}bad_debt_{market}_usd"] = self.bad_debt_by_market_usd[:, m]
         return frame
 
 
@@ -163,6 +176,51 @@ class RiskSummary:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
+@dataclass(frozen=True)
+class MarketRiskSummary:
+    """Tail statistics of one market over paths (USD): its own LaR and bad-debt VaR.
+
+    Means add up across markets to the book's means (up to rounding); quantiles do not (the
+    markets' worst paths are not the same paths), so each market's tail is its own.
+    """
+
+    market_id: str
+    rule: str
+    mean_liquidated_usd: float
+    lar_95_usd: float
+    lar_99_usd: float
+    mean_bad_debt_usd: float
+    bad_debt_var_95_usd: float
+    bad_debt_var_99_usd: float
+    mean_seized_collateral_usd: float
+    prob_any_liquidation: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def market_summaries(outcomes: PathOutcomes, market_ids: tuple[str, ...],
+                     market_rules: tuple[str, ...] = ()) -> tuple[MarketRiskSummary, ...]:
+    """One :class:`MarketRiskSummary` per market (``market_ids`` order)."""
+    liq, bad = outcomes.liquidated_debt_by_market_usd, outcomes.bad_debt_by_market_usd
+    if liq.shape[1:] != (len(market_ids),) or liq.shape[0] == 0:
+        return ()
+    q_liq = np.quantile(liq, QUANTILES, axis=0)
+    q_bad = np.quantile(bad, QUANTILES, axis=0)
+    rules = market_rules or ("",) * len(market_ids)
+    return tuple(
+        MarketRiskSummary(
+            market_id=market, rule=rules[m], mean_liquidated_usd=float(liq[:, m].mean()),
+            lar_95_usd=float(q_liq[0, m]), lar_99_usd=float(q_liq[1, m]),
+            mean_bad_debt_usd=float(bad[:, m].mean()), bad_debt_var_95_usd=float(q_bad[0, m]),
+            bad_debt_var_99_usd=float(q_bad[1, m]),
+            mean_seized_collateral_usd=float(outcomes.seized_by_market_usd[:, m].mean()),
+            prob_any_liquidation=float(np.mean(liq[:, m] > 0)),
+        )
+        for m, market in enumerate(market_ids)
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class MonteCarloResult:
     """Endogenous (with liquidity impact) and exogenous-only outcomes on the same paths.
@@ -184,10 +242,31 @@ class MonteCarloResult:
     exogenous: PathOutcomes | None
     exogenous_summary: RiskSummary | None
     rebases: int
+    market_ids: tuple[str, ...] = ()
+    market_rules: tuple[str, ...] = ()
 
     @property
     def n_paths(self) -> int:
         return self.endogenous.n_paths
+
+    def by_market(self, *, exogenous: bool = False) -> tuple[MarketRiskSummary, ...]:
+        """Per-market LaR / bad-debt VaR of the endogenous run (or the exogenous one)."""
+        outcomes = self.exogenous if exogenous else self.endogenous
+        if outcomes is None:
+            return ()
+        return market_summaries(outcomes, self.market_ids, self.market_rules)
+
+    def by_market_frame(self, *, exogenous: bool = False) -> dict[str, NDArray[Any]]:
+        """One row per market: ``market_id``, ``rule`` and the :class:`MarketRiskSummary` fields."""
+        rows = self.by_market(exogenous=exogenous)
+        names = MarketRiskSummary.__dataclass_fields__
+        return {f: np.array([getattr(r, f) for r in rows]) for f in names}
+
+    def by_market_pandas(self, *, exogenous: bool = False) -> Any:
+        """:meth:`by_market_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.by_market_frame(exogenous=exogenous))
 
     @property
     def amplification(self) -> dict[str, float]:
@@ -208,9 +287,9 @@ class MonteCarloResult:
     def to_frame(self) -> dict[str, NDArray[Any]]:
         """Per-path columns (``endo_*`` and ``exo_*``) as a dict of 1-D numpy arrays."""
         frame: dict[str, NDArray[Any]] = {"path": np.arange(self.n_paths)}
-        frame.update(self.endogenous.to_frame(self.symbols, "endo_"))
+        frame.update(self.endogenous.to_frame(self.symbols, "endo_", self.market_ids))
         if self.exogenous is not None:
-            frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
+            frame.update(self.exogenous.to_frame(self.symbols, "exo_", self.market_ids))
         return frame
 
     def to_pandas(self) -> Any:
@@ -230,6 +309,7 @@ class MonteCarloResult:
             "endogenous": self.endogenous_summary.as_dict(),
             "exogenous": None if self.exogenous_summary is None else self.exogenous_summary.as_dict(),
             "amplification": self.amplification,
+            "by_market": [s.as_dict() for s in self.by_market()],
         }
         if include_paths:
             doc["paths"] = {k: v.tolist() for k, v in self.to_frame().items()}
@@ -257,6 +337,8 @@ class _Book:
     liq_bonus: Float64Array2D
     protocol_fee: Float64Array2D
     venue: NDArray[np.int8]
+    market: NDArray[np.intp]  # (n,) index into the book's market ids
+    n_markets: int
     class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
     class_j: NDArray[np.intp]  # (n_classes,) debt asset
     class_rows: tuple[NDArray[np.intp], ...]  # rows of each class, sorted by theta
@@ -290,6 +372,7 @@ class _Book:
                     class_theta.append(theta[order])
         return cls(weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
+                   np.asarray(book.market, dtype=np.intp), _n_markets(book),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
                    tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
 
@@ -465,6 +548,9 @@ class _RunOut:
     seized: Float64Array1D
     fee: Float64Array1D
     bad: Float64Array1D
+    liquidated_m: Float64Array2D
+    seized_m: Float64Array2D
+    bad_m: Float64Array2D
     hit: NDArray[np.int64]
     max_drawdown: Float64Array2D
     final_impact: Float64Array2D
@@ -659,10 +745,11 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
     mult = np.ones((n_paths, n_assets))
     sold = np.zeros((n_paths, n_assets))
-    liquidated = np.zeros(n_paths)
-    seized_total = np.zeros(n_paths)
+    n_markets = bk.n_markets
+    liquidated_m = np.zeros((n_paths, n_markets))
+    seized_m = np.zeros((n_paths, n_markets))
+    bad_m = np.zeros((n_paths, n_markets))
     fee_total = np.zeros(n_paths)
-    bad_total = np.zeros(n_paths)
     unconverged = np.zeros(n_paths, dtype=np.int64)
     peak = exo[:, 0, :].copy()
     max_dd = np.zeros((n_paths, n_assets))
@@ -670,6 +757,10 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
     def per_path(paths: NDArray[np.intp], values: Float64Array1D) -> Float64Array1D:
         return np.bincount(paths, weights=values, minlength=n_paths).astype(np.float64, copy=False)
+
+    def per_path_market(cells: NDArray[np.intp], values: Float64Array1D) -> Float64Array2D:
+        flat = np.bincount(cells, weights=values, minlength=n_paths * n_markets)
+        return flat.astype(np.float64, copy=False).reshape(n_paths, n_markets)
 
     for k in range(n_steps):
         prices = exo[:, k, :] * mult
@@ -701,10 +792,11 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             seized_usd = out.seized_tokens * p_rows
             fee_usd = out.protocol_fee_tokens * p_rows
             repaid_usd = out.repaid_tokens * p_rows
-            liquidated += per_path(paths_l, repaid_usd.sum(axis=1))
-            seized_total += per_path(paths_l, seized_usd.sum(axis=1))
+            cells = paths_l * n_markets + bk.market[pos]
+            liquidated_m += per_path_market(cells, repaid_usd.sum(axis=1))
+            seized_m += per_path_market(cells, seized_usd.sum(axis=1))
             fee_total += per_path(paths_l, fee_usd.sum(axis=1))
-            bad_total += per_path(paths_l, out.bad_debt_usd)
+            bad_m += per_path_market(cells, out.bad_debt_usd)
             if liquidity is None:
                 if out.passes < _KERNEL_PASSES:
                     break  # prices did not move and the kernel stopped because nothing was left
@@ -737,8 +829,9 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
         np.maximum(max_dd, 1.0 - prices / peak, out=max_dd)
 
     hit_count = np.bincount(pr.path[: pr.n][pr.hit[: pr.n]], minlength=n_paths).astype(np.int64)
-    return _RunOut(liquidated, seized_total, fee_total, bad_total, hit_count, max_dd, 1.0 - mult,
-                   unconverged, sch.rebases)
+    # Per-path totals are the sums of the per-market parts (a breakdown adds up to its total).
+    return _RunOut(liquidated_m.sum(axis=1), seized_m.sum(axis=1), fee_total, bad_m.sum(axis=1), liquidated_m,
+                   seized_m, bad_m, hit_count, max_dd, 1.0 - mult, unconverged, sch.rebases)
 
 
 def _run(bk: _Book, paths: NDArray[Any], liquidity: LiquidityModel | None, max_rounds: int,
@@ -786,6 +879,8 @@ def _outcomes(f: dict[str, NDArray[Any]]) -> PathOutcomes:
         liquidated_debt_usd=f["liquidated"], seized_collateral_usd=f["seized"], protocol_fee_usd=f["fee"],
         bad_debt_usd=f["bad"], positions_hit=f["hit"], max_drawdown=f["max_drawdown"],
         final_impact=f["final_impact"], unconverged_steps=f["unconverged"],
+        liquidated_debt_by_market_usd=f["liquidated_m"], seized_by_market_usd=f["seized_m"],
+        bad_debt_by_market_usd=f["bad_m"],
     )
 
 
@@ -885,4 +980,6 @@ def simulate_liquidations(
         exogenous=exo,
         exogenous_summary=RiskSummary.of(exo) if exo is not None else None,
         rebases=int(endo_fields["rebases"].sum()),
+        market_ids=market_ids_of(book),
+        market_rules=market_rules(book),
     )

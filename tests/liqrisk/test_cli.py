@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -296,7 +297,20 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
     assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
-                                                                      "monte_carlo.png"}
+                                                                      "monte_carlo.png", "cascade_markets.png",
+                                                                      "monte_carlo_markets.png"}
+    # Every market of the devnet book is its own series/row (issues 8/12: by market, not by rule).
+    with_positions = {m["id"]: m["name"] for m in document["snapshot"]["markets"] if m["positions"] > 0}
+    assert len(with_positions) >= 4
+    assert {m["market_id"] for m in document["cascade"]["by_market"]} == set(with_positions)
+    assert {m["market_id"] for m in document["monte_carlo"]["by_market"]} == set(with_positions)
+    html = next(out.glob("*-b*/report.html")).read_text()
+    figures = json.loads(re.search(r"<script type='application/json' id='liqrisk-figures'>(.*?)</script>", html,
+                                   re.S).group(1))
+    series = {t.get("name", "") for key in ("liquidation_map", "cascade_markets") for t in figures[key]["data"]}
+    cascade_hit = {m["market_id"] for m in document["cascade"]["by_market"] if max(m["liquidated_debt_usd"]) > 0}
+    for market_id in cascade_hit:
+        assert any(name.startswith(with_positions[market_id] + " · ") for name in series), (market_id, series)
 
 
 def test_no_stray_environment(run) -> None:

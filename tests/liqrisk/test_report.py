@@ -102,8 +102,9 @@ def test_files_and_non_trivial_charts(written) -> None:
     for name in ("report.json", "report.md", "report.html"):
         assert (folder / name).stat().st_size > 1000
     pngs = sorted(folder.glob("*.png"))
-    expected = {"liquidation_map.png", "cascade.png", "monte_carlo.png", "scenario_01_path.png",
-                "scenario_02_cascade.png", "scenario_02_liquidation_map.png"}
+    expected = {"liquidation_map.png", "cascade.png", "cascade_markets.png", "monte_carlo.png",
+                "monte_carlo_markets.png", "scenario_01_path.png", "scenario_02_cascade.png",
+                "scenario_02_liquidation_map.png"}
     assert {p.name for p in pngs} == expected
     for png in pngs:
         assert png.stat().st_size > 20_000, png
@@ -154,6 +155,40 @@ def test_figure_data_is_the_library_data(written) -> None:
     np.testing.assert_allclose(per_market, result.markets.debt_usd, rtol=1e-12)
     mc = figs["monte_carlo"]
     np.testing.assert_array_equal(mc.data[0].x, result.monte_carlo.monte_carlo.result.endogenous.liquidated_debt_usd)
+
+
+def test_every_market_is_its_own_series_and_the_parts_add_up(written) -> None:
+    """Issues 8/12: markets, not rules, are the series (Aave Core and Spark apart, each Morpho
+    market apart), in the liquidation map, the cascade and the Monte Carlo, and in the page."""
+    _, folder, doc, result = written
+    snapshot = result.loaded.snapshot
+    with_positions = {p.market for p in snapshot.positions}
+    names = {m.id: m.name for m in snapshot.markets}
+    figs = render_figures(result)
+    map_series = {t.name for t in figs["liquidation_map"].data}
+    lmap = result.bands.map
+    for k, market in enumerate(lmap.market_ids):
+        if lmap.collateral_by_market_usd[:, k].any():
+            assert any(name.startswith(names[market] + " · ") for name in map_series), market
+    assert len(map_series) > len({t.split(" · ")[1] for t in map_series}), "two markets of one rule must be two series"
+    # cascade: the stacked parts are the totals
+    table = result.core.cascade
+    liq = [t for t in figs["cascade_markets"].data if t.xaxis == "x"]
+    np.testing.assert_allclose(np.sum([np.asarray(t.y, dtype=float) for t in liq], axis=0), table.liquidated_debt_usd,
+                               rtol=1e-12, atol=1e-6)
+    assert {m.market_id for m in doc.cascade.by_market} == with_positions
+    for i, row in enumerate(doc.cascade.rows):
+        assert sum(m.liquidated_debt_usd[i] for m in doc.cascade.by_market) == pytest.approx(row.liquidated_debt_usd,
+                                                                                               rel=1e-12, abs=1e-6)
+        assert sum(m.positions_hit[i] for m in doc.cascade.by_market) == row.positions_hit
+    # Monte Carlo: one summary per market with positions
+    assert {m.market_id for m in doc.monte_carlo.by_market} == with_positions
+    mean = sum(m.mean_liquidated_usd for m in doc.monte_carlo.by_market)
+    assert mean == pytest.approx(doc.monte_carlo.endogenous.mean_liquidated_usd, rel=1e-9)
+    html = (folder / "report.html").read_text()
+    md = (folder / "report.md").read_text()
+    for market in with_positions:  # by the name a desk knows it by
+        assert names[market] in html and names[market] in md
 
 
 def test_cumulative_curve_equals_a_sum_over_positions(loaded) -> None:
