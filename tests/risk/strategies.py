@@ -9,11 +9,14 @@ from risk.book import PositionBook
 
 
 @st.composite
-def books(draw, *, max_positions: int = 8, min_assets: int = 2, max_assets: int = 4, long_only: bool = False):
+def books(draw, *, max_positions: int = 8, min_assets: int = 2, max_assets: int = 4, long_only: bool = False,
+          floored: bool = False):
     """Random books: sparse amounts, LT up to 0.95, bonus 1-1.15, all four venues.
 
     Amounts span 1e-3..1e6 tokens so dust thresholds and whales both occur; long_only puts debt
-    only in beta-0 assets (the last column) so a falling driver can only hurt.
+    only in beta-0 assets (the last column) so a falling driver can only hurt. ``floored``: LTs
+    in whole bps (10%..95%, as Aave configures them) and the Aave rows under the floored-average
+    HF rule (v3.0-v3.4), the others not.
     """
     n = draw(st.integers(1, max_positions))
     a = draw(st.integers(min_assets, max_assets))
@@ -23,7 +26,11 @@ def books(draw, *, max_positions: int = 8, min_assets: int = 2, max_assets: int 
     if long_only:
         debt[:, :-1] = 0.0
         coll[:, -1] = 0.0
-    lt = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.95), min_size=a, max_size=a), min_size=n, max_size=n)))
+    if floored:
+        lt_bps = st.integers(1_000, 9_500)
+        lt = np.array(draw(st.lists(st.lists(lt_bps, min_size=a, max_size=a), min_size=n, max_size=n))) / 1e4
+    else:
+        lt = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.95), min_size=a, max_size=a), min_size=n, max_size=n)))
     lt[coll == 0] = 0.0
     bonus = np.array(draw(st.lists(st.lists(st.floats(1.0, 1.15), min_size=a, max_size=a), min_size=n, max_size=n)))
     fee = np.array(draw(st.lists(st.lists(st.floats(0.0, 0.2), min_size=a, max_size=a), min_size=n, max_size=n)))
@@ -39,6 +46,7 @@ def books(draw, *, max_positions: int = 8, min_assets: int = 2, max_assets: int 
         protocol_fee=fee,
         venue=venue,
         market=np.zeros(n, dtype=np.int32),
+        floored_avg_lt=(venue <= 1) if floored else None,
     )
 
 
@@ -51,6 +59,7 @@ def rows_of(book: PositionBook) -> list[dict]:
             "bonus": book.liq_bonus[i].tolist(),
             "fee": book.protocol_fee[i].tolist(),
             "venue": int(book.venue[i]),
+            "floored": bool(book.floored_avg_lt[i]),
         }
         for i in range(book.n_positions)
     ]
