@@ -52,6 +52,25 @@ def counted_collateral_usd(
     return np.where(liq_threshold > 0, value, 0.0).sum(axis=1)
 
 
+def mixes_liquidation_thresholds(
+    collateral: Float64Array2D, liq_threshold: Float64Array2D
+) -> NDArray[np.bool_]:
+    """Rows whose counted collateral (amount > 0, LT > 0) carries two or more *different* LTs,
+    shape (n_rows,).
+
+    Only those have an average LT that the floor can move: with one counted collateral, or
+    several sharing one LT ``L``, the protocol's integer average ``floor(sum(V_i * L) / sum(V_i))``
+    is exactly ``L``. Treating them as unfloored also keeps the float path off the floor's
+    knife edge: an average that is exactly a whole bp in exact arithmetic, computed in floats
+    with cancellation (a driver near -100%), could come out below it by more than any snap.
+    LTs closer than half a bp are the same bp (Aave stores whole bps).
+    """
+    counted = (liq_threshold > 0) & (collateral > 0)
+    highest = np.where(counted, liq_threshold, -np.inf).max(axis=1, initial=-np.inf)
+    lowest = np.where(counted, liq_threshold, np.inf).min(axis=1, initial=np.inf)
+    return np.isfinite(highest) & (highest - lowest > 0.5 / BPS)
+
+
 def risk_weighted_usd(
     collateral: Float64Array2D,
     liq_threshold: Float64Array2D,
@@ -70,7 +89,8 @@ def risk_weighted_usd(
     v3.5+ divides the un-averaged sum by the debt instead (aave-dao/aave-v3-origin
     ``src/contracts/protocol/libraries/logic/GenericLogic.sol`` at 00cec2283ba71bbb2330c637b8dc5b019e00adcc:
     ``avgLiquidationThreshold.wadDiv(totalDebtInBaseCurrency) / 100_00``), float-equal to the
-    plain rule. A row with one counted collateral has an average equal to its LT: no floor.
+    plain rule. A row with one counted collateral, or several sharing one LT, has an average equal
+    to that LT: no floor (:func:`mixes_liquidation_thresholds`).
 
     ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
     """
@@ -78,7 +98,7 @@ def risk_weighted_usd(
     weighted = np.einsum("ij,ij->i", collateral * liq_threshold, prices)
     if floored_avg_lt is None:
         return weighted
-    rows = np.flatnonzero(floored_avg_lt & (np.count_nonzero((liq_threshold > 0) & (collateral > 0), axis=1) >= 2))
+    rows = np.flatnonzero(floored_avg_lt & mixes_liquidation_thresholds(collateral, liq_threshold))
     if rows.size == 0:
         return weighted
     total = counted_collateral_usd(collateral[rows], liq_threshold[rows], prices[rows])

@@ -49,6 +49,7 @@ from risk.book import (
     PositionBook,
     as_asset_vector,
     counted_collateral_usd,
+    mixes_liquidation_thresholds,
 )
 
 
@@ -121,8 +122,7 @@ class _Sums:
 
 
 def _sums(book: PositionBook, prices: Float64Array1D) -> _Sums:
-    counted_rows = np.count_nonzero((book.liq_threshold > 0) & (book.collateral > 0), axis=1) >= 2
-    floors = book.floored_avg_lt & counted_rows
+    floors = book.floored_avg_lt & mixes_liquidation_thresholds(book.collateral, book.liq_threshold)
     weighted = book.weighted_collateral @ prices
     counted = counted_collateral_usd(book.collateral, book.liq_threshold, prices)
     floored = weighted.copy()

@@ -2,30 +2,47 @@
 
 Written from the definitions, one position and one asset at a time, in pure Python floats,
 deliberately without sharing code with ``risk/``: the vectorized kernels are tested equal to
-these.
+these. The floored-average rule (Aave v3.0-v3.4) is computed in exact rational arithmetic
+(``fractions.Fraction``) from the float inputs: a float reference recovering slopes as
+differences of sums lost up to ~1e-8 relative to cancellation when the moved asset is a small
+part of the position (the "1.3e-9 miss" of the first floored version), so the reference is the
+exact answer for its inputs and any difference is the kernel's.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 NEVER, BELOW, ABOVE, NOW = 0, 1, 2, 3
 
 
-SNAP_BPS = 1e-9  # float slack when flooring an average that is a whole bps in exact arithmetic
+def _bps(lt):
+    """An Aave LT (whole bps, stored as a float fraction) as the exact rational the protocol uses."""
+    return Fraction(round(lt * 10_000), 10_000)
 
 
-def weighted(coll, lt, prices, floored=False):
-    """HF numerator: sum(coll*LT*p); floored (Aave v3.0-v3.4) with two or more counted collaterals:
-    T * floor(1e4 * sum / T) / 1e4, T = sum(coll*p) over LT > 0 (GenericLogic, v3.0.2)."""
-    w = sum(coll[k] * lt[k] * prices[k] for k in range(len(prices)))
-    counted = [k for k in range(len(prices)) if lt[k] > 0 and coll[k] > 0]
-    if not floored or len(counted) < 2:
+def _floored_numerator(coll, lt_bps, prices):
+    """Exact HF numerator under the floored-average rule; every argument a list of Fractions."""
+    n = len(coll)
+    w = sum(coll[k] * lt_bps[k] * prices[k] for k in range(n))
+    counted = [k for k in range(n) if lt_bps[k] > 0 and coll[k] > 0]
+    if len({lt_bps[k] for k in counted}) < 2:  # one LT: the integer average is that LT exactly
         return w
     t = sum(coll[k] * prices[k] for k in counted)
     if t <= 0:
         return w
-    return t * math.floor(w / t * 1e4 + SNAP_BPS) / 1e4
+    return t * math.floor(w * 10_000 / t) / 10_000
+
+
+def weighted(coll, lt, prices, floored=False):
+    """HF numerator: sum(coll*LT*p); floored (Aave v3.0-v3.4) with two or more counted collaterals:
+    T * floor(1e4 * sum / T) / 1e4, T = sum(coll*p) over LT > 0 (GenericLogic, v3.0.2), computed
+    in exact rational arithmetic from the float inputs (LTs as the whole bps they stand for)."""
+    if not floored:
+        return sum(coll[k] * lt[k] * prices[k] for k in range(len(prices)))
+    value = _floored_numerator([Fraction(c) for c in coll], [_bps(x) for x in lt], [Fraction(p) for p in prices])
+    return float(value)
 
 
 def health(coll, debt, lt, prices, floored=False):
@@ -34,65 +51,85 @@ def health(coll, debt, lt, prices, floored=False):
     return math.inf if d <= 0 else c / d
 
 
-def _floored_crossing(coll, debt, lt, prices_at, u_lo, u_hi, down):
-    """Top (down=True) / bottom of the floored-rule liquidatable set between u_lo and u_hi.
+def _floored_liquidatable_exact(coll, debt, lt_bps, prices):
+    d = sum(debt[k] * prices[k] for k in range(len(prices)))
+    return d > 0 and _floored_numerator(coll, lt_bps, prices) < d
 
-    Candidates where liquidatability can switch: every level's root (T(u) k = 1e4 D(u)) and every
-    breakpoint of the floored average (x(u) = m), found from the sums at u = 0 and u = 1 (they
-    are affine in u). Between two neighbouring candidates it is constant: test the midpoints
-    with the floored health factor itself, from the top (down) or the bottom.
+
+def _floored_line(coll, debt, lt, base, direction, u_cur, u_min, long_side):
+    """Floored-rule crossing along the price line ``p(u) = base + direction * u``, exactly.
+
+    Every sum is affine in ``u``; the coefficients are taken from the token amounts themselves
+    (never as differences of sums, which cancel) and every step is rational arithmetic, so the
+    answer is the exact one for the float inputs, rounded once at the end. Long side: the top of
+    the liquidatable set below ``u_cur`` (None if none above ``u_min``); short side: its bottom
+    above ``u_cur``. Candidates where liquidatability can switch: each level's root
+    (``m T(u) = 1e4 D(u)``) and each step of the floored average (``1e4 W(u) = m T(u)``), for every
+    level ``m`` between two provable bounds — below the plain crossing (long) every price is
+    liquidatable (``floor(x) <= x``), and where ``W - T/1e4 >= D`` none is (``floor(x) > x - 1``).
+    Between neighbouring candidates the status is constant: the midpoints decide.
     """
     n = len(coll)
-    counted = [k for k in range(n) if lt[k] > 0 and coll[k] > 0]
+    c = [Fraction(x) for x in coll]
+    dd = [Fraction(x) for x in debt]
+    lb = [_bps(x) for x in lt]
+    p0 = [Fraction(x) for x in base]
+    pv = [Fraction(x) for x in direction]
+    u_cur, u_min = Fraction(u_cur), Fraction(u_min)
+    counted = [k for k in range(n) if lb[k] > 0 and c[k] > 0]
+    t0, tv = sum(c[k] * p0[k] for k in counted), sum(c[k] * pv[k] for k in counted)
+    w0, wv = sum(c[k] * lb[k] * p0[k] for k in range(n)), sum(c[k] * lb[k] * pv[k] for k in range(n))
+    d0, dv = sum(dd[k] * p0[k] for k in range(n)), sum(dd[k] * pv[k] for k in range(n))
 
-    def sums(u):
-        p = prices_at(u)
-        t = sum(coll[k] * p[k] for k in counted)
-        w = sum(coll[k] * lt[k] * p[k] for k in range(n))
-        d = sum(debt[k] * p[k] for k in range(n))
-        return t, w, d
+    def liquidatable(u):
+        return _floored_liquidatable_exact(c, dd, lb, [p0[k] + pv[k] * u for k in range(n)])
 
-    t0, w0, d0 = sums(0.0)
-    t1, w1, d1 = sums(1.0)
-    tv, wv, dv = t1 - t0, w1 - w0, d1 - d0
-    xs = []
-    for u in (u_lo, u_hi):
-        t, w = t0 + tv * u, w0 + wv * u
-        xs.append(1e4 * w / t if t > 1e-9 * (abs(t0) + abs(tv * u)) else 1e4 * wv / tv)
-    candidates = {u_lo, u_hi}
-    for m in range(math.floor(min(xs)) - 1, math.floor(max(xs)) + 3):
-        if 1e4 * wv - m * tv != 0:
-            candidates.add((m * t0 - 1e4 * w0) / (1e4 * wv - m * tv))  # x(u) = m
-        if dv - m * tv / 1e4 != 0:
-            candidates.add((m * t0 / 1e4 - d0) / (dv - m * tv / 1e4))  # T(u) m = 1e4 D(u)
-    points = sorted(c for c in candidates if u_lo <= c <= u_hi)
-    pairs = list(zip(points[:-1], points[1:]))
-    for a, b in (reversed(pairs) if down else pairs):
-        if health(coll, debt, lt, prices_at(0.5 * (a + b)), True) < 1:
-            return b if down else a
-    return None
+    slope = wv - dv
+    plain = (d0 - w0) / slope  # W(u) = D(u)
+    slope_safe = slope - tv / 10_000
+    safe = (d0 + t0 / 10_000 - w0) / slope_safe if slope_safe != 0 else None  # W - T/1e4 = D
+    if long_side:
+        hi = min(u_cur, safe) if safe is not None and slope_safe > 0 else u_cur
+        lo = max(plain, u_min)
+    else:
+        lo = max(u_cur, safe) if safe is not None and slope_safe < 0 else u_cur
+        hi = plain
 
+    def average_bps(u):
+        t = t0 + tv * u
+        return 10_000 * (w0 + wv * u) / t if t > 0 else None
 
-def _floored(coll, debt, lt, prices_at, u_cur, lowest, slope, plain_cross, t, tv, c, d, nan_side):
-    """Shared by the two crossings below: the floored answer, or None when the plain one stands."""
-    # Provably safe where W - T/1e4 >= D (floor(x) > x - 1); liquidatable beyond the plain crossing.
-    slope_safe = slope - tv / 1e4
-    safe = (d + t / 1e4 - c) / slope_safe if slope_safe != 0 else None
-    if slope > 0:
-        top = min(u_cur, u_cur + safe) if safe is not None and slope_safe > 0 else u_cur
-        low = max(plain_cross, lowest)
-        found = _floored_crossing(coll, debt, lt, prices_at, low, top, True) if top > low else None
+    found = None
+    if hi > lo:
+        xs = [x for x in (average_bps(lo), average_bps(hi)) if x is not None]
+        xs = xs or [Fraction(0), Fraction(10_000)]
+        candidates = {lo, hi}
+        for m in range(math.floor(min(xs)) - 1, math.floor(max(xs)) + 2):
+            if 10_000 * wv - m * tv != 0:
+                candidates.add((m * t0 - 10_000 * w0) / (10_000 * wv - m * tv))  # x(u) = m
+            if m * tv - 10_000 * dv != 0:
+                candidates.add((10_000 * d0 - m * t0) / (m * tv - 10_000 * dv))  # m T(u) = 1e4 D(u)
+        points = sorted(x for x in candidates if lo <= x <= hi)
+        pairs = list(zip(points[:-1], points[1:]))
+        for a, b in (reversed(pairs) if long_side else pairs):
+            if liquidatable((a + b) / 2):
+                found = b if long_side else a
+                break
+    if long_side:
         if found is None:
-            return (plain_cross, BELOW) if plain_cross > lowest else (math.nan, NEVER)
-        return found, BELOW
-    bottom = max(u_cur, u_cur + safe) if safe is not None and slope_safe < 0 else u_cur
-    found = _floored_crossing(coll, debt, lt, prices_at, bottom, plain_cross, False) if plain_cross > bottom else None
-    return (plain_cross if found is None else found), ABOVE
+            return (float(plain), BELOW) if plain > u_min else (math.nan, NEVER)
+        return float(found), BELOW
+    return float(plain if found is None else found), ABOVE
+
+
+def _mixed(coll, lt):
+    """Two or more different LTs (whole bps) among the counted collateral."""
+    return len({_bps(lt[k]) for k in range(len(coll)) if lt[k] > 0 and coll[k] > 0}) >= 2
 
 
 def liquidation_price(coll, debt, lt, prices, j, floored=False):
     """(price, side) at which HF = 1 moving asset j alone (floored: the top of the liquidatable
-    set below the price for longs, its bottom above the price for shorts)."""
+    set below the price for longs, its bottom above the price for shorts, solved exactly)."""
     d = sum(debt[k] * prices[k] for k in range(len(prices)))
     c = sum(coll[k] * lt[k] * prices[k] for k in range(len(prices)))
     if d <= 0:
@@ -102,19 +139,15 @@ def liquidation_price(coll, debt, lt, prices, j, floored=False):
     slope = coll[j] * lt[j] - debt[j]
     if abs(slope) <= 1e-12 * max(abs(coll[j] * lt[j]), abs(debt[j]), 1e-300):
         return math.nan, NEVER
+    if floored and _mixed(coll, lt):
+        base = list(prices)
+        base[j] = 0.0
+        direction = [0.0] * len(prices)
+        direction[j] = 1.0
+        return _floored_line(coll, debt, lt, base, direction, prices[j], 0.0, slope > 0)
     c_other = c - coll[j] * lt[j] * prices[j]
     d_other = d - debt[j] * prices[j]
     p = (d_other - c_other) / slope
-    counted = [k for k in range(len(prices)) if lt[k] > 0 and coll[k] > 0]
-    if floored and len(counted) >= 2:
-        def prices_at(u):
-            q = list(prices)
-            q[j] = u
-            return q
-        t = sum(coll[k] * prices[k] for k in counted)
-        tv = coll[j] if j in counted else 0.0
-        # In the price itself: the safe bound is found as an offset from the current price.
-        return _floored(coll, debt, lt, prices_at, prices[j], 0.0, slope, p, t, tv, c, d, NEVER)
     if slope > 0:
         return (p, BELOW) if p > 0 else (math.nan, NEVER)
     return p, ABOVE
@@ -135,13 +168,9 @@ def driver_return(coll, debt, lt, prices, betas, floored=False):
         return math.nan, NEVER
     r = (d - c) / slope
     lowest = -1.0 / max(b for b in betas if b > 0) + 1e-12  # within float noise of a zero price: no crossing
-    counted = [k for k in range(len(prices)) if lt[k] > 0 and coll[k] > 0]
-    if floored and len(counted) >= 2:
-        def prices_at(u):
-            return [prices[k] * (1 + betas[k] * u) for k in range(len(prices))]
-        t = sum(coll[k] * prices[k] for k in counted)
-        tb = sum(coll[k] * prices[k] * betas[k] for k in counted)
-        return _floored(coll, debt, lt, prices_at, 0.0, lowest, slope, r, t, tb, c, d, NEVER)
+    if floored and _mixed(coll, lt):
+        direction = [prices[k] * betas[k] for k in range(len(prices))]
+        return _floored_line(coll, debt, lt, list(prices), direction, 0.0, lowest, slope > 0)
     if slope > 0:
         return (r, BELOW) if r > lowest else (math.nan, NEVER)
     return r, ABOVE
