@@ -179,7 +179,7 @@ def driver_return(coll, debt, lt, prices, betas, floored=False):
 VENUE_AAVE_V30, VENUE_AAVE_V33, VENUE_MORPHO, VENUE_COMET = 0, 1, 2, 3
 
 
-def liquidate_position(coll, debt, lt, bonus, fee, venue, prices, max_passes=32, floored=False):
+def liquidate_position(coll, debt, lt, bonus, fee, venue, prices, max_passes=32, floored=False, decide=None):
     """Liquidate one position at fixed prices until HF >= 1. Mutates coll/debt lists.
 
     Returns (seized[], fee[], repaid[], bad_debt_usd, hit).
@@ -192,7 +192,8 @@ def liquidate_position(coll, debt, lt, bonus, fee, venue, prices, max_passes=32,
         d_usd = [debt[k] * prices[k] for k in range(n)]
         total_debt = sum(d_usd)
         c_w = weighted(coll, lt, prices, floored)
-        if not (total_debt > 1e-6 and c_w < total_debt):
+        liquidatable = (total_debt > 1e-6 and c_w < total_debt) if decide is None else decide(coll, debt, prices)
+        if not liquidatable:
             break
         hit = True
         hf = c_w / total_debt
@@ -244,11 +245,13 @@ def liquidate_position(coll, debt, lt, bonus, fee, venue, prices, max_passes=32,
     return seized, fees, repaid, bad, hit
 
 
-def cascade(book_rows, spot, betas, driver, x0, impact_fn, max_rounds=100, tol=1e-9):
+def cascade(book_rows, spot, betas, driver, x0, impact_fn, max_rounds=100, tol=1e-9, decide=None):
     """Plain-loop cascade for one initial drawdown over ALL positions (no candidate shortcut).
 
     book_rows: list of dicts with coll, debt, lt, bonus, fee, venue (lists per asset).
-    impact_fn(net_sold_usd list) -> impact list.
+    impact_fn(net_sold_usd list) -> impact list. ``decide(i, coll, debt, prices) -> bool``, if
+    given, replaces the float ``HF < 1`` test of position ``i`` (e.g. by ``risk.exact``); the
+    result's ``hit`` lists who was liquidated.
     Returns dict of final_drawdown, rounds, liquidated_usd, seized_usd (list), bad_debt_usd, hit.
     """
     n = len(spot)
@@ -268,13 +271,20 @@ def cascade(book_rows, spot, betas, driver, x0, impact_fn, max_rounds=100, tol=1
 
     prices, r_eff = prices_for(impact)
     while rounds < max_rounds:
-        if not any(health(r["coll"], r["debt"], r["lt"], prices, r.get("floored", False)) < 1 and sum(r["debt"][k] * prices[k] for k in range(n)) > 1e-6 for r in rows):
+        def liquidatable(i, r):
+            if decide is not None:
+                return decide(i, r["coll"], r["debt"], prices)
+            return (health(r["coll"], r["debt"], r["lt"], prices, r.get("floored", False)) < 1
+                    and sum(r["debt"][k] * prices[k] for k in range(n)) > 1e-6)
+
+        if not any(liquidatable(i, r) for i, r in enumerate(rows)):
             break
         rounds += 1
         round_seized, round_fee, round_repaid = [0.0] * n, [0.0] * n, [0.0] * n
         for i, r in enumerate(rows):
+            own = None if decide is None else (lambda c, d, p, i=i: decide(i, c, d, p))
             s, f, rp, b, h = liquidate_position(r["coll"], r["debt"], r["lt"], r["bonus"], r["fee"], r["venue"], prices,
-                                                floored=r.get("floored", False))
+                                                floored=r.get("floored", False), decide=own)
             hit[i] = hit[i] or h
             bad += b
             for k in range(n):
@@ -298,4 +308,5 @@ def cascade(book_rows, spot, betas, driver, x0, impact_fn, max_rounds=100, tol=1
         "seized_usd": seized_usd,
         "bad_debt_usd": bad,
         "positions_hit": sum(hit),
+        "hit": hit,
     }
