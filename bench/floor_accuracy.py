@@ -23,6 +23,7 @@ from risk.cascade import cascade_grid
 from risk.exact import aave_hf_rule, aave_liquidation_oracle_price
 from risk.liquidation_prices import Side, liquidation_prices
 from tests.risk import aave_population as ap
+from tests.risk.test_floor_exact import rounding_slack_units
 
 
 def boundary_errors(population: ap.AavePopulation, floor: bool) -> dict[str, float]:
@@ -33,6 +34,7 @@ def boundary_errors(population: ap.AavePopulation, floor: bool) -> dict[str, flo
     over = 0
     checked = side_mismatch = above_spot = 0
     now_mismatch = 0
+    beyond_slack = 0
     for i, position in enumerate(population.positions):
         rule = aave_hf_rule(position.version)
         legs = ap.legs(population, i)
@@ -60,8 +62,9 @@ def boundary_errors(population: ap.AavePopulation, floor: bool) -> dict[str, flo
             worst_rel = max(worst_rel, rel)
             worst_units = max(worst_units, err_units)
             over += int(rel > 1e-9)
+            beyond_slack += int(err_units > 1e-9 * exact + rounding_slack_units(population, i, j, exact))
     return {"checked": checked, "side_mismatch": side_mismatch, "now_mismatch": now_mismatch, "above_spot": above_spot,
-            "max_rel": worst_rel, "max_units": worst_units, "over_1e-9": over}
+            "max_rel": worst_rel, "beyond_slack": beyond_slack, "max_units": worst_units, "over_1e-9": over}
 
 
 def cascade_sets(population: ap.AavePopulation, drawdowns: np.ndarray, driver: int, floor: bool) -> tuple[int, int]:
@@ -94,7 +97,8 @@ def main() -> None:
         label = "floored (this engine)" if floor else "unfloored (before)"
         print(f"boundaries, {label}: {e['checked']} checked, side mismatches {e['side_mismatch']}, "
               f"liquidatable-now disagreements {e['now_mismatch']}, windows above spot skipped {e['above_spot']}; beyond one oracle unit: max {e['max_units']:.3g} units, "
-              f"max relative {e['max_rel']:.3g}, {e['over_1e-9']} over 1e-9")
+              f"max relative {e['max_rel']:.3g}, {e['over_1e-9']} over 1e-9, "
+              f"{e['beyond_slack']} beyond 1e-9 + the Pool's integer-rounding slack")
     small = ap.AavePopulation(population.symbols, population.decimals, population.price_base,
                               population.positions[: args.cascade_positions])
     drawdowns = np.round(np.arange(0.0, 0.9, 0.01), 4)

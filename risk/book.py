@@ -113,7 +113,28 @@ def risk_weighted_usd(
 def floors_average_lt(market: Market) -> bool:
     """Whether a market's health factor floors the average LT to bps (Aave v3.0-v3.4).
 
-    From ``Market.protocol_version`` (``risk.exact.aave_hf_rule``). An Aave market whose version
+    From ``Market.protocol_version`` (``risk.exact.aave_hf_rule``). Which lines floor, as read in
+    each line's ``GenericLogic.calculateUserAccountData``:
+
+    - v3.0.2: floors — npm ``@aave/core-v3`` 1.19.3 ``contracts/protocol/libraries/logic/GenericLogic.sol``
+      (``totalCollateralInBaseCurrency.percentMul(avgLiquidationThreshold)``, the average
+      divided down first).
+    - v3.1-v3.3: floors — aave-dao/aave-v3-origin @83b245abda2b69306408f2be5891581d82b359a2
+      ``src/core/contracts/protocol/libraries/logic/GenericLogic.sol`` and aave/aave-v3-origin
+      @738422471976101f11a90c48920493641c83aee5 ``src/contracts/.../GenericLogic.sol`` (the
+      virtual-accounting/GHO branch of v3.1-v3.3): same ``percentMul`` of the floored average.
+    - v3.4: taken to floor — no v3.4 ``GenericLogic.sol`` is in the reference index; the v3.4
+      changelog (aave-dao/aave-v3-origin @3804d347 ``docs/3.4/Aave-v3.4-features.md``) lists no
+      health-factor change, and the sum form arrives with v3.5's TokenMath rounding (inferred).
+    - v3.5, v3.6: the un-averaged sum — aave-dao/aave-v3-origin @6512922b3b237c844a5aea016d20b4202b7476cb
+      and @00cec2283ba71bbb2330c637b8dc5b019e00adcc ``src/contracts/protocol/libraries/logic/GenericLogic.sol``
+      and npm ``@aave-dao/aave-v3-origin`` 3.6.0 (``avgLiquidationThreshold.wadDiv(totalDebt) / 100_00``
+      before the division by the collateral; v3.5 docs ``docs/3.5/Aave-v3.5-features.md``:
+      collateral value rounded down, debt up).
+    - v3.7: the sum — ``docs/3.7/Aave-v3.7-changelog.md`` @4fbd7442: GenericLogic only gains a
+      comment.
+
+    An Aave market whose version
     does not parse (hand-written or synthetic snapshots) gets the floored rule: it is what every
     Aave line before v3.5 does, and it gives the lower of the two health factors (never a later
     liquidation than the chain's). Morpho Blue and Compound V3 have no average.
@@ -164,7 +185,7 @@ class PositionBook:
     market_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     block_number: int | None = None
-    floored_avg_lt: NDArray[np.bool_] | None = None
+    floored_avg_lt: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -180,12 +201,12 @@ class PositionBook:
             raise ValueError("accounts must be empty or have one entry per position")
         if np.any(self.prices_usd <= 0) or not np.all(np.isfinite(self.prices_usd)):
             raise ValueError("prices_usd must be finite and > 0")
-        if self.floored_avg_lt is None:
-            object.__setattr__(self, "floored_avg_lt", np.zeros(n, dtype=bool))
-        else:
-            object.__setattr__(self, "floored_avg_lt", np.asarray(self.floored_avg_lt, dtype=bool))
-            if self.floored_avg_lt.shape != (n,):
-                raise ValueError("floored_avg_lt must have shape (n_positions,)")
+        # Not given (or given as None): every row under the plain rule.
+        given = self.floored_avg_lt is not None and np.size(self.floored_avg_lt) > 0
+        floored = np.asarray(self.floored_avg_lt, dtype=bool) if given else np.zeros(n, dtype=bool)
+        if floored.shape != (n,):
+            raise ValueError("floored_avg_lt must have shape (n_positions,)")
+        object.__setattr__(self, "floored_avg_lt", floored)
         for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market",
                      "floored_avg_lt"):
             _frozen(getattr(self, name))

@@ -191,7 +191,9 @@ def crossing_prices(
     aw = weighted_usd - weighted_tokens_j * price_j  # the sums with asset j at price 0
     ad = debt_usd - debt_tokens_j * price_j
     scale = np.maximum(np.abs(weighted_tokens_j), np.abs(debt_tokens_j))
-    if floors is None:
+    if floors is None or counted_usd is None or counted_tokens_j is None:
+        if floors is not None:
+            raise ValueError("floors needs counted_usd and counted_tokens_j")
         return _line_crossings(weighted_usd, debt_usd, aw, ad, weighted_tokens_j, debt_tokens_j, price_j, 0.0, scale)
     at = counted_usd - counted_tokens_j * price_j
     return _line_crossings(
@@ -200,8 +202,25 @@ def crossing_prices(
     )
 
 
+_Line = Float64Array1D | Float64Array2D | float
+"""A per-position quantity along a price line: shape (n,), (n, 1), (n, a) or a scalar."""
+
+
 def _line_crossings(
-    w_cur, d_cur, aw, ad, wv, dv, u_cur, u_min, flat_scale, *, floored_w_cur=None, at=None, tv=None, floors=None
+    w_cur: _Line,
+    d_cur: _Line,
+    aw: _Line,
+    ad: _Line,
+    wv: _Line,
+    dv: _Line,
+    u_cur: _Line,
+    u_min: _Line,
+    flat_scale: _Line,
+    *,
+    floored_w_cur: _Line | None = None,
+    at: _Line | None = None,
+    tv: _Line | None = None,
+    floors: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
     """Where HF reaches 1 along a line of prices ``u`` (a price, or a driver return).
 
@@ -227,7 +246,9 @@ def _line_crossings(
     if floors is not None:
         walk = np.broadcast_to(floors, shape) & (rising | falling)
         if walk.any():
-            b = lambda x: np.broadcast_to(x, shape)[walk]  # noqa: E731 - gather one input
+            def b(x: _Line | None) -> Float64Array1D:  # gather one input on the walked entries
+                return np.broadcast_to(np.asarray(x, dtype=np.float64), shape)[walk]
+
             sign = np.where(b(slope) > 0, 1.0, -1.0)  # walk the falling prices of longs, rising of shorts
             found = _walk_levels(
                 b(aw), b(ad), b(at), sign * b(wv), sign * b(dv), sign * b(tv), sign * b(u_cur),
@@ -251,7 +272,17 @@ _MAX_LEVELS = 10_002
 """An average LT in bps lies in [0, 10000]: no walk visits more levels than this."""
 
 
-def _walk_levels(aw, ad, at, wv, dv, tv, u_cur, u_min, u_c) -> Float64Array1D:
+def _walk_levels(
+    aw: Float64Array1D,
+    ad: Float64Array1D,
+    at: Float64Array1D,
+    wv: Float64Array1D,
+    dv: Float64Array1D,
+    tv: Float64Array1D,
+    u_cur: Float64Array1D,
+    u_min: Float64Array1D,
+    u_c: Float64Array1D,
+) -> Float64Array1D:
     """Top of the liquidatable set in ``[u_min, u_cur]`` under the floored-average rule, 1-D.
 
     Every input has shape (m,) and is oriented so that danger lies at lower ``u`` (shorts are
@@ -267,7 +298,7 @@ def _walk_levels(aw, ad, at, wv, dv, tv, u_cur, u_min, u_c) -> Float64Array1D:
         lower = np.maximum(u_c, u_min)
         fallback = np.where(u_c > u_min, u_c, np.nan)
 
-        def average_bps(u):
+        def average_bps(u: Float64Array1D) -> Float64Array1D:
             total = at + tv * u
             weighted = aw + wv * u
             tiny = total <= 1e-9 * (np.abs(at) + np.abs(tv * u))
