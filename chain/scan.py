@@ -55,6 +55,7 @@ from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPosition
 from chain.pricing import UsdAnchors, UsdPrice, UsdPricing, price_tokens
 from chain.tokens import TokenInfo, read_tokens
 from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
+from chain.euler_v2 import EulerRead, EulerSource, euler_snapshot_parts, read_euler
 from chain.transport import Transport
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
 
@@ -96,6 +97,7 @@ class _Venues:
     morpho: list[tuple[MorphoMarketData, list[MorphoPositionData]]] = field(default_factory=list)
     comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
     sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
+    euler: list[EulerRead] = field(default_factory=list)
 
 
 def _as_source(value, cls):
@@ -114,6 +116,7 @@ def scan_snapshot(
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
     sky: Sequence[SkySource] = (),
+    euler: Sequence[EulerSource] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
 ) -> Snapshot:
@@ -151,6 +154,7 @@ def scan_snapshot(
                                       _as_source(morpho, MorphoSource) if morpho is not None else None,
                                       [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
                 _read_sky(reads, pinned, [_sky_source(s) for s in sky], given, index, venues)
+                _read_euler(reads, pinned, [_euler_source(e) for e in euler], given, index, venues)
             snapshot = _assemble(reads, pinned, venues, usd_anchors)
             if uniswap_pools:
                 from chain.uniswap_v3 import read_pools
@@ -263,6 +267,25 @@ def _read_sky(transport, pinned, sources, given, index, venues: "_Venues") -> No
         venues.sky.append((src, ilks, reader.read_positions(pinned, urns)))
 
 
+def _euler_source(value) -> EulerSource:
+    """An :class:`EulerSource`, or a market-file ``euler_v2`` entry."""
+    if isinstance(value, EulerSource):
+        return value
+    return EulerSource(value.evc, tuple(value.vaults), value.start_block, value.name)
+
+
+def _read_euler(transport, pinned, sources, given, index, venues: "_Venues") -> None:
+    """Euler v2 (:mod:`chain.euler_v2`): ``accounts`` may be keyed by a vault (its accounts) or by
+    the EVC (one list for every vault of the source); the rest is discovered from the EVC."""
+    for src in sources:
+        evc = checksum(src.evc, "Euler EVC")
+        vaults = [checksum(v, "Euler vault") for v in src.vaults]
+        accounts = None
+        if evc in given or any(v in given for v in vaults):
+            accounts = {v: list(given.get(v, given.get(evc, []))) for v in vaults}
+        venues.euler.append(read_euler(transport, pinned, src, accounts=accounts, index=index))
+
+
 def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
     "USDC" never takes the real one's name)."""
@@ -333,6 +356,8 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
     for src, ilks, _ in venues.sky:
         tokens.add(checksum(src.dai, "Sky DAI"))
         tokens.update(i.gem for i in ilks)
+    for read in venues.euler:
+        tokens.update(read.tokens())
     infos = read_tokens(transport, pinned, tokens)
     symbols = _unique_symbols(infos)
     venue_decimals = _venue_decimals(venues)
@@ -351,6 +376,10 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
             dai = checksum(src.dai, "Sky DAI")
             if dai not in pricing.prices:
                 pricing.prices[dai] = UsdPrice(i.par_ray / 10**27, "sky-par")
+    for read in venues.euler:  # USD-quoted vault oracles price what nothing else priced
+        for token, (usd, source) in read.usd_prices().items():
+            if token not in pricing.prices:
+                pricing.prices[token] = UsdPrice(usd, source)
     prices = _Prices(infos, venue_decimals, pricing)
     skipped: list[Skipped] = []
     markets: list[Market] = []
@@ -435,6 +464,11 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
                 continue
             markets.append(ilk_market(i, symbols, dai=dai, vat=src.vat, name=src.name))
             positions += [u.to_position(i, symbols, decimals, dai=dai) for u in urns if u.ilk == i.name]
+    for read in venues.euler:
+        e_markets, e_positions, e_skipped = euler_snapshot_parts(read, symbols, prices.problem)
+        markets += e_markets
+        positions += e_positions
+        skipped += e_skipped
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -490,6 +524,9 @@ def devnet_sources(deployment) -> dict[str, object]:
                               sky.deploy_block, "Sky double (devnet)")]}
            if (sky := getattr(deployment, "sky", None)) is not None else {}),
     }
+    if (euler := getattr(deployment, "euler", None)) is not None:
+        sources["euler"] = [EulerSource(euler.evc, tuple(v.address for v in euler.vaults), euler.deploy_block,
+                                        "Euler double (devnet)")]
     uniswap = getattr(deployment, "uniswap", None)
     if uniswap is not None:
         sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]

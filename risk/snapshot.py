@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault"]
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "euler_v2"]
 """Liquidation rule of a market.
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
@@ -42,12 +42,15 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``compound_v3``: ``absorb`` takes all collateral and clears all debt; shortfall is bad debt.
 - ``sky_vault``: Sky/Maker (dss): ``Dog.bark`` takes the urn, a ``Clipper`` Dutch auction sells the
   collateral; bad debt = debt - proceeds (:mod:`risk.sky_vaults`).
+- ``euler_v2``: Euler v2 (EVK vault through the EVC): discount = 1 - health, capped at the vault's
+  ``maxLiquidationDiscount``; the whole debt in one call; debt socialised when collateral runs out
+  (:mod:`risk.euler_v2`; ``liq_bonus`` = 1 / (1 - maxLiquidationDiscount)).
 
 The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
 names, in the same order: checked at import).
 """
 
-VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault")
+VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "euler_v2")
 
 
 class _Frozen(BaseModel):

@@ -72,7 +72,8 @@ MORPHO = VENUE_CODE["morpho_blue"]
 COMET = VENUE_CODE["compound_v3"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
 SKY = VENUE_CODE["sky_vault"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY)  # Sky: the dss double is checked in test_sky_vaults.py
+EULER = VENUE_CODE["euler_v2"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, EULER)  # Sky / Euler: their doubles are checked in test_sky_vaults.py / test_euler_v2.py
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:
