@@ -237,7 +237,7 @@ def liquidate_account(*, balances: Sequence[int], ltvs_1e4: Sequence[int], owed:
         liability_value = quote_liability(liability_assets)
         if adjusted > liability_value or liability_value == 0:
             break
-        candidates = [i for i in range(len(bal)) if bal[i] > 0 and ltvs_1e4[i] > 0]
+        candidates = [i for i in range(len(bal)) if bal[i] > 0]
         if not candidates and not bal:
             break
         # No collateral balance left: a call on an (empty) enabled collateral repays nothing and
@@ -293,8 +293,10 @@ def liquidate_euler_rows(collateral: F64, debt: F64, liq_threshold: F64, max_dis
     ``collateral``/``debt`` shape (n_rows, n_assets) tokens; ``liq_threshold`` the liquidation LTVs
     (0 = not collateral here); ``max_discount`` shape (n_rows,); ``prices_usd`` (n_assets,) or
     (n_rows, n_assets). Modelling choices: liquidators always take the maximum (they are assumed
-    able to take on the debt), the most valuable collateral first; a collateral with LTV 0 is not
-    seized (the book does not carry it as collateral).
+    able to take on the debt), the most valuable collateral first. Every collateral column of an
+    Euler row is a recognised, enabled collateral (the reader puts nothing else there), so one with
+    liquidation LTV 0 (ramped down or cleared for borrowing) adds nothing to the health but can
+    still be seized and still blocks socialisation, as on chain (``checkNoCollateral``).
     """
     n_rows, n_assets = collateral.shape
     p = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
@@ -304,7 +306,7 @@ def liquidate_euler_rows(collateral: F64, debt: F64, liq_threshold: F64, max_dis
     hit = np.zeros(n_rows, dtype=bool)
     calls = np.zeros(n_rows, dtype=np.int64)
     floor = 1.0 - np.asarray(max_discount, dtype=np.float64)
-    seizable = liq_threshold > 0
+    seizable = collateral > 0
     rows = np.arange(n_rows)
     for _ in range(n_assets + 1):
         if rows.size == 0:
@@ -358,9 +360,10 @@ def liquidate_euler_rows_from_book(
 ) -> tuple[F64, F64, F64, F64, B]:
     """The registry's kernel for ``euler_v2`` rows: ``(seized, fee, repaid tokens, bad_debt_usd,
     hit)`` in the shared kernel's terms (fee 0: the discount is the liquidator's; socialised debt is
-    the bad debt). Updates ``collateral``/``debt`` in place."""
+    the bad debt). Updates ``collateral``/``debt`` in place. The max discount is decoded from the
+    bonus of the row's collateral columns (all equal for one vault)."""
     del protocol_fee  # always 0 for Euler rows
-    bonus = np.where(liq_threshold > 0, liq_bonus, 1.0)
+    bonus = np.where(collateral > 0, liq_bonus, 1.0)
     out = liquidate_euler_rows(collateral, debt, liq_threshold, decode_max_discount(bonus.max(axis=1)), prices_usd)
     return out.seized_tokens, np.zeros_like(out.seized_tokens), out.repaid_tokens, out.socialized_usd, out.hit
 

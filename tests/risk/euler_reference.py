@@ -3,7 +3,7 @@ account at a time, one ``liquidate`` call at a time, written from the EVK flow
 (euler-xyz/euler-vault-kit src/EVault/modules/Liquidation.sol @1dad88bd: health from the liquidation
 LTVs, discount factor floored at 1 - maxLiquidationDiscount, repay the whole debt if the chosen
 collateral covers ``liability / discountFactor`` else take all of it, socialise what is left when no
-collateral remains)."""
+collateral remains; a collateral with LTV 0 adds no health but is seized and blocks socialisation)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def liquidate_euler_loop(collateral, debt, liq_threshold, max_discount, prices):
         owed = list(debt[i])
         row = {"seized": [0.0] * n_assets, "repaid": [0.0] * n_assets, "socialized": 0.0, "hit": False, "calls": 0}
         for _ in range(n_assets + 1):
-            value = [coll[j] * p[j] if liq_threshold[i][j] > 0 else 0.0 for j in range(n_assets)]
+            value = [coll[j] * p[j] if coll[j] > 0 else 0.0 for j in range(n_assets)]
             adjusted = sum(value[j] * liq_threshold[i][j] for j in range(n_assets))
             liability = sum(owed[j] * p[j] for j in range(n_assets))
             if not (liability > 1e-6 and not adjusted > liability):
@@ -45,7 +45,7 @@ def liquidate_euler_loop(collateral, debt, liq_threshold, max_discount, prices):
             for j in range(n_assets):
                 row["repaid"][j] += owed[j] * share
                 owed[j] *= 1.0 - share
-            if not any(coll[j] > 0 and liq_threshold[i][j] > 0 for j in range(n_assets)):
+            if not any(coll[j] > 0 for j in range(n_assets)):
                 left = sum(owed[j] * p[j] for j in range(n_assets))
                 if left > 1e-6:
                     row["socialized"] += left
@@ -55,3 +55,17 @@ def liquidate_euler_loop(collateral, debt, liq_threshold, max_discount, prices):
         row["debt_after"] = owed
         out.append(row)
     return out
+
+
+def conformance(coll, debt, lt, bonus, fee, prices):
+    """The conformance suite's one-position signature (``tests/risk/test_conformance.py``): the
+    max discount decoded from the bonus column as the kernel does (the largest bonus among the
+    collateral columns, ``1 - 1/bonus``); mutates ``coll``/``debt``; returns ``(seized, fee,
+    repaid, bad_debt_usd, hit)``."""
+    n = len(prices)
+    b = max([bonus[k] if coll[k] > 0 else 1.0 for k in range(n)] + [1.0])
+    row = liquidate_euler_loop([list(coll)], [list(debt)], [list(lt)], [1.0 - 1.0 / b], list(prices))[0]
+    for k in range(n):
+        coll[k] = row["collateral_after"][k]
+        debt[k] = row["debt_after"][k]
+    return row["seized"], [0.0] * n, row["repaid"], row["socialized"], row["hit"]

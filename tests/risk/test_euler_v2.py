@@ -219,3 +219,30 @@ def test_exact_integer_liquidation_matches_the_float_kernel(accounts, eth_usd, b
         assert out.repaid_tokens[0, 2] == pytest.approx(repaid, rel=1e-9, abs=raw)
         assert out.socialized_usd[0] == pytest.approx(social, rel=1e-9, abs=raw)
         assert ev.owed_to_assets_up(owed_after) / scale[2] == pytest.approx(debt[0, 2], rel=1e-9, abs=raw)
+
+
+@pytest.mark.parametrize("end_price, seized_usd, repaid_usd, bad_usd", [
+    # 10 WETH (liquidation LTV 0.85), 16,000 USDC debt. At $1,800: health 15,300/16,000 = 0.95625,
+    # the whole debt for 16,000 / 0.95625 of WETH (discount 1 - health = 4.375%).
+    (1_800.0, 16_000 / 0.95625, 16_000.0, 0.0),
+    # At $1,000: health 0.53 -> discount capped at 15%; the 10,000 of WETH repays 8,500, 7,500 socialised.
+    (1_000.0, 10_000.0, 8_500.0, 7_500.0),
+])
+def test_monte_carlo_replay_liquidates_an_euler_position_as_the_rule_says(end_price, seized_usd, repaid_usd, bad_usd):
+    from risk.book import PositionBook
+    from risk.liquidity import NoImpact
+    from risk.montecarlo import simulate_liquidations
+    from risk.paths import replay_paths
+
+    book = PositionBook(
+        symbols=("WETH", "USDC"), prices_usd=np.array([2_000.0, 1.0]),
+        collateral=np.array([[10.0, 0.0]]), debt=np.array([[0.0, 16_000.0]]),
+        liq_threshold=np.array([[0.85, 0.0]]), liq_bonus=np.array([[ev.encode_max_discount(0.15), 1.0]]),
+        protocol_fee=np.zeros((1, 2)), venue=np.array([EULER], dtype=np.int8), market=np.zeros(1, dtype=np.int32),
+    )
+    paths = replay_paths([[2_000.0, 1.0], [end_price, 1.0]], 2, interp="linear")
+    e = simulate_liquidations(book, paths, liquidity=NoImpact()).endogenous
+    assert e.positions_hit.tolist() == [1]
+    assert e.seized_collateral_usd[0] == pytest.approx(seized_usd, rel=1e-12)
+    assert e.liquidated_debt_usd[0] == pytest.approx(repaid_usd, rel=1e-12)
+    assert e.bad_debt_usd[0] == pytest.approx(bad_usd, rel=1e-12, abs=1e-9)
