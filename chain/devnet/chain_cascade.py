@@ -33,9 +33,10 @@ after every liquidation block (valued at that pass's oracle prices), and, for Aa
 deficit accounting) and any v3.6 debt the Pool leaves on a position without collateral, the debt
 of positions that end the cascade with no collateral.
 
-Compound V3 and the Sky vaults are left out on both sides: the devnet has no genuine code for
-them (the Comet is a test double without ``absorb``; the Sky vaults a dss double whose Clipper
-sales do not go through the Uniswap pools).
+Compound V3, the Sky vaults and Liquity v2 are left out on both sides: the devnet has no genuine
+code for them (the Comet is a test double without ``absorb``; the Sky vaults a dss double whose
+Clipper sales do not go through the Uniswap pools; Liquity v2 a test double whose Stability Pool
+sells nothing).
 """
 
 from __future__ import annotations
@@ -114,15 +115,16 @@ class ChainCascade:
     seconds: float = 0.0
 
 
-NOT_EXECUTED_VENUES = ("compound_v3", "sky_vault")
-"""Venues the devnet has no genuine code for: left out of the chain-run cascade on both sides."""
+NOT_EXECUTED_VENUES = ("compound_v3", "sky_vault", "liquity_v2")
+"""Venues the devnet has no genuine code for (test doubles): left out of the chain-run cascade on both sides."""
 
 
 def without_comet(snapshot: Snapshot) -> Snapshot:
     """The snapshot without the venues this chain-run cascade does not execute
-    (:data:`NOT_EXECUTED_VENUES`): Compound V3 (the devnet's Comet is a double without absorb) and
-    Sky vaults (a dss double whose Clipper sales do not go through the Uniswap pools), left out on
-    both sides of the comparison. Both genuine Aave lines (v3.0.2 and v3.6) and Morpho Blue stay."""
+    (:data:`NOT_EXECUTED_VENUES`): Compound V3 (the devnet's Comet is a double without absorb), Sky
+    vaults (a dss double whose Clipper sales do not go through the Uniswap pools) and Liquity v2 (a
+    test double whose Stability Pool sells nothing), left out on both sides of the comparison. Both
+    genuine Aave lines (v3.0.2 and v3.6) and Morpho Blue stay."""
     keep = {m.id for m in snapshot.markets if m.venue not in NOT_EXECUTED_VENUES}
     return snapshot.model_copy(update={
         "markets": tuple(m for m in snapshot.markets if m.id in keep),

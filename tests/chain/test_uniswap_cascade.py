@@ -2,10 +2,11 @@
 snapshot with the on-chain liquidity model (CEX multiplier 0): :mod:`chain.devnet.chain_cascade`.
 
 The chain side runs genuine Aave v3.0.2 (the Spark line), genuine Aave v3.6
-(``@aave-dao/aave-v3-origin`` 3.6.0), genuine Morpho Blue and genuine Uniswap v3. Compound V3
-and the Sky vaults stay out of the chain-run cascade, on both sides. The devnet has no genuine
-code for them: its Comet is a test double without ``absorb``, and the Sky vaults are a dss test
-double whose Clipper sales do not go through the Uniswap pools.
+(``@aave-dao/aave-v3-origin`` 3.6.0), genuine Morpho Blue and genuine Uniswap v3. Compound V3,
+the Sky vaults and Liquity v2 stay out of the chain-run cascade, on both sides. The devnet has no
+genuine code for them: its Comet is a test double without ``absorb``, the Sky vaults are a dss
+test double whose Clipper sales do not go through the Uniswap pools, and Liquity v2 is a test
+double whose Stability Pool sells nothing.
 
 Bad debt on the chain side is what the protocols book:
 - Morpho's ``badDebtAssets``;
