@@ -1,8 +1,8 @@
 """Chain-run cascade vs the engine, QuoterV2 agreement and pool read time, on a fresh devnet.
 
 Run: ``.venv/bin/python -m bench.bench_chain_cascade [--borrowers 96] [--quotes 300]``.
-Starts an anvil devnet (genuine Aave v3.0.2 and v3.6, Morpho Blue, Uniswap v3; Comet and Sky
-doubles, which the chain-run cascade leaves out on both sides), populates N seeded borrowers (and
+Starts an anvil devnet (genuine Aave v3.0.2 and v3.6, Morpho Blue, Uniswap v3; Comet, Sky and
+Liquity v2 doubles, which the chain-run cascade leaves out on both sides), populates N seeded borrowers (and
 N/2 on the v3.6 market), then:
 
 (a) pool read: :func:`chain.uniswap_v3.read_pools` of the 8 devnet pools at one block (slot0,
