@@ -58,12 +58,13 @@ def test_fault_gives_identical_snapshot_or_clear_error(devnet, expected, case):
 
 @pytest.fixture(scope="module")
 def calls_per_scan(devnet):
-    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it), counted
-    by distinct request id: hedged copies and retries (their number depends on the machine's load)
-    would move "after the last read" past the end of a trial's scan, and the reorg never fires."""
+    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it), measured
+    without hedged duplicates and counted by distinct request id (the trigger counts the same way):
+    hedged copies and retries, whose number depends on the machine's load, would otherwise move
+    "after the last read" past the end of a trial's scan, and the reorg would never fire."""
     proxy = FaultyRpcProxy(devnet.rpc_url)
     try:
-        with suite_transport(proxy.url, 0) as transport:
+        with suite_transport(proxy.url, 0, hedge_after_s=None) as transport:
             scan_devnet(devnet.deployment, "latest", transport=transport)
         return proxy.counters.logical_calls
     finally:
