@@ -115,16 +115,17 @@ class ChainCascade:
     seconds: float = 0.0
 
 
-NOT_EXECUTED_VENUES = ("compound_v3", "sky_vault", "liquity_v2")
+NOT_EXECUTED_VENUES = ("compound_v3", "sky_vault", "liquity_v2", "euler_v2")
 """Venues the devnet has no genuine code for (test doubles): left out of the chain-run cascade on both sides."""
 
 
 def without_comet(snapshot: Snapshot) -> Snapshot:
     """The snapshot without the venues this chain-run cascade does not execute
     (:data:`NOT_EXECUTED_VENUES`): Compound V3 (the devnet's Comet is a double without absorb), Sky
-    vaults (a dss double whose Clipper sales do not go through the Uniswap pools) and Liquity v2 (a
-    test double whose Stability Pool sells nothing), left out on both sides of the comparison. Both
-    genuine Aave lines (v3.0.2 and v3.6) and Morpho Blue stay."""
+    vaults (a dss double whose Clipper sales do not go through the Uniswap pools), Liquity v2 (a
+    test double whose Stability Pool sells nothing) and Euler v2 (an EVK double, checked to the wei
+    in tests/chain/test_euler_v2.py), left out on both sides of the comparison. Both genuine Aave
+    lines (v3.0.2 and v3.6) and Morpho Blue stay."""
     keep = {m.id for m in snapshot.markets if m.venue not in NOT_EXECUTED_VENUES}
     return snapshot.model_copy(update={
         "markets": tuple(m for m in snapshot.markets if m.id in keep),
