@@ -26,7 +26,7 @@ from scipy.signal import find_peaks, peak_widths
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
 from risk.frames import human_usd as _human
-from risk.liquidation_prices import Side, crossing_prices
+from risk.liquidation_prices import Side, liquidation_prices_for
 from risk.snapshot import VENUES
 
 
@@ -192,8 +192,8 @@ def liquidation_map(
     spot = float(prices[j])
     collateral_usd = book.collateral @ prices
     debt_usd = book.debt @ prices
-    # The same sums the per-asset crossing needs: computed once, shared.
-    price, side = crossing_prices(book.weighted_collateral @ prices, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], spot)
+    # As the venue computes HF (Aave v3.0-v3.4: floored average LT, a piecewise crossing).
+    price, side = liquidation_prices_for(book, symbol, prices)
     n_bins = int(round((upper - lower) / bin_width))
     edges: Float64Array1D = spot * (lower + bin_width * np.arange(n_bins + 1, dtype=np.float64))
     crossing = (side == Side.BELOW) | (side == Side.ABOVE)

@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import Float64Array1D, Float64Array2D, PositionBook, as_asset_vector
+from risk.book import BPS, Float64Array1D, Float64Array2D, PositionBook, as_asset_vector, risk_weighted_usd
 from risk.liquidation import liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
 from risk.pair_classes import PairClass, liquidate_pair_classes, split_pair_classes
@@ -206,6 +206,7 @@ class _CandidateOrder:
         self.protocol_fee = book.protocol_fee[rows]
         self.venue = book.venue[rows]
         self.market = book.market[rows]
+        self.floored_avg_lt = book.floored_avg_lt[rows]
 
     def candidates(self, r_lo: float, r_hi: float) -> slice:
         start = int(np.searchsorted(self.long_t, r_lo, side="right"))
@@ -246,7 +247,11 @@ def cascade_grid(
     # Single-pair positions are liquidated in closed form by class; the rest row by row.
     classes, rest = split_pair_classes(book)
     general = book.select(rest)
-    gap_usd = (general.weighted_collateral - general.debt) * spot
+    # A floored average LT is above the plain one less 1 bp (floor(x) > x - 1): bounding each
+    # floored row's LT by LT - 1 bp keeps the candidate bound a lower bound of its HF.
+    bound_lt = np.where(general.floored_avg_lt[:, None] & (general.liq_threshold > 0),
+                        general.liq_threshold - 1.0 / BPS, general.liq_threshold)
+    gap_usd = (general.collateral * bound_lt - general.debt) * spot
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
     outcomes = []
@@ -348,7 +353,7 @@ def _cascade_one(
     protocol_fee = order.protocol_fee[rows]
     venue = order.venue[rows]
     market = order.market[rows]
-    weighted = collateral * liq_threshold
+    floored = order.floored_avg_lt[rows]
     frontier = np.full(len(classes), np.inf)
     n_markets = _n_markets(book)
     class_market = np.array([c.market for c in classes], dtype=np.int64)
@@ -379,10 +384,10 @@ def _cascade_one(
             protocol_fee = np.concatenate([protocol_fee, book.protocol_fee[new]])
             venue = np.concatenate([venue, book.venue[new]])
             market = np.concatenate([market, book.market[new]])
-            weighted = np.concatenate([weighted, book.weighted_collateral[new]])
+            floored = np.concatenate([floored, book.floored_avg_lt[new]])
             hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
         owed = debt @ prices
-        at_risk = (owed > 1e-6) & (weighted @ prices < owed)
+        at_risk = (owed > 1e-6) & (risk_weighted_usd(collateral, liq_threshold, prices, floored) < owed)
         if not (pairs.positions or at_risk.any()):
             break
         rounds += 1
@@ -400,9 +405,9 @@ def _cascade_one(
             # Only the rows at risk are handed to the kernel (the rest would be no-ops).
             risky = np.flatnonzero(at_risk)
             sub_coll, sub_debt = collateral[risky], debt[risky]
-            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices)
+            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
+                                 floored_avg_lt=floored[risky])
             collateral[risky], debt[risky] = sub_coll, sub_debt
-            weighted[risky] = sub_coll * liq_threshold[risky]
             hit[risky] |= out.hit
             seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)
             fee_tokens = fee_tokens + out.protocol_fee_tokens.sum(axis=0)

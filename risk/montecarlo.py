@@ -49,8 +49,8 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import PositionBook
-from risk.cascade import market_ids_of, _n_markets, market_rules
+from risk.book import BPS, PositionBook
+from risk.cascade import _n_markets, market_ids_of, market_rules
 from risk.liquidation import liquidatable, liquidate_rows
 from risk.liquidity import LiquidityModel
 
@@ -331,6 +331,7 @@ class _Book:
     """
 
     weighted: Float64Array2D  # (n, a) collateral * LT, tokens
+    bound_weighted: Float64Array2D  # (n, a) a lower bound of the HF numerator's weights (floored rows: LT - 1 bp)
     debt: Float64Array2D
     collateral: Float64Array2D
     liq_threshold: Float64Array2D
@@ -339,6 +340,7 @@ class _Book:
     venue: NDArray[np.int8]
     market: NDArray[np.intp]  # (n,) index into the book's market ids
     n_markets: int
+    floored_avg_lt: NDArray[np.bool_]  # (n,) HF floors the average LT (Aave v3.0-v3.4)
     class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
     class_j: NDArray[np.intp]  # (n_classes,) debt asset
     class_rows: tuple[NDArray[np.intp], ...]  # rows of each class, sorted by theta
@@ -370,9 +372,15 @@ class _Book:
                     class_j.append(jj)
                     class_rows.append(rows[order])
                     class_theta.append(theta[order])
-        return cls(weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
+        # The floored average LT exceeds the plain one less 1 bp (floor(x) > x - 1), so LT - 1 bp
+        # keeps the candidate bounds lower bounds of the HF. Simple positions (one weighted
+        # collateral) have nothing to floor.
+        bound_weighted = np.where(book.floored_avg_lt[:, None] & (book.liq_threshold > 0),
+                                  book.collateral * np.maximum(book.liq_threshold - 1.0 / BPS, 0.0), weighted)
+        return cls(weighted, bound_weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
                    np.asarray(book.market, dtype=np.intp), _n_markets(book),
+                   np.asarray(book.floored_avg_lt),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
                    tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
 
@@ -634,7 +642,9 @@ class _Scheduler:
         rows = np.flatnonzero(owing & ~simple)
         if rows.size:
             sel = ids[rows]
-            weighted = pr.coll[sel] * pr.lt[sel]
+            lt = pr.lt[sel]
+            lt = np.where(bk.floored_avg_lt[pr.pos[sel], None] & (lt > 0), np.maximum(lt - 1.0 / BPS, 0.0), lt)
+            weighted = pr.coll[sel] * lt
             out[rows] = _next_trigger_generic(self.pd, self.f_lo, self.f_hi, pr.path[sel], weighted, pr.debt[sel], k0)
         return out
 
@@ -674,7 +684,7 @@ class _Scheduler:
             g = bk.generic
             lo = pd.suffix_min[paths, k0] * self.f_lo[paths]  # (n, A)
             hi = pd.suffix_max[paths, k0] * self.f_hi[paths]
-            cand = (bk.weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
+            cand = (bk.bound_weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
             gi, pi = np.nonzero(cand)
             path, pos = paths[pi], g[gi]
             if known is not None and known.size and path.size:
@@ -682,7 +692,7 @@ class _Scheduler:
                 fresh = ~np.isin(path * n_pos + pos, self.pairs.path[known] * n_pos + self.pairs.pos[known])
                 path, pos = path[fresh], pos[fresh]
             if path.size:
-                trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.weighted[pos], bk.debt[pos], k0)
+                trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.bound_weighted[pos], bk.debt[pos], k0)
                 keep = trig < pd.n_steps  # generic pairs are only registered when scheduled
                 path_parts.append(path[keep])
                 pos_parts.append(pos[keep])
@@ -772,7 +782,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             pr_c = prices[path_c]
             lt_c = pr.lt[check]
             c_c, d_c = pr.coll[check], pr.debt[check]
-            mask = liquidatable(c_c, d_c, lt_c, pr_c)
+            mask = liquidatable(c_c, d_c, lt_c, pr_c, bk.floored_avg_lt[pr.pos[check]])
             if not mask.any():
                 break
             rows = check[mask]
@@ -786,7 +796,8 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             pos = pr.pos[rows]
             c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
             out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
-                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES)
+                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES,
+                                 floored_avg_lt=bk.floored_avg_lt[pos])
             pr.coll[rows], pr.debt[rows] = c_rows, d_rows
             pr.hit[rows] |= out.hit
             seized_usd = out.seized_tokens * p_rows

@@ -213,6 +213,9 @@ def synthetic_book(
         venue=venue_of_market[pop.market],
         market=pop.market.astype(np.int32),
         market_ids=tuple(s.id for s in MARKETS),
+        # As PositionBook.from_snapshot decides for the synthetic markets (no parsable version):
+        # Aave floors the average LT.
+        floored_avg_lt=np.isin(venue_of_market[pop.market], [VENUE_CODE["aave_v30"], VENUE_CODE["aave_v33"]]),
     )
 
 

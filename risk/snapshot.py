@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2"]
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2", "euler_v2"]
 """Liquidation rule of a market.
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
@@ -48,12 +48,16 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
   below MCR, the Stability Pool offsets it (penalty 5%) with 0.5% gas compensation, the surplus
   returns to the owner; redistribution, shutdown and redemptions per branch in :mod:`risk.liquity_v2`.
+- ``euler_v2``: Euler v2 (EVK vault through the EVC): discount = 1 - health, capped at the vault's
+  ``maxLiquidationDiscount``; the whole debt in one call; debt socialised when collateral runs out
+  (:mod:`risk.euler_v2`; ``liq_bonus`` = 1 / (1 - maxLiquidationDiscount)).
 
 The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
 names, in the same order: checked at import).
 """
 
-VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2")
+VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
+                             "euler_v2")
 
 
 class _Frozen(BaseModel):

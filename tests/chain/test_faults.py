@@ -58,14 +58,15 @@ def test_fault_gives_identical_snapshot_or_clear_error(devnet, expected, case):
 
 @pytest.fixture(scope="module")
 def calls_per_scan(devnet):
-    """JSON-RPC calls of one fault-free scan without hedged duplicates: the fewest a scan makes, so a
-    trial (which may hedge slow reads under load and so make more) always reaches every reorg point
-    placed relative to it."""
+    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it), measured
+    without hedged duplicates and counted by distinct request id (the trigger counts the same way):
+    hedged copies and retries, whose number depends on the machine's load, would otherwise move
+    "after the last read" past the end of a trial's scan, and the reorg would never fire."""
     proxy = FaultyRpcProxy(devnet.rpc_url)
     try:
         with suite_transport(proxy.url, 0, hedge_after_s=None) as transport:
             scan_devnet(devnet.deployment, "latest", transport=transport)
-        return proxy.counters.rpc_calls
+        return proxy.counters.logical_calls
     finally:
         proxy.stop()
 
