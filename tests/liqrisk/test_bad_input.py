@@ -374,6 +374,15 @@ OUTPUT_CASES = cases(
       for what, path, needle, files in (
           ("dev-null", "/dev/null", "character device", {}), ("file", "{tmp}/f", "a file", {"f": "x"}),
           ("fifo", "{tmp}/p", "FIFO", {"p": fifo}), ("under-file", "{tmp}/f/r", "", {"f": "x"}))],
+    # file systems that refuse files (procfs, sysfs): the write fails, said once, nothing left behind
+    C("out-scan-procfs", "scan", "--source", "sample", "--out", "/proc/liqrisk-bad-input.json", "-q",
+      needles=("--out /proc/liqrisk-bad-input.json", "cannot write")),
+    C("out-cascade-procfs", "cascade", "--drawdowns", "0.1", "--out", "/proc/liqrisk-bad-input.csv", "-q",
+      needles=("--out /proc/liqrisk-bad-input.csv", "cannot write")),
+    C("out-report-procfs", "report", "--out", "/proc/liqrisk-bad-input", "--paths", "0", "-q",
+      needles=("--out /proc/liqrisk-bad-input", "cannot create")),
+    C("out-png-sysfs", "bands", "--png", "/sys/liqrisk-bad-input.png", "-q",
+      needles=("--png /sys/liqrisk-bad-input.png", "cannot write")),
     C("out-demo-file", "demo", "--out", "{tmp}/f", needles=("--out", "a file"), files={"f": "x"}),
     C("out-scenario-report-file", "scenario", "run", "{tmp}/s.toml", "--report", "{tmp}/f", "-q",
       needles=("--report", "a file"), files={"f": "x", "s.toml": GRID}),
@@ -651,3 +660,14 @@ def test_zz_bad_input_counts(capsys):
     with capsys.disabled():
         print("\n" + summary())
     assert all(o["outcome"] == "clear" for o in OUTCOMES.values()), summary()
+
+
+def test_monte_carlo_memory_is_checked_against_what_is_available() -> None:
+    """The check itself, at its boundary (the catalogue's cases exceed any machine)."""
+    from liqrisk.errors import LiqriskUserError
+    from liqrisk.run import PATHS_PEAK_COPIES, check_paths_memory
+
+    need = PATHS_PEAK_COPIES * 8 * 1_000 * 97 * 6
+    check_paths_memory(1_000, 97, 6, "x", available_bytes=need)  # exactly enough: accepted
+    with pytest.raises(LiqriskUserError, match=r"x: a Monte Carlo of 1,000 paths x 97 steps x 6 assets .* available"):
+        check_paths_memory(1_000, 97, 6, "x", available_bytes=need - 1)
