@@ -107,7 +107,19 @@ class SkyMarketEntry(_MarketBase):
         return self
 
 
-MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEntry, SkyMarketEntry],
+class LiquityMarketEntry(_MarketBase):
+    """Liquity v2 (BOLD): the BOLD token and one AddressesRegistry per collateral branch (liquity/bold
+    ``contracts/addresses/<chain id>.json``); troves are discovered from each TroveManager's TroveIds."""
+
+    kind: Literal["liquity_v2"]
+    bold: str
+    registries: tuple[str, ...] = Field(min_length=1, description="AddressesRegistry of each branch")
+
+    _check = field_validator("bold")(classmethod(lambda cls, v: _address(v)))
+    _check_registries = field_validator("registries")(classmethod(lambda cls, v: tuple(_address(r) for r in v)))
+
+
+MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEntry, SkyMarketEntry, LiquityMarketEntry],
                         Field(discriminator="kind")]
 
 
@@ -189,6 +201,9 @@ class Network(_Strict):
         sky = [m for m in self.markets if isinstance(m, SkyMarketEntry)]
         if sky:
             out["sky"] = sky
+        liquity = [m for m in self.markets if isinstance(m, LiquityMarketEntry)]
+        if liquity:
+            out["liquity"] = liquity
         return out
 
 
@@ -216,7 +231,7 @@ def _format(error: ValidationError, where: str) -> str:
     lines = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item.get("loc", ()) if p not in
-                       ("aave_v3", "morpho_blue", "compound_v3", "sky_vaults")) or "(top level)"
+                       ("aave_v3", "morpho_blue", "compound_v3", "sky_vaults", "liquity_v2")) or "(top level)"
         kind = item.get("type", "")
         if kind == "missing":
             text = "required field is missing"
@@ -226,7 +241,7 @@ def _format(error: ValidationError, where: str) -> str:
             ctx = item.get("ctx", {})
             text = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
         elif kind == "union_tag_not_found":
-            text = "needs a kind key (aave_v3, morpho_blue, compound_v3 or sky_vaults)"
+            text = "needs a kind key (aave_v3, morpho_blue, compound_v3, sky_vaults or liquity_v2)"
         else:
             text = item.get("msg", "").removeprefix("Value error, ")
         lines.append(f"  {loc}: {text}")
@@ -257,7 +272,7 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
 
 
 __all__ = [
-    "AaveMarketEntry", "CometMarketEntry", "MarketEntry", "MarketFile", "MarketFileError", "MorphoMarketEntry",
+    "AaveMarketEntry", "CometMarketEntry", "LiquityMarketEntry", "MarketEntry", "MarketFile", "MarketFileError", "MorphoMarketEntry",
     "Network", "SHIPPED_MARKET_FILE", "SkyIlkEntry", "SkyMarketEntry", "UniswapV3PoolEntry", "load_market_file",
     "parse_market_file", "uniswap_v3_pool_address",
 ]

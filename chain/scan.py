@@ -54,6 +54,7 @@ from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_so
 from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData, snapshot_market_id
 from chain.pricing import UsdAnchors, UsdPrice, UsdPricing, price_tokens
 from chain.tokens import TokenInfo, read_tokens
+from chain.liquity_v2 import LiquityRead, LiquitySource, branch_state, read_liquity
 from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
 from chain.transport import Transport
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
@@ -96,6 +97,7 @@ class _Venues:
     morpho: list[tuple[MorphoMarketData, list[MorphoPositionData]]] = field(default_factory=list)
     comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
     sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
+    liquity: list[LiquityRead] = field(default_factory=list)
 
 
 def _as_source(value, cls):
@@ -116,6 +118,7 @@ def scan_snapshot(
     sky: Sequence[SkySource] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
+    liquity: Sequence[LiquitySource] = (),
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
@@ -151,6 +154,7 @@ def scan_snapshot(
                                       _as_source(morpho, MorphoSource) if morpho is not None else None,
                                       [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
                 _read_sky(reads, pinned, [_sky_source(s) for s in sky], given, index, venues)
+                venues.liquity += [read_liquity(reads, pinned, _liquity_source(s)) for s in liquity]
             snapshot = _assemble(reads, pinned, venues, usd_anchors)
             if uniswap_pools:
                 from chain.uniswap_v3 import read_pools
@@ -263,6 +267,13 @@ def _read_sky(transport, pinned, sources, given, index, venues: "_Venues") -> No
         venues.sky.append((src, ilks, reader.read_positions(pinned, urns)))
 
 
+def _liquity_source(value) -> LiquitySource:
+    """A :class:`LiquitySource`, or a market-file ``liquity_v2`` entry."""
+    if isinstance(value, LiquitySource):
+        return value
+    return LiquitySource(value.bold, tuple(value.registries), value.start_block, value.name)
+
+
 def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
     "USDC" never takes the real one's name)."""
@@ -333,6 +344,8 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
     for src, ilks, _ in venues.sky:
         tokens.add(checksum(src.dai, "Sky DAI"))
         tokens.update(i.gem for i in ilks)
+    for lread in venues.liquity:
+        tokens.update(lread.tokens())
     infos = read_tokens(transport, pinned, tokens)
     symbols = _unique_symbols(infos)
     venue_decimals = _venue_decimals(venues)
@@ -351,8 +364,16 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
             dai = checksum(src.dai, "Sky DAI")
             if dai not in pricing.prices:
                 pricing.prices[dai] = UsdPrice(i.par_ray / 10**27, "sky-par")
+    for lread in venues.liquity:  # the price each branch liquidates at; BOLD at 1 USD (the protocol's unit)
+        for b, _ in lread.branches:
+            if b.coll_token not in pricing.prices:
+                pricing.prices[b.coll_token] = UsdPrice(b.price_wad / 10**18, f"liquity-feed:{b.price_feed}")
+        bold = checksum(lread.source.bold, "BOLD")
+        if bold not in pricing.prices:
+            pricing.prices[bold] = UsdPrice(1.0, "liquity-bold")
     prices = _Prices(infos, venue_decimals, pricing)
     skipped: list[Skipped] = []
+    liquity_branches = []
     markets: list[Market] = []
     positions: list[Position] = []
 
@@ -435,6 +456,19 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
                 continue
             markets.append(ilk_market(i, symbols, dai=dai, vat=src.vat, name=src.name))
             positions += [u.to_position(i, symbols, decimals, dai=dai) for u in urns if u.ilk == i.name]
+    for lread in venues.liquity:
+        bold = checksum(lread.source.bold, "BOLD")
+        for b, troves in lread.branches:
+            reason = prices.problem(b.coll_token) or prices.problem(bold)
+            market_id = b.market_id(symbols[b.coll_token])
+            if reason is not None:
+                skipped.append(Skipped(venue="liquity_v2", market=market_id, asset=b.coll_token,
+                                       reason=f"{reason} ({_count(len(troves))} not read)"))
+                continue
+            markets.append(b.to_market(symbols, bold=bold, name=lread.source.name))
+            positions += [t.to_position(market_id, symbols[b.coll_token], symbols[bold]) for t in troves
+                          if t.entire_debt_wei > 0]
+            liquity_branches.append(branch_state(b, troves, market_id))
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -450,6 +484,7 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         markets=tuple(markets),
         positions=tuple(positions),
         skipped=tuple(skipped),
+        liquity_branches=tuple(liquity_branches),
     )
 
 
@@ -490,6 +525,10 @@ def devnet_sources(deployment) -> dict[str, object]:
                               sky.deploy_block, "Sky double (devnet)")]}
            if (sky := getattr(deployment, "sky", None)) is not None else {}),
     }
+    liquity = getattr(deployment, "liquity", None)
+    if liquity is not None:  # the Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
+        sources["liquity"] = [LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches),
+                                            liquity.deploy_block, "Liquity v2 double (devnet)")]
     uniswap = getattr(deployment, "uniswap", None)
     if uniswap is not None:
         sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]

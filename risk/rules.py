@@ -13,7 +13,8 @@ integer code (its position in :data:`RULES`). A rule declares:
 
 The parameter columns every rule reads are the book's: ``liq_threshold``, ``liq_bonus`` and
 ``protocol_fee`` (a rule documents what they mean for it; the Sky vault rule encodes its penalty and
-the Clipper's clearing price in the last two, see :mod:`risk.sky_vaults`).
+the Clipper's clearing price in the last two, see :mod:`risk.sky_vaults`; the Liquity v2 rule reads
+``liq_bonus`` as 1 + the Stability Pool penalty, see :mod:`risk.liquity_v2`).
 
 An unknown rule is an error (:func:`rule`), never a silent default.
 """
@@ -40,6 +41,12 @@ def _sky_kernel(*args: Any, **kwargs: Any) -> Any:
     return liquidate_vault_rows_from_book(*args, **kwargs)
 
 
+def _liquity_v2_kernel(*args: Any, **kwargs: Any) -> Any:
+    from risk.liquity_v2 import liquidate_trove_rows_from_book
+
+    return liquidate_trove_rows_from_book(*args, **kwargs)
+
+
 RULES: tuple[LiquidationRule, ...] = (
     LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True),
     LiquidationRule("aave_v33", "Aave v3.3+: position-wide 50% cap above HF 0.95 and $2,000, $1,000 dust rule",
@@ -48,6 +55,8 @@ RULES: tuple[LiquidationRule, ...] = (
     LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True),
     LiquidationRule("sky_vault", "Sky/Maker: Dog.bark takes the urn, Clipper Dutch auction; bad debt = debt - proceeds",
                     kernel=_sky_kernel),
+    LiquidationRule("liquity_v2", "Liquity v2 (BOLD): trove closed below MCR, Stability Pool offset with its penalty, "
+                    "gas compensation, surplus to the owner", kernel=_liquity_v2_kernel),
 )
 """Registered rules, in code order (the book's ``venue`` column is an index into this)."""
 
