@@ -57,7 +57,8 @@ def test_sixteen_concurrent_scans_share_one_cache_and_index(devnet, tmp_path) ->
                                str(block), str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(N_SCANS)]
     go.write_text("")
-    results = [(p.wait(timeout=900), *p.communicate()) for p in procs]
+    # communicate, not wait: a worker's output can exceed the pipe's buffer
+    results = [_finish(p, 900) for p in procs]
     assert not [err for _rc, _out, err in results if "database is locked" in err]
     failed = [(rc, err[-2000:]) for rc, _out, err in results if rc != 0]
     assert not failed, failed
@@ -66,3 +67,8 @@ def test_sixteen_concurrent_scans_share_one_cache_and_index(devnet, tmp_path) ->
     differ = sorted(k for k in expected if snapshots[0].get(k) != expected[k])
     assert not differ, ("every concurrent scan gives the snapshot of a scan without cache; they differ in",
                         differ, {k: (str(expected[k])[:400], str(snapshots[0].get(k))[:400]) for k in differ})
+
+
+def _finish(proc: "subprocess.Popen[str]", timeout_s: float) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout_s)
+    return proc.returncode, out, err

@@ -55,7 +55,8 @@ def test_concurrent_report_processes_into_one_root(tmp_path) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
              for _ in range(N_REPORTS)]
     go.write_text("")
-    results = [(p.wait(timeout=600), *p.communicate()) for p in procs]
+    # communicate, not wait: a worker's output can exceed the pipe's buffer
+    results = [_finish(p, 600) for p in procs]
     failed = [(rc, err) for rc, _out, err in results if rc != 0]
     assert not failed, failed
     assert not any("database is locked" in err for _rc, _out, err in results)
@@ -70,3 +71,8 @@ def test_concurrent_report_processes_into_one_root(tmp_path) -> None:
         db.close()
     assert sorted(r for r, _ in rows) == sorted(run_ids) and {s for _, s in rows} == {"ok"}
     assert not list(root.glob(".tmp-*"))
+
+
+def _finish(proc: "subprocess.Popen[str]", timeout_s: float) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout_s)
+    return proc.returncode, out, err
