@@ -24,9 +24,12 @@ there was read; a snapshot without the field (written before it existed) loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.uniswap_v3 import PoolState
 
 WAD = 10**18
 BPS_TO_WAD = 10**14
@@ -181,7 +184,7 @@ class UniswapV3Pool(_Frozen):
     def name(self) -> str:
         return f"{self.token0}/{self.token1} {self.fee_pips / 1e4:g}%"
 
-    def state(self):
+    def state(self) -> "PoolState":
         from risk.uniswap_v3 import PoolState
 
         return PoolState(self.sqrt_price_x96, self.tick, self.liquidity, self.fee_pips, self.tick_spacing,
@@ -256,13 +259,13 @@ class Snapshot(_Frozen):
             if key in seen:  # counted twice it would double the liquidations
                 raise ValueError(f"position {position.account} in {position.market!r} appears more than once")
             seen.add(key)
-            market = markets.get(position.market)
-            if market is None:
+            found = markets.get(position.market)
+            if found is None:
                 raise ValueError(f"position {position.account} names unknown market {position.market!r}")
-            listed = {r.asset for r in market.reserves}
+            listed = {r.asset for r in found.reserves}
             for symbol in (*position.collateral, *position.debt):
                 if symbol not in listed:
-                    raise ValueError(f"position {position.account} in {market.id!r} holds unlisted asset {symbol!r}")
+                    raise ValueError(f"position {position.account} in {found.id!r} holds unlisted asset {symbol!r}")
         return self
 
     def asset(self, symbol: str) -> Asset:
