@@ -1084,13 +1084,34 @@ def make_run_id(block_number: int, when: datetime | None = None) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-b{block_number}"
 
 
-def free_run_id(out_root: str | Path, block_number: int, when: datetime | None = None) -> str:
-    """A run id whose folder does not exist yet under ``out_root`` (``-2``, ``-3``... appended)."""
-    root, base = Path(out_root), make_run_id(block_number, when)
-    run_id, n = base, 2
-    while (root / run_id).exists():
-        run_id, n = f"{base}-{n}", n + 1
-    return run_id
+_RESERVED: set[Path] = set()
+"""Run folders this process reserved (empty until :func:`write_report` renames the finished
+report over them)."""
+
+
+def _reserve(root: Path, base: str) -> str:
+    """Reserve ``root/base`` (else ``base-2``, ``base-3``...) by creating it: ``os.mkdir`` is atomic,
+    so two processes — or two runs within the same second — never get the same id."""
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        run_id = base if n == 1 else f"{base}-{n}"
+        try:
+            os.mkdir(root / run_id)
+        except FileExistsError:
+            n += 1
+            continue
+        _RESERVED.add((root / run_id).resolve())
+        return run_id
+
+
+def reserve_run_id(out_root: str | Path, block_number: int, when: datetime | None = None) -> str:
+    """A fresh run id under ``out_root``, its folder reserved (created empty, atomically); pass it to
+    :func:`write_report`, which fills it. Concurrent runs into one root always get distinct ids."""
+    return _reserve(Path(out_root), make_run_id(block_number, when))
+
+
+free_run_id = reserve_run_id  # the earlier name
 
 
 def send_alerts(result: ReportResult, run_id: str) -> WebhookDoc | None:
@@ -1121,27 +1142,29 @@ def write_report(result: ReportResult, out_root: str | Path, *, run_id: str | No
     """
     root = Path(out_root)
     root.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or make_run_id(result.loaded.snapshot.block_number)
+    if run_id is None or (root / run_id).resolve() not in _RESERVED:
+        run_id = _reserve(root, run_id or make_run_id(result.loaded.snapshot.block_number))
     final = root / run_id
-    n = 2
-    while final.exists():
-        final = root / f"{run_id}-{n}"
-        n += 1
-    run_id = final.name
     tmp = root / f".tmp-{run_id}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
         charts = render_charts(result, tmp) if result.config.charts else {}
         doc = report_document(result, run_id, charts, webhook)
         (tmp / "report.json").write_text(doc.model_dump_json(indent=2))
         (tmp / "report.md").write_text(render_markdown(doc))
         (tmp / "report.html").write_text(render_html(doc, render_figures(result, history), tmp))
-        os.rename(tmp, final)
+        os.rename(tmp, final)  # replaces the empty reserved folder in one step (POSIX rename)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            final.rmdir()  # give the reservation back (only while it is still empty)
+        except OSError:
+            pass
         raise
+    finally:
+        _RESERVED.discard(final.resolve())
     _point_latest(root, final.name)
     return final, doc
 
@@ -1168,5 +1191,6 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
 
 
 __all__ = ["ReportConfig", "ReportDoc", "ReportResult", "SCHEMA_PATH", "band_history", "compute_report", "free_run_id",
+           "reserve_run_id",
            "render_figures", "render_html", "render_markdown", "report_document", "report_schema", "send_alerts",
            "write_report", "write_schema"]

@@ -109,6 +109,7 @@ def load_source(
     except ValueError as exc:
         raise LiqriskUserError(str(exc)) from None
     root = cache_dir()
+    _check_stores(root)  # a corrupt or foreign cache/index is named before any RPC work
     try:
         with HttpTransport(url) as http:
             if http.chain_id != MAINNET_CHAIN_ID:
@@ -119,5 +120,18 @@ def load_source(
             return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}")
     except RpcError as exc:
         raise LiqriskUserError(f"RPC scan failed: {exc}") from None
+
+def _check_stores(root: Path) -> None:
+    """Open (creating if needed) the RPC cache and the account index once: a file that is not
+    one (corrupt, another program's, a folder) is one :class:`~chain.store.StoreFileError`
+    naming it and how to recover, raised before any node is asked anything."""
+    from chain import cache, discovery
+    from chain.store import open_store
+
+    for name, module in (("rpc-cache.sqlite", cache), ("accounts.sqlite", discovery)):
+        what = module.CACHE_WHAT if module is cache else module.INDEX_WHAT
+        recover = module.CACHE_RECOVER if module is cache else module.INDEX_RECOVER
+        open_store(root / name, what=what, schema=module._SCHEMA, recover=recover).close()
+
 
 __all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source"]

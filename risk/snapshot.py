@@ -289,7 +289,8 @@ class Snapshot(_Frozen):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Snapshot":
-        return cls.model_validate_json(text)
+        # strict: a file is typed JSON, so "2000" where a price belongs is an error, not a number
+        return cls.model_validate_json(text, strict=True)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file + rename) so a killed run never leaves half a file."""
