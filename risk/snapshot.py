@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2"]
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
+                "fluid_vault"]
 """Liquidation rule of a market.
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
@@ -45,12 +46,16 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
   below MCR, the Stability Pool offsets it (penalty 5%) with 0.5% gas compensation, the surplus
   returns to the owner; redistribution, shutdown and redemptions per branch in :mod:`risk.liquity_v2`.
+- ``fluid_vault``: Fluid vault T1: above the liquidation threshold liquidated down to it with the
+  vault's penalty, above the liquidation max limit absorbed whole (:mod:`risk.fluid_vaults`; the
+  book's ``protocol_fee`` column carries the max limit). No reader yet.
 
 The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
 names, in the same order: checked at import).
 """
 
-VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2")
+VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
+                             "fluid_vault")
 
 
 class _Frozen(BaseModel):
