@@ -58,10 +58,12 @@ def test_fault_gives_identical_snapshot_or_clear_error(devnet, expected, case):
 
 @pytest.fixture(scope="module")
 def calls_per_scan(devnet):
-    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it)."""
+    """JSON-RPC calls of one fault-free scan without hedged duplicates: the fewest a scan makes, so a
+    trial (which may hedge slow reads under load and so make more) always reaches every reorg point
+    placed relative to it."""
     proxy = FaultyRpcProxy(devnet.rpc_url)
     try:
-        with suite_transport(proxy.url, 0) as transport:
+        with suite_transport(proxy.url, 0, hedge_after_s=None) as transport:
             scan_devnet(devnet.deployment, "latest", transport=transport)
         return proxy.counters.rpc_calls
     finally:
