@@ -1,7 +1,7 @@
 """Markets as data: the market file (TOML) that says which networks and lending markets to scan.
 
 The shipped file is ``chain/data/markets.toml`` (Ethereum: Aave Core, Prime, EtherFi, SparkLend,
-Morpho Blue, Compound V3 USDC, Sky vaults; Arbitrum, Base and Optimism: Aave V3, Morpho Blue on
+Morpho Blue, Compound V3 USDC, Sky vaults, Euler v2 (Euler Prime); Arbitrum, Base and Optimism: Aave V3, Morpho Blue on
 Base, Compound V3 USDC). A user's own file in the same format replaces it. Every entry is checked
 on load (pydantic, ``extra="forbid"``): addresses must be 0x + 40 hex and, when mixed-case, carry a
 valid EIP-55 checksum; market ids are unique per network; chain ids unique. A bad file gives one
@@ -119,7 +119,26 @@ class LiquityMarketEntry(_MarketBase):
     _check_registries = field_validator("registries")(classmethod(lambda cls, v: tuple(_address(r) for r in v)))
 
 
-MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEntry, SkyMarketEntry, LiquityMarketEntry],
+class EulerMarketEntry(_MarketBase):
+    """Euler v2: the EVC and the EVK controller vaults whose borrowers are scanned (each vault's
+    recognised collaterals are read from its LTVList)."""
+
+    kind: Literal["euler_v2"]
+    evc: str
+    vaults: tuple[str, ...] = Field(min_length=1)
+
+    _check = field_validator("evc")(classmethod(lambda cls, v: _address(v)))
+    _check_vaults = field_validator("vaults")(classmethod(lambda cls, v: tuple(_address(a) for a in v)))
+
+    @model_validator(mode="after")
+    def _unique_vaults(self) -> "EulerMarketEntry":
+        if len(set(self.vaults)) != len(self.vaults):
+            raise ValueError(f"vaults must be unique (got {list(self.vaults)})")
+        return self
+
+
+MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEntry, SkyMarketEntry, LiquityMarketEntry,
+                              EulerMarketEntry],
                         Field(discriminator="kind")]
 
 
@@ -204,6 +223,9 @@ class Network(_Strict):
         liquity = [m for m in self.markets if isinstance(m, LiquityMarketEntry)]
         if liquity:
             out["liquity"] = liquity
+        euler = [m for m in self.markets if isinstance(m, EulerMarketEntry)]
+        if euler:
+            out["euler"] = euler
         return out
 
 
@@ -231,7 +253,7 @@ def _format(error: ValidationError, where: str) -> str:
     lines = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item.get("loc", ()) if p not in
-                       ("aave_v3", "morpho_blue", "compound_v3", "sky_vaults", "liquity_v2")) or "(top level)"
+                       ("aave_v3", "morpho_blue", "compound_v3", "sky_vaults", "liquity_v2", "euler_v2")) or "(top level)"
         kind = item.get("type", "")
         if kind == "missing":
             text = "required field is missing"
@@ -241,7 +263,7 @@ def _format(error: ValidationError, where: str) -> str:
             ctx = item.get("ctx", {})
             text = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
         elif kind == "union_tag_not_found":
-            text = "needs a kind key (aave_v3, morpho_blue, compound_v3, sky_vaults or liquity_v2)"
+            text = "needs a kind key (aave_v3, morpho_blue, compound_v3, sky_vaults, liquity_v2 or euler_v2)"
         else:
             text = item.get("msg", "").removeprefix("Value error, ")
         lines.append(f"  {loc}: {text}")
@@ -272,7 +294,8 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
 
 
 __all__ = [
-    "AaveMarketEntry", "CometMarketEntry", "LiquityMarketEntry", "MarketEntry", "MarketFile", "MarketFileError", "MorphoMarketEntry",
+    "AaveMarketEntry", "CometMarketEntry", "EulerMarketEntry", "LiquityMarketEntry", "MarketEntry", "MarketFile",
+    "MarketFileError", "MorphoMarketEntry",
     "Network", "SHIPPED_MARKET_FILE", "SkyIlkEntry", "SkyMarketEntry", "UniswapV3PoolEntry", "load_market_file",
     "parse_market_file", "uniswap_v3_pool_address",
 ]

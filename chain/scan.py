@@ -56,6 +56,7 @@ from chain.pricing import UsdAnchors, UsdPrice, UsdPricing, price_tokens
 from chain.tokens import TokenInfo, read_tokens
 from chain.liquity_v2 import LiquityRead, LiquitySource, branch_state, read_liquity
 from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
+from chain.euler_v2 import EulerRead, EulerSource, euler_snapshot_parts, read_euler
 from chain.transport import Transport
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
 
@@ -98,6 +99,7 @@ class _Venues:
     comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
     sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
     liquity: list[LiquityRead] = field(default_factory=list)
+    euler: list[EulerRead] = field(default_factory=list)
 
 
 def _as_source(value, cls):
@@ -116,6 +118,7 @@ def scan_snapshot(
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
     sky: Sequence[SkySource] = (),
+    euler: Sequence[EulerSource] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
     liquity: Sequence[LiquitySource] = (),
@@ -155,6 +158,7 @@ def scan_snapshot(
                                       [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
                 _read_sky(reads, pinned, [_sky_source(s) for s in sky], given, index, venues)
                 venues.liquity += [read_liquity(reads, pinned, _liquity_source(s)) for s in liquity]
+                _read_euler(reads, pinned, [_euler_source(e) for e in euler], given, index, venues)
             snapshot = _assemble(reads, pinned, venues, usd_anchors)
             if uniswap_pools:
                 from chain.uniswap_v3 import read_pools
@@ -274,6 +278,25 @@ def _liquity_source(value) -> LiquitySource:
     return LiquitySource(value.bold, tuple(value.registries), value.start_block, value.name)
 
 
+def _euler_source(value) -> EulerSource:
+    """An :class:`EulerSource`, or a market-file ``euler_v2`` entry."""
+    if isinstance(value, EulerSource):
+        return value
+    return EulerSource(value.evc, tuple(value.vaults), value.start_block, value.name)
+
+
+def _read_euler(transport, pinned, sources, given, index, venues: "_Venues") -> None:
+    """Euler v2 (:mod:`chain.euler_v2`): ``accounts`` may be keyed by a vault (its accounts) or by
+    the EVC (one list for every vault of the source); the rest is discovered from the EVC."""
+    for src in sources:
+        evc = checksum(src.evc, "Euler EVC")
+        vaults = [checksum(v, "Euler vault") for v in src.vaults]
+        accounts = None
+        if evc in given or any(v in given for v in vaults):
+            accounts = {v: list(given.get(v, given.get(evc, []))) for v in vaults}
+        venues.euler.append(read_euler(transport, pinned, src, accounts=accounts, index=index))
+
+
 def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
     "USDC" never takes the real one's name)."""
@@ -346,6 +369,8 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         tokens.update(i.gem for i in ilks)
     for lread in venues.liquity:
         tokens.update(lread.tokens())
+    for read in venues.euler:
+        tokens.update(read.tokens())
     infos = read_tokens(transport, pinned, tokens)
     symbols = _unique_symbols(infos)
     venue_decimals = _venue_decimals(venues)
@@ -371,6 +396,10 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         bold = checksum(lread.source.bold, "BOLD")
         if bold not in pricing.prices:
             pricing.prices[bold] = UsdPrice(1.0, "liquity-bold")
+    for read in venues.euler:  # USD-quoted vault oracles price what nothing else priced
+        for token, (usd, source) in read.usd_prices().items():
+            if token not in pricing.prices:
+                pricing.prices[token] = UsdPrice(usd, source)
     prices = _Prices(infos, venue_decimals, pricing)
     skipped: list[Skipped] = []
     liquity_branches = []
@@ -469,6 +498,11 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
             positions += [t.to_position(market_id, symbols[b.coll_token], symbols[bold]) for t in troves
                           if t.entire_debt_wei > 0]
             liquity_branches.append(branch_state(b, troves, market_id))
+    for read in venues.euler:
+        e_markets, e_positions, e_skipped = euler_snapshot_parts(read, symbols, prices.problem)
+        markets += e_markets
+        positions += e_positions
+        skipped += e_skipped
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -529,6 +563,9 @@ def devnet_sources(deployment) -> dict[str, object]:
     if liquity is not None:  # the Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
         sources["liquity"] = [LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches),
                                             liquity.deploy_block, "Liquity v2 double (devnet)")]
+    if (euler := getattr(deployment, "euler", None)) is not None:
+        sources["euler"] = [EulerSource(euler.evc, tuple(v.address for v in euler.vaults), euler.deploy_block,
+                                        "Euler double (devnet)")]
     uniswap = getattr(deployment, "uniswap", None)
     if uniswap is not None:
         sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]

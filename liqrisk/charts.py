@@ -37,8 +37,10 @@ VENUE_LABELS = {
     "aave_v33": "Aave v3.3+",
     "morpho_blue": "Morpho Blue",
     "compound_v3": "Compound V3",
+    "euler_v2": "Euler v2",
 }
-VENUE_COLORS = {"aave_v30": "#8E6CC9", "aave_v33": "#C2185B", "morpho_blue": "#2F6FED", "compound_v3": "#00A57A"}
+VENUE_COLORS = {"aave_v30": "#8E6CC9", "aave_v33": "#C2185B", "morpho_blue": "#2F6FED", "compound_v3": "#00A57A",
+                "euler_v2": "#E5533D"}
 DPI = 110
 MODEL_LABELS = {"gbm": "GBM", "student_t": "Student-t", "merton": "Merton jump-diffusion"}
 

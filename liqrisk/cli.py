@@ -992,7 +992,7 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
 @block_option
 @driver_options
 @click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
-@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3")),
+@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "euler_v2")),
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")

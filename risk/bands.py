@@ -90,9 +90,9 @@ class LiquidationMap:
     def venues(self) -> tuple[str, ...]:
         return VENUES
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per price bucket: edges, positions, then collateral and debt USD per venue."""
-        frame: dict[str, NDArray] = {"low_usd": self.edges_usd[:-1], "high_usd": self.edges_usd[1:],
+        frame: dict[str, NDArray[Any]] = {"low_usd": self.edges_usd[:-1], "high_usd": self.edges_usd[1:],
                                      "positions": self.positions.sum(axis=1),
                                      "collateral_usd": self.collateral_usd.sum(axis=1), "debt_usd": self.debt_usd.sum(axis=1)}
         for v, venue in enumerate(self.venues):
@@ -137,7 +137,7 @@ class BandReport:
             }
         )
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per band, as columns."""
         fields = Band.__dataclass_fields__
         return {f: np.array([getattr(b, f) for b in self.bands], dtype=object) for f in fields if f != "by_venue"}
@@ -171,7 +171,7 @@ def liquidation_map(
     # The same sums the per-asset crossing needs: computed once, shared.
     price, side = crossing_prices(book.weighted_collateral @ prices, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], spot)
     n_bins = int(round((upper - lower) / bin_width))
-    edges = spot * (lower + bin_width * np.arange(n_bins + 1))
+    edges: Float64Array1D = spot * (lower + bin_width * np.arange(n_bins + 1, dtype=np.float64))
     crossing = (side == Side.BELOW) | (side == Side.ABOVE)
     bins = np.full(book.n_positions, -1, dtype=np.int64)
     bins[crossing] = np.floor((price[crossing] / spot - lower) / bin_width).astype(np.int64)
@@ -180,7 +180,7 @@ def liquidation_map(
     flat = bins[inside] * n_venues + book.venue[inside]
     size = n_bins * n_venues
 
-    def histogram(weights: Float64Array1D | None) -> NDArray:
+    def histogram(weights: Float64Array1D | None) -> NDArray[Any]:
         counts = np.bincount(flat, weights=None if weights is None else weights[inside], minlength=size)
         return counts.reshape(n_bins, n_venues)
 

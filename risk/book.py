@@ -8,7 +8,7 @@ boundary where the Snapshot's protocol integers become floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,7 @@ VENUE_CODE: dict[str, int] = {venue: code for code, venue in enumerate(VENUES)}
 """Integer code of each venue rule in ``PositionBook.venue``."""
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
+def _frozen(array: NDArray[Any]) -> NDArray[Any]:
     array.setflags(write=False)
     return array
 
@@ -66,7 +66,7 @@ class PositionBook:
     market_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     block_number: int | None = None
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n, a = self.collateral.shape
@@ -87,11 +87,11 @@ class PositionBook:
     # -- shape ---------------------------------------------------------------------------
     @property
     def n_positions(self) -> int:
-        return self.collateral.shape[0]
+        return int(self.collateral.shape[0])
 
     @property
     def n_assets(self) -> int:
-        return self.collateral.shape[1]
+        return int(self.collateral.shape[1])
 
     def asset_index(self, symbol: str) -> int:
         try:
@@ -112,7 +112,8 @@ class PositionBook:
         """``collateral * liq_threshold``, shape (n_positions, n_assets), tokens."""
         if "weighted_collateral" not in self._cache:
             self._cache["weighted_collateral"] = _frozen(self.collateral * self.liq_threshold)
-        return self._cache["weighted_collateral"]
+        weighted: Float64Array2D = self._cache["weighted_collateral"]
+        return weighted
 
     def health_factor(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
         """HF per position, shape (n_positions,): ``sum(coll*LT*p) / sum(debt*p)``; inf without debt."""
@@ -145,7 +146,7 @@ class PositionBook:
 
     def select(self, rows: NDArray[np.bool_] | NDArray[np.intp]) -> "PositionBook":
         """A sub-book of some positions (boolean mask or indices)."""
-        rows = np.asarray(rows)
+        rows = np.asarray(rows)  # type: ignore[assignment]  # a list of indices is accepted too
         accounts = tuple(np.asarray(self.accounts, dtype=object)[rows]) if self.accounts else ()
         return PositionBook(
             self.symbols, self.prices_usd.copy(), self.collateral[rows], self.debt[rows],

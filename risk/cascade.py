@@ -90,9 +90,9 @@ class CascadeTable:
             "positions_hit": int(self.positions_hit[i]),
         }
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays (``pandas.DataFrame(table.to_frame())`` works)."""
-        frame: dict[str, NDArray] = {
+        frame: dict[str, NDArray[Any]] = {
             "initial_drawdown": self.initial_drawdown,
             "final_drawdown": self.final_drawdown,
             "amplification": self.amplification,

@@ -83,7 +83,8 @@ def liquidatable(
     """HF < 1 per row; prices shape (n_assets,) or (n_rows, n_assets)."""
     weighted = np.einsum("ij,ij->i", collateral * liq_threshold, np.broadcast_to(prices_usd, collateral.shape))
     owed = np.einsum("ij,ij->i", debt, np.broadcast_to(prices_usd, debt.shape))
-    return (owed > _DUST_USD) & (weighted < owed)
+    below: NDArray[np.bool_] = (owed > _DUST_USD) & (weighted < owed)
+    return below
 
 
 def liquidate_rows(
@@ -212,8 +213,12 @@ def liquidate_rows(
     return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
 
 
-def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                            shared_prices, seized, fees, repaid, bad_debt, hit):
+def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                            liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                            protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
+                            shared_prices: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
+                            repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
+                            hit: NDArray[np.bool_]) -> NDArray[np.intp]:
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -229,7 +234,9 @@ def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, pr
             continue
         coll, owed = collateral[sel].copy(), debt[sel].copy()
         p = prices_usd if shared_prices else prices_usd[sel]
-        s_tok, f_tok, r_tok, bad, was_hit = rule(code).kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
+        kernel = rule(code).kernel
+        assert kernel is not None  # kernel_codes() lists only rules that have one
+        s_tok, f_tok, r_tok, bad, was_hit = kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
                                                                protocol_fee[sel], p)
         collateral[sel], debt[sel] = coll, owed
         seized[sel] += s_tok

@@ -64,10 +64,10 @@ class LiquidationPrices:
         j = self.symbols.index(symbol)
         return self.price_usd[:, j], self.side[:, j]
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per position: ``liq_price_<SYM>_usd`` and ``side_<SYM>`` (Side name) per asset."""
         names = np.array([s.name.lower() for s in Side])
-        frame: dict[str, NDArray] = {}
+        frame: dict[str, NDArray[Any]] = {}
         for j, symbol in enumerate(self.symbols):
             frame[f"liq_price_{symbol}_usd"] = self.price_usd[:, j]
             frame[f"side_{symbol}"] = names[self.side[:, j]]
@@ -164,7 +164,7 @@ class DriverThresholds:
         """``-r*`` for long-side positions (fraction, 0.1 = driver down 10%); NaN elsewhere."""
         return np.where(self.side == Side.BELOW, -self.return_at_liquidation, np.nan)
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per position: ``return_at_liquidation``, ``side`` (Side name), ``drawdown_at_liquidation``."""
         names = np.array([s.name.lower() for s in Side])
         return {"return_at_liquidation": self.return_at_liquidation, "side": names[self.side],

@@ -104,11 +104,11 @@ class PathOutcomes:
 
     @property
     def n_paths(self) -> int:
-        return self.liquidated_debt_usd.shape[0]
+        return int(self.liquidated_debt_usd.shape[0])
 
-    def to_frame(self, symbols: tuple[str, ...], prefix: str = "") -> dict[str, NDArray]:
+    def to_frame(self, symbols: tuple[str, ...], prefix: str = "") -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays, one row per path (``pandas.DataFrame(...)`` works)."""
-        frame: dict[str, NDArray] = {
+        frame: dict[str, NDArray[Any]] = {
             f"{prefix}liquidated_debt_usd": self.liquidated_debt_usd,
             f"{prefix}seized_collateral_usd": self.seized_collateral_usd,
             f"{prefix}protocol_fee_usd": self.protocol_fee_usd,
@@ -205,9 +205,9 @@ class MonteCarloResult:
             "mean_bad_debt": ratio(e.mean_bad_debt_usd, x.mean_bad_debt_usd),
         }
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """Per-path columns (``endo_*`` and ``exo_*``) as a dict of 1-D numpy arrays."""
-        frame: dict[str, NDArray] = {"path": np.arange(self.n_paths)}
+        frame: dict[str, NDArray[Any]] = {"path": np.arange(self.n_paths)}
         frame.update(self.endogenous.to_frame(self.symbols, "endo_"))
         if self.exogenous is not None:
             frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
@@ -273,7 +273,10 @@ class _Book:
         c, j = np.argmax(has_w, axis=1), np.argmax(has_d, axis=1)
         simple = (n_w == 1) & (n_d == 1) & (c != j)
         pos_class = np.full(book.n_positions, -1, dtype=np.intp)
-        class_c, class_j, class_rows, class_theta = [], [], [], []
+        class_c: list[int] = []
+        class_j: list[int] = []
+        class_rows: list[NDArray[np.intp]] = []
+        class_theta: list[NDArray[np.float64]] = []
         for cc in range(book.n_assets):
             for jj in range(book.n_assets):
                 rows = np.flatnonzero(simple & (c == cc) & (j == jj))
@@ -346,7 +349,8 @@ def _bound_below_one(weighted: Float64Array2D, debt: Float64Array2D, lo: Float64
     """Row-wise: can HF < 1 with collateral priced at ``lo`` and debt at ``hi``?"""
     w = np.einsum("ij,ij->i", weighted, lo)
     o = np.einsum("ij,ij->i", debt, hi)
-    return w < o * (1.0 + _EPS_REL)
+    below: NDArray[np.bool_] = w < o * (1.0 + _EPS_REL)
+    return below
 
 
 def _next_trigger_generic(pd: _PathData, f_lo: Float64Array2D, f_hi: Float64Array2D,
@@ -522,7 +526,8 @@ class _Scheduler:
         else:
             ids = np.concatenate([p[0] for p in parts])
             vers = np.concatenate([p[1] for p in parts])
-        return ids[self.pairs.version[ids] == vers]
+        due: NDArray[np.intp] = ids[self.pairs.version[ids] == vers]
+        return due
 
     def next_steps(self, ids: NDArray[np.intp], k0: int) -> NDArray[np.int64]:
         """First step >= ``k0`` each pair may be liquidatable, from its current state."""
@@ -664,7 +669,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
     asset_index = np.arange(n_assets)
 
     def per_path(paths: NDArray[np.intp], values: Float64Array1D) -> Float64Array1D:
-        return np.bincount(paths, weights=values, minlength=n_paths)
+        return np.bincount(paths, weights=values, minlength=n_paths).astype(np.float64, copy=False)
 
     for k in range(n_steps):
         prices = exo[:, k, :] * mult
@@ -736,17 +741,17 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                    unconverged, sch.rebases)
 
 
-def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds: int,
+def _run(bk: _Book, paths: NDArray[Any], liquidity: LiquidityModel | None, max_rounds: int,
          sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float,
          cross_impact: Float64Array2D | None = None,
-         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray]:
+         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray[Any]]:
     """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
     A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
     ``on_chunk(n)`` is called after each chunk of ``n`` paths completes.
     """
     idx = np.arange(paths.shape[0])
-    fields: dict[str, list[NDArray]] = {}
+    fields: dict[str, list[NDArray[Any]]] = {}
     todo = [idx[s:s + chunk_paths] for s in range(0, idx.size, chunk_paths)][::-1]
     while todo:
         sel = todo.pop()
@@ -776,7 +781,7 @@ def _counter(progress: Callable[[int, int], None], total: int) -> Callable[[int]
     return on_chunk
 
 
-def _outcomes(f: dict[str, NDArray]) -> PathOutcomes:
+def _outcomes(f: dict[str, NDArray[Any]]) -> PathOutcomes:
     return PathOutcomes(
         liquidated_debt_usd=f["liquidated"], seized_collateral_usd=f["seized"], protocol_fee_usd=f["fee"],
         bad_debt_usd=f["bad"], positions_hit=f["hit"], max_drawdown=f["max_drawdown"],
@@ -786,7 +791,7 @@ def _outcomes(f: dict[str, NDArray]) -> PathOutcomes:
 
 def simulate_liquidations(
     book: PositionBook,
-    paths_usd: NDArray,
+    paths_usd: NDArray[Any],
     *,
     liquidity: LiquidityModel | None = None,
     max_rounds: int = 100,
@@ -795,7 +800,7 @@ def simulate_liquidations(
     chunk_paths: int = 1024,
     max_pairs: int = 2_000_000,
     band: float = 0.002,
-    cross_impact: NDArray | None = None,
+    cross_impact: NDArray[np.float64] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
@@ -868,6 +873,7 @@ def simulate_liquidations(
         endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross,
                            on_chunk=on_chunk)
 
+    assert endo_fields is not None  # one of the two runs above always happens
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None
     return MonteCarloResult(

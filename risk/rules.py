@@ -9,7 +9,7 @@ integer code (its position in :data:`RULES`). A rule declares:
 - ``pair_fast_path``: whether single-pair positions of this rule may go through the closed form of
   :mod:`risk.pair_classes` (``one_shot``: the whole debt is always repaid in one go);
 - the plain-loop reference lives with the tests (``tests/risk/reference.py``,
-  ``tests/risk/sky_reference.py``) and the conformance suite runs over every rule here.
+  ``tests/risk/sky_reference.py``, ``tests/risk/euler_reference.py``) and the conformance suite runs over every rule here.
 
 The parameter columns every rule reads are the book's: ``liq_threshold``, ``liq_bonus`` and
 ``protocol_fee`` (a rule documents what they mean for it; the Sky vault rule encodes its penalty and
@@ -47,6 +47,12 @@ def _liquity_v2_kernel(*args: Any, **kwargs: Any) -> Any:
     return liquidate_trove_rows_from_book(*args, **kwargs)
 
 
+def _euler_kernel(*args: Any, **kwargs: Any) -> Any:
+    from risk.euler_v2 import liquidate_euler_rows_from_book
+
+    return liquidate_euler_rows_from_book(*args, **kwargs)
+
+
 def _fluid_kernel(*args: Any, **kwargs: Any) -> Any:
     from risk.fluid_vaults import liquidate_fluid_rows_from_book
 
@@ -63,6 +69,8 @@ RULES: tuple[LiquidationRule, ...] = (
                     kernel=_sky_kernel),
     LiquidationRule("liquity_v2", "Liquity v2 (BOLD): trove closed below MCR, Stability Pool offset with its penalty, "
                     "gas compensation, surplus to the owner", kernel=_liquity_v2_kernel),
+    LiquidationRule("euler_v2", "Euler v2 (EVK): discount = 1 - health capped at maxLiquidationDiscount, no close factor, "
+                    "debt socialised when collateral runs out", kernel=_euler_kernel),
     LiquidationRule("fluid_vault", "Fluid vault T1: liquidated down to the liquidation threshold with the vault's "
                     "penalty; absorbed whole above the liquidation max limit (protocol_fee column = max limit)",
                     kernel=_fluid_kernel),

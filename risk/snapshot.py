@@ -24,14 +24,17 @@ there was read; a snapshot without the field (written before it existed) loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.uniswap_v3 import PoolState
 
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2", "euler_v2",
                 "fluid_vault"]
 """Liquidation rule of a market.
 
@@ -46,6 +49,9 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
   below MCR, the Stability Pool offsets it (penalty 5%) with 0.5% gas compensation, the surplus
   returns to the owner; redistribution, shutdown and redemptions per branch in :mod:`risk.liquity_v2`.
+- ``euler_v2``: Euler v2 (EVK vault through the EVC): discount = 1 - health, capped at the vault's
+  ``maxLiquidationDiscount``; the whole debt in one call; debt socialised when collateral runs out
+  (:mod:`risk.euler_v2`; ``liq_bonus`` = 1 / (1 - maxLiquidationDiscount)).
 - ``fluid_vault``: Fluid vault T1: above the liquidation threshold liquidated down to it with the
   vault's penalty, above the liquidation max limit absorbed whole (:mod:`risk.fluid_vaults`; the
   book's ``protocol_fee`` column carries the max limit). No reader yet.
@@ -55,7 +61,7 @@ names, in the same order: checked at import).
 """
 
 VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
-                             "fluid_vault")
+                             "euler_v2", "fluid_vault")
 
 
 class _Frozen(BaseModel):
@@ -186,7 +192,7 @@ class UniswapV3Pool(_Frozen):
     def name(self) -> str:
         return f"{self.token0}/{self.token1} {self.fee_pips / 1e4:g}%"
 
-    def state(self):
+    def state(self) -> "PoolState":
         from risk.uniswap_v3 import PoolState
 
         return PoolState(self.sqrt_price_x96, self.tick, self.liquidity, self.fee_pips, self.tick_spacing,
@@ -261,13 +267,13 @@ class Snapshot(_Frozen):
             if key in seen:  # counted twice it would double the liquidations
                 raise ValueError(f"position {position.account} in {position.market!r} appears more than once")
             seen.add(key)
-            market = markets.get(position.market)
-            if market is None:
+            found = markets.get(position.market)
+            if found is None:
                 raise ValueError(f"position {position.account} names unknown market {position.market!r}")
-            listed = {r.asset for r in market.reserves}
+            listed = {r.asset for r in found.reserves}
             for symbol in (*position.collateral, *position.debt):
                 if symbol not in listed:
-                    raise ValueError(f"position {position.account} in {market.id!r} holds unlisted asset {symbol!r}")
+                    raise ValueError(f"position {position.account} in {found.id!r} holds unlisted asset {symbol!r}")
         return self
 
     def asset(self, symbol: str) -> Asset:

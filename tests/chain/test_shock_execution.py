@@ -73,8 +73,9 @@ COMET = VENUE_CODE["compound_v3"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
 SKY = VENUE_CODE["sky_vault"]
 LIQUITY = VENUE_CODE["liquity_v2"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY)  # Sky, Liquity: their doubles are checked in test_sky_vaults.py,
-# test_liquity_v2.py
+EULER = VENUE_CODE["euler_v2"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY, EULER)  # Sky, Liquity, Euler: their doubles are checked in
+# test_sky_vaults.py, test_liquity_v2.py, test_euler_v2.py
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:
