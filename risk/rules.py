@@ -53,6 +53,12 @@ def _euler_kernel(*args: Any, **kwargs: Any) -> Any:
     return liquidate_euler_rows_from_book(*args, **kwargs)
 
 
+def _fluid_kernel(*args: Any, **kwargs: Any) -> Any:
+    from risk.fluid_vaults import liquidate_fluid_rows_from_book
+
+    return liquidate_fluid_rows_from_book(*args, **kwargs)
+
+
 RULES: tuple[LiquidationRule, ...] = (
     LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True),
     LiquidationRule("aave_v33", "Aave v3.3+: position-wide 50% cap above HF 0.95 and $2,000, $1,000 dust rule",
@@ -65,6 +71,9 @@ RULES: tuple[LiquidationRule, ...] = (
                     "gas compensation, surplus to the owner", kernel=_liquity_v2_kernel),
     LiquidationRule("euler_v2", "Euler v2 (EVK): discount = 1 - health capped at maxLiquidationDiscount, no close factor, "
                     "debt socialised when collateral runs out", kernel=_euler_kernel),
+    LiquidationRule("fluid_vault", "Fluid vault T1: liquidated down to the liquidation threshold with the vault's "
+                    "penalty; absorbed whole above the liquidation max limit (protocol_fee column = max limit)",
+                    kernel=_fluid_kernel),
 )
 """Registered rules, in code order (the book's ``venue`` column is an index into this)."""
 

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2", "euler_v2"]
+Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2", "euler_v2",
+                "fluid_vault"]
 """Liquidation rule of a market.
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
@@ -51,13 +52,16 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``euler_v2``: Euler v2 (EVK vault through the EVC): discount = 1 - health, capped at the vault's
   ``maxLiquidationDiscount``; the whole debt in one call; debt socialised when collateral runs out
   (:mod:`risk.euler_v2`; ``liq_bonus`` = 1 / (1 - maxLiquidationDiscount)).
+- ``fluid_vault``: Fluid vault T1: above the liquidation threshold liquidated down to it with the
+  vault's penalty, above the liquidation max limit absorbed whole (:mod:`risk.fluid_vaults`; the
+  book's ``protocol_fee`` column carries the max limit). No reader yet.
 
 The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
 names, in the same order: checked at import).
 """
 
 VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
-                             "euler_v2")
+                             "euler_v2", "fluid_vault")
 
 
 class _Frozen(BaseModel):
