@@ -49,7 +49,8 @@ def counted_collateral_usd(
 ) -> Float64Array1D:
     """``sum(coll * p)`` over the assets that count as collateral (LT > 0), shape (n_rows,), USD."""
     value = collateral * np.broadcast_to(prices_usd, collateral.shape)
-    return np.where(liq_threshold > 0, value, 0.0).sum(axis=1)
+    counted: Float64Array1D = np.where(liq_threshold > 0, value, 0.0).sum(axis=1)
+    return counted
 
 
 def mixes_liquidation_thresholds(
@@ -68,7 +69,8 @@ def mixes_liquidation_thresholds(
     counted = (liq_threshold > 0) & (collateral > 0)
     highest = np.where(counted, liq_threshold, -np.inf).max(axis=1, initial=-np.inf)
     lowest = np.where(counted, liq_threshold, np.inf).min(axis=1, initial=np.inf)
-    return np.isfinite(highest) & (highest - lowest > 0.5 / BPS)
+    mixed: NDArray[np.bool_] = np.isfinite(highest) & (highest - lowest > 0.5 / BPS)
+    return mixed
 
 
 def risk_weighted_usd(
@@ -95,7 +97,7 @@ def risk_weighted_usd(
     ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
     """
     prices = np.broadcast_to(prices_usd, collateral.shape)
-    weighted = np.einsum("ij,ij->i", collateral * liq_threshold, prices)
+    weighted: Float64Array1D = np.einsum("ij,ij->i", collateral * liq_threshold, prices)
     if floored_avg_lt is None:
         return weighted
     rows = np.flatnonzero(floored_avg_lt & mixes_liquidation_thresholds(collateral, liq_threshold))
@@ -105,7 +107,7 @@ def risk_weighted_usd(
     ok = total > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         avg_bps = np.floor(weighted[rows] / np.where(ok, total, 1.0) * BPS + AVG_LT_SNAP_BPS)
-    out = weighted.copy()
+    out: Float64Array1D = weighted.copy()
     out[rows] = np.where(ok, total * avg_bps / BPS, weighted[rows])
     return out
 

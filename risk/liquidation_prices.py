@@ -247,7 +247,8 @@ def _line_crossings(
         walk = np.broadcast_to(floors, shape) & (rising | falling)
         if walk.any():
             def b(x: _Line | None) -> Float64Array1D:  # gather one input on the walked entries
-                return np.broadcast_to(np.asarray(x, dtype=np.float64), shape)[walk]
+                gathered: Float64Array1D = np.broadcast_to(np.asarray(x, dtype=np.float64), shape)[walk]
+                return gathered
 
             sign = np.where(b(slope) > 0, 1.0, -1.0)  # walk the falling prices of longs, rising of shorts
             found = _walk_levels(
