@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal, Union
 from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chain.toml_input import TomlNestingError, loads_toml
+
 SHIPPED_MARKET_FILE = Path(__file__).resolve().parent / "data" / "markets.toml"
 
 
@@ -287,8 +289,8 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
     except OSError as exc:
         raise MarketFileError(f"market file {path}: cannot read ({exc.strerror})") from None
     try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = loads_toml(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, TomlNestingError) as exc:
         raise MarketFileError(f"{path}: not valid TOML ({exc})") from None
     return parse_market_file(data, where=str(path))
 

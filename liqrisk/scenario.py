@@ -45,6 +45,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from liqrisk.errors import LiqriskUserError, ScenarioError
+from chain.toml_input import TomlNestingError, loads_toml
 
 
 # ------------------------------------------------------------------------------------- models
@@ -462,11 +463,11 @@ def load_scenario(path: str | Path) -> ScenarioFile:
     path = Path(path)
     text = read_limited(path, MAX_SCENARIO_BYTES, "scenario file")
     try:
-        data = tomllib.loads(text.decode("utf-8"))
+        data = loads_toml(text.decode("utf-8"))
+    except TomlNestingError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(f"{path}: not valid TOML: nested too deeply") from None
     try:
         return ScenarioFile(path, parse_scenario(data, str(path)))
     except RecursionError:
