@@ -49,6 +49,10 @@ class LiquidationRule:
     ``collateral``/``debt`` in place); ``None`` for the built-in rules of :mod:`risk.liquidation`.
     ``columns``: what the rule reads from each of :data:`PARAMETER_COLUMNS` (documentation, and
     the conformance suite checks every rule documents all three). ``module``: where it was registered.
+    ``reference``: ``"module:function"`` of its plain-loop reference, kept with the tests (one
+    position at a time: ``f(coll, debt, lt, bonus, fee, prices) -> (seized, fee, repaid, bad_usd, hit)``
+    over Python lists, mutating ``coll``/``debt``); the conformance suite (``tests/risk/test_conformance.py``)
+    runs the kernel against it. Empty: the suite looks for ``tests.risk.reference_<name>:liquidate_position``.
     """
 
     name: str
@@ -62,14 +66,18 @@ class LiquidationRule:
         ("protocol_fee", "share of the bonus part the protocol keeps"),
     )
     module: str = __name__
+    reference: str = ""
 
 
 _BUILTIN: tuple[LiquidationRule, ...] = (
-    LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True),
+    LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True,
+                    reference="tests.risk.rule_references:aave_v30"),
     LiquidationRule("aave_v33", "Aave v3.3+: position-wide 50% cap above HF 0.95 and $2,000, $1,000 dust rule",
-                    pair_fast_path=True),
-    LiquidationRule("morpho_blue", "Morpho Blue: whole debt, LIF", pair_fast_path=True, one_shot=True),
-    LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True),
+                    pair_fast_path=True, reference="tests.risk.rule_references:aave_v33"),
+    LiquidationRule("morpho_blue", "Morpho Blue: whole debt, LIF", pair_fast_path=True, one_shot=True,
+                    reference="tests.risk.rule_references:morpho_blue"),
+    LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True,
+                    reference="tests.risk.rule_references:compound_v3"),
 )
 
 _REGISTRY: list[LiquidationRule] = list(_BUILTIN)

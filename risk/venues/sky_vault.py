@@ -27,4 +27,5 @@ SKY_VAULT = register_rule(LiquidationRule(
         ("protocol_fee", "the penalty's share of that bonus part (chop - 1) / (bonus - 1): the Vow keeps it"),
     ),
     module=__name__,
+    reference="tests.risk.rule_references:sky_vault",
 ))
