@@ -326,15 +326,15 @@ def scan_devnet(
     by ``deployment``, through its generated market file (:mod:`chain.devnet.markets`)."""
     from chain.devnet.markets import DEVNET_NETWORK, devnet_markets
 
-    markets = devnet_markets(deployment)
+    # The network is the deployment's own (its chain id is the deployment's: HttpTransport checks it
+    # below; a caller's transport is checked by the transport's own chain-id logic at the end).
+    kwargs = devnet_markets(deployment).networks[DEVNET_NETWORK].scan_kwargs()
     if transport is None:
         from chain.transport import HttpTransport
 
         with HttpTransport(deployment.rpc_url, expected_chain_id=deployment.chain_id) as http:
-            return scan_network(http, markets, network=DEVNET_NETWORK, where="devnet market file", block=block,
-                                accounts_index=accounts_index)
-    return scan_network(transport, markets, network=DEVNET_NETWORK, where="devnet market file", block=block,
-                        accounts_index=accounts_index)
+            return scan_snapshot(http, block=block, accounts_index=accounts_index, **kwargs)
+    return scan_snapshot(transport, block=block, accounts_index=accounts_index, **kwargs)
 
 
 __all__ = ["AaveSource", "CometSource", "MorphoSource", "ReaderError", "TokenPrices", "UsdAnchors", "devnet_sources",
