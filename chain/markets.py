@@ -180,7 +180,7 @@ class MarketFile(_Strict):
             if net.chain_id == chain_id:
                 return name, net
         listed = ", ".join(f"{n} ({v.chain_id})" for n, v in self.networks.items())
-        raise MarketFileError(f"{where}: the node is on chain {chain_id}, which has no network here (no "
+        raise MarketFileError(f"{where}: the node is chain {chain_id}, which has no network here (no "
                               f"networks.*.chain_id = {chain_id}; listed: {listed})")
 
 
