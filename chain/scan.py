@@ -260,11 +260,14 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venue_reads: Sequence[V
     skipped: list[Skipped] = []
     markets: list[Market] = []
     positions: list[Position] = []
+    extra: dict[str, list[Any]] = {}
     for vr in venue_reads:
         rows = vr.assemble(ctx)
         markets += rows.markets
         positions += rows.positions
         skipped += rows.skipped
+        for name, values in rows.extra.items():
+            extra.setdefault(name, []).extend(values)
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -280,6 +283,7 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venue_reads: Sequence[V
         markets=tuple(markets),
         positions=tuple(positions),
         skipped=tuple(skipped),
+        **{name: tuple(values) for name, values in extra.items()},
     )
 
 

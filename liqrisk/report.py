@@ -37,6 +37,7 @@ from liqrisk.alerts import Alert, AlertConfig, alert_payload, band_alerts, casca
 from risk.frames import finite_or_none, json_safe, usd as _usd
 from chain.files import write_atomic
 from liqrisk.errors import LiqriskUserError
+from liqrisk.liquity import LiquityBranchDoc, liquity_docs, liquity_section_tables
 from liqrisk.run import ScenarioResult, run_scenario
 from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario, ScenarioFile
 from liqrisk.sources import LoadedSnapshot
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 """2: per-market breakdown (``markets``) and the at-risk positions (``at_risk``)."""
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
-DEFAULT_BETAS: dict[str, float] = {"wstETH": 1.0, "stETH": 1.0, "weETH": 1.0, "WBTC": 0.8, "cbBTC": 0.8}
+DEFAULT_BETAS: dict[str, float] = {"wstETH": 1.0, "stETH": 1.0, "weETH": 1.0, "rETH": 1.0, "WBTC": 0.8, "cbBTC": 0.8}
 """Betas to an ETH driver used when none are given (an assumption, stated in every report)."""
 DEFAULT_DRAWDOWNS: tuple[float, ...] = tuple(round(0.05 * k, 2) for k in range(1, 13))
 SUMMARY_DRAWDOWNS: tuple[float, ...] = (0.10, 0.20, 0.30)
@@ -291,6 +292,8 @@ class ReportDoc(_Doc):
     webhook: WebhookDoc | None
     charts: dict[str, str] = Field(description="chart name -> PNG file in the run folder (report.html draws its own)")
     warnings: list[str]
+    liquity: list[LiquityBranchDoc] = Field(
+        default_factory=list, description="Liquity v2 branches: SP exhaustion, redistribution, shutdown, redemptions")
 
 
 def report_schema() -> dict[str, Any]:
@@ -571,6 +574,7 @@ def report_document(result: ReportResult, run_id: str, charts: dict[str, dict[st
         alert_thresholds=AlertThresholdsDoc(band_within=cfg.band_within, band_min_usd=cfg.band_min_usd,
                                             drawdown=cfg.drawdown, cascade_usd=cfg.cascade_usd),
         webhook=webhook, charts=charts.get("", {}), warnings=list(result.warnings),
+        liquity=liquity_docs(result.loaded.snapshot, result.config.driver, result.core.betas, result.config.drawdowns),
     )
 
 
@@ -781,6 +785,10 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                         _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
     ms.charts.append(("market_split", "debt per market by distance to liquidation"))
     out.append(ms)
+    if doc.liquity:
+        lq_sec = _Section("Liquity v2 branches", anchor="liquity")
+        lq_sec.paragraphs, lq_sec.tables = liquity_section_tables(doc.liquity)
+        out.append(lq_sec)
     ps = _Section(f"Largest positions at risk (≤ {ar.within:.0%} {doc.driver} move)", anchor="positions")
     if ar.top:
         ps.paragraphs.append(f"The {len(ar.top)} largest by debt of {ar.positions:,} positions a {doc.driver} move of "

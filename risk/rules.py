@@ -13,7 +13,8 @@ integer code (its position in :data:`RULES`). A rule declares:
 
 The parameter columns every rule reads are the book's: ``liq_threshold``, ``liq_bonus`` and
 ``protocol_fee`` (a rule documents what they mean for it; the Sky vault rule encodes its penalty and
-the Clipper's clearing price in the last two, see :mod:`risk.sky_vaults`).
+the Clipper's clearing price in the last two, see :mod:`risk.sky_vaults`; the Liquity v2 rule reads
+``liq_bonus`` as 1 + the Stability Pool penalty, see :mod:`risk.liquity_v2`).
 
 An unknown rule is an error (:func:`rule`), never a silent default.
 

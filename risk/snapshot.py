@@ -51,9 +51,13 @@ Built in:
 - ``morpho_blue``: no close factor; LIF = min(1.15, 1/(1 - 0.3 (1 - LLTV))); bad debt socialised.
 - ``compound_v3``: ``absorb`` takes all collateral and clears all debt; shortfall is bad debt.
 
-Registered by plugins (``risk/venues/``), e.g. ``sky_vault``: Sky/Maker (dss): ``Dog.bark`` takes
-the urn, a ``Clipper`` Dutch auction sells the collateral; bad debt = debt - proceeds
-(:mod:`risk.sky_vaults`).
+Registered by plugins (``risk/venues/``), e.g.:
+
+- ``sky_vault``: Sky/Maker (dss): ``Dog.bark`` takes the urn, a ``Clipper`` Dutch auction sells the
+  collateral; bad debt = debt - proceeds (:mod:`risk.sky_vaults`).
+- ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
+  below MCR, the Stability Pool offsets it (penalty 5%) with 0.5% gas compensation, the surplus
+  returns to the owner; redistribution, shutdown and redemptions per branch in :mod:`risk.liquity_v2`.
 """
 
 VENUES: tuple[str, ...] = RULE_NAMES
@@ -195,6 +199,39 @@ class UniswapV3Pool(_Frozen):
                          self.ticks, self.liquidity_net)
 
 
+class LiquityTrove(_Frozen):
+    """One Liquity v2 trove as its branch's state needs it (``TroveManager.getLatestTroveData`` and
+    ``Troves``): the book sees it as the Position ``account`` (the trove id's low 160 bits)."""
+
+    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    trove_id: int = Field(ge=0)
+    status: int = Field(ge=0, le=4, description="ITroveManager.Status: 1 active, 4 zombie")
+    annual_interest_rate_wad: int = Field(ge=0)
+    stake: int = Field(ge=0)
+    entire_debt_wei: int = Field(ge=0)
+    entire_coll_wei: int = Field(ge=0)
+    batch_manager: str | None = None
+
+
+class LiquityBranch(_Frozen):
+    """A Liquity v2 collateral branch at the block: constants, price, Stability Pool, branch totals and
+    its troves in redemption order (SortedTroves from the tail: lowest interest rate first; zombie
+    troves, which are not in the list, after them). :mod:`risk.liquity_v2` models it."""
+
+    market: str = Field(description="Market.id")
+    mcr_wad: int = Field(gt=0)
+    ccr_wad: int = Field(gt=0)
+    scr_wad: int = Field(gt=0)
+    penalty_sp_wad: int = Field(ge=0)
+    penalty_redistribution_wad: int = Field(ge=0)
+    price_wad: int = Field(gt=0, description="PriceFeed.fetchPrice at the block (USD per collateral token)")
+    sp_deposits_wei: int = Field(ge=0, description="StabilityPool.getTotalBoldDeposits")
+    branch_coll_wei: int = Field(ge=0, description="TroveManager.getEntireBranchColl")
+    branch_debt_wei: int = Field(ge=0, description="TroveManager.getEntireBranchDebt")
+    shutdown_time: int = Field(default=0, ge=0)
+    troves: tuple[LiquityTrove, ...] = ()
+
+
 class Snapshot(_Frozen):
     chain_id: int = Field(ge=1)
     block_number: int = Field(ge=0)
@@ -207,6 +244,8 @@ class Snapshot(_Frozen):
     skipped: tuple[Skipped, ...] = Field(default=(), description="markets and positions the scan left out, with reasons")
     pools: tuple[UniswapV3Pool, ...] = Field(
         default=(), description="DEX pools read at the same block (liquidity the on-chain model uses)")
+    liquity_branches: tuple[LiquityBranch, ...] = Field(
+        default=(), description="Liquity v2 branch state (SP, redistribution, shutdown, redemption order)")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Snapshot":
@@ -323,6 +362,8 @@ def morpho_lif_wad(lltv_wad: int) -> int:
 __all__ = [
     "Asset",
     "EModeCategory",
+    "LiquityBranch",
+    "LiquityTrove",
     "Market",
     "Position",
     "Reserve",

@@ -21,6 +21,7 @@ from chain.locations import cache_root
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_aave36 import deploy_aave36
+from chain.devnet.deploy_liquity import LiquityDeployment, deploy_liquity, populate_liquity, set_liquity_price
 from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
@@ -69,6 +70,7 @@ class DevnetDeployment:
     sky: SkyDeployment | None = None  # dss TEST DOUBLE (chain/devnet/deploy_maker.py)
     uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
     aave36: AaveDeployment | None = None
+    liquity: LiquityDeployment | None = None  # Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -78,6 +80,7 @@ class DevnetDeployment:
             "deploy_block": self.deploy_block, "sky": self.sky.to_dict() if self.sky else None,
             "uniswap": self.uniswap.to_dict() if self.uniswap else None,
             "aave36": self.aave36.to_dict() if self.aave36 else None,
+            "liquity": self.liquity.to_dict() if self.liquity else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -91,6 +94,7 @@ class DevnetDeployment:
             sky=SkyDeployment.from_dict(d["sky"]) if d.get("sky") else None,
             uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
             aave36=AaveDeployment.from_dict(d["aave36"]) if d.get("aave36") else None,
+            liquity=LiquityDeployment.from_dict(d["liquity"]) if d.get("liquity") else None,
         )
 
 
@@ -109,6 +113,7 @@ class Devnet:
         self.deployment = deployment
         self.population: _population.Population | None = None
         self.sky_population = None
+        self.liquity_population = None
 
     @classmethod
     def from_state(cls, *, state_path: Path | None = None) -> "Devnet":
@@ -189,10 +194,12 @@ class Devnet:
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
         sky = deploy_sky(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
         uniswap = deploy_uniswap(rpc, deployer, accounts[3], tokens, TOKEN_DECIMALS, START_PRICES_USD)
+        liquity = deploy_liquity(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
             multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36, sky=sky,
+            liquity=liquity,
         )
         return self.deployment
 
@@ -219,6 +226,10 @@ class Devnet:
             self.sky_population = populate_sky(self._rpc(), dep.deployer, dep.sky,
                                                {s: float(p) for s, p in START_PRICES_USD.items()},
                                                max(12, n_borrowers // 6), seed)
+        if dep.liquity is not None:  # Liquity v2 troves: one per four borrowers (at least 24), over three branches
+            self.liquity_population = populate_liquity(self._rpc(), dep.deployer, dep.liquity,
+                                                       {s: float(p) for s, p in START_PRICES_USD.items()},
+                                                       max(24, n_borrowers // 4), seed, accrual_s=BLOCK_INTERVAL_S)
         return self.population
 
     # ------------------------------------------------------------------------------ prices
@@ -272,6 +283,8 @@ class Devnet:
         self._rpc().send_bulk(txs, what=f"set_price_usd {symbol}")
         if dep.sky is not None and any(i.gem_symbol == symbol for i in dep.sky.ilks):
             set_sky_price(self._rpc(), dep.deployer, dep.sky, symbol, float(raw_dec) / 10**FEED_DECIMALS)
+        if dep.liquity is not None and any(b.coll_symbol == symbol for b in dep.liquity.branches):
+            set_liquity_price(self._rpc(), dep.deployer, dep.liquity, symbol, float(raw_dec) / 10**FEED_DECIMALS)
 
     def morpho_oracle_price(self, market: str) -> int:
         (value,) = self._rpc().call_decode(self._market(market).oracle, "price()", (), ("uint256",))

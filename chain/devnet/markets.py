@@ -19,7 +19,9 @@ DEVNET_NETWORK = "devnet"
 
 def devnet_market_file(deployment: Any, *, network: str = DEVNET_NETWORK) -> dict[str, Any]:
     """Market-file data (the TOML structure) for ``deployment``: Aave v3.0.2, Aave v3.6 (when
-    deployed), Morpho Blue, the Comet double, the Sky dss double (when deployed), Uniswap pools."""
+    deployed), Morpho Blue, the Comet double, the Sky dss double (when deployed), then the entries
+    of every registered venue with a ``devnet_entries(deployment)`` method (e.g. Liquity v2), and
+    the Uniswap pools."""
     markets: list[dict[str, Any]] = [
         {"id": "aave-devnet", "kind": "aave_v3", "name": "Aave V3 (devnet)", "address": deployment.aave.addresses_provider,
          "checked": "deployed by chain.devnet (genuine @aave/core-v3 npm)"},
@@ -38,6 +40,12 @@ def devnet_market_file(deployment: Any, *, network: str = DEVNET_NETWORK) -> dic
                         "spotter": sky.spotter, "dog": sky.dog, "dai": sky.dai, "start_block": sky.deploy_block,
                         "ilks": [{"name": i.name, "gem": i.gem} for i in sky.ilks],
                         "checked": "dss TEST DOUBLE (chain/contracts/DssDouble.sol) deployed by chain.devnet"})
+    from chain.venues import venues
+
+    for reader in venues():  # plugin venues describe their own devnet doubles
+        entries = getattr(reader, "devnet_entries", None)
+        if entries is not None:
+            markets += entries(deployment)
     net: dict[str, Any] = {"chain_id": deployment.chain_id, "multicall3": deployment.multicall3, "confirmations": 0,
                            "markets": markets}
     uniswap = getattr(deployment, "uniswap", None)

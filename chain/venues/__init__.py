@@ -134,11 +134,13 @@ class AssembleContext:
 
 @dataclass
 class VenueRows:
-    """Typed Snapshot rows of one source."""
+    """Typed Snapshot rows of one source. ``extra``: rows of venue-specific Snapshot fields, by field
+    name (e.g. ``liquity_branches``), concatenated over sources in order."""
 
     markets: list["Market"] = field(default_factory=list)
     positions: list["Position"] = field(default_factory=list)
     skipped: list["Skipped"] = field(default_factory=list)
+    extra: dict[str, list[Any]] = field(default_factory=dict)
 
 
 @runtime_checkable

@@ -72,7 +72,9 @@ MORPHO = VENUE_CODE["morpho_blue"]
 COMET = VENUE_CODE["compound_v3"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
 SKY = VENUE_CODE["sky_vault"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY)  # Sky: the dss double is checked in test_sky_vaults.py
+LIQUITY = VENUE_CODE["liquity_v2"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY)  # Sky, Liquity: their doubles are checked in test_sky_vaults.py,
+# test_liquity_v2.py
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:

@@ -260,7 +260,8 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         scan = run("scan", "--source", "devnet", "--out", snap_path)
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stderr and not snap.synthetic  # status lines go to stderr
-        assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault"}  # Aave v3.0.2 + v3.6, Sky double
+        assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault",
+                                                   "liquity_v2"}  # Aave v3.0.2 + v3.6, Sky and Liquity v2 doubles
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),
@@ -289,6 +290,11 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     assert document["source"]["chain_id"] == 31337
     assert f"block {document['source']['block_number']:,}" in text
     assert document["scenarios"] and document["monte_carlo"]["paths"] == 100
+    # Liquity v2 (test double): its branches are markets of the book and have their own section.
+    assert {m["market_id"] for m in document["markets"] if m["venue"] == "liquity_v2"} == {
+        "liquity-v2:WETH", "liquity-v2:wstETH", "liquity-v2:rETH"}
+    assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
+    assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
                                                                       "monte_carlo.png"}
 
