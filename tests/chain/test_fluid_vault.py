@@ -267,3 +267,35 @@ def test_reads_are_pinned_to_the_block(chain):
     assert again == before
     later, _ = _read(node, fluid)
     assert sum(len(r) for _, r in later.vaults) == sum(len(r) for _, r in before.vaults) + 1
+
+
+def test_scan_prices_fluid_collateral_from_the_vault_oracles_and_skips_liquidated_positions(chain):
+    """Through the seam (chain.scan over a registered FluidSource): only USDC is anchored (a peg);
+    WETH gets ETH/USDC's oracle rate, wstETH then wstETH/ETH's; after a liquidation the positions of
+    the liquidated ticks are listed as skipped (their debt needs Fluid's branch walk), the rest read."""
+    from chain.pricing import UsdAnchors
+    from chain.scan import scan_snapshot
+    from risk.book import PositionBook
+
+    node, rpc, deployer, fluid, plans = chain
+    usdc = fluid.vault("ETH/USDC").borrow_token
+    anchors = UsdAnchors(usd_pegs={usdc: 1.0})
+    with HttpTransport(node.rpc_url) as transport:
+        snap = scan_snapshot(transport, sources=[_source(fluid)], usd_anchors=anchors)
+    prices = {a.symbol: a for a in snap.assets}
+    assert prices["WETH"].price_usd == pytest.approx(PRICES["WETH"], rel=1e-9)
+    assert prices["WETH"].price_source.startswith("fluid-oracle:")
+    assert prices["wstETH"].price_usd == pytest.approx(PRICES["wstETH"], rel=1e-9)
+    assert {m.venue for m in snap.markets} == {"fluid_vault"} and len(snap.markets) == 2
+    assert len(snap.positions) == N_POSITIONS and not snap.skipped
+    book = PositionBook.from_snapshot(snap)
+    assert len(book.accounts) == N_POSITIONS
+
+    set_fluid_price(rpc, deployer, fluid, dict(PRICES, WETH=PRICES["WETH"] * 0.93))
+    dep = fluid.vault("ETH/USDC")
+    rpc.transact(Tx(deployer, dep.vault, encode_call("liquidate(uint256,uint256,address,bool)", 2**200, 0, deployer,
+                                                     True), _GAS), what="liquidate")
+    with HttpTransport(node.rpc_url) as transport:
+        after = scan_snapshot(transport, sources=[_source(fluid)], usd_anchors=anchors)
+    assert after.skipped and all("branch walk" in s.reason and s.account for s in after.skipped)
+    assert len(after.positions) + len(after.skipped) == N_POSITIONS
