@@ -109,8 +109,9 @@ class Devnet:
     """
 
     def __init__(self, *, port: int | None = None, rpc_url: str | None = None,
-                 deployment: DevnetDeployment | None = None) -> None:
+                 deployment: DevnetDeployment | None = None, chain_id: int = 31337) -> None:
         self._port = port
+        self._chain_id = chain_id
         self.process: AnvilProcess | None = None
         self.rpc: DevnetRpc | None = DevnetRpc(rpc_url) if rpc_url else None
         self.deployment = deployment
@@ -135,7 +136,7 @@ class Devnet:
     def start(self, *, detach: bool = False) -> "Devnet":
         if self.rpc is not None:
             raise DevnetError("devnet already started / attached")
-        self.process = start_anvil(port=self._port, detach=detach)
+        self.process = start_anvil(port=self._port, detach=detach, chain_id=self._chain_id)
         self.rpc = DevnetRpc(self.process.rpc_url)
         # Deterministic timestamps: each mined block is BLOCK_INTERVAL_S after the previous one.
         self.rpc.request("anvil_setBlockTimestampInterval", [BLOCK_INTERVAL_S])
@@ -353,6 +354,10 @@ def devnet_up(port: int | None = None, n_borrowers: int = DEFAULT_N_BORROWERS, s
     }
     devnet.rpc.close()  # type: ignore[union-attr]
     write_atomic(path, json.dumps(state, indent=2, sort_keys=True))
+    from chain.devnet.markets import write_devnet_market_file
+
+    # The devnet as a market-file network (for --source rpc --markets <this file>).
+    state["markets_file"] = str(write_devnet_market_file(deployment, path.parent / "markets.toml"))
     return state
 
 

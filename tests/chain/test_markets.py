@@ -35,8 +35,10 @@ def test_scan_sources_carry_ids_names_and_start_blocks():
     assert src["morpho"].start_block == 18883124
     assert src["comets"][0].market_id == "comet-usdc"
     assert [i.name for i in src["sky"][0].ilks][:2] == ["ETH-A", "ETH-B"]
-    assert len(src["liquity"][0].registries) == 3 and src["liquity"][0].bold.startswith("0x6440")
-    assert src["euler"][0].evc == "0x0C9a3dd6b8F28529d72d7f9cE918D493519EE383" and len(src["euler"][0].vaults) == 3
+    liquity = [s for s in src["sources"] if type(s).__name__ == "LiquitySource"]  # a plugin venue: generic sources
+    assert len(liquity[0].registries) == 3 and liquity[0].bold.startswith("0x6440")
+    euler = [s for s in src["sources"] if type(s).__name__ == "EulerSource"]
+    assert euler[0].evc == "0x0C9a3dd6b8F28529d72d7f9cE918D493519EE383" and len(euler[0].vaults) == 3
 
 
 def _data():
