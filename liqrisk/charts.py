@@ -20,6 +20,7 @@ Interactive (each returns a ``plotly.graph_objects.Figure``; hover and zoom come
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -299,6 +300,23 @@ def cascade_png(table: "CascadeTable", path: str | Path, *, subtitle: str = "") 
     return _save(fig, path)
 
 
+#: Up to this many paths with bad debt, the bad-debt panel shows each path's amount, not a histogram.
+FEW_BAD_DEBT_PATHS = 12
+
+#: The per-market Monte Carlo bars go to a log axis when the largest non-zero bar is this many
+#: times the smallest: on a linear axis the small markets would be invisible next to the big one.
+LOG_AXIS_SPREAD = 100.0
+
+
+def _bad_debt_paths(count: int) -> str:
+    return "the path that leaves any" if count == 1 else f"the {count:,} paths that leave any"
+
+
+def _wide_spread(values: Sequence[float]) -> bool:
+    positive = [v for v in values if v > 0]
+    return bool(positive) and max(positive) > LOG_AXIS_SPREAD * min(positive)
+
+
 @_no_mathtext
 def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "") -> Path:
     """Histogram of liquidated debt per path (with and without cascade impact), LaR marked;
@@ -351,12 +369,25 @@ def monte_carlo_matplotlib(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
     ax1.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.78))
     if ax2 is not None:
         # Only the paths that leave bad debt: the others would be one tall $0 bar hiding the tail.
-        ax2.hist(bad[bad > 0], bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
-        ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+        with_bad = bad[bad > 0]
         share = float(np.mean(bad > 0))
+        if with_bad.size <= FEW_BAD_DEBT_PATHS:
+            # A histogram of a handful of values is a few unit bars on a meaningless count axis:
+            # show each path's bad debt instead, largest first.
+            ranked = np.sort(with_bad)[::-1]
+            ax2.bar(np.arange(1, ranked.size + 1), ranked, 0.6, color="#D84315")
+            ax2.axhline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+            ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"#{v:.0f}"))
+            ax2.set_xticks(np.arange(1, ranked.size + 1))
+            ax2.yaxis.set_major_formatter(FuncFormatter(usd_short))
+            ax2.set_ylabel("Bad debt (USD)")
+            ax2.set_xlabel(f"{_bad_debt_paths(ranked.size).capitalize()}, largest first")
+        else:
+            ax2.hist(with_bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
+            ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+            ax2.set_xlabel(f"Bad debt per path, {_bad_debt_paths(with_bad.size)} (USD)")
         ax2.text(0.97, 0.95, f"{share:.1%} of paths leave bad debt", transform=ax2.transAxes, ha="right",
                  va="top", fontsize=8.5, color="#555555")
-        ax2.set_xlabel(f"Bad debt per path, the {int(np.sum(bad > 0)):,} paths that leave any (USD)")
         ax2.set_title(f"Bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, "
                       f"99% {usd_short(summary.bad_debt_var_99_usd)}", fontsize=10)
     else:
@@ -743,6 +774,10 @@ def _mc_market_rows(run: "MonteCarloRun", names: "dict[str, str] | None") -> lis
     return rows
 
 
+_MC_MARKET_FIELDS = (("mean_liquidated_usd", "mean liquidated", "#90CAF9"), ("lar_95_usd", "LaR 95%", "#F57C00"),
+                     ("lar_99_usd", "LaR 99%", "#C62828"), ("bad_debt_var_99_usd", "bad-debt VaR 99%", "#6D4C41"))
+
+
 def monte_carlo_markets_figure(run: "MonteCarloRun", *, subtitle: str = "",
                                market_names: "dict[str, str] | None" = None) -> Any:
     """Per market: mean liquidated, LaR 95% / 99% and bad-debt VaR 99% over the paths (each market's
@@ -751,17 +786,17 @@ def monte_carlo_markets_figure(run: "MonteCarloRun", *, subtitle: str = "",
     rows = _mc_market_rows(run, market_names)
     labels = [s.label for s, _ in rows]
     fig = go.Figure()
-    for field, name, color in (("mean_liquidated_usd", "mean liquidated", "#90CAF9"),
-                               ("lar_95_usd", "LaR 95%", "#F57C00"), ("lar_99_usd", "LaR 99%", "#C62828"),
-                               ("bad_debt_var_99_usd", "bad-debt VaR 99%", "#6D4C41")):
+    for field, name, color in _MC_MARKET_FIELDS:
         fig.add_bar(y=labels, x=[getattr(r, field) for _, r in rows], name=name, orientation="h", marker_color=color,
                     hovertemplate="%{y}: %{x:$,.0f}<extra>" + name + "</extra>")
     if not rows:
         fig.add_annotation(text="no market liquidates on any path", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
+    log = _wide_spread([getattr(r, f) for _, r in rows for f, _n, _c in _MC_MARKET_FIELDS])
     fig.update_layout(**_layout("Monte Carlo by market: Liquidations-at-Risk and bad-debt VaR", subtitle,
                                 barmode="group", hovermode="closest", height=max(360, 220 + 70 * len(rows)),
-                                xaxis=dict(title="USD over the horizon", tickprefix="$", tickformat="~s"),
+                                xaxis=dict(title="USD over the horizon" + (" (log scale)" if log else ""),
+                                           tickprefix="$", tickformat="~s", type="log" if log else "linear"),
                                 yaxis=dict(autorange="reversed", automargin=True)))
     return fig
 
@@ -778,15 +813,21 @@ def monte_carlo_markets_png(run: "MonteCarloRun", path: str | Path, *, subtitle:
     ax = fig.add_subplot()
     _style(ax)
     y = np.arange(len(rows))
-    fields = (("mean_liquidated_usd", "mean liquidated", "#90CAF9"), ("lar_95_usd", "LaR 95%", "#F57C00"),
-              ("lar_99_usd", "LaR 99%", "#C62828"), ("bad_debt_var_99_usd", "bad-debt VaR 99%", "#6D4C41"))
+    fields = _MC_MARKET_FIELDS
     h = 0.8 / len(fields)
     for k, (field, name, color) in enumerate(fields):
         ax.barh(y + (k - 1.5) * h, [getattr(r, field) for _, r in rows], h, color=color, label=name)
     ax.set_yticks(y, [s.label for s, _ in rows], fontsize=8)
     ax.invert_yaxis()
+    if _wide_spread([getattr(r, f) for _, r in rows for f, _n, _c in fields]):
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("USD over the horizon (log scale)")
+    else:
+        ax.set_xlabel("USD over the horizon")
     ax.xaxis.set_major_formatter(FuncFormatter(usd_short))
-    ax.set_xlabel("USD over the horizon")
     if not rows:
         ax.text(0.5, 0.5, "no market liquidates on any path", transform=ax.transAxes, ha="center", va="center")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
@@ -821,11 +862,22 @@ def monte_carlo_figure(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
                       annotation=dict(text=f"{label} {usd_short(value)}", font=dict(color=color, size=11)))
     if has_bad:
         # Only the paths that leave bad debt: the others sit in one tall $0 bar that hides the tail.
-        fig.add_histogram(x=bad[bad > 0], nbinsx=30, name="bad debt (paths with any)", marker_color="#D84315", row=1,
-                          col=2, hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
-        fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
-        fig.update_xaxes(title=f"Bad debt per path, the {int(np.sum(bad > 0)):,} paths that leave any (USD)",
-                         tickprefix="$", tickformat="~s", row=1, col=2)
+        with_bad = bad[bad > 0]
+        if with_bad.size <= FEW_BAD_DEBT_PATHS:
+            # A few values: each path's bad debt, largest first (a histogram would be unit bars).
+            ranked = np.sort(with_bad)[::-1]
+            fig.add_bar(x=[f"#{i + 1}" for i in range(ranked.size)], y=ranked, name="bad debt per path",
+                        marker_color="#D84315", row=1, col=2, hovertemplate="path %{x}: %{y:$,.0f}<extra></extra>")
+            fig.add_hline(y=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
+            fig.update_xaxes(title=f"{_bad_debt_paths(ranked.size).capitalize()}, largest first", row=1, col=2)
+            fig.update_yaxes(title="Bad debt (USD)", tickprefix="$", tickformat="~s", row=1, col=2)
+        else:
+            fig.add_histogram(x=with_bad, nbinsx=30, name="bad debt (paths with any)", marker_color="#D84315",
+                              row=1, col=2, hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
+            fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
+            fig.update_xaxes(title=f"Bad debt per path, {_bad_debt_paths(with_bad.size)} (USD)",
+                             tickprefix="$", tickformat="~s", row=1, col=2)
+            fig.update_yaxes(title="Paths", row=1, col=2)
         bad_text = (f"bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, 99% {usd_short(summary.bad_debt_var_99_usd)}"
                     f" ({float(np.mean(bad > 0)):.1%} of paths)")
     else:

@@ -24,6 +24,7 @@ import html
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -754,10 +755,20 @@ def band_history(index: "RunIndex", driver: str, *, limit: int = HISTORY_RUNS) -
     return out[::-1]
 
 
-def _liquidity_line(liquidity: Sequence[tuple[str, str]] | Mapping[str, str]) -> str:
-    items = list(liquidity.items()) if isinstance(liquidity, Mapping) else list(liquidity)
-    kinds = sorted({text.split(":")[0] for _, text in items})
-    return ", ".join(kinds) if kinds else "none"
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _liquidity_rows(liquidity: Mapping[str, str]) -> list[list[str]]:
+    """One row per asset: the model, and the pools it reads (addresses shortened: the full ones
+    are in report.json) — as one paragraph, a few pools each made the section a wall of hex."""
+    rows = []
+    for symbol, text in liquidity.items():
+        model, sep, pools = text.partition(": ")
+        if not sep or not _ADDRESS.search(pools):
+            model, pools = text, ""
+        short = [_ADDRESS.sub(lambda m: f"{m.group()[:6]}…{m.group()[-4:]}", p.strip()) for p in pools.split(";")]
+        rows.append([symbol, model, "; ".join(p for p in short if p) or "—"])
+    return rows
 
 
 @dataclass
@@ -884,7 +895,8 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         out.append(hs)
     cs = _Section(f"Cascade ({doc.driver} drawdown grid)", anchor="cascade")
     cs.paragraphs.append("Betas: " + (", ".join(f"{k} {v:g}" for k, v in doc.betas.items()) or "none") +
-                         ". Liquidity: " + "; ".join(f"{k}: {v}" for k, v in doc.liquidity.items()) + ".")
+                         ". The price impact of selling seized collateral, per asset, is in the last table"
+                         " (pool addresses in full in report.json).")
     cs.tables.append((["Initial", "Final", "Amplification", "Rounds", "Debt liquidated", "Bad debt", "Positions hit"], [
         [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
          str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
@@ -901,6 +913,8 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                             *[_usd(m.liquidated_debt_usd[i]) for i in picks], _usd(m.bad_debt_usd[last])]
                            for m in doc.cascade.by_market]))
         cs.charts.append(("cascade_markets", "cascade by market"))
+    if doc.liquidity:
+        cs.tables.append((["Asset", "Liquidity model", "Pools at the block"], _liquidity_rows(doc.liquidity)))
     out.append(cs)
     if doc.monte_carlo is not None:
         mc = _mc_section("Monte Carlo", doc.monte_carlo)

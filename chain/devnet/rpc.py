@@ -13,7 +13,6 @@ contract objects re-validate the ABI on every call, ~2 ms each).
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -156,24 +155,29 @@ class DevnetRpc:
             params["nonce"] = hex(nonce)
         return params
 
-    def wait_receipt(self, tx_hash: str, *, what: str = "tx", timeout: float = 30.0) -> dict[str, Any]:
-        """Poll until the receipt exists; raise if it reverted."""
-        deadline = time.monotonic() + timeout
-        while True:
+    def transact(self, tx: Tx, *, what: str = "tx") -> dict[str, Any]:
+        """Send one transaction, mine it in a block of its own, and return its successful receipt.
+
+        The block is mined explicitly (automine off for the send, then ``evm_mine``) rather than
+        left to anvil's automine: right after ``evm_revert`` + ``evm_setNextBlockTimestamp``,
+        anvil's background automine was seen to mine an empty block and drop the transaction (2
+        of 249,454 sends, FoundryOSS PR #16027), which left the caller waiting for a receipt that
+        never came. With an explicit nonce and ``evm_mine`` the transaction is in the pool when
+        the block is built, and a block without it is an error here, not a hang.
+        """
+        nonce = int(self.request("eth_getTransactionCount", [tx.sender, "pending"]), 16)
+        self.request("evm_setAutomine", [False])
+        try:
+            tx_hash = self.request("eth_sendTransaction", [self._tx_params(tx, nonce)])
+            self.request("evm_mine", [])
             receipt = self.request("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            if time.monotonic() > deadline:
-                raise DevnetRpcError(f"{what}: no receipt for {tx_hash} after {timeout}s")
-            time.sleep(0.005)
+        finally:
+            self.request("evm_setAutomine", [True])
+        if receipt is None:
+            raise DevnetRpcError(f"{what}: the block mined for tx {tx_hash} does not hold it")
         if int(receipt["status"], 16) != 1:
             raise DevnetRpcError(f"{what} reverted (tx {tx_hash}, gas used {int(receipt['gasUsed'], 16)})")
-        return receipt
-
-    def transact(self, tx: Tx, *, what: str = "tx") -> dict[str, Any]:
-        """Send one transaction (automine on) and return its successful receipt."""
-        tx_hash = self.request("eth_sendTransaction", [self._tx_params(tx, None)])
-        return self.wait_receipt(tx_hash, what=what)
+        return dict(receipt)
 
     def deploy(self, sender: str, creation_code: str, *, gas: int = 15_000_000, what: str = "deploy") -> str:
         receipt = self.transact(Tx(sender, None, creation_code, gas), what=what)

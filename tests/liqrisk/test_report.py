@@ -427,3 +427,61 @@ def test_no_alerts_no_post(loaded, tmp_path, webhook_server) -> None:
     assert send_alerts(result, "r") is None
     _, doc = write_report(result, tmp_path)
     assert result.alerts == () and received == [] and doc.webhook is None
+
+
+def test_few_bad_debt_paths_are_shown_per_path_not_as_a_histogram(loaded, monkeypatch) -> None:
+    """Below FEW_BAD_DEBT_PATHS the bad-debt panel is one bar per path, largest first, on a USD
+    axis (a histogram of a handful of values was unit bars against an unlabeled 0–1 count axis)."""
+    deep = compute_report(loaded, _config(monte_carlo=MonteCarloShock(kind="monte_carlo", model="gbm", paths=60, seed=3,
+                                                                      vol={"WETH": 3.0}, horizon_days=5), scenarios=()))
+    run = deep.monte_carlo.monte_carlo
+    bad = run.result.endogenous.bad_debt_usd
+    k = int((bad > 0).sum())
+    assert k >= 2
+    monkeypatch.setattr(charts_module, "FEW_BAD_DEBT_PATHS", k)
+    fig = charts_module.monte_carlo_figure(run)
+    panel = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.type for t in panel] == ["bar"]
+    np.testing.assert_array_equal(np.asarray(panel[0].y), np.sort(bad[bad > 0])[::-1])
+    assert fig.layout.yaxis2.title.text == "Bad debt (USD)"
+    assert f"the {k:,} paths that leave any" in fig.layout.xaxis2.title.text.lower()
+    ax2 = charts_module.monte_carlo_matplotlib(run).axes[1]
+    assert len(ax2.patches) == k and ax2.get_ylabel() == "Bad debt (USD)"
+    monkeypatch.setattr(charts_module, "FEW_BAD_DEBT_PATHS", k - 1)
+    fig = charts_module.monte_carlo_figure(run)
+    panel = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.type for t in panel] == ["histogram"] and fig.layout.yaxis2.title.text == "Paths"
+    assert charts_module.monte_carlo_matplotlib(run).axes[1].get_ylabel() == "Paths"
+
+
+def test_one_bad_debt_path_is_singular() -> None:
+    assert charts_module._bad_debt_paths(1) == "the path that leaves any"
+    assert charts_module._bad_debt_paths(1_200) == "the 1,200 paths that leave any"
+
+
+def test_mc_by_market_axis_goes_log_when_markets_differ_by_orders_of_magnitude(loaded) -> None:
+    result = compute_report(loaded, _config(scenarios=()))
+    run = result.monte_carlo.monte_carlo
+    rows = charts_module._mc_market_rows(run, None)
+    values = [getattr(r, f) for _, r in rows for f, _n, _c in charts_module._MC_MARKET_FIELDS]
+    positive = [v for v in values if v > 0]
+    wide = max(positive) > charts_module.LOG_AXIS_SPREAD * min(positive)
+    assert charts_module.monte_carlo_markets_figure(run).layout.xaxis.type == ("log" if wide else "linear")
+    assert charts_module._wide_spread([1.0, 0.0, 100.0]) is False
+    assert charts_module._wide_spread([1.0, 0.0, 100.5]) is True
+    assert charts_module._wide_spread([0.0]) is False
+
+
+def test_cascade_liquidity_is_a_table_with_short_addresses(loaded) -> None:
+    from liqrisk.report import _liquidity_rows
+
+    address = "0x" + "ab" * 20
+    rows = _liquidity_rows({
+        "WETH": f"on-chain Uniswap v3 at the block, CEX depth x3: WETH/USDC 0.05% {address}; WETH/USDC 0.3% {address}",
+        "USDC": "numeraire of the on-chain model (USDC = the price unit): no impact",
+        "WBTC": "constant depth: $40M moves the price 1%",
+    })
+    assert rows[0] == ["WETH", "on-chain Uniswap v3 at the block, CEX depth x3",
+                       "WETH/USDC 0.05% 0xabab…abab; WETH/USDC 0.3% 0xabab…abab"]
+    assert rows[1] == ["USDC", "numeraire of the on-chain model (USDC = the price unit): no impact", "—"]
+    assert rows[2] == ["WBTC", "constant depth: $40M moves the price 1%", "—"]
