@@ -133,17 +133,25 @@ class _ScrubSecretsFilter(logging.Filter):
         self.secrets: dict[str, str] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            try:
-                msg = record.getMessage()
-            except Exception:  # malformed record: leave it to logging's own error handling
-                return True
-            scrubbed = msg
-            for secret, masked in self.secrets.items():
-                scrubbed = scrubbed.replace(secret, masked)
-            if scrubbed != msg:
-                record.msg, record.args = scrubbed, None
+        try:
+            msg = record.getMessage()
+        except Exception:  # malformed record: leave it to logging's own error handling
+            return True
+        scrubbed = msg
+        for secret, masked in self.secrets.items():
+            scrubbed = scrubbed.replace(secret, masked)
+        # By construction, whoever made the request (this transport, the devnet's own client, a
+        # webhook): the request target urllib3 logs ("POST /v2/<key> HTTP/1.1", url='/v2/<key>')
+        # is never shown, only that there was one.
+        scrubbed = _LOGGED_TARGET.sub(lambda m: f'"{m[1]} {"/" if m[2] == "/" else "/" + _MASK} {m[3]}"', scrubbed)
+        scrubbed = _LOGGED_URL.sub(lambda m: m[0] if m[1] in ("", "/") else "url='/" + _MASK + "'", scrubbed)
+        if scrubbed != msg:
+            record.msg, record.args = scrubbed, None
         return True
+
+
+_LOGGED_TARGET = re.compile(r'"([A-Z]+) (\S+) (HTTP/[0-9.]+)"')
+_LOGGED_URL = re.compile(r"url='([^']*)'")
 
 
 _SCRUB = _ScrubSecretsFilter()
@@ -170,14 +178,45 @@ def _register_secret(url: str) -> None:
     _SCRUB.secrets = dict(sorted(_SCRUB.secrets.items(), key=lambda kv: -len(kv[0])))
 
 
+def rpc_url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as a JSON-RPC endpoint (None when it is usable): the scheme
+    must be http or https, the host a DNS name, IPv4 or bracketed IPv6 address, the port (if
+    any) 1-65535, and no whitespace or control character anywhere. Says nothing of the URL's
+    secret parts (the caller shows :func:`mask_url`)."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "contains whitespace or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must start with http:// or https://"
+    try:
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "has a port that is not a number in 1-65535"
+    if not host:
+        return "has no host"
+    if not _HOST.match(f"[{host}]" if ":" in host else host):
+        return "has a host that is not a DNS name or an IP address"
+    if port is not None and not 0 < port < 65536:
+        return "has a port outside 1-65535"
+    if parts.netloc.count(":") > (1 + (1 if "@" in parts.netloc else 0)) and not host.count(":"):
+        return "has more than one port"
+    return None
+
+
 def url_from_env_or_arg(rpc_url: str | None) -> str:
-    """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` if neither."""
-    url = rpc_url or os.environ.get(ENV_RPC_URL, "")
-    url = url.strip()
+    """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` naming the
+    flag/variable if neither is set or the URL is unusable (:func:`rpc_url_problem`)."""
+    given = rpc_url if rpc_url is not None and rpc_url.strip() else None
+    url = (given or os.environ.get(ENV_RPC_URL, "")).strip()
+    where = "--rpc-url" if given is not None else f"${ENV_RPC_URL}"
     if not url:
         raise ValueError(f"no RPC URL: pass --rpc-url or set {ENV_RPC_URL}")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"RPC URL must start with http:// or https:// (got {mask_url(url)})")
+    problem = rpc_url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{where}: the RPC URL {problem} (got {mask_url(url)})")
     return url
 
 

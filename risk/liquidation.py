@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import VENUE_CODE
+from risk.book import VENUE_CODE, risk_weighted_usd
 from risk.rules import kernel_codes, rule
 
 AAVE_V30 = VENUE_CODE["aave_v30"]
@@ -79,11 +79,14 @@ def liquidatable(
     debt: NDArray[np.float64],
     liq_threshold: NDArray[np.float64],
     prices_usd: NDArray[np.float64],
+    floored_avg_lt: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
-    """HF < 1 per row; prices shape (n_assets,) or (n_rows, n_assets)."""
-    weighted = np.einsum("ij,ij->i", collateral * liq_threshold, np.broadcast_to(prices_usd, collateral.shape))
+    """HF < 1 per row, HF as the venue computes it (``floored_avg_lt``: Aave v3.0-v3.4 rows, see
+    :func:`risk.book.risk_weighted_usd`); prices shape (n_assets,) or (n_rows, n_assets)."""
+    weighted = risk_weighted_usd(collateral, liq_threshold, prices_usd, floored_avg_lt)
     owed = np.einsum("ij,ij->i", debt, np.broadcast_to(prices_usd, debt.shape))
-    return (owed > _DUST_USD) & (weighted < owed)
+    below: NDArray[np.bool_] = (owed > _DUST_USD) & (weighted < owed)
+    return below
 
 
 def liquidate_rows(
@@ -96,11 +99,15 @@ def liquidate_rows(
     prices_usd: NDArray[np.float64],
     *,
     max_passes: int = 32,
+    floored_avg_lt: NDArray[np.bool_] | None = None,
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
 
     ``collateral`` and ``debt`` (shape (n_rows, n_assets), tokens) are updated in place; pass
     copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
+    ``floored_avg_lt`` (shape (n_rows,), bool; default all False) marks the rows whose HF floors
+    the average LT to bps (Aave v3.0-v3.4): it decides who is liquidatable, the 0.95 close-factor
+    threshold and when a row is done, as on chain.
     """
     n_rows, n_assets = collateral.shape
     prices_usd = np.asarray(prices_usd, dtype=np.float64)
@@ -113,7 +120,8 @@ def liquidate_rows(
     hit = np.zeros(n_rows, dtype=bool)
     seizable = liq_threshold > 0
 
-    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices))
+    floored = np.zeros(n_rows, dtype=bool) if floored_avg_lt is None else np.asarray(floored_avg_lt, dtype=bool)
+    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
                                    shared_prices, seized, fees, repaid, bad_debt, hit)
     passes = 0
@@ -128,7 +136,7 @@ def liquidate_rows(
         collateral_usd = np.where(lt_rows > 0, coll * p, 0.0)
         debt_usd = owed * p
         total_debt_usd = debt_usd.sum(axis=1)
-        health = (coll * lt_rows * p).sum(axis=1) / total_debt_usd
+        health = risk_weighted_usd(coll, lt_rows, p, floored if every_row else floored[rows]) / total_debt_usd
         kind = venue if every_row else venue[rows]
 
         absorb = kind == COMPOUND_V3
@@ -207,13 +215,17 @@ def liquidate_rows(
         owed_usd[stranded] = 0.0
         left_debt_usd[stranded] = 0.0
         debt[rows] = np.where(owed_usd > 0, debt[rows], 0.0)
-        weighted_usd = (coll * lt_rows * p).sum(axis=1)
+        weighted_usd = risk_weighted_usd(coll, lt_rows, p, floored[rows])
         rows = rows[(left_debt_usd > _DUST_USD) & (weighted_usd < left_debt_usd)]
     return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
 
 
-def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                            shared_prices, seized, fees, repaid, bad_debt, hit):
+def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                            liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                            protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
+                            shared_prices: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
+                            repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
+                            hit: NDArray[np.bool_]) -> NDArray[np.intp]:
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -229,7 +241,9 @@ def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, pr
             continue
         coll, owed = collateral[sel].copy(), debt[sel].copy()
         p = prices_usd if shared_prices else prices_usd[sel]
-        s_tok, f_tok, r_tok, bad, was_hit = rule(code).kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
+        kernel = rule(code).kernel
+        assert kernel is not None  # kernel_codes() lists only rules that have one
+        s_tok, f_tok, r_tok, bad, was_hit = kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
                                                                protocol_fee[sel], p)
         collateral[sel], debt[sel] = coll, owed
         seized[sel] += s_tok

@@ -22,6 +22,7 @@ from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_aave36 import deploy_aave36
 from chain.devnet.deploy_liquity import LiquityDeployment, deploy_liquity, populate_liquity, set_liquity_price
+from chain.devnet.deploy_euler import EulerDeployment, deploy_euler, populate_euler, set_euler_price
 from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
@@ -71,6 +72,7 @@ class DevnetDeployment:
     uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
     aave36: AaveDeployment | None = None
     liquity: LiquityDeployment | None = None  # Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
+    euler: EulerDeployment | None = None  # EVC/EVK TEST DOUBLE (chain/devnet/deploy_euler.py)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -81,6 +83,7 @@ class DevnetDeployment:
             "uniswap": self.uniswap.to_dict() if self.uniswap else None,
             "aave36": self.aave36.to_dict() if self.aave36 else None,
             "liquity": self.liquity.to_dict() if self.liquity else None,
+            "euler": self.euler.to_dict() if self.euler else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -95,6 +98,7 @@ class DevnetDeployment:
             uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
             aave36=AaveDeployment.from_dict(d["aave36"]) if d.get("aave36") else None,
             liquity=LiquityDeployment.from_dict(d["liquity"]) if d.get("liquity") else None,
+            euler=EulerDeployment.from_dict(d["euler"]) if d.get("euler") else None,
         )
 
 
@@ -114,6 +118,7 @@ class Devnet:
         self.population: _population.Population | None = None
         self.sky_population = None
         self.liquity_population = None
+        self.euler_population = None
 
     @classmethod
     def from_state(cls, *, state_path: Path | None = None) -> "Devnet":
@@ -195,11 +200,13 @@ class Devnet:
         sky = deploy_sky(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
         uniswap = deploy_uniswap(rpc, deployer, accounts[3], tokens, TOKEN_DECIMALS, START_PRICES_USD)
         liquity = deploy_liquity(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
+        euler = deploy_euler(rpc, deployer, tokens, TOKEN_DECIMALS, {s: float(p) for s, p in START_PRICES_USD.items()})
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
             multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36, sky=sky,
             liquity=liquity,
+            euler=euler,
         )
         return self.deployment
 
@@ -230,6 +237,10 @@ class Devnet:
             self.liquity_population = populate_liquity(self._rpc(), dep.deployer, dep.liquity,
                                                        {s: float(p) for s, p in START_PRICES_USD.items()},
                                                        max(24, n_borrowers // 4), seed, accrual_s=BLOCK_INTERVAL_S)
+        if dep.euler is not None:  # Euler v2: one account per six borrowers (at least 12)
+            self.euler_population = populate_euler(self._rpc(), dep.deployer, dep.euler,
+                                                   {s: float(p) for s, p in START_PRICES_USD.items()}, dep.decimals,
+                                                   max(12, n_borrowers // 6), seed)
         return self.population
 
     # ------------------------------------------------------------------------------ prices
@@ -285,6 +296,8 @@ class Devnet:
             set_sky_price(self._rpc(), dep.deployer, dep.sky, symbol, float(raw_dec) / 10**FEED_DECIMALS)
         if dep.liquity is not None and any(b.coll_symbol == symbol for b in dep.liquity.branches):
             set_liquity_price(self._rpc(), dep.deployer, dep.liquity, symbol, float(raw_dec) / 10**FEED_DECIMALS)
+        if dep.euler is not None and symbol in dep.tokens:
+            set_euler_price(self._rpc(), dep.deployer, dep.euler, dep.tokens[symbol], dep.decimals[symbol], raw_dec / 10**FEED_DECIMALS)
 
     def morpho_oracle_price(self, market: str) -> int:
         (value,) = self._rpc().call_decode(self._market(market).oracle, "price()", (), ("uint256",))

@@ -1,7 +1,7 @@
 """The Fluid vault T1 rule (``fluid_vault``), registered with :mod:`risk.rules`.
 
-Math and kernel: :mod:`risk.fluid_vaults` (Instadapp/fluid-contracts-public vaultT1 coreModule
-main.sol / main2.sol, libraries/tickMath.sol; commits cited there); plain-loop reference:
+Math and kernel: :mod:`risk.fluid_vaults` (Instadapp/fluid-contracts-public vaultT1 main.sol,
+main2.sol, libraries/tickMath.sol; commits cited there); plain-loop reference:
 ``tests/risk/fluid_reference.py``. Reader: :mod:`chain.venues.fluid_vault`; devnet test double:
 ``chain/contracts/FluidVaultDouble.sol``.
 """

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -261,7 +262,7 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stderr and not snap.synthetic  # status lines go to stderr
         assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault",
-                                                   "liquity_v2"}  # Aave v3.0.2 + v3.6, Sky and Liquity v2 doubles
+                                                   "liquity_v2", "euler_v2"}  # Aave v3.0.2 + v3.6, Sky, Liquity v2, Euler doubles
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),
@@ -296,7 +297,20 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
     assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
-                                                                      "monte_carlo.png"}
+                                                                      "monte_carlo.png", "cascade_markets.png",
+                                                                      "monte_carlo_markets.png"}
+    # Every market of the devnet book is its own series/row (issues 8/12: by market, not by rule).
+    with_positions = {m["id"]: m["name"] for m in document["snapshot"]["markets"] if m["positions"] > 0}
+    assert len(with_positions) >= 4
+    assert {m["market_id"] for m in document["cascade"]["by_market"]} == set(with_positions)
+    assert {m["market_id"] for m in document["monte_carlo"]["by_market"]} == set(with_positions)
+    html = next(out.glob("*-b*/report.html")).read_text()
+    figures = json.loads(re.search(r"<script type='application/json' id='liqrisk-figures'>(.*?)</script>", html,
+                                   re.S).group(1))
+    series = {t.get("name", "") for key in ("liquidation_map", "cascade_markets") for t in figures[key]["data"]}
+    cascade_hit = {m["market_id"] for m in document["cascade"]["by_market"] if max(m["liquidated_debt_usd"]) > 0}
+    for market_id in cascade_hit:
+        assert any(name.startswith(with_positions[market_id] + " · ") for name in series), (market_id, series)
 
 
 def test_no_stray_environment(run) -> None:

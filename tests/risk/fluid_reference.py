@@ -18,7 +18,8 @@ def liquidate_fluid_loop(collateral, debt, liq_threshold, penalty, max_limit, pr
         cv, dv = cvals[c], dvals[j]
         row = {"seized": [0.0] * n, "repaid": [0.0] * n, "bad": 0.0, "hit": False, "absorbed": False}
         ratio = dv / cv if cv > 0 else math.inf
-        if dv > 1e-6 and ratio > max_limit[i][c]:
+        limit = max(max_limit[i][c], liq_threshold[i][c])  # never below the threshold (admin module refuses it)
+        if dv > 1e-6 and ratio > limit:
             row.update(hit=True, absorbed=True)
             row["seized"][c] = collateral[i][c]
             row["repaid"][j] = min(dv, cv) / prices[j]
@@ -38,13 +39,6 @@ def liquidate_position(coll, debt, lt, bonus, fee, prices):
     """The loop in the conformance suite's one-position signature (``bonus`` = 1 + penalty, ``fee`` =
     the max limit), mutating ``coll``/``debt``; returns ``(seized[], fee[], repaid[], bad_usd, hit)``."""
     n = len(prices)
-    # the engine hands a rule's kernel only the rows whose health factor is below 1 (risk.liquidation
-    # liquidatable: sum of collateral value x LT < debt value); a Fluid position is one collateral and
-    # one debt asset, where that is the same test as the pair ratio above the threshold
-    weighted = sum(coll[k] * prices[k] * lt[k] for k in range(n))
-    owed = sum(debt[k] * prices[k] for k in range(n))
-    if not (owed > 1e-6 and weighted < owed):
-        return [0.0] * n, [0.0] * n, [0.0] * n, 0.0, False
     row = liquidate_fluid_loop([list(coll)], [list(debt)], [list(lt)], [[b - 1.0 for b in bonus]], [list(fee)],
                                list(prices))[0]
     c = max(range(n), key=lambda k: coll[k] * prices[k] if lt[k] > 0 else 0.0)
