@@ -183,5 +183,45 @@ def set_fluid_price(rpc: DevnetRpc, deployer: str, deployment: FluidDeployment, 
     rpc.send_bulk(txs, what="set Fluid oracle rates")
 
 
+# ------------------------------------------------------------------------------ devnet plugin
+
+
+def _feed_usd(ctx: Any, symbol: str) -> float:
+    (answer,) = ctx.rpc.call_decode(ctx.feeds[symbol], "latestAnswer()", (), ("int256",))
+    (decimals,) = ctx.rpc.call_decode(ctx.feeds[symbol], "decimals()", (), ("uint8",))
+    return int(answer) / 10 ** int(decimals)
+
+
+def _devnet_price(ctx: Any, fluid: FluidDeployment, symbol: str, price_usd: Any) -> None:
+    """A vault's oracle moves when either leg does; the other leg's price is its devnet USD feed's
+    (already set: ``Devnet.set_price_usd`` moves the feeds before the plugin oracles)."""
+    txs = []
+    for v in fluid.vaults:
+        if symbol not in (v.supply_symbol, v.borrow_symbol):
+            continue
+        usd = {s: float(price_usd) if s == symbol else _feed_usd(ctx, s) for s in (v.supply_symbol, v.borrow_symbol)}
+        rate = oracle_rate_1e27(usd[v.supply_symbol], usd[v.borrow_symbol], v.supply_decimals, v.borrow_decimals)
+        txs.append(Tx(ctx.deployer, v.oracle, encode_call("setRate(uint256)", rate), _GAS))
+    if txs:
+        ctx.rpc.send_bulk(txs, what=f"Fluid oracles after {symbol}")
+
+
+def _register_devnet() -> None:
+    from chain.devnet.plugins import DevnetVenue, register_devnet_venue
+
+    register_devnet_venue(DevnetVenue(
+        "fluid", order=80, module=__name__,  # after the other plugin venues: their addresses stay the same
+        deploy=lambda ctx: deploy_fluid(ctx.rpc, ctx.deployer, ctx.tokens, ctx.decimals, ctx.start_prices_usd),
+        from_dict=FluidDeployment.from_dict,
+        # one position per five borrowers (at least 20), over the two vaults
+        populate=lambda ctx, fluid, n, seed: populate_fluid(ctx.rpc, ctx.deployer, fluid, ctx.start_prices_usd,
+                                                            max(20, n // 5), seed),
+        set_price=_devnet_price,
+    ))
+
+
+_register_devnet()
+
+
 __all__ = ["FluidDeployment", "FluidPositionPlan", "FluidVaultDeployment", "FluidVaultParams", "VAULTS", "deploy_fluid",
            "oracle_rate_1e27", "plan_positions", "populate_fluid", "position_owner", "set_fluid_price"]
