@@ -299,6 +299,8 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     # Fluid vaults (test double): both vaults are markets of the book, with their rule
     assert {m["market_id"] for m in document["markets"] if m["venue"] == "fluid_vault"} == {
         "fluid:1:WETH/USDC", "fluid:2:wstETH/WETH"}
+    fluid_eth_usdc = [m for m in document["cascade"]["by_market"] if m["market_id"] == "fluid:1:WETH/USDC"]
+    assert max(fluid_eth_usdc[0]["positions_hit"]) > 0  # an ETH drawdown liquidates (or absorbs) ETH/USDC positions
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
                                                                       "monte_carlo.png", "cascade_markets.png",
                                                                       "monte_carlo_markets.png"}
