@@ -6,7 +6,11 @@ are subsets of the mainnet interfaces: ``IFluidVaultResolver`` / resolver ``main
 ``IFluidVaultT1`` of Instadapp/fluid-contracts-public @499e1ab40581fa71e71a934f2820d8385f1e1878 and
 @9496626f71a761fc296dc3b2efbfd54c504e18f0):
 
-1. per vault: ``constantsView()`` (supply / borrow token and decimals, vault id), the resolver's
+1. per vault: ``constantsView()`` (supply / borrow token and decimals, vault id: the first nine
+   fields, the same in IFluidVaultT1 @9496626's 13-field ConstantViews and in the 15-field one the
+   v1.1.0 mainnet vaults were deployed with, deployments/deployments.md @3ec13bd35ebd, which adds
+   liquidityTotalSupplySlot / liquidityTotalBorrowSlot after vaultId — decoded with the 13-field ABI,
+   the extra words are not read; not checked against a node), the resolver's
    ``getVaultVariables2Raw`` (configs, decoded as resolver ``_getVaultConfig`` does: liquidation
    threshold bits 42-51, max limit 52-61 in 1e3; penalty 72-81 in 1e4; oracle address from bit 96),
    ``getRateRaw`` (the four exchange prices, 64 bits each, 1e12), ``getVaultState`` (top tick,
