@@ -35,17 +35,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from chain.transport import RpcError, TransportStats, _is_retryable_rpc_error, mask_url
-from chain.validate import InvalidAnswer, check_result
-
-
-class _Retry(Exception):
-    """Internal: a failure worth retrying (kind, detail and the JSON-RPC error fields)."""
-
-    def __init__(self, kind: str, detail: str, *, code: int | None = None, rpc_message: str = "",
-                 data: Any = None) -> None:
-        super().__init__(detail)
-        self.kind, self.detail, self.code, self.rpc_message, self.data = kind, detail, code, rpc_message, data
+from chain.transport import RpcError, TransportStats, _JsonRpcClient, _Transient, mask_url
 
 
 def _provider_of(w3_or_provider: Any) -> Any:
@@ -63,7 +53,7 @@ def _is_async(provider: Any) -> bool:
     return inspect.iscoroutinefunction(provider.make_request)
 
 
-class Web3Transport:
+class Web3Transport(_JsonRpcClient):
     """JSON-RPC through a ``web3.Web3`` object's provider (or a provider), answers validated.
 
     Parameters
@@ -117,25 +107,10 @@ class Web3Transport:
 
     __str__ = __repr__
 
-    def close(self) -> None:
-        """The provider belongs to the caller: nothing to close here."""
-
-    def __enter__(self) -> Web3Transport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def batching(self) -> bool:
         """True while calls are sent as JSON-RPC batches (False: the one-by-one fallback)."""
         return self._batches
-
-    @property
-    def chain_id(self) -> int:
-        if self._chain_id is None:
-            self._chain_id = int(self.request("eth_chainId", []), 16)
-        return self._chain_id
 
     # -- public calls -----------------------------------------------------------------------
 
@@ -151,34 +126,7 @@ class Web3Transport:
 
         return self._with_retries(attempt, method)
 
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        """Several calls (batches of at most ``max_batch_size``); results in the order given. A
-        failed or invalid element is retried alone; if it still fails, :class:`RpcError`."""
-        out: list[Any] = []
-        for start in range(0, len(calls), self.max_batch_size):
-            out.extend(self._chunk(calls[start:start + self.max_batch_size], settle=False))
-        return out
-
-    def batch_settled(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
-        """Like :meth:`batch`, with an :class:`RpcError` in place of each element refused for good."""
-        out: list[Any] = []
-        for start in range(0, len(calls), self.max_batch_size):
-            out.extend(self._chunk(calls[start:start + self.max_batch_size], settle=True))
-        return out
-
     # -- internals --------------------------------------------------------------------------
-
-    def _count(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self.stats, name, getattr(self.stats, name) + delta)
-
-    def _check(self, method: str, params: list[Any], result: Any) -> None:
-        try:
-            check_result(method, params, result, expected_chain_id=self.expected_chain_id)
-        except InvalidAnswer as exc:
-            self._count(invalid_answers=1)
-            raise _Retry("invalid", f"invalid answer: {exc}") from None
 
     def _send_one(self, method: str, params: list[Any]) -> Any:
         self._count(http_requests=1)
@@ -187,10 +135,10 @@ class Web3Transport:
         except RpcError:
             raise
         except (OSError, TimeoutError) as exc:  # requests' errors are OSErrors too
-            raise _Retry("connection", f"provider error ({type(exc).__name__})") from None
+            raise _Transient("connection", f"provider error ({type(exc).__name__})") from None
         except Exception as exc:  # noqa: BLE001 - a provider's own failure: name its type only
             if _looks_like_connection_error(exc):
-                raise _Retry("connection", f"provider error ({type(exc).__name__})") from None
+                raise _Transient("connection", f"provider error ({type(exc).__name__})") from None
             raise RpcError(f"{method} at {self.masked_url}: provider raised {type(exc).__name__}",
                            method=method, kind="connection") from None
 
@@ -201,24 +149,24 @@ class Web3Transport:
         except NotImplementedError:
             raise
         except (OSError, TimeoutError) as exc:
-            raise _Retry("connection", f"provider error ({type(exc).__name__})") from None
+            raise _Transient("connection", f"provider error ({type(exc).__name__})") from None
         except Exception as exc:  # noqa: BLE001
             if _looks_like_connection_error(exc):
-                raise _Retry("connection", f"provider error ({type(exc).__name__})") from None
+                raise _Transient("connection", f"provider error ({type(exc).__name__})") from None
             raise RpcError(f"{label} at {self.masked_url}: provider raised {type(exc).__name__}",
                            method=label, kind="connection") from None
         if isinstance(replies, dict):  # a whole-batch error object
             self._result_or_raise(replies, label)
-            raise _Retry("protocol", "batch answered with a single object")
+            raise _Transient("protocol", "batch answered with a single object")
         if not isinstance(replies, list):
-            raise _Retry("protocol", f"expected a list of replies, got {type(replies).__name__}")
+            raise _Transient("protocol", f"expected a list of replies, got {type(replies).__name__}")
         return replies
 
     def _chunk(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
         if not calls:
             return []
         if not self._batches or (len(calls) == 1 and not settle):
-            return [self._one_settled(m, p) if settle else self.request(m, p) for m, p in calls]
+            return [self._settled_request(m, p) if settle else self.request(m, p) for m, p in calls]
         label = f"batch[{len(calls)}]:{calls[0][0]}"
         self._count(batches=1, rpc_calls=len(calls))
         try:
@@ -231,37 +179,13 @@ class Web3Transport:
         # the counts agree (anything else is retried element by element).
         if len(replies) != len(calls):
             replies = [None] * len(calls)
-        out: list[Any] = []
-        for (method, params), reply in zip(calls, replies):
-            if isinstance(reply, dict) and reply.get("error") is None and "result" in reply:
-                try:
-                    self._check(method, params, reply["result"])
-                except _Retry:
-                    pass  # invalid element: retried alone below
-                else:
-                    out.append(reply["result"])
-                    continue
-            elif settle and isinstance(reply, dict) and isinstance(reply.get("error"), dict):
-                err = reply["error"]
-                code, msg = err.get("code"), str(err.get("message", ""))
-                if isinstance(code, int) and not _is_retryable_rpc_error(code, msg):
-                    out.append(RpcError(f"{method} at {self.masked_url}: error {code}: {msg}", method=method,
-                                        kind="rpc", code=code, rpc_message=msg, data=err.get("data")))
-                    continue
-            out.append(self._one_settled(method, params) if settle else self.request(method, params))
-        return out
-
-    def _one_settled(self, method: str, params: list[Any]) -> Any:
-        try:
-            return self.request(method, params)
-        except RpcError as exc:
-            return exc
+        return self._take_replies(calls, replies, settle=settle)
 
     def _with_retries(self, attempt: Callable[[], Any], method: str) -> Any:
         for n in range(self.max_retries + 1):
             try:
                 return attempt()
-            except _Retry as exc:
+            except _Transient as exc:
                 if n == self.max_retries:
                     self._count(failures=1)
                     raise RpcError(
@@ -269,26 +193,8 @@ class Web3Transport:
                         method=method.split(":", 1)[-1], kind=exc.kind, code=exc.code,
                         rpc_message=exc.rpc_message, data=exc.data) from None
                 self._count(retries=1)
-                ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** n))
-                self._sleep(self._rng.uniform(ceiling / 2, ceiling))
+                self._sleep(self._backoff_s(n))
         raise AssertionError("unreachable")
-
-    def _result_or_raise(self, reply: Any, method: str) -> Any:
-        if not isinstance(reply, dict):
-            raise _Retry("protocol", f"expected a JSON object, got {type(reply).__name__}")
-        err = reply.get("error")
-        if err is None:
-            if "result" not in reply:
-                raise _Retry("protocol", "reply has neither result nor error")
-            return reply["result"]
-        if not isinstance(err, dict) or not isinstance(err.get("code", 0), int):
-            raise _Retry("protocol", "malformed JSON-RPC error object")
-        code, msg, data = err.get("code"), str(err.get("message", "")), err.get("data")
-        if _is_retryable_rpc_error(code, msg):
-            raise _Retry("rpc", f"error {code}: {msg}", code=code, rpc_message=msg, data=data)
-        raise RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
-                       method=method.split(":", 1)[-1], kind="rpc", code=code, rpc_message=msg, data=data)
-
 
 def _looks_like_connection_error(exc: Exception) -> bool:
     """requests' / aiohttp's / web3's connection and timeout errors, by class name (no import)."""

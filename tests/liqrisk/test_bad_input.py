@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.liqrisk.bad_input import C, cases, check_case, fifo, folder, summary
+from tests.stub_node import chain_only, stub_node
 
 # ------------------------------------------------------------------------------ scenario files
 
@@ -585,39 +584,11 @@ def test_bad_input_is_one_clear_error(suite, case, tmp_path, env):
     assert SECRET not in ran.stdout + ran.stderr, "an RPC key was printed"
 
 
-class _MainnetNode(BaseHTTPRequestHandler):
-    """Says chain 1 to eth_chainId (enough to reach the RPC cache) and errors otherwise."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-        def answer(r: dict) -> dict:
-            if r["method"] == "eth_chainId":
-                return {"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}
-            if r["method"] == "eth_blockNumber":
-                return {"jsonrpc": "2.0", "id": r["id"], "result": "0x10"}
-            return {"jsonrpc": "2.0", "id": r["id"], "error": {"code": -32601, "message": "not here"}}
-
-        reply = [answer(r) for r in request] if isinstance(request, list) else answer(request)
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def mainnet_node():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MainnetNode)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v3/{SECRET}"
-    server.shutdown()
-    server.server_close()
+    """Says chain 1 to eth_chainId (enough to reach the RPC cache) and errors otherwise."""
+    with stub_node(chain_only(1, block_number=0x10, message="not here"), path=f"/v3/{SECRET}") as url:
+        yield url
 
 
 CACHE_CASES = [(name, k) for name in ("rpc-cache.sqlite", "accounts.sqlite") for k in JUNK_SQLITE]

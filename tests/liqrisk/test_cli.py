@@ -12,8 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -23,6 +21,7 @@ from click.testing import CliRunner
 from liqrisk.cli import cli
 from liqrisk.report import SCHEMA_PATH
 from risk.snapshot import Snapshot
+from tests import stub_node as stub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -198,39 +197,16 @@ def test_devnet_source_without_devnet_is_a_user_error(run) -> None:
     _user_error(run("bands", "--source", "devnet", ok=False), "no devnet is running")
 
 
-class _FakeNode(BaseHTTPRequestHandler):
-    """Answers eth_chainId with 5 (not mainnet): enough to see the masked URL in the error."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        reply = [{"jsonrpc": "2.0", "id": r["id"], "result": "0x5"} for r in request] if isinstance(request, list) \
-            else {"jsonrpc": "2.0", "id": request["id"], "result": "0x5"}
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
 def test_rpc_url_is_masked_in_every_message(run, monkeypatch) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _FakeNode)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        secret = "k3y0123456789abcdef"
-        url = f"http://127.0.0.1:{server.server_port}/v2/{secret}"
+    secret = "k3y0123456789abcdef"
+    # Answers every call with 5 (not mainnet): enough to see the masked URL in the error.
+    with stub.stub_node(lambda request: stub.result(request, "0x5"), path=f"/v2/{secret}") as url:
         result = run("bands", "--source", "rpc", "--rpc-url", url, ok=False)
         _user_error(result, "")
         assert "is chain 5" in result.stderr and secret not in result.output
         monkeypatch.setenv("ETH_RPC_URL", url)
         result = run("scan", "--source", "rpc", ok=False)
         assert "is chain 5" in result.stderr and secret not in result.output
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---------------------------------------------------------------------------------- devnet
