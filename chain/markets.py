@@ -271,8 +271,7 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
 
 _MOVED = {"AaveMarketEntry": "chain.venues.aave_v3", "MorphoMarketEntry": "chain.venues.morpho_blue",
           "CometMarketEntry": "chain.venues.compound_v3", "SkyMarketEntry": "chain.venues.sky_vaults",
-          "SkyIlkEntry": "chain.venues.sky_vaults", "LiquityMarketEntry": "chain.venues.liquity_v2",
-          "EulerMarketEntry": "chain.venues.euler_v2"}
+          "SkyIlkEntry": "chain.venues.sky_vaults"}
 
 
 def __getattr__(name: str) -> Any:
