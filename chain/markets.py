@@ -22,6 +22,7 @@ from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chain.toml_input import TomlNestingError, loads_toml
+from chain.venues import MarketEntryBase
 
 SHIPPED_MARKET_FILE = Path(__file__).resolve().parent / "data" / "markets.toml"
 
@@ -43,105 +44,14 @@ def _address(value: str) -> str:
     return to_checksum_address(value)
 
 
+def address_field(*names: str) -> Any:
+    """A pydantic validator for address fields (0x + 40 hex, EIP-55 checked when mixed-case), for
+    venues' market-file entries: ``_check = address_field("vat", "dog")``."""
+    return field_validator(*names)(classmethod(lambda cls, v: _address(v)))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _MarketBase(_Strict):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9:_.\-]+$")
-    name: str = Field(min_length=1)
-    start_block: int = Field(default=0, ge=0, description="discovery starts here (deployment block or earlier)")
-    checked: str = Field(default="", description="address book the addresses were checked against")
-
-
-class AaveMarketEntry(_MarketBase):
-    kind: Literal["aave_v3"]
-    address: str = Field(description="PoolAddressesProvider (or Pool)")
-
-    _check = field_validator("address")(classmethod(lambda cls, v: _address(v)))
-
-
-class MorphoMarketEntry(_MarketBase):
-    kind: Literal["morpho_blue"]
-    address: str
-    market_ids: tuple[str, ...] | None = Field(default=None, description="None: every market created")
-
-    _check = field_validator("address")(classmethod(lambda cls, v: _address(v)))
-
-    @field_validator("market_ids")
-    @classmethod
-    def _ids(cls, ids: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for i in ids or ():
-            if len(i) != 66 or not i.startswith("0x"):
-                raise ValueError(f"Morpho market id {i!r} must be 0x + 64 hex digits")
-        return ids
-
-
-class CometMarketEntry(_MarketBase):
-    kind: Literal["compound_v3"]
-    address: str
-
-    _check = field_validator("address")(classmethod(lambda cls, v: _address(v)))
-
-
-class SkyIlkEntry(_Strict):
-    name: str = Field(min_length=1, max_length=32, pattern=r"^[ -~]+$")
-    gem: str
-
-    _check = field_validator("gem")(classmethod(lambda cls, v: _address(v)))
-
-
-class SkyMarketEntry(_MarketBase):
-    kind: Literal["sky_vaults"]
-    vat: str
-    spotter: str
-    dog: str
-    dai: str = Field(description="the DAI token (the debt asset's address in the snapshot)")
-    ilks: tuple[SkyIlkEntry, ...] = Field(min_length=1)
-
-    _check = field_validator("vat", "spotter", "dog", "dai")(classmethod(lambda cls, v: _address(v)))
-
-    @model_validator(mode="after")
-    def _unique_ilks(self) -> "SkyMarketEntry":
-        names = [i.name for i in self.ilks]
-        if len(set(names)) != len(names):
-            raise ValueError(f"ilk names must be unique (got {names})")
-        return self
-
-
-class LiquityMarketEntry(_MarketBase):
-    """Liquity v2 (BOLD): the BOLD token and one AddressesRegistry per collateral branch (liquity/bold
-    ``contracts/addresses/<chain id>.json``); troves are discovered from each TroveManager's TroveIds."""
-
-    kind: Literal["liquity_v2"]
-    bold: str
-    registries: tuple[str, ...] = Field(min_length=1, description="AddressesRegistry of each branch")
-
-    _check = field_validator("bold")(classmethod(lambda cls, v: _address(v)))
-    _check_registries = field_validator("registries")(classmethod(lambda cls, v: tuple(_address(r) for r in v)))
-
-
-class EulerMarketEntry(_MarketBase):
-    """Euler v2: the EVC and the EVK controller vaults whose borrowers are scanned (each vault's
-    recognised collaterals are read from its LTVList)."""
-
-    kind: Literal["euler_v2"]
-    evc: str
-    vaults: tuple[str, ...] = Field(min_length=1)
-
-    _check = field_validator("evc")(classmethod(lambda cls, v: _address(v)))
-    _check_vaults = field_validator("vaults")(classmethod(lambda cls, v: tuple(_address(a) for a in v)))
-
-    @model_validator(mode="after")
-    def _unique_vaults(self) -> "EulerMarketEntry":
-        if len(set(self.vaults)) != len(self.vaults):
-            raise ValueError(f"vaults must be unique (got {list(self.vaults)})")
-        return self
-
-
-MarketEntry = Annotated[Union[AaveMarketEntry, MorphoMarketEntry, CometMarketEntry, SkyMarketEntry, LiquityMarketEntry,
-                              EulerMarketEntry],
-                        Field(discriminator="kind")]
 
 
 UNISWAP_V3_POOL_INIT_CODE_HASH = bytes.fromhex("e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54")
@@ -177,7 +87,8 @@ class Network(_Strict):
     chain_id: int = Field(ge=1)
     multicall3: str = "0xcA11bde05977b3631167028862bE2a173976CA11"
     confirmations: int = Field(default=0, ge=0, le=1_000)
-    markets: tuple[MarketEntry, ...] = Field(min_length=1)
+    markets: tuple[MarketEntryBase, ...] = Field(min_length=1, description="entries of registered venue kinds "
+                                                 "(chain.venues); validated by the kind's own entry model")
     uniswap_v3_factory: str | None = None
     uniswap_v3_pools: tuple[UniswapV3PoolEntry, ...] = ()
 
@@ -201,37 +112,48 @@ class Network(_Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"market ids must be unique in a network (repeated: {dupes})")
-        if sum(isinstance(m, MorphoMarketEntry) for m in self.markets) > 1:
+        if sum(m.kind == "morpho_blue" for m in self.markets) > 1:  # type: ignore[attr-defined]
             raise ValueError("at most one Morpho Blue entry per network (list market_ids to restrict it)")
         return self
 
-    def scan_sources(self) -> dict[str, Any]:
-        """``chain.scan.scan_snapshot`` keyword arguments for this network's markets."""
-        from chain.scan import AaveSource, CometSource, MorphoSource
+    def sources(self) -> list[Any]:
+        """The network's markets as source objects of their registered venues, in file order."""
+        from chain.venues import venue
 
-        out: dict[str, Any] = {"aave_pools": [], "morpho": None, "comets": []}
-        for m in self.markets:
-            if isinstance(m, AaveMarketEntry):
-                out["aave_pools"].append(AaveSource(m.address, m.id, m.name, m.start_block))
-            elif isinstance(m, MorphoMarketEntry):
-                out["morpho"] = MorphoSource(m.address, m.market_ids, m.start_block)
-            elif isinstance(m, CometMarketEntry):
-                out["comets"].append(CometSource(m.address, m.id, m.name, m.start_block))
+        return [venue(m.kind).source_from_entry(m) for m in self.markets]  # type: ignore[attr-defined]
+
+    def scan_kwargs(self) -> dict[str, Any]:
+        """``chain.scan.scan_snapshot`` keyword arguments: every market (generic ``sources``) and the pools."""
+        out: dict[str, Any] = {"sources": self.sources()}
         if self.uniswap_v3_pools:
             out["uniswap_pools"] = [p.address for p in self.uniswap_v3_pools]
-        sky = [m for m in self.markets if isinstance(m, SkyMarketEntry)]
-        if sky:
-            out["sky"] = sky
-        liquity = [m for m in self.markets if isinstance(m, LiquityMarketEntry)]
-        if liquity:
-            out["liquity"] = liquity
-        euler = [m for m in self.markets if isinstance(m, EulerMarketEntry)]
-        if euler:
-            out["euler"] = euler
+        return out
+
+    def scan_sources(self) -> dict[str, Any]:
+        """``chain.scan.scan_snapshot`` keyword arguments grouped by the shorthand keywords
+        (``aave_pools``, ``morpho``, ``comets``, ``sky``; other venues in ``sources``). Prefer
+        :meth:`scan_kwargs` (every market in file order)."""
+        from chain.scan import AaveSource, CometSource, MorphoSource
+        from chain.sky_vaults import SkySource
+
+        out: dict[str, Any] = {"aave_pools": [], "morpho": None, "comets": [], "sources": []}
+        for source in self.sources():
+            if isinstance(source, AaveSource):
+                out["aave_pools"].append(source)
+            elif isinstance(source, MorphoSource):
+                out["morpho"] = source
+            elif isinstance(source, CometSource):
+                out["comets"].append(source)
+            else:
+                out.setdefault("sky" if isinstance(source, SkySource) else "sources", []).append(source)
+        if self.uniswap_v3_pools:
+            out["uniswap_pools"] = [p.address for p in self.uniswap_v3_pools]
         return out
 
 
 class MarketFile(_Strict):
+    plugins: tuple[str, ...] = Field(default=(), description="modules to import first: they register venues "
+                                     "(chain.venues.register_venue) whose kinds this file uses")
     networks: dict[str, Network] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -243,19 +165,33 @@ class MarketFile(_Strict):
             seen[net.chain_id] = name
         return self
 
-    def network_for_chain(self, chain_id: int, *, where: str = "market file") -> tuple[str, Network]:
+    def network_for_chain(self, chain_id: int, *, where: str = "market file",
+                          network: str | None = None) -> tuple[str, Network]:
+        """The network whose ``chain_id`` the node answered. ``network``: the one the caller wants;
+        then its chain id must be the node's."""
+        if network is not None:
+            if network not in self.networks:
+                raise MarketFileError(f"{where}: no network {network!r} (listed: {', '.join(self.networks)})")
+            net = self.networks[network]
+            if net.chain_id != chain_id:
+                raise MarketFileError(f"{where}: networks.{network}.chain_id is {net.chain_id}, but the node answers "
+                                      f"chain {chain_id}: wrong node or wrong network")
+            return network, net
         for name, net in self.networks.items():
             if net.chain_id == chain_id:
                 return name, net
         listed = ", ".join(f"{n} ({v.chain_id})" for n, v in self.networks.items())
-        raise MarketFileError(f"{where}: the node is on chain {chain_id}, which has no network here (listed: {listed})")
+        raise MarketFileError(f"{where}: the node is chain {chain_id}, which has no network here (no "
+                              f"networks.*.chain_id = {chain_id}; listed: {listed})")
 
 
 def _format(error: ValidationError, where: str) -> str:
+    from chain.venues import venue_kinds
+
+    kinds = venue_kinds()
     lines = []
     for item in error.errors():
-        loc = ".".join(str(p) for p in item.get("loc", ()) if p not in
-                       ("aave_v3", "morpho_blue", "compound_v3", "sky_vaults", "liquity_v2", "euler_v2")) or "(top level)"
+        loc = ".".join(str(p) for p in item.get("loc", ()) if p not in kinds) or "(top level)"
         kind = item.get("type", "")
         if kind == "missing":
             text = "required field is missing"
@@ -265,16 +201,54 @@ def _format(error: ValidationError, where: str) -> str:
             ctx = item.get("ctx", {})
             text = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
         elif kind == "union_tag_not_found":
-            text = "needs a kind key (aave_v3, morpho_blue, compound_v3, sky_vaults, liquity_v2 or euler_v2)"
+            text = f"needs a kind key (one of {', '.join(kinds)})"
         else:
             text = item.get("msg", "").removeprefix("Value error, ")
         lines.append(f"  {loc}: {text}")
     return f"{where}: {len(lines)} problem{'s' if len(lines) != 1 else ''}:\n" + "\n".join(lines)
 
 
+_MODELS: dict[tuple[type, ...], type[MarketFile]] = {}
+
+
+def market_file_model() -> type[MarketFile]:
+    """The MarketFile model whose ``markets`` accept every registered venue's entry (by ``kind``)."""
+    from pydantic import create_model
+
+    from chain.venues import venues
+
+    entries = tuple(v.entry for v in venues())
+    model = _MODELS.get(entries)
+    if model is None:
+        entry_type: Any = (Annotated[Union[entries], Field(discriminator="kind")]  # type: ignore[valid-type]
+                           if len(entries) > 1 else entries[0])
+        network = create_model("Network", __base__=Network,
+                               markets=(tuple[entry_type, ...], Field(min_length=1)))  # type: ignore[call-overload]
+        model = create_model("MarketFile", __base__=MarketFile,
+                             networks=(dict[str, network], Field(min_length=1)))  # type: ignore[call-overload,valid-type]
+        _MODELS[entries] = model
+    return model
+
+
+def _load_plugins(data: Any, where: str) -> None:
+    """Import the modules of the file's ``plugins`` list (they register venues) before validating."""
+    from chain.venues import load_venues
+
+    plugins = data.get("plugins", ()) if isinstance(data, dict) else ()
+    if not isinstance(plugins, (list, tuple)) or not all(isinstance(p, str) for p in plugins):
+        raise MarketFileError(f"{where}: 1 problem:\n  plugins: expected a list of module names")
+    for module in plugins:
+        try:
+            load_venues([module])
+        except ImportError as exc:
+            raise MarketFileError(f"{where}: 1 problem:\n  plugins: cannot import {module!r} ({exc})") from None
+    load_venues()
+
+
 def parse_market_file(data: dict[str, Any], *, where: str = "market file") -> MarketFile:
+    _load_plugins(data, where)
     try:
-        return MarketFile.model_validate(data)
+        return market_file_model().model_validate(data)
     except ValidationError as exc:
         raise MarketFileError(_format(exc, where)) from None
 
@@ -295,9 +269,25 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
     return parse_market_file(data, where=str(path))
 
 
+_MOVED = {"AaveMarketEntry": "chain.venues.aave_v3", "MorphoMarketEntry": "chain.venues.morpho_blue",
+          "CometMarketEntry": "chain.venues.compound_v3", "SkyMarketEntry": "chain.venues.sky_vaults",
+          "SkyIlkEntry": "chain.venues.sky_vaults"}
+
+
+def __getattr__(name: str) -> Any:
+    """Entries moved to their venue's module (chain/venues/): still importable from here."""
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    if name == "MarketEntryBase":
+        from chain.venues import MarketEntryBase
+
+        return MarketEntryBase
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "AaveMarketEntry", "CometMarketEntry", "EulerMarketEntry", "LiquityMarketEntry", "MarketEntry", "MarketFile",
-    "MarketFileError", "MorphoMarketEntry",
-    "Network", "SHIPPED_MARKET_FILE", "SkyIlkEntry", "SkyMarketEntry", "UniswapV3PoolEntry", "load_market_file",
-    "parse_market_file", "uniswap_v3_pool_address",
+    "MarketFile", "MarketFileError", "Network", "SHIPPED_MARKET_FILE", "UniswapV3PoolEntry", "address_field",
+    "load_market_file", "market_file_model", "parse_market_file", "uniswap_v3_pool_address",
 ]

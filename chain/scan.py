@@ -37,6 +37,12 @@ Bad markets do not take a scan down. Per case, by what the protocol itself does:
   the Comet skipped.
 
 Every skip is in ``Snapshot.skipped`` (venue, market, account when one position, reason).
+
+The scan is generic: it iterates *sources*, each read by the venue reader registered for its type
+(:mod:`chain.venues`; the built-in readers are ``chain/venues/aave_v3.py``, ``morpho_blue.py``,
+``compound_v3.py``, ``sky_vaults.py``). The per-venue read and skip rules above live in those files;
+this module pins, discovers, reads tokens, prices them and assembles the Snapshot. The
+``aave_pools`` / ``morpho`` / ``comets`` / ``sky`` keywords are kept as shorthands for sources.
 """
 
 from __future__ import annotations
@@ -44,20 +50,21 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from chain.aave_v3 import AaveMarketData, AavePositionData, AaveV3Reader, ReaderError, checksum
+from chain.aave_v3 import ReaderError, checksum
 from chain.blocks import PinnedBlock, PinnedTransport, ReorgError, pin_block
-from chain.compound_v3 import CometMarketData, CometPositionData, CometReader
-from chain.discovery import AccountIndex, LogScanner, aave_pool_source, comet_source, morpho_blue_source
-from chain.morpho_blue import MorphoBlueReader, MorphoMarketData, MorphoPositionData, snapshot_market_id
-from chain.pricing import UsdAnchors, UsdPrice, UsdPricing, price_tokens
+from chain.discovery import AccountIndex
+from chain.pricing import UsdAnchors, UsdPricing, price_tokens
+from chain.sky_vaults import SkySource
 from chain.tokens import TokenInfo, read_tokens
-from chain.liquity_v2 import LiquityRead, LiquitySource, branch_state, read_liquity
-from chain.sky_vaults import SkyIlk, SkySource, SkyVaultReader, ilk_market, ilk_name, sky_vat_source
-from chain.euler_v2 import EulerRead, EulerSource, euler_snapshot_parts, read_euler
 from chain.transport import Transport
+from chain.venues import (AssembleContext, MarketEntryBase, ReadContext, VenueRead, venue, venue_for_source)
+from chain.venues.aave_v3 import AaveSource
+from chain.venues.compound_v3 import CometSource
+from chain.venues.morpho_blue import MorphoSource
+from chain.venues.sky_vaults import sky_source
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
 
 log = logging.getLogger(__name__)
@@ -65,45 +72,27 @@ log = logging.getLogger(__name__)
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
-@dataclass(frozen=True, slots=True)
-class AaveSource:
-    """An Aave V3 / Spark pool (or its PoolAddressesProvider) to read."""
-
-    address: str
-    market_id: str = "aave-v3"
-    name: str = "Aave V3"
-    start_block: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class MorphoSource:
-    """Morpho Blue; ``market_ids`` None = every market created up to the block."""
-
-    address: str
-    market_ids: tuple[str, ...] | None = None
-    start_block: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CometSource:
-    address: str
-    market_id: str | None = None
-    name: str | None = None
-    start_block: int = 0
-
-
-@dataclass
-class _Venues:
-    aave: list[tuple[AaveSource, AaveMarketData, list[AavePositionData]]] = field(default_factory=list)
-    morpho: list[tuple[MorphoMarketData, list[MorphoPositionData]]] = field(default_factory=list)
-    comet: list[tuple[CometSource, CometReader, CometMarketData, list[CometPositionData]]] = field(default_factory=list)
-    sky: list[tuple[SkySource, list, list]] = field(default_factory=list)
-    liquity: list[LiquityRead] = field(default_factory=list)
-    euler: list[EulerRead] = field(default_factory=list)
-
-
-def _as_source(value, cls):
+def _as_source(value: Any, cls: type) -> Any:
     return value if isinstance(value, cls) else cls(value)
+
+
+def scan_sources(
+    aave_pools: Sequence[AaveSource | str] = (),
+    morpho: MorphoSource | str | None = None,
+    comets: Sequence[CometSource | str] = (),
+    sky: Sequence[Any] = (),
+    sources: Sequence[Any] = (),
+) -> list[Any]:
+    """The ordered source list of a scan: the shorthand keywords first (Aave pools, Morpho, Comets,
+    Sky), then ``sources`` (source objects of any registered venue, or market-file entries)."""
+    out: list[Any] = [_as_source(a, AaveSource) for a in aave_pools]
+    if morpho is not None:
+        out.append(_as_source(morpho, MorphoSource))
+    out += [_as_source(c, CometSource) for c in comets]
+    out += [sky_source(s) for s in sky]
+    for s in sources:
+        out.append(venue(s.kind).source_from_entry(s) if isinstance(s, MarketEntryBase) else s)
+    return out
 
 
 def scan_snapshot(
@@ -118,16 +107,18 @@ def scan_snapshot(
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
     sky: Sequence[SkySource] = (),
-    euler: Sequence[EulerSource] = (),
+    sources: Sequence[Any] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
-    liquity: Sequence[LiquitySource] = (),
 ) -> Snapshot:
     """Read the given venues at one block and return the Snapshot.
 
+    ``sources``: what to read, in order: source objects of registered venues (:mod:`chain.venues`)
+    or market-file entries (:class:`chain.venues.MarketEntryBase`, e.g. a network's ``markets``).
+    ``aave_pools`` / ``morpho`` / ``comets`` / ``sky``: shorthands, read before ``sources``.
     ``block``: a :class:`PinnedBlock`, a number or a tag (resolved once).
     ``accounts``: optional accounts per venue, keyed by the source ``address`` as given (for
-    Morpho one list for all its markets); venues not in it are discovered from events.
+    Morpho one list for all its markets; for Sky the Vat); venues not in it are discovered from events.
     ``accounts_index``: the SQLite index for discovery (an :class:`AccountIndex` or a path;
     default a temporary one, i.e. a full scan from each source's ``start_block``).
     ``include_suppliers``: also keep accounts without debt.
@@ -144,6 +135,8 @@ def scan_snapshot(
     re-pin and read again before it fails with :class:`chain.blocks.ReorgError`.
     """
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
+    ordered = scan_sources(aave_pools, morpho, comets, sky, sources)
+    readers = [venue_for_source(s) for s in ordered]  # an unregistered source type fails before any read
     # Reads go by the pinned block's hash and the hash is re-checked after the last read: on a
     # reorg the block is pinned again (same number or tag) and everything is read again, so a
     # snapshot never mixes two blocks (chain.blocks.PinnedTransport).
@@ -153,13 +146,9 @@ def scan_snapshot(
         reads = PinnedTransport(transport, pinned)
         try:
             with _Index(accounts_index) as index:
-                venues = _read_venues(reads, pinned, [_as_source(a, AaveSource) for a in aave_pools],
-                                      _as_source(morpho, MorphoSource) if morpho is not None else None,
-                                      [_as_source(c, CometSource) for c in comets], given, index, include_suppliers)
-                _read_sky(reads, pinned, [_sky_source(s) for s in sky], given, index, venues)
-                venues.liquity += [read_liquity(reads, pinned, _liquity_source(s)) for s in liquity]
-                _read_euler(reads, pinned, [_euler_source(e) for e in euler], given, index, venues)
-            snapshot = _assemble(reads, pinned, venues, usd_anchors)
+                ctx = ReadContext(reads, pinned, given, index, include_suppliers)
+                venue_reads = [reader.read(source, ctx) for reader, source in zip(readers, ordered, strict=True)]
+            snapshot = _assemble(reads, pinned, venue_reads, usd_anchors)
             if uniswap_pools:
                 from chain.uniswap_v3 import read_pools
 
@@ -199,104 +188,6 @@ class _Index:
             self._tmp.cleanup()
 
 
-def _discover(transport: Transport, index: AccountIndex, source, pinned: PinnedBlock):
-    LogScanner(index).scan(transport, source, pinned)
-    return index.accounts(transport.chain_id, source, up_to_block=pinned.number)
-
-
-def _read_venues(transport, pinned, aave_sources, morpho_source, comet_sources, given, index, include_suppliers) -> _Venues:
-    venues = _Venues()
-    for src in aave_sources:
-        reader = AaveV3Reader(transport, src.address, market_id=src.market_id, name=src.name)
-        market = reader.read_market(pinned)
-        key = checksum(src.address, "Aave source")
-        if key in given:
-            users = given[key]
-        else:
-            found = _discover(transport, index, aave_pool_source(market.pool, src.start_block, name=src.market_id), pinned)
-            users = [a.account for a in found]
-        venues.aave.append((src, market, reader.read_positions(pinned, users, market, include_suppliers=include_suppliers)))
-    if morpho_source is not None:
-        reader_m = MorphoBlueReader(transport, morpho_source.address, market_ids=morpho_source.market_ids,
-                                    start_block=morpho_source.start_block)
-        key = checksum(morpho_source.address, "Morpho source")
-        if key in given:
-            markets = reader_m.read_markets(pinned)
-            per_market: Mapping[str, Iterable[str]] | Iterable[str] = given[key]
-        else:
-            found = _discover(transport, index, morpho_blue_source(reader_m.address, morpho_source.start_block), pinned)
-            ids = morpho_source.market_ids or tuple(a.account.lower() for a in found if a.event == "CreateMarket")
-            markets = reader_m.read_markets(pinned, ids)
-            grouped: dict[str, list[str]] = {}
-            for a in found:
-                if a.event != "CreateMarket":
-                    grouped.setdefault(a.group.lower(), []).append(a.account)
-            per_market = grouped
-        positions = reader_m.read_positions(pinned, markets, per_market)
-        for market in markets:
-            venues.morpho.append((market, [p for p in positions if p.market_id == market.id]))
-    for src in comet_sources:
-        reader_c = CometReader(transport, src.address, market_id=src.market_id, name=src.name)
-        market_c = reader_c.read_market(pinned)
-        key = checksum(src.address, "Comet source")
-        if key in given:
-            users = given[key]
-        else:
-            found = _discover(transport, index, comet_source(market_c.comet, src.start_block), pinned)
-            users = [a.account for a in found]
-        venues.comet.append((src, reader_c, market_c,
-                             reader_c.read_positions(pinned, users, market_c, include_suppliers=include_suppliers)))
-    return venues
-
-
-def _sky_source(value) -> SkySource:
-    """A :class:`SkySource`, or a market-file ``sky_vaults`` entry."""
-    if isinstance(value, SkySource):
-        return value
-    return SkySource(value.vat, value.spotter, value.dog, value.dai, tuple(SkyIlk(i.name, i.gem) for i in value.ilks),
-                     value.start_block, value.name)
-
-
-def _read_sky(transport, pinned, sources, given, index, venues: "_Venues") -> None:
-    for src in sources:
-        reader = SkyVaultReader(transport, vat=src.vat, spotter=src.spotter, dog=src.dog, ilks=src.ilks)
-        ilks = reader.read_market(pinned)
-        key = checksum(src.vat, "Sky Vat")
-        urns: dict[str, list[str]] = {}
-        if key in given:
-            urns = {i.name: list(given[key]) for i in ilks}
-        else:
-            for a in _discover(transport, index, sky_vat_source(reader.vat, src.start_block), pinned):
-                urns.setdefault(ilk_name(a.group), []).append(a.account)
-        venues.sky.append((src, ilks, reader.read_positions(pinned, urns)))
-
-
-def _liquity_source(value) -> LiquitySource:
-    """A :class:`LiquitySource`, or a market-file ``liquity_v2`` entry."""
-    if isinstance(value, LiquitySource):
-        return value
-    return LiquitySource(value.bold, tuple(value.registries), value.start_block, value.name)
-
-
-def _euler_source(value) -> EulerSource:
-    """An :class:`EulerSource`, or a market-file ``euler_v2`` entry."""
-    if isinstance(value, EulerSource):
-        return value
-    return EulerSource(value.evc, tuple(value.vaults), value.start_block, value.name)
-
-
-def _read_euler(transport, pinned, sources, given, index, venues: "_Venues") -> None:
-    """Euler v2 (:mod:`chain.euler_v2`): ``accounts`` may be keyed by a vault (its accounts) or by
-    the EVC (one list for every vault of the source); the rest is discovered from the EVC."""
-    for src in sources:
-        evc = checksum(src.evc, "Euler EVC")
-        vaults = [checksum(v, "Euler vault") for v in src.vaults]
-        accounts = None
-        if evc in given or any(v in given for v in vaults):
-            accounts = {v: list(given.get(v, given.get(evc, []))) for v in vaults}
-        venues.euler.append(read_euler(transport, pinned, src, accounts=accounts, index=index))
-
-
 def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     """Asset address -> unique symbol (clashes get ``-<address prefix>``, so a token calling itself
     "USDC" never takes the real one's name)."""
@@ -306,23 +197,7 @@ def _unique_symbols(infos: Mapping[str, TokenInfo]) -> dict[str, str]:
     return {a: (m.symbol if counts[m.symbol] == 1 else f"{m.symbol}-{a[2:8].lower()}") for a, m in infos.items()}
 
 
-def _venue_decimals(venues: _Venues) -> dict[str, int]:
-    """Decimals the venues keep themselves: Aave's reserve configuration (set at listing, what its
-    math uses), a Comet asset's ``scale`` / ``baseScale`` (10**decimals)."""
-    out: dict[str, int] = {}
-    for _, market, _ in venues.aave:
-        for r in market.reserves:
-            out.setdefault(r.asset, r.config.decimals)
-    for _, _, market, _ in venues.comet:
-        scales = [(market.base_token, market.base_scale)] + [(a.asset, a.scale) for a in market.assets]
-        for token, scale in scales:
-            digits = len(str(scale)) - 1
-            if scale > 0 and 10**digits == scale:
-                out.setdefault(token, digits)
-    return out
-
-
-class _Prices:
+class TokenPrices:
     """Decimals and USD prices per token, and why a token cannot be used (the one place that says)."""
 
     def __init__(self, infos: Mapping[str, TokenInfo], venue_decimals: Mapping[str, int], pricing: UsdPricing) -> None:
@@ -355,154 +230,44 @@ class _Prices:
                      price_source=price.source, decimals_source=self.decimals_source[token])  # type: ignore[arg-type]
 
 
-def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchors: UsdAnchors | None) -> Snapshot:
+_Prices = TokenPrices  # the former private name
+
+
+def _assemble(transport: Transport, pinned: PinnedBlock, venue_reads: Sequence[VenueRead],
+              anchors: UsdAnchors | None) -> Snapshot:
     tokens: set[str] = set()
-    for _, market, _ in venues.aave:
-        tokens.update(r.asset for r in market.reserves)
-    for market, _ in venues.morpho:
-        tokens.update((market.collateral_token, market.loan_token))
-    for _, _, market, _ in venues.comet:
-        tokens.add(market.base_token)
-        tokens.update(a.asset for a in market.assets)
-    for src, ilks, _ in venues.sky:
-        tokens.add(checksum(src.dai, "Sky DAI"))
-        tokens.update(i.gem for i in ilks)
-    for lread in venues.liquity:
-        tokens.update(lread.tokens())
-    for read in venues.euler:
-        tokens.update(read.tokens())
+    for vr in venue_reads:
+        tokens.update(vr.tokens())
     infos = read_tokens(transport, pinned, tokens)
     symbols = _unique_symbols(infos)
-    venue_decimals = _venue_decimals(venues)
+    venue_decimals: dict[str, int] = {}
+    for vr in venue_reads:  # the first venue to state a token's decimals wins (source order)
+        for token, digits in vr.venue_decimals().items():
+            venue_decimals.setdefault(token, digits)
     known_decimals = {t: (i.decimals if i.decimals is not None else venue_decimals.get(t)) for t, i in infos.items()}
+    inputs = [vr.pricing_inputs() for vr in venue_reads]
     pricing = price_tokens(
         transport, pinned,
-        aave=[(src.market_id, market) for src, market, _ in venues.aave],
-        comets=[market for _, _, market, _ in venues.comet if market.base_price],
-        morpho=[market for market, _ in venues.morpho if market.unreadable_reason is None],
+        aave=[a for i in inputs for a in i.aave],
+        comets=[c for i in inputs for c in i.comets],
+        morpho=[m for i in inputs for m in i.morpho],
         decimals=known_decimals, anchors=anchors,
     )
-    for src, ilks, _ in venues.sky:  # the price the Vat liquidates on; DAI at par
-        for i in ilks:
-            if i.spot_ray > 0 and i.gem not in pricing.prices:
-                pricing.prices[i.gem] = UsdPrice(i.price_usd(), f"sky-spot:{i.name}")
-            dai = checksum(src.dai, "Sky DAI")
-            if dai not in pricing.prices:
-                pricing.prices[dai] = UsdPrice(i.par_ray / 10**27, "sky-par")
-    for lread in venues.liquity:  # the price each branch liquidates at; BOLD at 1 USD (the protocol's unit)
-        for b, _ in lread.branches:
-            if b.coll_token not in pricing.prices:
-                pricing.prices[b.coll_token] = UsdPrice(b.price_wad / 10**18, f"liquity-feed:{b.price_feed}")
-        bold = checksum(lread.source.bold, "BOLD")
-        if bold not in pricing.prices:
-            pricing.prices[bold] = UsdPrice(1.0, "liquity-bold")
-    for read in venues.euler:  # USD-quoted vault oracles price what nothing else priced
-        for token, (usd, source) in read.usd_prices().items():
-            if token not in pricing.prices:
-                pricing.prices[token] = UsdPrice(usd, source)
-    prices = _Prices(infos, venue_decimals, pricing)
+    for vr in venue_reads:  # venues' own prices, for tokens no other source priced
+        vr.own_prices(pricing)
+    prices = TokenPrices(infos, venue_decimals, pricing)
+    ctx = AssembleContext(symbols, prices, pricing)
     skipped: list[Skipped] = []
-    liquity_branches = []
     markets: list[Market] = []
     positions: list[Position] = []
-
-    def named(token: str) -> str:
-        return f"{symbols[token]} ({token})"
-
-    for src, market, pos in venues.aave:
-        bad: dict[str, str] = {}
-        for r in market.reserves:
-            if r.price_base is None:
-                bad[r.asset] = "AaveOracle getAssetPrice reverts: the Pool cannot value (nor liquidate) a position holding it"
-            elif r.price_base == 0:
-                bad[r.asset] = "AaveOracle price is 0"
-            elif (problem := prices.problem(r.asset)) is not None:
-                bad[r.asset] = problem
-        kept, dropped = _split_positions(pos, bad, lambda p: (*p.collateral, *p.debt))
-        skipped += [Skipped(venue=market.venue, market=src.market_id, asset=a, reason=f"reserve {named(a)}: {why}; "
-                            f"positions holding it are skipped") for a, why in bad.items()]
-        skipped += [Skipped(venue=market.venue, market=src.market_id, account=p.account, asset=a,
-                            reason=f"holds reserve {named(a)}: {bad[a]}") for p, a in dropped]
-        if len(bad) == len(market.reserves):
-            continue
-        snap_market = market.to_market(symbols, market_id=src.market_id, name=src.name)
-        flags = {symbols[r.asset]: (r.config.paused, r.config.frozen) for r in market.reserves if r.asset not in bad}
-        for symbol, (paused, frozen) in flags.items():
-            if paused or frozen:
-                log.warning("Aave market %s: reserve %s is %s; its positions are read (it still counts in the health "
-                            "factor)%s", src.market_id, symbol, "paused" if paused else "frozen",
-                            "; liquidationCall reverts for it while paused" if paused else "")
-        markets.append(snap_market.model_copy(update={
-            "reserves": tuple(r.model_copy(update={"paused": flags[r.asset][0], "frozen": flags[r.asset][1]})
-                              for r in snap_market.reserves if r.asset in flags),
-            "emode_categories": tuple(c.model_copy(update={"collateral_assets": tuple(a for a in c.collateral_assets
-                                                                                      if a in flags)})
-                                      for c in snap_market.emode_categories),
-        }))
-        positions += [p.to_position(symbols, market_id=src.market_id) for p in kept]
-    for market, pos in venues.morpho:
-        market_id = snapshot_market_id(market.id)
-        reason = (market.unreadable_reason or pricing.morpho_skipped.get(market.id)
-                  or prices.problem(market.loan_token) or prices.problem(market.collateral_token))
-        if reason is not None:
-            pair = f"{symbols[market.collateral_token]}/{symbols[market.loan_token]}"
-            skipped.append(Skipped(venue="morpho_blue", market=market_id, reason=f"{pair}: {reason} "
-                                   f"({_count(len(pos))} not read)"))
-            continue
-        markets.append(market.to_market(symbols))
-        positions += [p.to_position(market, symbols) for p in pos]
-    for src, reader, market, pos in venues.comet:
-        market_id = reader.market_id
-        if market.base_price is None or (base_problem := prices.problem(market.base_token)) is not None:
-            why = (f"getPrice(baseTokenPriceFeed {market.base_price_feed}) reverts: Comet cannot value any account"
-                   if market.base_price is None else base_problem)
-            skipped.append(Skipped(venue="compound_v3", market=market_id, asset=market.base_token,
-                                   reason=f"{why} ({_count(len(pos))} not read)"))
-            continue
-        bad = {}
-        for a in market.assets:
-            if a.price is None:
-                bad[a.asset] = f"getPrice({a.price_feed}) reverts (BadPrice): Comet cannot value an account holding it"
-            elif (problem := prices.problem(a.asset)) is not None:
-                bad[a.asset] = problem
-        kept_c, dropped_c = _split_positions(pos, bad, lambda p: tuple(p.collateral))
-        skipped += [Skipped(venue="compound_v3", market=market_id, asset=a, reason=f"collateral {named(a)}: {why}; "
-                            f"positions holding it are skipped") for a, why in bad.items()]
-        skipped += [Skipped(venue="compound_v3", market=market_id, account=p.account, asset=a,
-                            reason=f"holds collateral {named(a)}: {bad[a]}") for p, a in dropped_c]
-        snap_market = market.to_market(symbols, market_id=market_id, name=reader.name)
-        bad_symbols = {symbols[a] for a in bad}
-        markets.append(snap_market.model_copy(update={
-            "reserves": tuple(r for r in snap_market.reserves if r.asset not in bad_symbols)}))
-        positions += [p.to_position(symbols, market_id=market_id, base_token=market.base_token) for p in kept_c]
-    for src, ilks, urns in venues.sky:
-        dai = checksum(src.dai, "Sky DAI")
-        decimals = {t: d for t, d in prices.decimals.items() if d is not None}
-        for i in ilks:
-            reason = prices.problem(i.gem) or prices.problem(dai)
-            if reason is not None:
-                skipped.append(Skipped(venue="sky_vault", market=i.name, asset=i.gem, reason=reason))
-                continue
-            markets.append(ilk_market(i, symbols, dai=dai, vat=src.vat, name=src.name))
-            positions += [u.to_position(i, symbols, decimals, dai=dai) for u in urns if u.ilk == i.name]
-    for lread in venues.liquity:
-        bold = checksum(lread.source.bold, "BOLD")
-        for b, troves in lread.branches:
-            reason = prices.problem(b.coll_token) or prices.problem(bold)
-            market_id = b.market_id(symbols[b.coll_token])
-            if reason is not None:
-                skipped.append(Skipped(venue="liquity_v2", market=market_id, asset=b.coll_token,
-                                       reason=f"{reason} ({_count(len(troves))} not read)"))
-                continue
-            markets.append(b.to_market(symbols, bold=bold, name=lread.source.name))
-            positions += [t.to_position(market_id, symbols[b.coll_token], symbols[bold]) for t in troves
-                          if t.entire_debt_wei > 0]
-            liquity_branches.append(branch_state(b, troves, market_id))
-    for read in venues.euler:
-        e_markets, e_positions, e_skipped = euler_snapshot_parts(read, symbols, prices.problem)
-        markets += e_markets
-        positions += e_positions
-        skipped += e_skipped
+    extra: dict[str, list[Any]] = {}
+    for vr in venue_reads:
+        rows = vr.assemble(ctx)
+        markets += rows.markets
+        positions += rows.positions
+        skipped += rows.skipped
+        for name, values in rows.extra.items():
+            extra.setdefault(name, []).extend(values)
     for entry in skipped:
         if entry.account is None:
             log.warning("%s %s left out: %s", entry.venue, entry.market, entry.reason)
@@ -518,26 +283,8 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venues: _Venues, anchor
         markets=tuple(markets),
         positions=tuple(positions),
         skipped=tuple(skipped),
-        liquity_branches=tuple(liquity_branches),
+        **{name: tuple(values) for name, values in extra.items()},
     )
-
-
-def _count(n: int) -> str:
-    return f"{n} position" + ("" if n == 1 else "s")
-
-
-def _split_positions(positions, bad: Mapping[str, str], held):
-    """(positions holding none of ``bad``, [(position, first bad asset it holds)])."""
-    if not bad:
-        return list(positions), []
-    kept, dropped = [], []
-    for p in positions:
-        hit = next((a for a in held(p) if a in bad), None)
-        if hit is None:
-            kept.append(p)
-        else:
-            dropped.append((p, hit))
-    return kept, dropped
 
 
 def devnet_usd_anchors(deployment) -> UsdAnchors:
@@ -546,47 +293,53 @@ def devnet_usd_anchors(deployment) -> UsdAnchors:
                                        if s in deployment.tokens})
 
 
-def devnet_sources(deployment) -> dict[str, object]:
-    """``scan_snapshot`` keyword arguments for a :class:`chain.devnet.DevnetDeployment`."""
-    aave_pools = [AaveSource(deployment.aave.addresses_provider, "aave-devnet", "Aave V3 (devnet)")]
-    if getattr(deployment, "aave36", None) is not None:  # state files older than the v3.6 market have none
-        aave_pools.append(AaveSource(deployment.aave36.addresses_provider, "aave36-devnet", "Aave v3.6 (devnet)"))
-    sources: dict[str, object] = {
-        "aave_pools": aave_pools,
-        "morpho": MorphoSource(deployment.morpho.address),
-        "comets": [CometSource(deployment.comet_double, "compound-devnet", "Comet double (devnet)")],
-        **({"sky": [SkySource(sky.vat, sky.spotter, sky.dog, sky.dai, tuple(SkyIlk(i.name, i.gem) for i in sky.ilks),
-                              sky.deploy_block, "Sky double (devnet)")]}
-           if (sky := getattr(deployment, "sky", None)) is not None else {}),
-    }
-    liquity = getattr(deployment, "liquity", None)
-    if liquity is not None:  # the Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
-        sources["liquity"] = [LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches),
-                                            liquity.deploy_block, "Liquity v2 double (devnet)")]
-    if (euler := getattr(deployment, "euler", None)) is not None:
-        sources["euler"] = [EulerSource(euler.evc, tuple(v.address for v in euler.vaults), euler.deploy_block,
-                                        "Euler double (devnet)")]
-    uniswap = getattr(deployment, "uniswap", None)
-    if uniswap is not None:
-        sources["uniswap_pools"] = [p.address for p in uniswap.pools.values()]
-    return sources
+def devnet_sources(deployment: Any) -> dict[str, Any]:
+    """``scan_snapshot`` keyword arguments for a :class:`chain.devnet.DevnetDeployment`: the network of
+    its generated market file (:func:`chain.devnet.markets.devnet_market_file`), grouped by shorthand."""
+    from chain.devnet.markets import DEVNET_NETWORK, devnet_markets
+
+    return devnet_markets(deployment).networks[DEVNET_NETWORK].scan_sources()
+
+
+def scan_network(
+    transport: Transport,
+    market_file: Any,
+    *,
+    network: str | None = None,
+    where: str = "market file",
+    block: PinnedBlock | int | str = "latest",
+    **kwargs: Any,
+) -> Snapshot:
+    """Scan every market of the market file's network the node is on (:class:`chain.markets.MarketFile`).
+
+    The network is the one whose ``chain_id`` the node answers (``network``: the one wanted, whose
+    chain id must then be the node's); otherwise :class:`chain.markets.MarketFileError` naming
+    ``where`` and the field. ``kwargs`` go to :func:`scan_snapshot` (``accounts_index``, ...)."""
+    _, net = market_file.network_for_chain(transport.chain_id, where=where, network=network)
+    return scan_snapshot(transport, block=block, **net.scan_kwargs(), **kwargs)
 
 
 def scan_devnet(
-    deployment,
+    deployment: Any,
     block: PinnedBlock | int | str = "latest",
     *,
     transport: Transport | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
 ) -> Snapshot:
-    """Snapshot of the devnet (Aave v3.0.2 and v3.6, Morpho Blue, Comet double) described by ``deployment``."""
+    """Snapshot of the devnet (Aave v3.0.2 and v3.6, Morpho Blue, Comet double, Sky double) described
+    by ``deployment``, through its generated market file (:mod:`chain.devnet.markets`)."""
+    from chain.devnet.markets import DEVNET_NETWORK, devnet_markets
+
+    # The network is the deployment's own (its chain id is the deployment's: HttpTransport checks it
+    # below; a caller's transport is checked by the transport's own chain-id logic at the end).
+    kwargs = devnet_markets(deployment).networks[DEVNET_NETWORK].scan_kwargs()
     if transport is None:
         from chain.transport import HttpTransport
 
         with HttpTransport(deployment.rpc_url, expected_chain_id=deployment.chain_id) as http:
-            return scan_snapshot(http, block=block, accounts_index=accounts_index, **devnet_sources(deployment))
-    return scan_snapshot(transport, block=block, accounts_index=accounts_index, **devnet_sources(deployment))
+            return scan_snapshot(http, block=block, accounts_index=accounts_index, **kwargs)
+    return scan_snapshot(transport, block=block, accounts_index=accounts_index, **kwargs)
 
 
-__all__ = ["AaveSource", "CometSource", "MorphoSource", "ReaderError", "UsdAnchors", "devnet_sources", "devnet_usd_anchors",
-           "scan_devnet", "scan_snapshot"]
+__all__ = ["AaveSource", "CometSource", "MorphoSource", "ReaderError", "TokenPrices", "UsdAnchors", "devnet_sources",
+           "devnet_usd_anchors", "scan_devnet", "scan_network", "scan_snapshot", "scan_sources"]

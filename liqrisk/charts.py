@@ -33,19 +33,15 @@ if TYPE_CHECKING:
 
     from liqrisk.run import MonteCarloRun, PathRun
 
-VENUE_LABELS = {
-    "aave_v30": "Aave v3.0–3.2 / Spark",
-    "aave_v33": "Aave v3.3+",
-    "morpho_blue": "Morpho Blue",
-    "compound_v3": "Compound V3",
-    "sky_vault": "Sky vault",
-    "euler_v2": "Euler v2",
-}
+# Labels and colours of the liquidation rules come from their registration (risk.rules: built-in
+# rules and every risk/venues/ plugin declare ``label`` / ``color``); a rule without one shows its name.
+from risk.rules import RULES as _RULES  # noqa: E402
+
+VENUE_LABELS = {r.name: r.label for r in _RULES if r.label}
 # One colour per market (series order = book order), the same in every chart of a report.
 MARKET_PALETTE = ("#2F6FED", "#C2185B", "#00A57A", "#F57C00", "#8E6CC9", "#6D4C41", "#00838F", "#D84315",
                   "#7CB342", "#5E35B1", "#F5B700", "#455A64", "#EC407A", "#26A69A", "#9E9D24", "#8D6E63")
-VENUE_COLORS = {"aave_v30": "#8E6CC9", "aave_v33": "#C2185B", "morpho_blue": "#2F6FED", "compound_v3": "#00A57A",
-                "euler_v2": "#E5533D"}
+VENUE_COLORS = {r.name: r.color for r in _RULES if r.color}
 DPI = 110
 MODEL_LABELS = {"gbm": "GBM", "student_t": "Student-t", "merton": "Merton jump-diffusion"}
 

@@ -122,6 +122,29 @@ def _fail(message: str) -> Any:
     raise LiqriskUserError(message)
 
 
+class _RuleChoice(click.Choice):  # type: ignore[type-arg]
+    """``click.Choice`` over the registered liquidation rules (:mod:`risk.rules`, plugins included),
+    read when first used: defining the option does not import the engine at CLI start-up (``click.Choice``
+    copies its choices into a tuple at construction)."""
+
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from risk.rules import RULE_NAMES
+
+        return RULE_NAMES
+
+    @choices.setter
+    def choices(self, _value: Any) -> None:  # click.Choice.__init__ would set it; never called here
+        raise AttributeError("the rule choices come from risk.rules")
+
+
+def _rule_names() -> click.Choice:  # type: ignore[type-arg]
+    return _RuleChoice()
+
+
 class FiniteFloat(click.ParamType):
     """A float that is finite (no nan/inf) and within ``[lo, hi]`` (``lo_open``: strictly above)."""
 
@@ -155,7 +178,20 @@ def source_option(default: str | None = "sample") -> Callable:
                         help=f"Where positions come from: {SOURCES_HELP}.")
 
 
+MARKETS_META = "liqrisk.markets_file"
+
+
+def _keep_markets_file(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.meta[MARKETS_META] = value
+
+
 def rpc_option(f: Callable) -> Callable:
+    f = click.option("--markets", "markets_file", envvar="LIQRISK_MARKETS", show_envvar=True, default=None,
+                     metavar="FILE", type=click.Path(path_type=Path, dir_okay=False), expose_value=False,
+                     callback=_keep_markets_file,
+                     help="Market file for --source rpc (networks and markets; default the shipped "
+                          "chain/data/markets.toml). The node's chain id picks the network.")(f)
     return click.option("--rpc-url", envvar="ETH_RPC_URL", show_envvar=True, default=None, metavar="URL",
                         help="JSON-RPC endpoint for --source rpc (default $ETH_RPC_URL). Only ever shown masked.")(f)
 
@@ -251,8 +287,12 @@ def _load(source: Any, *, rpc_url: str | None, block: Any, quiet: bool, base_dir
     pinned = _parse_block(block) if isinstance(block, str) else block
     if block is not None and source.kind == "sample":
         _fail(f"--block {block}: the synthetic sample has no blocks; --block applies to --source devnet or rpc")
+    context = click.get_current_context(silent=True)
+    markets_file = context.meta.get(MARKETS_META) if context is not None else None
+    if markets_file is not None and source.kind != "rpc":
+        _fail(f"--markets {markets_file}: the market file applies to --source rpc (source is {source.kind})")
     with _status(f"reading positions ({source.kind})", quiet):
-        loaded = load_source(source, rpc_url=rpc_url, block=pinned, base_dir=base_dir)
+        loaded = load_source(source, rpc_url=rpc_url, block=pinned, base_dir=base_dir, markets_file=markets_file)
     if source.kind == "snapshot" and block is not None and pinned != loaded.snapshot.block_number:
         _fail(f"--block {block}: the snapshot file {source.path} is at block {loaded.snapshot.block_number:,}; "
               "a snapshot cannot be re-pinned (scan again with --block)")
@@ -1032,7 +1072,7 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
 @block_option
 @driver_options
 @click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
-@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "euler_v2")),
+@click.option("--venue", "venues", multiple=True, type=_rule_names(),
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")

@@ -74,10 +74,15 @@ class SourceSpec(_Model):
         or ``snapshot`` (a Snapshot JSON file, ``path``; relative to the scenario file).
     block : block number or tag, resolved once and pinned (devnet/rpc only).
     sample_positions, sample_seed : size and seed of the synthetic sample.
+    markets : market file for ``rpc`` (default the shipped ``chain/data/markets.toml``; relative
+        to the scenario file); the node's chain id picks its network.
+    network : for ``rpc``, the network of the market file to scan (its chain id must be the node's).
     """
 
     kind: Literal["sample", "devnet", "rpc", "snapshot"] = "sample"
     path: str | None = None
+    markets: str | None = None
+    network: str | None = None
     block: BlockSpec = "latest"
     sample_positions: int = Field(default=600, ge=1, le=2_000_000)
     sample_seed: int = Field(default=7, ge=0)
@@ -95,6 +100,9 @@ class SourceSpec(_Model):
             raise ValueError("kind = 'snapshot' needs path = '<snapshot.json>'")
         if self.kind != "snapshot" and self.path:
             raise ValueError(f"path is only used with kind = 'snapshot' (kind is {self.kind!r})")
+        for key in ("markets", "network"):
+            if self.kind != "rpc" and getattr(self, key):
+                raise ValueError(f"{key} is only used with kind = 'rpc' (kind is {self.kind!r})")
         return self
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from liqrisk.errors import LiqriskUserError
-from liqrisk.mainnet import MAINNET_CHAIN_ID, mainnet_sources
 from liqrisk.scenario import BlockSpec, SourceSpec, format_validation_error, read_limited
 
 if TYPE_CHECKING:
@@ -52,8 +51,14 @@ def load_source(
     rpc_url: str | None = None,
     block: BlockSpec | None = None,
     base_dir: Path | None = None,
+    markets_file: str | Path | None = None,
 ) -> LoadedSnapshot:
     """Read positions as ``source`` says (``block`` overrides ``source.block``).
+
+    ``--source rpc`` scans the markets of the market file's network whose ``chain_id`` the node
+    answers: ``markets_file`` (``--markets``), else the scenario's ``source.markets`` (relative to
+    ``base_dir``), else the shipped ``chain/data/markets.toml``. A node on a chain the file does
+    not list (or not the ``source.network`` asked for) is refused with the file and field named.
 
     Every failure a user can fix (no devnet, RPC unreachable, missing file, bad JSON) becomes a
     :class:`LiqriskUserError` with the masked URL or the path in the message.
@@ -100,7 +105,9 @@ def load_source(
             raise LiqriskUserError(f"devnet scan at block {block}: {exc}") from None
         return LoadedSnapshot(snap, "devnet", f"devnet {snap.source}")
     # rpc
+    from chain.aave_v3 import ReaderError
     from chain.cache import CachingTransport
+    from chain.markets import SHIPPED_MARKET_FILE, MarketFileError, load_market_file
     from chain.scan import scan_snapshot
     from chain.transport import HttpTransport, url_from_env_or_arg
 
@@ -108,18 +115,29 @@ def load_source(
         url = url_from_env_or_arg(rpc_url)
     except ValueError as exc:
         raise LiqriskUserError(str(exc)) from None
+    path = markets_path(source, markets_file, base_dir)
+    try:
+        market_file = load_market_file(path)
+    except MarketFileError as exc:
+        raise LiqriskUserError(str(exc)) from None
+    where = str(path or SHIPPED_MARKET_FILE)
     root = cache_dir()
     _check_stores(root)  # a corrupt or foreign cache/index is named before any RPC work
     try:
         with HttpTransport(url) as http:
-            if http.chain_id != MAINNET_CHAIN_ID:
-                raise LiqriskUserError(f"{http.masked_url} is chain {http.chain_id}; --source rpc reads the "
-                                       f"Ethereum mainnet venues (chain 1)")
+            try:
+                name, net = market_file.network_for_chain(http.chain_id, where=where, network=source.network)
+            except MarketFileError as exc:
+                raise LiqriskUserError(f"{exc} (node {http.masked_url})") from None
             cached = CachingTransport(http, root / "rpc-cache.sqlite")
-            snap = scan_snapshot(cached, block=block, accounts_index=root / "accounts.sqlite", **mainnet_sources())
-            return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}")
+            try:
+                snap = scan_snapshot(cached, block=block, accounts_index=root / "accounts.sqlite", **net.scan_kwargs())
+            except ReaderError as exc:  # e.g. no contract at a listed address: wrong node or wrong file
+                raise LiqriskUserError(f"RPC scan failed: {exc} (markets of network {name!r} in {where})") from None
+            return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}, network {name} of {Path(where).name}")
     except RpcError as exc:
         raise LiqriskUserError(f"RPC scan failed: {exc}") from None
+
 
 def _check_stores(root: Path) -> None:
     """Open (creating if needed) the RPC cache and the account index once: a file that is not
@@ -134,4 +152,17 @@ def _check_stores(root: Path) -> None:
         open_store(root / name, what=what, schema=module._SCHEMA, recover=recover).close()
 
 
-__all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source"]
+def markets_path(source: SourceSpec, markets_file: str | Path | None, base_dir: Path | None) -> Path | None:
+    """The market file to use: ``--markets``, else the scenario's ``markets`` (relative to its
+    folder), else None (the shipped file)."""
+    if markets_file is not None:
+        return Path(markets_file)
+    if source.markets:
+        path = Path(source.markets)
+        if base_dir is not None and not path.is_absolute() and not path.exists():
+            path = base_dir / path
+        return path
+    return None
+
+
+__all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source", "markets_path"]

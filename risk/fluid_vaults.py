@@ -265,7 +265,12 @@ def liquidate_fluid_rows(collateral: FloatArray, debt: FloatArray, liq_threshold
     j = np.argmax(debt_usd, axis=1)
     k = np.arange(n_rows)
     cv, dv = coll_usd[k, c], debt_usd[k, j]
-    lt, pen, ml = liq_threshold[k, c], penalty[k, c], max_limit[k, c]
+    lt, pen = liq_threshold[k, c], penalty[k, c]
+    # A vault's max limit is always above its threshold (the admin module reverts otherwise:
+    # Instadapp/fluid-contracts-public@98a5dae9 contracts/protocols/vault/vaultT1/adminModule/main.sol,
+    # updateLiquidationThreshold / updateLiquidationMaxLimit, ``liquidationThreshold_ >=
+    # liquidationMaxLimit_``); a book row carrying one at or below it is read as absorb from the threshold.
+    ml = np.maximum(max_limit[k, c], lt)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(cv > 0, dv / np.where(cv > 0, cv, 1.0), np.inf)
     has_debt = dv > _DUST_USD

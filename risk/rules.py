@@ -17,64 +17,115 @@ the Clipper's clearing price in the last two, see :mod:`risk.sky_vaults`; the Li
 ``liq_bonus`` as 1 + the Stability Pool penalty, see :mod:`risk.liquity_v2`).
 
 An unknown rule is an error (:func:`rule`), never a silent default.
+
+Adding a rule needs no edit here: put a module in ``risk/venues/`` (or ship one in a distribution
+with an entry point of group ``liqrisk.rules``) that calls :func:`register_rule` at import. This
+module imports them when it is first imported — every ``risk/venues/*.py`` module sorted by name,
+then the entry points sorted by name — so :data:`RULES` (and ``risk.snapshot.VENUES``, the book's
+codes) are complete and in a fixed order before any book is built. Such a module may import only
+``risk.rules`` at module level (its kernel imports lazily, as ``risk/venues/sky_vault.py`` does):
+``risk.snapshot`` imports this module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+ENTRY_POINT_GROUP = "liqrisk.rules"
+
+PARAMETER_COLUMNS: tuple[str, ...] = ("liq_threshold", "liq_bonus", "protocol_fee")
+"""The book's per-(position, asset) parameter columns every kernel receives."""
+
 
 @dataclass(frozen=True)
 class LiquidationRule:
+    """A registered liquidation rule.
+
+    ``kernel(collateral, debt, liq_threshold, liq_bonus, protocol_fee, prices_usd)`` -> ``(seized,
+    fee, repaid tokens, bad_debt_usd, hit)`` for a rule with its own vectorized kernel (updates
+    ``collateral``/``debt`` in place); ``None`` for the built-in rules of :mod:`risk.liquidation`.
+    ``columns``: what the rule reads from each of :data:`PARAMETER_COLUMNS` (documentation, and
+    the conformance suite checks every rule documents all three). ``module``: where it was registered.
+    ``reference``: ``"module:function"`` of its plain-loop reference, kept with the tests (one
+    position at a time: ``f(coll, debt, lt, bonus, fee, prices) -> (seized, fee, repaid, bad_usd, hit)``
+    over Python lists, mutating ``coll``/``debt``); the conformance suite (``tests/risk/test_conformance.py``)
+    runs the kernel against it. Empty: the suite looks for ``tests.risk.reference_<name>:liquidate_position``.
+    ``label`` / ``color``: how charts and reports show the rule (empty: its name, a neutral grey).
+    """
+
     name: str
     description: str
     kernel: Callable[..., Any] | None = None
     pair_fast_path: bool = False
     one_shot: bool = False
+    columns: tuple[tuple[str, str], ...] = (
+        ("liq_threshold", "liquidation threshold (fraction)"),
+        ("liq_bonus", "collateral seized per unit of debt repaid (1.05 = 5% bonus)"),
+        ("protocol_fee", "share of the bonus part the protocol keeps"),
+    )
+    module: str = __name__
+    reference: str = ""
+    label: str = ""
+    color: str = ""
 
 
-def _sky_kernel(*args: Any, **kwargs: Any) -> Any:
-    from risk.sky_vaults import liquidate_vault_rows_from_book
-
-    return liquidate_vault_rows_from_book(*args, **kwargs)
-
-
-def _liquity_v2_kernel(*args: Any, **kwargs: Any) -> Any:
-    from risk.liquity_v2 import liquidate_trove_rows_from_book
-
-    return liquidate_trove_rows_from_book(*args, **kwargs)
-
-
-def _euler_kernel(*args: Any, **kwargs: Any) -> Any:
-    from risk.euler_v2 import liquidate_euler_rows_from_book
-
-    return liquidate_euler_rows_from_book(*args, **kwargs)
-
-
-def _fluid_kernel(*args: Any, **kwargs: Any) -> Any:
-    from risk.fluid_vaults import liquidate_fluid_rows_from_book
-
-    return liquidate_fluid_rows_from_book(*args, **kwargs)
-
-
-RULES: tuple[LiquidationRule, ...] = (
-    LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True),
+_BUILTIN: tuple[LiquidationRule, ...] = (
+    LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True,
+                    reference="tests.risk.rule_references:aave_v30", label="Aave v3.0–3.2 / Spark", color="#8E6CC9"),
     LiquidationRule("aave_v33", "Aave v3.3+: position-wide 50% cap above HF 0.95 and $2,000, $1,000 dust rule",
-                    pair_fast_path=True),
-    LiquidationRule("morpho_blue", "Morpho Blue: whole debt, LIF", pair_fast_path=True, one_shot=True),
-    LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True),
-    LiquidationRule("sky_vault", "Sky/Maker: Dog.bark takes the urn, Clipper Dutch auction; bad debt = debt - proceeds",
-                    kernel=_sky_kernel),
-    LiquidationRule("liquity_v2", "Liquity v2 (BOLD): trove closed below MCR, Stability Pool offset with its penalty, "
-                    "gas compensation, surplus to the owner", kernel=_liquity_v2_kernel),
-    LiquidationRule("euler_v2", "Euler v2 (EVK): discount = 1 - health capped at maxLiquidationDiscount, no close factor, "
-                    "debt socialised when collateral runs out", kernel=_euler_kernel),
-    LiquidationRule("fluid_vault", "Fluid vault T1: liquidated down to the liquidation threshold with the vault's "
-                    "penalty; absorbed whole above the liquidation max limit (protocol_fee column = max limit)",
-                    kernel=_fluid_kernel),
+                    pair_fast_path=True, reference="tests.risk.rule_references:aave_v33", label="Aave v3.3+",
+                    color="#C2185B"),
+    LiquidationRule("morpho_blue", "Morpho Blue: whole debt, LIF", pair_fast_path=True, one_shot=True,
+                    reference="tests.risk.rule_references:morpho_blue", label="Morpho Blue", color="#2F6FED"),
+    LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True,
+                    reference="tests.risk.rule_references:compound_v3", label="Compound V3", color="#00A57A"),
 )
+
+_REGISTRY: list[LiquidationRule] = list(_BUILTIN)
+_FROZEN = False
+
+
+def register_rule(new: LiquidationRule) -> LiquidationRule:
+    """Register a rule (from a ``risk/venues/`` module or a ``liqrisk.rules`` entry point, at import).
+
+    Its code is its position in registration order. Rules can only be added while this module loads
+    its plugins (afterwards the book's codes are fixed); a name registered twice is an error."""
+    if _FROZEN:
+        raise RuntimeError(f"register_rule({new.name!r}) after risk.rules was loaded: put the module in risk/venues/ "
+                           f"or declare it as a {ENTRY_POINT_GROUP!r} entry point")
+    if not new.name or not new.name.isidentifier():
+        raise ValueError(f"rule name {new.name!r} must be an identifier (it is a JSON value and a column value)")
+    if any(r.name == new.name for r in _REGISTRY):
+        raise ValueError(f"liquidation rule {new.name!r} is registered twice")
+    _REGISTRY.append(new)
+    return new
+
+
+def _load_plugins() -> tuple[str, ...]:
+    import risk.venues as package
+
+    loaded = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            loaded.append(f"risk.venues.{info.name}")
+            importlib.import_module(loaded[-1])
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        loaded.append(ep.value.split(":")[0])
+        importlib.import_module(loaded[-1])
+    return tuple(loaded)
+
+
+PLUGIN_MODULES: tuple[str, ...] = _load_plugins()
+"""The modules that registered rules (``risk/venues/*`` then entry points)."""
+_FROZEN = True
+
+RULES: tuple[LiquidationRule, ...] = tuple(_REGISTRY)
 """Registered rules, in code order (the book's ``venue`` column is an index into this)."""
 
 RULE_NAMES: tuple[str, ...] = tuple(r.name for r in RULES)
@@ -107,5 +158,5 @@ def kernel_codes() -> tuple[int, ...]:
     return tuple(i for i, r in enumerate(RULES) if r.kernel is not None)
 
 
-__all__ = ["LiquidationRule", "RULES", "RULE_CODE", "RULE_NAMES", "kernel_codes", "one_shot_codes",
+__all__ = ["ENTRY_POINT_GROUP", "LiquidationRule", "PARAMETER_COLUMNS", "PLUGIN_MODULES", "RULES", "register_rule", "RULE_CODE", "RULE_NAMES", "kernel_codes", "one_shot_codes",
            "pair_fast_path_codes", "rule"]

@@ -24,9 +24,11 @@ there was read; a snapshot without the field (written before it existed) loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from risk.rules import RULE_CODE, RULE_NAMES
 
 if TYPE_CHECKING:  # pragma: no cover
     from risk.uniswap_v3 import PoolState
@@ -34,9 +36,16 @@ if TYPE_CHECKING:  # pragma: no cover
 WAD = 10**18
 BPS_TO_WAD = 10**14
 
-Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2", "euler_v2",
-                "fluid_vault"]
-"""Liquidation rule of a market.
+def _registered_rule(name: str) -> str:
+    if name not in RULE_CODE:
+        raise ValueError(f"unknown liquidation rule {name!r}; registered: {', '.join(RULE_NAMES)}")
+    return name
+
+
+Venue = Annotated[str, AfterValidator(_registered_rule)]
+"""Liquidation rule of a market: a name registered in :mod:`risk.rules` (an unknown one is refused).
+
+Built in:
 
 - ``aave_v30``: Aave v3.0-v3.2 and Spark: close factor per debt reserve, 50% while HF > 0.95,
   100% at or below; no dust rule; bad debt stays on the book.
@@ -44,6 +53,9 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
   worth >= $2,000, else the whole reserve debt; $1,000 dust rule; deficit when collateral runs out.
 - ``morpho_blue``: no close factor; LIF = min(1.15, 1/(1 - 0.3 (1 - LLTV))); bad debt socialised.
 - ``compound_v3``: ``absorb`` takes all collateral and clears all debt; shortfall is bad debt.
+
+Registered by plugins (``risk/venues/``), e.g.:
+
 - ``sky_vault``: Sky/Maker (dss): ``Dog.bark`` takes the urn, a ``Clipper`` Dutch auction sells the
   collateral; bad debt = debt - proceeds (:mod:`risk.sky_vaults`).
 - ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
@@ -55,13 +67,10 @@ Venue = Literal["aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault
 - ``fluid_vault``: Fluid vault T1: above the liquidation threshold liquidated down to it with the
   vault's penalty, above the liquidation max limit absorbed whole (:mod:`risk.fluid_vaults`; the
   book's ``protocol_fee`` column carries the max limit). No reader yet.
-
-The rules and their kernels are registered in :mod:`risk.rules` (this Literal must list the same
-names, in the same order: checked at import).
 """
 
-VENUES: tuple[Venue, ...] = ("aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault", "liquity_v2",
-                             "euler_v2", "fluid_vault")
+VENUES: tuple[str, ...] = RULE_NAMES
+"""Registered rule names in code order (the book's ``venue`` codes index this)."""
 
 
 class _Frozen(BaseModel):
@@ -376,14 +385,3 @@ __all__ = [
     "WAD",
     "morpho_lif_wad",
 ]
-
-
-
-def _check_registry() -> None:
-    from risk.rules import RULE_NAMES
-
-    if RULE_NAMES != VENUES:
-        raise RuntimeError(f"risk.rules registers {RULE_NAMES}, but risk.snapshot.VENUES is {VENUES}")
-
-
-_check_registry()

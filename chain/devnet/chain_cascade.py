@@ -115,8 +115,20 @@ class ChainCascade:
     seconds: float = 0.0
 
 
-NOT_EXECUTED_VENUES = ("compound_v3", "sky_vault", "liquity_v2", "euler_v2")
-"""Venues the devnet has no genuine code for (test doubles): left out of the chain-run cascade on both sides."""
+EXECUTED_VENUES = ("aave_v30", "aave_v33", "morpho_blue")
+"""Venues the devnet runs genuine contracts of, whose liquidations the chain-run cascade executes.
+Every other registered rule (Compound V3, Sky, Liquity v2, Euler v2 and any plugin: test doubles)
+is left out on both sides of the comparison, so a new venue needs no edit here."""
+
+
+def _not_executed() -> tuple[str, ...]:
+    from risk.rules import RULE_NAMES
+
+    return tuple(r for r in RULE_NAMES if r not in EXECUTED_VENUES)
+
+
+NOT_EXECUTED_VENUES = _not_executed()
+"""Registered venues the chain-run cascade does not execute (all but :data:`EXECUTED_VENUES`)."""
 
 
 def without_comet(snapshot: Snapshot) -> Snapshot:
@@ -126,7 +138,7 @@ def without_comet(snapshot: Snapshot) -> Snapshot:
     test double whose Stability Pool sells nothing) and Euler v2 (an EVK double, checked to the wei
     in tests/chain/test_euler_v2.py), left out on both sides of the comparison. Both genuine Aave
     lines (v3.0.2 and v3.6) and Morpho Blue stay."""
-    keep = {m.id for m in snapshot.markets if m.venue not in NOT_EXECUTED_VENUES}
+    keep = {m.id for m in snapshot.markets if m.venue in EXECUTED_VENUES}
     return snapshot.model_copy(update={
         "markets": tuple(m for m in snapshot.markets if m.id in keep),
         "positions": tuple(p for p in snapshot.positions if p.market in keep)})
@@ -450,4 +462,4 @@ def compare(chain: ChainCascade, table: CascadeTable, driver: str = "WETH") -> d
             "gap": {k: gap(onchain[k], engine[k]) for k in onchain if k != "rounds"}}
 
 
-__all__ = ["NOT_EXECUTED_VENUES", "ChainCascade", "ChainCascadeError", "compare", "engine_cascade", "run_chain_cascade", "without_comet"]
+__all__ = ["EXECUTED_VENUES", "NOT_EXECUTED_VENUES", "ChainCascade", "ChainCascadeError", "compare", "engine_cascade", "run_chain_cascade", "without_comet"]

@@ -255,6 +255,31 @@ def set_euler_price(rpc: DevnetRpc, deployer: str, euler: EulerDeployment, token
                  what="Euler oracle price")
 
 
+
+# ------------------------------------------------------------------ the devnet plugin (chain.devnet.plugins)
+
+
+def _devnet_price(ctx: Any, euler: EulerDeployment, symbol: str, price_usd: Decimal) -> None:
+    if symbol in ctx.tokens:
+        set_euler_price(ctx.rpc, ctx.deployer, euler, ctx.tokens[symbol], ctx.decimals[symbol], price_usd)
+
+
+def _register_devnet() -> None:
+    from chain.devnet.plugins import DevnetVenue, register_devnet_venue
+
+    register_devnet_venue(DevnetVenue(
+        "euler", order=70, module=__name__,
+        deploy=lambda ctx: deploy_euler(ctx.rpc, ctx.deployer, ctx.tokens, ctx.decimals, ctx.start_prices_usd),
+        from_dict=EulerDeployment.from_dict,
+        # one account per six borrowers (at least 12)
+        populate=lambda ctx, euler, n, seed: populate_euler(ctx.rpc, ctx.deployer, euler, ctx.start_prices_usd,
+                                                            ctx.decimals, max(12, n // 6), seed),
+        set_price=_devnet_price,
+    ))
+
+
+_register_devnet()
+
 __all__ = [
     "AccountPlan", "ESCROW_RATES", "EulerDeployment", "EulerPopulation", "EulerVaultDeployment",
     "USD_UNIT_OF_ACCOUNT", "VAULT_PARAMS", "account_address", "deploy_euler", "oracle_rate", "plan_accounts",

@@ -289,7 +289,7 @@ def test_scanned_branches_go_through_the_engines_bands_cascade_and_monte_carlo(l
     rpc, _, liquity, _ = liquity_chain
     source = LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches), name="Liquity double")
     with HttpTransport(rpc.url) as transport:
-        snap = scan_snapshot(transport, liquity=[source])
+        snap = scan_snapshot(transport, sources=[source])
     assert {m.venue for m in snap.markets} == {"liquity_v2"} and len(snap.liquity_branches) == 3
     book = PositionBook.from_snapshot(snap)
     betas = {"wstETH": 1.0, "rETH": 1.0}

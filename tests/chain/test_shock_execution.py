@@ -44,6 +44,7 @@ from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 
 from chain.devnet import Tx, encode_call
+from chain.devnet.chain_cascade import NOT_EXECUTED_VENUES
 from chain.scan import scan_devnet
 from chain.transport import HttpTransport, RpcError
 from risk.book import VENUE_CODE, PositionBook
@@ -74,8 +75,11 @@ AAVE_V33 = VENUE_CODE["aave_v33"]
 SKY = VENUE_CODE["sky_vault"]
 LIQUITY = VENUE_CODE["liquity_v2"]
 EULER = VENUE_CODE["euler_v2"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY, EULER)  # Sky, Liquity, Euler: their doubles are checked in
-# test_sky_vaults.py, test_liquity_v2.py, test_euler_v2.py
+# Every registered rule but the genuine Aave v3.0.2 and Morpho ones (the chain cascade's list, from the registry:
+# Comet, Sky, Liquity, Euler, Fluid, ... are test doubles checked in their own test modules); v3.6 rows:
+# test_aave36_liquidation.py.
+NOT_EXECUTED_HERE = tuple(sorted({AAVE_V33, COMET, SKY, LIQUITY, EULER}
+                                 | {VENUE_CODE[name] for name in NOT_EXECUTED_VENUES}))
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:

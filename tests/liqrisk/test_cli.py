@@ -238,7 +238,7 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stderr and not snap.synthetic  # status lines go to stderr
         assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault",
-                                                   "liquity_v2", "euler_v2"}  # Aave v3.0.2 + v3.6, Sky, Liquity v2, Euler doubles
+                                                   "liquity_v2", "euler_v2", "fluid_vault"}  # Aave v3.0.2 + v3.6; Sky, Liquity, Euler, Fluid doubles
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),
@@ -272,6 +272,11 @@ def test_demo_end_to_end(run, tmp_path) -> None:
         "liquity-v2:WETH", "liquity-v2:wstETH", "liquity-v2:rETH"}
     assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
     assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
+    # Fluid vaults (test double): both vaults are markets of the book, with their rule
+    assert {m["market_id"] for m in document["markets"] if m["venue"] == "fluid_vault"} == {
+        "fluid:1:WETH/USDC", "fluid:2:wstETH/WETH"}
+    fluid_eth_usdc = [m for m in document["cascade"]["by_market"] if m["market_id"] == "fluid:1:WETH/USDC"]
+    assert max(fluid_eth_usdc[0]["positions_hit"]) > 0  # an ETH drawdown liquidates (or absorbs) ETH/USDC positions
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
                                                                       "monte_carlo.png", "cascade_markets.png",
                                                                       "monte_carlo_markets.png"}

@@ -18,7 +18,8 @@ def liquidate_fluid_loop(collateral, debt, liq_threshold, penalty, max_limit, pr
         cv, dv = cvals[c], dvals[j]
         row = {"seized": [0.0] * n, "repaid": [0.0] * n, "bad": 0.0, "hit": False, "absorbed": False}
         ratio = dv / cv if cv > 0 else math.inf
-        if dv > 1e-6 and ratio > max_limit[i][c]:
+        limit = max(max_limit[i][c], liq_threshold[i][c])  # never below the threshold (admin module refuses it)
+        if dv > 1e-6 and ratio > limit:
             row.update(hit=True, absorbed=True)
             row["seized"][c] = collateral[i][c]
             row["repaid"][j] = min(dv, cv) / prices[j]
