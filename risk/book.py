@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from risk.rules import rule
 from risk.snapshot import WAD, VENUES, Market, Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,6 +67,10 @@ class PositionBook:
     market_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     block_number: int | None = None
+    rule_params: Float64Array2D | None = None
+    """Per-position market parameters of its rule (:attr:`risk.rules.LiquidationRule.market_params`),
+    shape (n_positions, risk.rules.MARKET_PARAM_WIDTH), floats (1.05 = 1.05); ``None``: the rules'
+    defaults (a book built without a snapshot)."""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +86,19 @@ class PositionBook:
             raise ValueError("accounts must be empty or have one entry per position")
         if np.any(self.prices_usd <= 0) or not np.all(np.isfinite(self.prices_usd)):
             raise ValueError("prices_usd must be finite and > 0")
-        for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market"):
+        if self.rule_params is None:
+            from risk.rules import MARKET_PARAM_WIDTH, default_market_params
+
+            defaults = {int(code): default_market_params(int(code)) for code in np.unique(self.venue)} \
+                if MARKET_PARAM_WIDTH else {}
+            params = np.zeros((n, MARKET_PARAM_WIDTH))
+            for code, values in defaults.items():
+                params[self.venue == code] = values
+            object.__setattr__(self, "rule_params", params)
+        elif self.rule_params.shape[0] != n:
+            raise ValueError(f"rule_params must have {n} rows, got shape {self.rule_params.shape}")
+        for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market",
+                     "rule_params"):
             _frozen(getattr(self, name))
 
     # -- shape ---------------------------------------------------------------------------
@@ -141,6 +158,7 @@ class PositionBook:
         return PositionBook(
             self.symbols, vector, self.collateral, self.debt, self.liq_threshold, self.liq_bonus,
             self.protocol_fee, self.venue, self.market, self.market_ids, self.accounts, self.block_number,
+            self.rule_params,
         )
 
     def select(self, rows: NDArray[np.bool_] | NDArray[np.intp]) -> "PositionBook":
@@ -151,6 +169,7 @@ class PositionBook:
             self.symbols, self.prices_usd.copy(), self.collateral[rows], self.debt[rows],
             self.liq_threshold[rows], self.liq_bonus[rows], self.protocol_fee[rows],
             self.venue[rows], self.market[rows], self.market_ids, accounts, self.block_number,
+            None if self.rule_params is None else self.rule_params[rows],
         )
 
     # -- construction ----------------------------------------------------------------------
@@ -211,6 +230,13 @@ class PositionBook:
             market_index[i] = market_position[position.market]
         collateral /= scale
         debt /= scale
+        from risk.rules import MARKET_PARAM_WIDTH, market_param_scale
+
+        market_params = np.zeros((len(market_ids), MARKET_PARAM_WIDTH))
+        for m, market_id in enumerate(market_ids):
+            declared = rule(markets[market_id].venue).market_params
+            for k, (name, _, _) in enumerate(declared):
+                market_params[m, k] = markets[market_id].rule_params[name] / market_param_scale(name)
         # Collateral that cannot back debt (LT 0, or not enabled) is not seizable either.
         liq_threshold[collateral == 0] = 0.0
         return cls(
@@ -226,6 +252,7 @@ class PositionBook:
             market_ids=market_ids,
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
+            rule_params=market_params[market_index],
         )
 
     # -- tables ----------------------------------------------------------------------------

@@ -168,6 +168,7 @@ class _CandidateOrder:
         self.liq_bonus = book.liq_bonus[rows]
         self.protocol_fee = book.protocol_fee[rows]
         self.venue = book.venue[rows]
+        self.rule_params = np.asarray(book.rule_params)[rows]
 
     def candidates(self, r_lo: float, r_hi: float) -> slice:
         start = int(np.searchsorted(self.long_t, r_lo, side="right"))
@@ -274,6 +275,7 @@ def _cascade_one(
     liq_bonus = order.liq_bonus[rows]
     protocol_fee = order.protocol_fee[rows]
     venue = order.venue[rows]
+    rule_params = order.rule_params[rows]
     weighted = collateral * liq_threshold
     frontier = np.full(len(classes), np.inf)
 
@@ -300,6 +302,7 @@ def _cascade_one(
             liq_bonus = np.concatenate([liq_bonus, book.liq_bonus[new]])
             protocol_fee = np.concatenate([protocol_fee, book.protocol_fee[new]])
             venue = np.concatenate([venue, book.venue[new]])
+            rule_params = np.concatenate([rule_params, np.asarray(book.rule_params)[new]])
             weighted = np.concatenate([weighted, book.weighted_collateral[new]])
             hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
         owed = debt @ prices
@@ -316,7 +319,8 @@ def _cascade_one(
             # Only the rows at risk are handed to the kernel (the rest would be no-ops).
             risky = np.flatnonzero(at_risk)
             sub_coll, sub_debt = collateral[risky], debt[risky]
-            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices)
+            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
+                                 rule_params=rule_params[risky])
             collateral[risky], debt[risky] = sub_coll, sub_debt
             weighted[risky] = sub_coll * liq_threshold[risky]
             hit[risky] |= out.hit

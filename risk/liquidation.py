@@ -96,8 +96,12 @@ def liquidate_rows(
     prices_usd: NDArray[np.float64],
     *,
     max_passes: int = 32,
+    rule_params: NDArray[np.float64] | None = None,
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
+
+    ``rule_params`` (n_rows, k): the rows' market parameters (``PositionBook.rule_params``), handed
+    to the kernels of rules that declare some; ``None``: those rules' defaults.
 
     ``collateral`` and ``debt`` (shape (n_rows, n_assets), tokens) are updated in place; pass
     copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
@@ -115,7 +119,7 @@ def liquidate_rows(
 
     rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                                   shared_prices, seized, fees, repaid, bad_debt, hit)
+                                   shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
     passes = 0
     while rows.size and passes < max_passes:
         passes += 1
@@ -213,7 +217,7 @@ def liquidate_rows(
 
 
 def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                            shared_prices, seized, fees, repaid, bad_debt, hit):
+                            shared_prices, seized, fees, repaid, bad_debt, hit, rule_params=None):
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -229,8 +233,15 @@ def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, pr
             continue
         coll, owed = collateral[sel].copy(), debt[sel].copy()
         p = prices_usd if shared_prices else prices_usd[sel]
+        declared = len(rule(code).market_params)
+        extra = {}
+        if declared:  # the rule's market parameters, per row (its defaults when none were given)
+            from risk.rules import default_market_params
+
+            extra["rule_params"] = (np.asarray(rule_params)[sel, :declared] if rule_params is not None
+                                    else np.tile(default_market_params(code)[:declared], (sel.size, 1)))
         s_tok, f_tok, r_tok, bad, was_hit = rule(code).kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
-                                                               protocol_fee[sel], p)
+                                                               protocol_fee[sel], p, **extra)
         collateral[sel], debt[sel] = coll, owed
         seized[sel] += s_tok
         fees[sel] += f_tok

@@ -257,6 +257,7 @@ class _Book:
     liq_bonus: Float64Array2D
     protocol_fee: Float64Array2D
     venue: NDArray[np.int8]
+    rule_params: Float64Array2D  # (n, k) market parameters of each row's rule (PositionBook.rule_params)
     class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
     class_j: NDArray[np.intp]  # (n_classes,) debt asset
     class_rows: tuple[NDArray[np.intp], ...]  # rows of each class, sorted by theta
@@ -287,6 +288,7 @@ class _Book:
                     class_theta.append(theta[order])
         return cls(weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
+                   np.asarray(book.rule_params),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
                    tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
 
@@ -690,7 +692,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             pos = pr.pos[rows]
             c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
             out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
-                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES)
+                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES, rule_params=bk.rule_params[pos])
             pr.coll[rows], pr.debt[rows] = c_rows, d_rows
             pr.hit[rows] |= out.hit
             seized_usd = out.seized_tokens * p_rows
