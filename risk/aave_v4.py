@@ -164,6 +164,103 @@ def evaluate_deficit(*, collateral_position_empty: bool, debt_position_empty: bo
     return not debt_position_empty or borrowed_count > 1
 
 
+# ------------------------------------------------------------------- hub shares and one whole call
+
+VIRTUAL_ASSETS = 10**6
+VIRTUAL_SHARES = 10**6
+"""SharesMath.VIRTUAL_ASSETS / VIRTUAL_SHARES (aave/aave-v4 src/hub/libraries/SharesMath.sol @41f8018d)."""
+
+
+def shares_to_assets_down(shares: int, total_assets: int, total_shares: int) -> int:
+    """``SharesMath.toAssetsDown`` (Hub.previewRemoveByShares: a user's supplied assets)."""
+    return shares * (total_assets + VIRTUAL_ASSETS) // (total_shares + VIRTUAL_SHARES)
+
+
+def assets_to_shares_up(assets: int, total_assets: int, total_shares: int) -> int:
+    """``SharesMath.toSharesUp`` (Hub.previewRemoveByAssets: the shares a removal burns)."""
+    return _mul_div_up(assets, total_shares + VIRTUAL_SHARES, total_assets + VIRTUAL_ASSETS)
+
+
+def drawn_debt(drawn_shares: int, drawn_index_ray: int) -> int:
+    """``UserPositionDebt.getDebt``: ``drawnShares.rayMulUp(drawnIndex)``."""
+    return _mul_div_up(drawn_shares, drawn_index_ray, RAY)
+
+
+def drawn_shares_down(amount: int, drawn_index_ray: int) -> int:
+    """``AssetLogic.toDrawnSharesDown`` (``rayDivDown``: the shares Hub.restore burns)."""
+    return amount * RAY // drawn_index_ray
+
+
+@dataclass(frozen=True, slots=True)
+class SpokeReserveState:
+    """One reserve of one user on a spoke, as ``liquidationCall`` reads it (raw units; price with 8
+    decimals; factors in BPS). ``supplied_shares`` / ``total_added_*``: the hub's share accounting of
+    the collateral (to know whether a seizure empties the position)."""
+
+    price: int
+    decimals: int
+    collateral_factor_bps: int
+    max_liquidation_bonus_bps: int
+    liquidation_fee_bps: int
+    supplied_assets: int = 0
+    using_as_collateral: bool = False
+    debt: int = 0
+    supplied_shares: int = 0
+    total_added_assets: int = 0
+    total_added_shares: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpokeLiquidation:
+    health_factor: int
+    amounts: LiquidationAmounts
+    collateral_shares_burned: int
+    collateral_emptied: bool
+    debt_emptied: bool
+    deficit: bool
+
+
+def spoke_liquidation_call(config: SpokeLiquidationConfig, reserves: list[SpokeReserveState], collateral: int,
+                           debt: int, debt_to_cover: int) -> SpokeLiquidation:
+    """What ``Spoke.liquidationCall(collateral, debt, user, debtToCover, false)`` does to a user whose
+    reserves are ``reserves`` (Spoke.sol / LiquidationLogic.sol @8e6ea169): the account data
+    (values, HF, active collateral and borrowed counts), the validation, the amounts, the shares
+    the seizure burns and whether the call reports a deficit. Raises :class:`SpokeRevert`."""
+    values, factors, total_debt, active, borrowed = [], [], 0, 0, 0
+    for r in reserves:
+        if r.using_as_collateral and r.collateral_factor_bps > 0 and r.supplied_shares > 0:
+            values.append(collateral_value(r.supplied_assets, r.price, r.decimals))
+            factors.append(r.collateral_factor_bps)
+            active += 1
+        if r.debt > 0:
+            total_debt += debt_value(r.debt, 0, r.price, r.decimals)
+            borrowed += 1
+    hf = health_factor_wad(values, factors, total_debt)
+    c, d = reserves[collateral], reserves[debt]
+    if debt_to_cover == 0:
+        raise SpokeRevert("InvalidDebtToCover")
+    if c.supplied_assets == 0:
+        raise SpokeRevert("ReserveNotSupplied")
+    if d.debt == 0:
+        raise SpokeRevert("ReserveNotBorrowed")
+    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise SpokeRevert("HealthFactorNotBelowThreshold")
+    if c.collateral_factor_bps == 0 or not c.using_as_collateral:
+        raise SpokeRevert("CollateralCannotBeLiquidated")
+    amounts = liquidation_amounts(config, debt_reserve_balance=d.debt, collateral_reserve_balance=c.supplied_assets,
+                                  debt_to_cover=debt_to_cover, total_debt_value=total_debt, health_factor=hf,
+                                  max_liquidation_bonus_bps=c.max_liquidation_bonus_bps,
+                                  collateral_factor_bps=c.collateral_factor_bps,
+                                  liquidation_fee_bps=c.liquidation_fee_bps, debt_price=d.price,
+                                  debt_decimals=d.decimals, collateral_price=c.price, collateral_decimals=c.decimals)
+    burned = assets_to_shares_up(amounts.collateral_to_liquidate, c.total_added_assets, c.total_added_shares)
+    emptied = c.supplied_shares - burned == 0
+    debt_emptied = amounts.debt_to_liquidate == d.debt
+    deficit = evaluate_deficit(collateral_position_empty=emptied, debt_position_empty=debt_emptied,
+                               active_collateral_count=active, borrowed_count=borrowed)
+    return SpokeLiquidation(hf, amounts, burned, emptied, debt_emptied, deficit)
+
+
 # ------------------------------------------------------------------------------- float kernel
 
 FloatArray = npt.NDArray[np.float64]
@@ -296,6 +393,8 @@ def liquidate_spoke_rows(collateral: FloatArray, debt: FloatArray, liq_threshold
 
 
 __all__ = [
+    "SpokeLiquidation", "SpokeReserveState", "assets_to_shares_up", "drawn_debt", "drawn_shares_down",
+    "shares_to_assets_down", "spoke_liquidation_call",
     "DEFAULT_SPOKE_PARAMS", "DUST_LIQUIDATION_THRESHOLD_USD", "SPOKE_PARAMS", "dynamic_bonus", "liquidate_spoke_rows",
     "spoke_params_float",
     "DUST_LIQUIDATION_THRESHOLD", "HEALTH_FACTOR_LIQUIDATION_THRESHOLD", "LiquidationAmounts", "PERCENTAGE_FACTOR",
