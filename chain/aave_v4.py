@@ -7,9 +7,11 @@ aave/aave-v4 interfaces as of ``src/spoke/Spoke.sol`` @8e6ea169d76ff0e51ccae3c8a
 1. per spoke (:meth:`AaveV4Reader.read_spoke`): ``ORACLE``, ``getLiquidationConfig``
    (targetHealthFactor, healthFactorForMaxBonus, liquidationBonusFactor), ``getReserveCount``, per
    reserve ``getReserve`` (underlying, hub, assetId, decimals, latest dynamicConfigKey, paused,
-   frozen, borrowable), ``getDynamicReserveConfig(reserve, latest key)`` (collateralFactor,
-   maxLiquidationBonus, liquidationFee) and the oracle's ``getReservePrice`` (8 decimals, USD);
-   reserves of other hubs than the source's are left out (listed in ``Snapshot.skipped``);
+   frozen, borrowable; both struct layouts of the aave-v4 history, see :meth:`AaveV4Reader._reserves`),
+   ``getDynamicReserveConfig(reserve, latest key)`` (collateralFactor, maxLiquidationBonus,
+   liquidationFee) and the oracle's ``getReservePrice`` (8 decimals, USD). Every reserve is read,
+   whichever hub it draws on (the spoke's health factor counts them all); a spoke listing one token
+   twice (from two hubs) cannot be one Snapshot market and is skipped whole (``Snapshot.skipped``);
 2. users: the caller's, or those discovered from the spoke's ``Supply`` / ``Borrow`` events
    (the user is topic 3);
 3. per user and reserve (:meth:`AaveV4Reader.read_positions`): ``getUserReserveStatus``
@@ -47,6 +49,10 @@ _CHUNK = 400
 
 SUPPLY_EVENT = "Supply(uint256,address,address,uint256,uint256)"
 BORROW_EVENT = "Borrow(uint256,address,address,uint256,uint256)"
+"""Spoke.sol @8e6ea169 (and the devnet double): ``(reserveId, caller, user, shares, amount)``."""
+SUPPLY_EVENT_SHARES = "Supply(uint256,address,address,uint256)"
+BORROW_EVENT_SHARES = "Borrow(uint256,address,address,uint256)"
+"""Later aave-v4 (ISpokeBase.sol @012a3fb1): ``(reserveId, caller, user, shares)``; both are scanned."""
 
 
 def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
@@ -54,10 +60,12 @@ def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
 
 
 def spoke_event_source(name: str, spoke: str, start_block: int) -> EventSource:
-    """Supply and Borrow of a spoke (aave/aave-v4 Spoke.sol @8e6ea169 emits both with the user as
-    the third indexed topic)."""
+    """Supply and Borrow of a spoke, in both signatures of the aave-v4 history (the user is the third
+    indexed topic in each)."""
     return EventSource(f"Aave V4 spoke {name}", spoke, (
-        EventSpec("Supply", SUPPLY_EVENT, "topic", 3), EventSpec("Borrow", BORROW_EVENT, "topic", 3)), start_block)
+        EventSpec("Supply", SUPPLY_EVENT, "topic", 3), EventSpec("Borrow", BORROW_EVENT, "topic", 3),
+        EventSpec("Supply", SUPPLY_EVENT_SHARES, "topic", 3), EventSpec("Borrow", BORROW_EVENT_SHARES, "topic", 3)),
+        start_block)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,7 @@ class V4ReserveData:
     max_liquidation_bonus_bps: int
     liquidation_fee_bps: int
     price: int  # oracle answer, 8 decimals USD
+    price_problem: str | None = None  # why the oracle gives no usable price, if so
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +112,7 @@ class V4SpokeData:
     health_factor_for_max_bonus_wad: int
     liquidation_bonus_factor_bps: int
     reserves: tuple[V4ReserveData, ...]
-    other_hub_reserves: tuple[int, ...] = ()
+    problem: str | None = None  # why the spoke cannot be a Snapshot market (then it is skipped, not read)
 
     def market_id(self, source_id: str) -> str:
         return f"{source_id}:{self.name}"
@@ -174,34 +183,61 @@ class AaveV4Reader:
         oracle = checksum(head[0][0], "spoke ORACLE")  # type: ignore[index]
         config = named("AaveV4Spoke", "getLiquidationConfig", head[1])
         count = int(head[2][0])  # type: ignore[index]
-        reserves_raw = run_calls(self.transport, block, [_read(spoke, "AaveV4Spoke", "getReserve", i) for i in range(count)],
-                                 what=f"Aave V4 spoke {ref.name} reserves")
-        reserves = [named("AaveV4Spoke", "getReserve", r) for r in reserves_raw]
+        reserves = self._reserves(block, spoke, ref.name, count)
         reads: list[Read] = []
         for i, r in enumerate(reserves):
             reads += [_read(spoke, "AaveV4Spoke", "getDynamicReserveConfig", i, r["dynamicConfigKey"]),
                       _read(oracle, "AaveV4Oracle", "getReservePrice", i)]
-        cfg = run_calls(self.transport, block, reads, what=f"Aave V4 spoke {ref.name} configs and prices")
-        rows, other = [], []
+        cfg = run_calls(self.transport, block, reads, what=f"Aave V4 spoke {ref.name} configs and prices",
+                        allow_failure=True)
+        rows = []
         for i, r in enumerate(reserves):
-            if checksum(r["hub"], "reserve hub") != self.hub:
-                other.append(i)
-                continue
+            if cfg[2 * i] is None:
+                raise ReaderError(f"Aave V4 spoke {ref.name}: getDynamicReserveConfig({i}, {r['dynamicConfigKey']}) "
+                                  f"did not read at block {block}")
             dyn = named("AaveV4Spoke", "getDynamicReserveConfig", cfg[2 * i])
-            price = int(cfg[2 * i + 1][0])  # type: ignore[index]
-            if price <= 0:
-                raise ReaderError(f"Aave V4 spoke {ref.name}: oracle {oracle} answers {price} for reserve {i} at block {block}")
+            answer = cfg[2 * i + 1]
+            price = int(answer[0]) if answer is not None else 0
+            # The spoke prices every reserve a user holds: one it cannot price makes those positions
+            # unliquidatable and unvaluable; the venue skips them (never a guessed price).
+            price_problem = ("the spoke oracle's getReservePrice reverts" if answer is None
+                             else "the spoke oracle answers 0" if price <= 0 else None)
             rows.append(V4ReserveData(
-                i, checksum(r["underlying"], "reserve underlying"), self.hub, int(r["assetId"]), int(r["decimals"]),
+                i, checksum(r["underlying"], "reserve underlying"), checksum(r["hub"], "reserve hub"), int(r["assetId"]),
+                int(r["decimals"]),
                 int(r["dynamicConfigKey"]), bool(r["paused"]), bool(r["frozen"]), bool(r["borrowable"]),
-                int(dyn["collateralFactor"]), int(dyn["maxLiquidationBonus"]), int(dyn["liquidationFee"]), price))
+                int(dyn["collateralFactor"]), int(dyn["maxLiquidationBonus"]), int(dyn["liquidationFee"]), price,
+                price_problem))
         underlyings = [r.underlying for r in rows]
-        if len(set(underlyings)) != len(underlyings):
-            raise ReaderError(f"Aave V4 spoke {ref.name}: an underlying is listed twice on hub {self.hub} "
-                              f"(one reserve per asset and market is what a Snapshot holds)")
+        twice = sorted({u for u in underlyings if underlyings.count(u) > 1})
+        problem = (f"lists {', '.join(twice)} more than once (reserves of several hubs): one reserve per asset and "
+                   f"market is what a Snapshot holds, so the spoke is not read" if twice else None)
         return V4SpokeData(ref.name, spoke, oracle, int(config["targetHealthFactor"]),
                            int(config["healthFactorForMaxBonus"]), int(config["liquidationBonusFactor"]), tuple(rows),
-                           tuple(other))
+                           problem)
+
+    def _reserves(self, block: PinnedBlock | int, spoke: str, name: str, count: int) -> list[dict[str, Any]]:
+        """``getReserve`` of every reserve, by name. Two layouts exist: Spoke.sol @8e6ea169 returns
+        (underlying, hub, assetId, decimals, dynamicConfigKey, paused, frozen, borrowable,
+        collateralRisk); later aave-v4 commits (ISpoke.sol @00564eab) pack the booleans into ``flags``
+        and expose them through ``getReserveConfig`` (abis/AaveV4SpokeFlags.json). The first layout is
+        tried first: the second's 7 words cannot decode as the first's 9, so a spoke of either kind
+        reads right and anything else is an error."""
+        old = run_calls(self.transport, block, [_read(spoke, "AaveV4Spoke", "getReserve", i) for i in range(count)],
+                        what=f"Aave V4 spoke {name} reserves", allow_failure=True)
+        if all(r is not None for r in old):
+            return [named("AaveV4Spoke", "getReserve", r) for r in old]
+        reads: list[Read] = []
+        for i in range(count):
+            reads += [_read(spoke, "AaveV4SpokeFlags", "getReserve", i), _read(spoke, "AaveV4SpokeFlags", "getReserveConfig", i)]
+        new = run_calls(self.transport, block, reads, what=f"Aave V4 spoke {name} reserves (flags layout)")
+        out = []
+        for i in range(count):
+            reserve = named("AaveV4SpokeFlags", "getReserve", new[2 * i])
+            config = named("AaveV4SpokeFlags", "getReserveConfig", new[2 * i + 1])
+            out.append({**reserve, "paused": config["paused"], "frozen": config["frozen"],
+                        "borrowable": config["borrowable"]})
+        return out
 
     def read_positions(self, block: PinnedBlock | int, spoke: V4SpokeData, users: Sequence[str]) -> list[V4PositionData]:
         ids = [r.reserve_id for r in spoke.reserves]

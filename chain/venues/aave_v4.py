@@ -65,24 +65,25 @@ class AaveV4Read(BaseVenueRead):
     def own_prices(self, pricing: UsdPricing) -> None:
         for s, _ in self.spokes:
             for r in s.reserves:
-                if r.underlying not in pricing.prices:
+                if r.underlying not in pricing.prices and r.price_problem is None:
                     pricing.prices[r.underlying] = UsdPrice(r.price / 10**8, f"aave-v4-oracle:{s.oracle}")
 
     def assemble(self, ctx: AssembleContext) -> VenueRows:
         out, src = VenueRows(), self.source
         for spoke, positions in self.spokes:
             market_id = spoke.market_id(src.id)
-            out.skipped += [Skipped(venue="aave_v4", market=market_id, reason=f"reserve {i} is on another hub than "
-                                    f"{src.hub}: not read") for i in spoke.other_hub_reserves]
+            if spoke.problem is not None:
+                out.skipped.append(Skipped(venue="aave_v4", market=market_id, reason=f"spoke {spoke.spoke} {spoke.problem}"))
+                continue
             bad = {r.reserve_id: problem for r in spoke.reserves
-                   if (problem := ctx.prices.problem(r.underlying)) is not None}
+                   if (problem := r.price_problem or ctx.prices.problem(r.underlying)) is not None}
             for rid, why in bad.items():
                 token = next(r.underlying for r in spoke.reserves if r.reserve_id == rid)
                 out.skipped.append(Skipped(venue="aave_v4", market=market_id, asset=token,
                                            reason=f"reserve {ctx.named(token)}: {why}; positions holding it are skipped"))
             kept = V4SpokeData(spoke.name, spoke.spoke, spoke.oracle, spoke.target_health_factor_wad,
                                spoke.health_factor_for_max_bonus_wad, spoke.liquidation_bonus_factor_bps,
-                               tuple(r for r in spoke.reserves if r.reserve_id not in bad), spoke.other_hub_reserves)
+                               tuple(r for r in spoke.reserves if r.reserve_id not in bad), spoke.problem)
             if not kept.reserves:
                 continue
             out.markets.append(kept.to_market(ctx.symbols, source_id=src.id, name=src.name))
@@ -124,6 +125,9 @@ class AaveV4Venue:
         spokes = []
         for ref in source.spokes:
             spoke = reader.read_spoke(ctx.pinned, ref)
+            if spoke.problem is not None:
+                spokes.append((spoke, []))
+                continue
             users = ctx.given_accounts(spoke.spoke)
             if users is None:
                 users = ctx.given_accounts(source.hub)

@@ -330,3 +330,24 @@ def test_scanned_spokes_go_through_the_engines_bands_cascade_and_monte_carlo(v4_
     column = lmap.venues.index("aave_v4")
     assert lmap.positions[:, column].sum() > 0 and lmap.positions.sum() == lmap.positions[:, column].sum()
     liquidation_bands(book, "WETH")  # runs on the V4 book (the devnet's 50 positions form no dense band)
+
+
+def test_both_getreserve_layouts_decode_and_cannot_be_confused():
+    """getReserve of Spoke.sol @8e6ea169 (9 words, the double's) and of later aave-v4 (ISpoke.sol
+    @00564eab: 7 words, booleans packed in flags) decode by name with their own ABI; the later layout
+    does not decode as the earlier one (so the reader's first attempt fails and it falls back)."""
+    from eth_abi import encode
+
+    from abis import abi_function
+    from chain.liquity_v2 import named
+
+    a, h = "0x" + "11" * 20, "0x" + "22" * 20
+    later = encode(["(address,address,uint16,uint8,uint24,uint24,uint8)"], [(a, h, 3, 18, 2, 500, 5)])
+    with pytest.raises(Exception):
+        abi_function("AaveV4Spoke", "getReserve").decode(later)
+    got = named("AaveV4SpokeFlags", "getReserve", abi_function("AaveV4SpokeFlags", "getReserve").decode(later))
+    assert (got["assetId"], got["decimals"], got["dynamicConfigKey"], got["collateralRisk"]) == (3, 18, 2, 500)
+    earlier = encode(["(address,address,uint16,uint8,uint24,bool,bool,bool,uint24)"],
+                     [(a, h, 3, 18, 2, False, True, True, 500)])
+    old = named("AaveV4Spoke", "getReserve", abi_function("AaveV4Spoke", "getReserve").decode(earlier))
+    assert (old["frozen"], old["borrowable"], old["collateralRisk"]) == (True, True, 500)
