@@ -87,10 +87,11 @@ class PositionBook:
         if np.any(self.prices_usd <= 0) or not np.all(np.isfinite(self.prices_usd)):
             raise ValueError("prices_usd must be finite and > 0")
         if self.rule_params is None:
-            from risk.rules import MARKET_PARAM_WIDTH, default_market_params
+            from risk.rules import MARKET_PARAM_WIDTH, RULES, default_market_params
 
-            defaults = {int(code): default_market_params(int(code)) for code in np.unique(self.venue)} \
-                if MARKET_PARAM_WIDTH else {}
+            # (an unknown code is refused where rows are liquidated, not here)
+            defaults = {int(code): default_market_params(int(code)) for code in np.unique(self.venue)
+                        if 0 <= code < len(RULES)} if MARKET_PARAM_WIDTH else {}
             params = np.zeros((n, MARKET_PARAM_WIDTH))
             for code, values in defaults.items():
                 params[self.venue == code] = values
