@@ -174,17 +174,20 @@ def _write_position(rpc, deployer, dep, spoke_name, user, supplied, borrowed):
 DUST_USER = "0x00000000000000000000000000000000000d0057"
 DEFICIT_USER = "0x00000000000000000000000000000000000def1c"
 TWO_COLL_USER = "0x0000000000000000000000000000000000002c01"
+LIDO_USER = "0x000000000000000000000000000000000000l1d0".replace("l", "1")
 
 
 def _extra_positions(rpc, deployer, dep):
     """Positions that a 30% ETH drop puts into the special cases: 1,500 USDC on 1.1 WETH (the debt to
     target would leave < $1,000: the whole debt goes); 11,500 USDC on 8 WETH (HF 0.83 after a 25% drop:
     all the collateral, the rest deficit); WETH + WBTC collateral (the first seizure empties WETH but
-    WBTC is left: no deficit)."""
+    WBTC is left: no deficit); on the lido spoke 10.63 WETH on 10 wstETH (HF 1.05: a 15% wstETH depeg
+    liquidates it)."""
     _write_position(rpc, deployer, dep, "main", DUST_USER, {"WETH": 11 * 10**17}, {"USDC": 1_500 * 10**6})
     _write_position(rpc, deployer, dep, "main", DEFICIT_USER, {"WETH": 8 * 10**18}, {"USDC": 11_500 * 10**6})
     _write_position(rpc, deployer, dep, "main", TWO_COLL_USER, {"WETH": 5 * 10**18, "WBTC": 2 * 10**6},
                     {"USDC": 8_300 * 10**6})
+    _write_position(rpc, deployer, dep, "lido", LIDO_USER, {"wstETH": 10 * 10**18}, {"WETH": 10_630 * 10**15})
 
 
 def _liquidate_and_compare(rpc, liquidator, dep, spoke_dep, user) -> v4.SpokeLiquidation | None:
@@ -229,6 +232,7 @@ def _liquidate_and_compare(rpc, liquidator, dep, spoke_dep, user) -> v4.SpokeLiq
     {"WETH": 0.90, "wstETH": 0.90},
     {"WETH": 0.75, "wstETH": 0.78, "WBTC": 0.85},
     {"WETH": 0.62, "wstETH": 0.60, "WBTC": 0.70},
+    {"wstETH": 0.85},  # a wstETH depeg: the ETH-correlated lido spoke liquidates
 ])
 def test_exact_liquidations_equal_the_double_to_the_wei_on_both_spokes(chain, shocks):
     """Every position the shock puts below HF 1, on both spokes, liquidated until healthy (bounded):
@@ -241,7 +245,7 @@ def test_exact_liquidations_equal_the_double_to_the_wei_on_both_spokes(chain, sh
     calls, kinds = 0, set()
     for spoke_dep in dep.spokes:
         users = list(population.users[spoke_dep.name]) + ([DUST_USER, DEFICIT_USER, TWO_COLL_USER]
-                                                          if spoke_dep.name == "main" else [])
+                                                          if spoke_dep.name == "main" else [LIDO_USER])
         for user in users:
             for _ in range(6):
                 out = _liquidate_and_compare(rpc, liquidator, dep, spoke_dep, user)
@@ -256,7 +260,9 @@ def test_exact_liquidations_equal_the_double_to_the_wei_on_both_spokes(chain, sh
                 if out.debt_emptied and not out.collateral_emptied:
                     kinds.add("debt closed")
     assert calls >= 3
-    if shocks["WETH"] <= 0.75:
+    if "WETH" not in shocks:
+        assert "lido" in kinds, kinds
+    elif shocks["WETH"] <= 0.75:
         assert {"main", "deficit", "debt closed", "emptied, no deficit"} <= kinds, kinds
 
 
