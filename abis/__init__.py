@@ -115,6 +115,43 @@ def abi_function(abi_name: str, function_name: str) -> AbiFunction:
     return AbiFunction(function_name, signature, keccak(text=signature)[:4], inputs, outputs)
 
 
+def _named(param: dict[str, Any], value: Any) -> Any:
+    kind = param["type"]
+    if kind == "tuple":
+        components = param["components"]
+        if len(value) != len(components):
+            raise ValueError(f"{len(value)} values for struct fields {[c['name'] for c in components]}")
+        return {c["name"]: _named(c, v) for c, v in zip(components, value, strict=True)}
+    if kind.startswith("tuple["):
+        element = {**param, "type": "tuple"}
+        return [_named(element, v) for v in value]
+    return value
+
+
+@lru_cache(maxsize=None)
+def _outputs(abi_name: str, function_name: str) -> tuple[dict[str, Any], ...]:
+    entries = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function_name]
+    if len(entries) != 1:
+        raise KeyError(f"ABI {abi_name!r} has {len(entries)} functions named {function_name!r}")
+    return tuple(entries[0]["outputs"])
+
+
+def named_outputs(abi_name: str, function_name: str, decoded: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    """``decoded`` (what :meth:`AbiFunction.decode` returned) keyed by the ABI's output names, structs
+    as dicts of their field names (recursively), so readers read ``rd["aTokenAddress"]``, never
+    ``rd[8]``: a field added or moved in the ABI cannot shift what a position means. A function whose
+    one output is an unnamed struct (Aave's ``getReserveData``) gives that struct's fields. A count
+    that does not match the ABI is a ``ValueError``."""
+    outputs = _outputs(abi_name, function_name)
+    if len(decoded) != len(outputs):
+        raise ValueError(f"{abi_name}.{function_name}: {len(decoded)} values for {len(outputs)} outputs")
+    if len(outputs) == 1 and not outputs[0]["name"] and outputs[0]["type"] == "tuple":
+        named: dict[str, Any] = _named(outputs[0], decoded[0])
+        return named
+    names = [o["name"] or f"output{i}" for i, o in enumerate(outputs)]
+    return {n: _named(o, v) for n, o, v in zip(names, outputs, decoded, strict=True)}
+
+
 def event_topic0(abi_name: str, event_name: str) -> str:
     """``0x``-hex topic0 of event ``event_name`` in ABI ``abi_name``."""
     entries = [e for e in load_abi(abi_name) if e.get("type") == "event" and e.get("name") == event_name]
@@ -124,4 +161,4 @@ def event_topic0(abi_name: str, event_name: str) -> str:
     return "0x" + keccak(text=f"{event_name}({types})").hex()
 
 
-__all__ = ["AbiFunction", "abi_function", "event_topic0", "load_abi"]
+__all__ = ["AbiFunction", "abi_function", "event_topic0", "load_abi", "named_outputs"]

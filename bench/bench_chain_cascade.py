@@ -1,8 +1,9 @@
 """Chain-run cascade vs the engine, QuoterV2 agreement and pool read time, on a fresh devnet.
 
 Run: ``.venv/bin/python -m bench.bench_chain_cascade [--borrowers 96] [--quotes 300]``.
-Starts an anvil devnet (genuine Aave v3.0.2, Morpho Blue, Uniswap v3; Comet double), populates
-N seeded borrowers, then:
+Starts an anvil devnet (genuine Aave v3.0.2 and v3.6, Morpho Blue, Uniswap v3; Comet, Sky and
+Liquity v2 doubles, which the chain-run cascade leaves out on both sides), populates N seeded borrowers (and
+N/2 on the v3.6 market), then:
 
 (a) pool read: :func:`chain.uniswap_v3.read_pools` of the 8 devnet pools at one block (slot0,
     liquidity, every tickBitmap word, every initialized tick, through Multicall3), best of 5;
@@ -13,7 +14,9 @@ N seeded borrowers, then:
 (c) per ETH drawdown 5%..30%: :func:`chain.devnet.chain_cascade.run_chain_cascade` (state
     reverted after each) against the engine's cascade on the pre-shock snapshot with the on-chain
     model (CEX multiplier 0): rounds, liquidated debt, seized collateral, bad debt, final price
-    and the relative gaps.
+    and the relative gaps; the chain's bad debt split into the v3.6 Pool's ``getReserveDeficit``
+    increase, Morpho's bad debt and the debt left on Aave positions without collateral (v3.0.2),
+    and the number of v3.6 calls below ``max`` (``max`` would have left dust).
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def main() -> None:
               f"{ran_out} running out of liquidity)")
 
         print("(c) drawdown | rounds chain/engine | liquidated debt chain / engine (gap) | seized gap | "
-              "bad debt chain / engine | final ETH chain / engine (gap) | chain run s")
+              "bad debt chain / engine (gap) = v3.6 deficit + Morpho + v3.0 stranded | final ETH chain / engine (gap) | "
+              "v3.6 reduced calls | chain run s")
         for x in (0.05, 0.10, 0.15, 0.20, 0.25, 0.30):
             snap_id = net.rpc.request("evm_snapshot", [])
             chain, before = run_chain_cascade(net, x)
@@ -90,9 +94,11 @@ def main() -> None:
             c, e, g = r["chain"], r["engine"], r["gap"]
             print(f"    {x:4.0%} | {c['rounds']}/{e['rounds']} | ${c['liquidated_debt_usd'] / 1e6:.4f}M / "
                   f"${e['liquidated_debt_usd'] / 1e6:.4f}M ({g['liquidated_debt_usd']:.1e}) | "
-                  f"{g['seized_collateral_usd']:.1e} | ${c['bad_debt_usd'] / 1e6:.4f}M / ${e['bad_debt_usd'] / 1e6:.4f}M | "
+                  f"{g['seized_collateral_usd']:.1e} | ${c['bad_debt_usd'] / 1e6:.4f}M / ${e['bad_debt_usd'] / 1e6:.4f}M "
+                  f"({g['bad_debt_usd']:.1e}) = ${chain.deficit_usd / 1e6:.4f}M + ${chain.morpho_bad_debt_usd / 1e6:.4f}M + "
+                  f"${chain.stranded_debt_usd / 1e6:.4f}M | "
                   f"${c['final_price_usd']:.2f} / ${e['final_price_usd']:.2f} ({g['final_price_usd']:.2%}) | "
-                  f"{chain.seconds:.1f} (engine incl. model build {engine_s:.2f})")
+                  f"{chain.reduced_liquidations} | {chain.seconds:.1f} (engine incl. model build {engine_s:.2f})")
     finally:
         net.stop()
 

@@ -65,7 +65,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import to_checksum_address
 
-from abis import AbiFunction, abi_function
+from abis import AbiFunction, abi_function, named_outputs
 from chain.blocks import PinnedBlock
 from chain.multicall import Call, CallResult, multicall
 from chain.transport import Transport
@@ -461,15 +461,16 @@ class AaveV3Reader:
         for asset, data, price in zip(assets, decoded[:-3], prices, strict=True):
             if data is None:
                 raise ReaderError(f"Aave pool {pool}: getReserveData({asset}) failed at block {block_number(block)}")
-            (rd,) = data
+            rd = named_outputs("AavePool", "getReserveData", data)  # fields by ABI name, never by position
             reserves.append(
                 AaveReserveInfo(
                     asset=asset,
-                    id=int(rd[7]),
-                    config=AaveReserveConfig.decode(int(rd[0][0])),
-                    a_token=checksum(rd[8], "aToken"),
-                    stable_debt_token=checksum(rd[9], "stableDebtToken") if with_stable else ZERO_ADDRESS,
-                    variable_debt_token=checksum(rd[10], "variableDebtToken"),
+                    id=int(rd["id"]),
+                    config=AaveReserveConfig.decode(int(rd["configuration"]["data"])),
+                    a_token=checksum(rd["aTokenAddress"], "aToken"),
+                    stable_debt_token=(checksum(rd["stableDebtTokenAddress"], "stableDebtToken") if with_stable
+                                       else ZERO_ADDRESS),
+                    variable_debt_token=checksum(rd["variableDebtTokenAddress"], "variableDebtToken"),
                     price_base=None if price is None else int(price),
                 )
             )
@@ -516,8 +517,10 @@ class AaveV3Reader:
                                 what="Aave eMode categories")
             out = []
             for category_id, data in zip(ids, decoded, strict=True):
-                ltv, lt, lb, price_source, label = data[0]  # type: ignore[index]
-                price_source = checksum(price_source, "eMode priceSource")
+                category = named_outputs("AavePool", "getEModeCategoryData", data)  # type: ignore[arg-type]
+                ltv, lt, lb = category["ltv"], category["liquidationThreshold"], category["liquidationBonus"]
+                label = category["label"]
+                price_source = checksum(category["priceSource"], "eMode priceSource")
                 if price_source != ZERO_ADDRESS:
                     log.warning("Aave pool %s eMode %d has a price source %s: not represented in the snapshot "
                                 "(users of that category are priced from it on chain)", pool, category_id, price_source)
@@ -537,7 +540,8 @@ class AaveV3Reader:
             config, bitmap, label = decoded[k], decoded[n + k], decoded[2 * n + k]
             if config is None or bitmap is None:
                 continue
-            ltv, lt, lb = config[0]
+            named = named_outputs("AavePool", "getEModeCategoryCollateralConfig", config)
+            ltv, lt, lb = named["ltv"], named["liquidationThreshold"], named["liquidationBonus"]
             if lt == 0:
                 continue
             members = tuple(asset for rid, asset in sorted(by_id.items()) if (int(bitmap[0]) >> rid) & 1)
@@ -567,7 +571,7 @@ class AaveV3Reader:
         plans: list[tuple[str, int, list[tuple[str, str, AaveReserveInfo]]]] = []
         balance_reads: list[Read] = []
         for k, account in enumerate(accounts):
-            config = int(decoded[k][0][0])  # type: ignore[index]
+            config = int(named_outputs("AavePool", "getUserConfiguration", decoded[k])["data"])  # type: ignore[arg-type]
             emode = int(decoded[n + k][0])  # type: ignore[index]
             borrowing = any((config >> (2 * rid)) & 1 for rid in by_id)
             if config == 0 or (not borrowing and not include_suppliers):

@@ -7,13 +7,11 @@ stopped, so we start the native binary directly, in its own process group, liste
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +128,8 @@ def start_anvil(
         proc = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
         )
+    from chain.transport import RpcError  # here, not at the top: `liqrisk --help` stays light
+
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
@@ -138,7 +138,7 @@ def start_anvil(
         try:
             _rpc(url, "eth_chainId", [])
             break
-        except OSError:
+        except RpcError:  # not listening yet (connection refused) or not answering yet
             time.sleep(0.05)
     else:
         stop_process_group(proc.pid)
@@ -149,8 +149,9 @@ def start_anvil(
     return AnvilProcess(pid=proc.pid, port=port, log_path=log_path)
 
 
-def _rpc(url: str, method: str, params: list) -> object:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=2) as resp:
-        return json.loads(resp.read())["result"]
+def _rpc(url: str, method: str, params: list[object]) -> object:
+    """One call through the project's JSON-RPC client (no retries: the caller polls)."""
+    from chain.transport import HttpTransport
+
+    with HttpTransport(url, timeout_s=2.0, max_retries=0, hedge_after_s=None, deadline_s=5.0) as transport:
+        return transport.request(method, list(params))

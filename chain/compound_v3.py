@@ -28,7 +28,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from abis import abi_function
+from abis import abi_function, named_outputs
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.transport import Transport
@@ -124,7 +124,8 @@ class CometReader:
         if base_token is None or base_feed is None or base_scale is None or num_assets is None:
             raise ReaderError(f"{comet} is a contract but not a Compound V3 Comet (baseToken/numAssets failed)")
         if totals is not None:
-            supply_idx, borrow_idx = int(totals[0][0]), int(totals[0][1])
+            basic = named_outputs("Comet", "totalsBasic", totals)
+            supply_idx, borrow_idx = int(basic["baseSupplyIndex"]), int(basic["baseBorrowIndex"])
         elif supply_index is not None and borrow_index is not None:
             supply_idx, borrow_idx = int(supply_index[0]), int(borrow_index[0])
         else:
@@ -132,8 +133,8 @@ class CometReader:
         n = int(num_assets[0])
         infos = run_calls(self.transport, block, [Read(comet, _fn("getAssetInfo"), (i,)) for i in range(n)],
                           what=f"Comet {comet} assets")
-        assets_raw = [info[0] for info in infos]  # type: ignore[index]
-        feeds = [checksum(base_feed[0], "baseTokenPriceFeed")] + [checksum(a[2], "priceFeed") for a in assets_raw]
+        assets_raw = [named_outputs("Comet", "getAssetInfo", info) for info in infos]  # type: ignore[arg-type]
+        feeds = [checksum(base_feed[0], "baseTokenPriceFeed")] + [checksum(a["priceFeed"], "priceFeed") for a in assets_raw]
         # A feed that reverts or answers <= 0 makes getPrice revert (Comet.sol: `if (price <= 0) revert
         # BadPrice()`, compound-finance/comet@17a6e7ac contracts/Comet.sol): kept as None, the scan skips
         # what depends on it (chain.scan).
@@ -141,9 +142,10 @@ class CometReader:
                            what=f"Comet {comet} prices", allow_failure=True)
         assets = tuple(
             CometAssetInfo(
-                offset=int(a[0]), asset=checksum(a[1], "asset"), price_feed=checksum(a[2], "priceFeed"), scale=int(a[3]),
-                borrow_collateral_factor_wad=int(a[4]), liquidate_collateral_factor_wad=int(a[5]),
-                liquidation_factor_wad=int(a[6]), supply_cap_raw=int(a[7]),
+                offset=int(a["offset"]), asset=checksum(a["asset"], "asset"), price_feed=checksum(a["priceFeed"], "priceFeed"),
+                scale=int(a["scale"]), borrow_collateral_factor_wad=int(a["borrowCollateralFactor"]),
+                liquidate_collateral_factor_wad=int(a["liquidateCollateralFactor"]),
+                liquidation_factor_wad=int(a["liquidationFactor"]), supply_cap_raw=int(a["supplyCap"]),
                 price=None if p is None else int(p[0]),
             )
             for a, p in zip(assets_raw, prices[1:], strict=True)
@@ -168,7 +170,7 @@ class CometReader:
         out = []
         for k, account in enumerate(accounts):
             row = decoded[k * per_account:(k + 1) * per_account]
-            principal = int(row[0][0])  # type: ignore[index]
+            principal = int(named_outputs("Comet", "userBasic", row[0])["principal"])  # type: ignore[arg-type]
             if principal >= 0 and not include_suppliers:
                 continue
             borrow = int(row[1][0])  # type: ignore[index]

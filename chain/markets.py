@@ -1,7 +1,7 @@
 """Markets as data: the market file (TOML) that says which networks and lending markets to scan.
 
 The shipped file is ``chain/data/markets.toml`` (Ethereum: Aave Core, Prime, EtherFi, SparkLend,
-Morpho Blue, Compound V3 USDC, Sky vaults; Arbitrum, Base and Optimism: Aave V3, Morpho Blue on
+Morpho Blue, Compound V3 USDC, Sky vaults, Euler v2 (Euler Prime); Arbitrum, Base and Optimism: Aave V3, Morpho Blue on
 Base, Compound V3 USDC). A user's own file in the same format replaces it. Every entry is checked
 on load (pydantic, ``extra="forbid"``): addresses must be 0x + 40 hex and, when mixed-case, carry a
 valid EIP-55 checksum; market ids are unique per network; chain ids unique. A bad file gives one
@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union
 from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chain.toml_input import TomlNestingError, loads_toml
 from chain.venues import MarketEntryBase
 
 SHIPPED_MARKET_FILE = Path(__file__).resolve().parent / "data" / "markets.toml"
@@ -262,8 +263,8 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
     except OSError as exc:
         raise MarketFileError(f"market file {path}: cannot read ({exc.strerror})") from None
     try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = loads_toml(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, TomlNestingError) as exc:
         raise MarketFileError(f"{path}: not valid TOML ({exc})") from None
     return parse_market_file(data, where=str(path))
 

@@ -133,17 +133,25 @@ class _ScrubSecretsFilter(logging.Filter):
         self.secrets: dict[str, str] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            try:
-                msg = record.getMessage()
-            except Exception:  # malformed record: leave it to logging's own error handling
-                return True
-            scrubbed = msg
-            for secret, masked in self.secrets.items():
-                scrubbed = scrubbed.replace(secret, masked)
-            if scrubbed != msg:
-                record.msg, record.args = scrubbed, None
+        try:
+            msg = record.getMessage()
+        except Exception:  # malformed record: leave it to logging's own error handling
+            return True
+        scrubbed = msg
+        for secret, masked in self.secrets.items():
+            scrubbed = scrubbed.replace(secret, masked)
+        # By construction, whoever made the request (this transport, the devnet's own client, a
+        # webhook): the request target urllib3 logs ("POST /v2/<key> HTTP/1.1", url='/v2/<key>')
+        # is never shown, only that there was one.
+        scrubbed = _LOGGED_TARGET.sub(lambda m: f'"{m[1]} {"/" if m[2] == "/" else "/" + _MASK} {m[3]}"', scrubbed)
+        scrubbed = _LOGGED_URL.sub(lambda m: m[0] if m[1] in ("", "/") else "url='/" + _MASK + "'", scrubbed)
+        if scrubbed != msg:
+            record.msg, record.args = scrubbed, None
         return True
+
+
+_LOGGED_TARGET = re.compile(r'"([A-Z]+) (\S+) (HTTP/[0-9.]+)"')
+_LOGGED_URL = re.compile(r"url='([^']*)'")
 
 
 _SCRUB = _ScrubSecretsFilter()
@@ -170,14 +178,45 @@ def _register_secret(url: str) -> None:
     _SCRUB.secrets = dict(sorted(_SCRUB.secrets.items(), key=lambda kv: -len(kv[0])))
 
 
+def rpc_url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as a JSON-RPC endpoint (None when it is usable): the scheme
+    must be http or https, the host a DNS name, IPv4 or bracketed IPv6 address, the port (if
+    any) 1-65535, and no whitespace or control character anywhere. Says nothing of the URL's
+    secret parts (the caller shows :func:`mask_url`)."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "contains whitespace or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must start with http:// or https://"
+    try:
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "has a port that is not a number in 1-65535"
+    if not host:
+        return "has no host"
+    if not _HOST.match(f"[{host}]" if ":" in host else host):
+        return "has a host that is not a DNS name or an IP address"
+    if port is not None and not 0 < port < 65536:
+        return "has a port outside 1-65535"
+    if parts.netloc.count(":") > (1 + (1 if "@" in parts.netloc else 0)) and not host.count(":"):
+        return "has more than one port"
+    return None
+
+
 def url_from_env_or_arg(rpc_url: str | None) -> str:
-    """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` if neither."""
-    url = rpc_url or os.environ.get(ENV_RPC_URL, "")
-    url = url.strip()
+    """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` naming the
+    flag/variable if neither is set or the URL is unusable (:func:`rpc_url_problem`)."""
+    given = rpc_url if rpc_url is not None and rpc_url.strip() else None
+    url = (given or os.environ.get(ENV_RPC_URL, "")).strip()
+    where = "--rpc-url" if given is not None else f"${ENV_RPC_URL}"
     if not url:
         raise ValueError(f"no RPC URL: pass --rpc-url or set {ENV_RPC_URL}")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"RPC URL must start with http:// or https:// (got {mask_url(url)})")
+    problem = rpc_url_problem(url)
+    if problem is not None:
+        raise ValueError(f"{where}: the RPC URL {problem} (got {mask_url(url)})")
     return url
 
 
@@ -318,6 +357,128 @@ class _Transient(Exception):
         self.retry_after_s = retry_after_s
 
 
+class _JsonRpcClient:
+    """What :class:`HttpTransport` and :class:`chain.web3_transport.Web3Transport` share: the
+    public batch calls, the answer check, the JSON-RPC reply parsing, the backoff and the stats.
+    A subclass sends (``request``, ``_chunk``) and decides how to retry (``_with_retries``)."""
+
+    masked_url: str
+    expected_chain_id: int | None
+    max_batch_size: int
+    backoff_base_s: float
+    backoff_max_s: float
+    stats: TransportStats
+    _rng: random.Random
+    _lock: threading.Lock
+    _chain_id: int | None
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self.request("eth_chainId", []), 16)
+        return self._chain_id
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Several calls as JSON-RPC batches of at most ``max_batch_size``; results in the
+        order given. An element that fails or is invalid is retried alone (with retries); if it
+        still fails, :class:`RpcError` is raised."""
+        results: list[Any] = []
+        for start in range(0, len(calls), self.max_batch_size):
+            results.extend(self._chunk(calls[start:start + self.max_batch_size], settle=False))
+        return results
+
+    def batch_settled(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
+        """Like :meth:`batch`, but an element the node refuses for good comes back as an
+        :class:`RpcError` in its place instead of raising (transient element errors are
+        still retried alone). Whole-request failures still raise."""
+        results: list[Any] = []
+        for start in range(0, len(calls), self.max_batch_size):
+            results.extend(self._chunk(calls[start:start + self.max_batch_size], settle=True))
+        return results
+
+    def _chunk(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
+        raise NotImplementedError
+
+    def _take_replies(self, calls: list[tuple[str, list[Any]]], replies: list[Any], *, settle: bool) -> list[Any]:
+        """The results of a batch from its replies (``replies[i]`` answers ``calls[i]``, ``None``
+        if missing): a valid result is kept; with ``settle``, a definitive element error becomes
+        its :class:`RpcError`; anything else (missing, invalid, rate-limited, failed) is sent
+        again alone, with :meth:`request`'s retries."""
+        out: list[Any] = []
+        for (method, params), reply in zip(calls, replies):
+            if isinstance(reply, dict) and reply.get("error") is None and "result" in reply:
+                try:
+                    self._check(method, params, reply["result"])
+                except _Transient:
+                    pass  # invalid element: retried alone below
+                else:
+                    out.append(reply["result"])
+                    continue
+            elif settle and isinstance(reply, dict) and isinstance(reply.get("error"), dict):
+                err = reply["error"]
+                code, msg = err.get("code"), str(err.get("message", ""))
+                if isinstance(code, int) and not _is_retryable_rpc_error(code, msg):
+                    out.append(RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
+                                        method=method, kind="rpc", code=code, rpc_message=msg,
+                                        data=err.get("data")))
+                    continue
+            out.append(self._settled_request(method, params) if settle else self.request(method, params))
+        return out
+
+    def _settled_request(self, method: str, params: list[Any]) -> Any:
+        try:
+            return self.request(method, params)
+        except RpcError as exc:
+            return exc
+
+    def _count(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self.stats, name, getattr(self.stats, name) + delta)
+
+    def _check(self, method: str, params: list[Any], result: Any) -> None:
+        try:
+            check_result(method, params, result, expected_chain_id=self.expected_chain_id)
+        except InvalidAnswer as exc:
+            self._count(invalid_answers=1)
+            raise _Transient("invalid", f"invalid answer: {exc}") from None
+
+    def _backoff_s(self, attempt: int, retry_after_s: float | None = None) -> float:
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt))
+        delay = self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never bursty
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, self.backoff_max_s))
+        return delay
+
+    def _result_or_raise(self, reply: Any, method: str) -> Any:
+        if not isinstance(reply, dict):
+            raise _Transient("protocol", f"expected a JSON object, got {type(reply).__name__}")
+        err = reply.get("error")
+        if err is None:
+            if "result" not in reply:
+                raise _Transient("protocol", "reply has neither result nor error")
+            return reply["result"]
+        if not isinstance(err, dict) or not isinstance(err.get("code", 0), int):
+            raise _Transient("protocol", "malformed JSON-RPC error object")
+        code, msg, data = err.get("code"), str(err.get("message", "")), err.get("data")
+        if _is_retryable_rpc_error(code, msg):
+            raise _Transient("rpc", f"error {code}: {msg}", code=code, rpc_message=msg, data=data)
+        raise RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
+                       method=method.split(":", 1)[-1], kind="rpc", code=code, rpc_message=msg, data=data)
+
+
 # --------------------------------------------------------------------------------------------
 # HTTP transport
 
@@ -331,7 +492,7 @@ HEDGEABLE_METHODS = frozenset({
 })
 
 
-class HttpTransport:
+class HttpTransport(_JsonRpcClient):
     """JSON-RPC over HTTP(S) with retries, hedging, answer validation, rate limiting and batching.
 
     Parameters
@@ -413,18 +574,6 @@ class HttpTransport:
     def close(self) -> None:
         self._session.close()
 
-    def __enter__(self) -> HttpTransport:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def chain_id(self) -> int:
-        if self._chain_id is None:
-            self._chain_id = int(self.request("eth_chainId", []), 16)
-        return self._chain_id
-
     # -- public calls -----------------------------------------------------------------------
 
     def request(self, method: str, params: list[Any]) -> Any:
@@ -444,24 +593,6 @@ class HttpTransport:
         self._count(rpc_calls=1)
         return self._with_retries(attempt, method)
 
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        """Several calls as JSON-RPC batches of at most ``max_batch_size``; results in the
-        order given. An element that fails or is invalid is retried alone (with retries); if it
-        still fails, :class:`RpcError` is raised."""
-        results: list[Any] = []
-        for start in range(0, len(calls), self.max_batch_size):
-            results.extend(self._batch_chunk(calls[start:start + self.max_batch_size], settle=False))
-        return results
-
-    def batch_settled(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
-        """Like :meth:`batch`, but an element the node refuses for good comes back as an
-        :class:`RpcError` in its place instead of raising (transient element errors are
-        still retried alone). Whole-request failures still raise."""
-        results: list[Any] = []
-        for start in range(0, len(calls), self.max_batch_size):
-            results.extend(self._batch_chunk(calls[start:start + self.max_batch_size], settle=True))
-        return results
-
     # -- internals --------------------------------------------------------------------------
 
     def _take_ids(self, n: int) -> int:
@@ -470,19 +601,7 @@ class HttpTransport:
             self._next_id += n
             return first
 
-    def _count(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self.stats, name, getattr(self.stats, name) + delta)
-
-    def _check(self, method: str, params: list[Any], result: Any) -> None:
-        try:
-            check_result(method, params, result, expected_chain_id=self.expected_chain_id)
-        except InvalidAnswer as exc:
-            self._count(invalid_answers=1)
-            raise _Transient("invalid", f"invalid answer: {exc}") from None
-
-    def _batch_chunk(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
+    def _chunk(self, calls: list[tuple[str, list[Any]]], *, settle: bool) -> list[Any]:
         if not calls:
             return []
         if len(calls) == 1 and not settle:
@@ -507,34 +626,7 @@ class HttpTransport:
         self._count(batches=1, rpc_calls=len(calls))
         replies = self._with_retries(attempt, label)
         by_id = {r.get("id"): r for r in replies if isinstance(r, dict) and isinstance(r.get("id"), int)}
-        out: list[Any] = []
-        for i, (method, params) in enumerate(calls):
-            reply = by_id.get(first_id + i)
-            if reply is not None and reply.get("error") is None and "result" in reply:
-                try:
-                    self._check(method, params, reply["result"])
-                except _Transient:
-                    pass  # invalid element: retried alone below
-                else:
-                    out.append(reply["result"])
-                    continue
-            elif settle and reply is not None and isinstance(reply.get("error"), dict):
-                err = reply["error"]
-                code, msg = err.get("code"), str(err.get("message", ""))
-                if isinstance(code, int) and not _is_retryable_rpc_error(code, msg):
-                    out.append(RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
-                                        method=method, kind="rpc", code=code, rpc_message=msg,
-                                        data=err.get("data")))
-                    continue
-            # Missing, invalid, rate-limited or failed element: retry it alone (request() retries).
-            if settle:
-                try:
-                    out.append(self.request(method, params))
-                except RpcError as exc:
-                    out.append(exc)
-            else:
-                out.append(self.request(method, params))
-        return out
+        return self._take_replies(calls, [by_id.get(first_id + i) for i in range(len(calls))], settle=settle)
 
     def _with_retries(self, attempt: Callable[[], Any], method: str) -> Any:
         started = time.monotonic()
@@ -558,13 +650,6 @@ class HttpTransport:
                           n + 1, delay)
                 self._sleep(delay)
         raise AssertionError("unreachable")
-
-    def _backoff_s(self, attempt: int, retry_after_s: float | None) -> float:
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** attempt))
-        delay = self._rng.uniform(ceiling / 2, ceiling)  # "equal jitter": never zero, never bursty
-        if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.backoff_max_s))
-        return delay
 
     def _hedge_delay_s(self, key: str) -> float:
         assert self.hedge_after_s is not None
@@ -666,21 +751,6 @@ class HttpTransport:
             previous = self._latency_s.get(key)
             self._latency_s[key] = elapsed if previous is None else 0.8 * previous + 0.2 * elapsed
         return reply
-
-    def _result_or_raise(self, reply: dict[str, Any], method: str) -> Any:
-        err = reply.get("error")
-        if err is None:
-            if "result" not in reply:
-                raise _Transient("protocol", "reply has neither result nor error")
-            return reply["result"]
-        if not isinstance(err, dict) or not isinstance(err.get("code", 0), int):
-            raise _Transient("protocol", "malformed JSON-RPC error object")
-        code, msg, data = err.get("code"), str(err.get("message", "")), err.get("data")
-        if _is_retryable_rpc_error(code, msg):
-            raise _Transient("rpc", f"error {code}: {msg}", code=code, rpc_message=msg, data=data)
-        raise RpcError(f"{method} at {self.masked_url}: error {code}: {msg}",
-                       method=method.split(":", 1)[-1], kind="rpc", code=code, rpc_message=msg, data=data)
-
 
 def _retry_after_s(header: str | None) -> float | None:
     if not header:

@@ -31,10 +31,23 @@ from risk.uniswap_v3 import MAX_TICK, MIN_TICK
 WORD_BATCH_SIZE = 500
 """tickBitmap reads are one SLOAD each: large aggregates are cheap."""
 
-_META = (("token0()", ("address",)), ("token1()", ("address",)), ("fee()", ("uint24",)),
-         ("tickSpacing()", ("int24",)), ("slot0()", ("uint160", "int24", "uint16", "uint16", "uint16", "uint8", "bool")),
-         ("liquidity()", ("uint128",)))
-_TICKS_OUT = ("uint128", "int128", "uint256", "uint256", "int56", "uint160", "uint32", "bool")
+# Output (name, type) pairs as IUniswapV3PoolState declares them (Uniswap/v3-core npm 1.0.1,
+# contracts/interfaces/pool/IUniswapV3PoolState.sol, IUniswapV3PoolImmutables.sol): results are
+# read by these names, never by position.
+_META: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("token0()", (("token0", "address"),)), ("token1()", (("token1", "address"),)), ("fee()", (("fee", "uint24"),)),
+    ("tickSpacing()", (("tickSpacing", "int24"),)),
+    ("slot0()", (("sqrtPriceX96", "uint160"), ("tick", "int24"), ("observationIndex", "uint16"),
+                 ("observationCardinality", "uint16"), ("observationCardinalityNext", "uint16"),
+                 ("feeProtocol", "uint8"), ("unlocked", "bool"))),
+    ("liquidity()", (("liquidity", "uint128"),)))
+_TICKS_OUT = (("liquidityGross", "uint128"), ("liquidityNet", "int128"), ("feeGrowthOutside0X128", "uint256"),
+              ("feeGrowthOutside1X128", "uint256"), ("tickCumulativeOutside", "int56"),
+              ("secondsPerLiquidityOutsideX128", "uint160"), ("secondsOutside", "uint32"), ("initialized", "bool"))
+
+
+def _decode_named(outputs: Sequence[tuple[str, str]], data: bytes) -> dict[str, object]:
+    return dict(zip((n for n, _ in outputs), decode([t for _, t in outputs], data), strict=True))
 
 
 def word_range(tick_spacing: int) -> range:
@@ -60,10 +73,12 @@ def read_pools(transport: Transport, block: PinnedBlock | int, addresses: Sequen
         raise ReaderError(f"Uniswap v3 pool read failed at block {number} (not a pool?): {exc}") from exc
     meta = []
     for i, pool in enumerate(pools):
-        values = [decode(list(out), results[i * len(_META) + j].data) for j, (_, out) in enumerate(_META)]
-        token0, token1 = checksum(values[0][0], "token0"), checksum(values[1][0], "token1")
-        meta.append((pool, token0, token1, int(values[2][0]), int(values[3][0]), int(values[4][0]), int(values[4][1]),
-                     int(values[5][0])))
+        v: dict[str, object] = {}
+        for j, (_, out) in enumerate(_META):
+            v.update(_decode_named(out, results[i * len(_META) + j].data))
+        token0, token1 = checksum(str(v["token0"]), "token0"), checksum(str(v["token1"]), "token1")
+        meta.append((pool, token0, token1, int(v["fee"]), int(v["tickSpacing"]), int(v["sqrtPriceX96"]),  # type: ignore[call-overload]
+                     int(v["tick"]), int(v["liquidity"])))  # type: ignore[call-overload]
 
     word_calls, word_keys = [], []
     for pool, *_rest in meta:
@@ -87,7 +102,7 @@ def read_pools(transport: Transport, block: PinnedBlock | int, addresses: Sequen
     tick_results = multicall(transport, tick_calls, number, allow_failure=False)
     nets: dict[str, list[int]] = {m[0]: [] for m in meta}
     for pool, res in zip(tick_keys, tick_results):
-        nets[pool].append(int(decode(list(_TICKS_OUT), res.data)[1]))
+        nets[pool].append(int(_decode_named(_TICKS_OUT, res.data)["liquidityNet"]))  # type: ignore[call-overload]
 
     tokens = {m[1] for m in meta} | {m[2] for m in meta}
     token_meta = read_token_metadata(transport, number, tokens)

@@ -60,8 +60,13 @@ class AlertConfig(BaseModel):
     @field_validator("webhook_url")
     @classmethod
     def _http(cls, url: str | None) -> str | None:
-        if url and not url.startswith(("http://", "https://")):
-            raise ValueError("webhook URL must start with http:// or https://")
+        if url:
+            from chain.transport import mask_url, rpc_url_problem
+
+            problem = rpc_url_problem(url.strip())  # the same URL rules as an RPC endpoint
+            if problem is not None:
+                raise ValueError(f"the webhook URL {problem} (got {mask_url(url)})")
+            url = url.strip()
         return url or None
 
 

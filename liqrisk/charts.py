@@ -20,6 +20,7 @@ Interactive (each returns a ``plotly.graph_objects.Figure``; hover and zoom come
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,13 +33,15 @@ if TYPE_CHECKING:
 
     from liqrisk.run import MonteCarloRun, PathRun
 
-VENUE_LABELS = {
-    "aave_v30": "Aave v3.0–3.2 / Spark",
-    "aave_v33": "Aave v3.3+",
-    "morpho_blue": "Morpho Blue",
-    "compound_v3": "Compound V3",
-}
-VENUE_COLORS = {"aave_v30": "#8E6CC9", "aave_v33": "#C2185B", "morpho_blue": "#2F6FED", "compound_v3": "#00A57A"}
+# Labels and colours of the liquidation rules come from their registration (risk.rules: built-in
+# rules and every risk/venues/ plugin declare ``label`` / ``color``); a rule without one shows its name.
+from risk.rules import RULES as _RULES  # noqa: E402
+
+VENUE_LABELS = {r.name: r.label for r in _RULES if r.label}
+# One colour per market (series order = book order), the same in every chart of a report.
+MARKET_PALETTE = ("#2F6FED", "#C2185B", "#00A57A", "#F57C00", "#8E6CC9", "#6D4C41", "#00838F", "#D84315",
+                  "#7CB342", "#5E35B1", "#F5B700", "#455A64", "#EC407A", "#26A69A", "#9E9D24", "#8D6E63")
+VENUE_COLORS = {r.name: r.color for r in _RULES if r.color}
 DPI = 110
 MODEL_LABELS = {"gbm": "GBM", "student_t": "Student-t", "merton": "Merton jump-diffusion"}
 
@@ -93,6 +96,39 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
+@dataclass(frozen=True)
+class MarketSeries:
+    """One market as a chart series: its index in the book's markets, label and colour."""
+
+    index: int
+    market_id: str
+    rule: str
+    label: str
+    color: str
+
+
+def market_series(market_ids: "tuple[str, ...] | list[str]", rules: "tuple[str, ...] | list[str]",
+                  names: "dict[str, str] | None" = None) -> list[MarketSeries]:
+    """Series for every market that has positions (a rule), in book order: the label is the market's
+    name (``names``: id -> name, e.g. from the snapshot) with its liquidation rule as metadata."""
+    names = names or {}
+    out = []
+    for k, (market, rule) in enumerate(zip(market_ids, rules)):
+        if not rule:
+            continue
+        name = names.get(market) or market
+        out.append(MarketSeries(k, market, rule, f"{name} · {VENUE_LABELS.get(rule, rule)}",
+                                MARKET_PALETTE[k % len(MARKET_PALETTE)]))
+    return out
+
+
+def _map_series(bands: "BandReport", names: "dict[str, str] | None") -> list[MarketSeries]:
+    m = bands.map
+    if m.collateral_by_market_usd.shape[1:] != (len(m.market_ids),) or not m.market_ids:
+        return []
+    return market_series(m.market_ids, m.market_rules, names)
+
+
 @dataclass(frozen=True, eq=False)
 class MapBins:
     """The liquidation map over its visible range, neighbouring buckets merged for drawing.
@@ -104,6 +140,9 @@ class MapBins:
     collateral_usd: "np.ndarray"
     debt_usd: "np.ndarray"
     positions: "np.ndarray"
+    collateral_by_market_usd: "np.ndarray | None" = None
+    """shape (n, n_markets) when the map has its per-market split"""
+    debt_by_market_usd: "np.ndarray | None" = None
 
 
 def map_bins(bands: "BandReport", *, max_bars: int = 120) -> MapBins:
@@ -133,12 +172,17 @@ def map_bins(bands: "BandReport", *, max_bars: int = 120) -> MapBins:
 
     pos = m.positions.sum(axis=1) if m.positions.ndim == 2 else m.positions
     assert stops[-1] == last
-    return MapBins(g_edges, merged(m.collateral_usd), merged(m.debt_usd), merged(pos))
+    per_market = m.collateral_by_market_usd.shape == (edges.size - 1, len(m.market_ids)) and bool(m.market_ids)
+    return MapBins(g_edges, merged(m.collateral_usd), merged(m.debt_usd), merged(pos),
+                   merged(m.collateral_by_market_usd) if per_market else None,
+                   merged(m.debt_by_market_usd) if per_market else None)
 
 
 @_no_mathtext
-def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str = "", max_labels: int = 4) -> Path:
-    """Stacked bars of collateral (USD at spot) per liquidation-price bucket, by venue."""
+def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str = "", max_labels: int = 4,
+                        market_names: "dict[str, str] | None" = None) -> Path:
+    """Stacked bars of collateral (USD at spot) per liquidation-price bucket, by market (by venue
+    for a map without its market split)."""
     import numpy as np
     from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter
@@ -157,11 +201,15 @@ def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str 
     legend = []
     # Stacked step areas (one patch per venue and side: fast, and bins stay contiguous).
     split = int(np.searchsorted(centers, spot))
-    for v, venue in enumerate(m.venues):
-        heights = g_coll[:, v]
+    series = _map_series(bands, market_names)
+    if series and view.collateral_by_market_usd is not None:
+        stacks = [(view.collateral_by_market_usd[:, s.index], s.color, s.label) for s in series]
+    else:
+        stacks = [(g_coll[:, v], VENUE_COLORS.get(venue, "#777777"), VENUE_LABELS.get(venue, venue))
+                  for v, venue in enumerate(m.venues)]
+    for heights, color, label in stacks:
         if not heights.any():
             continue
-        color = VENUE_COLORS.get(venue, "#777777")
         for lo_k, hi_k, short in ((0, split, False), (split, centers.size, True)):
             if hi_k <= lo_k or not heights[lo_k:hi_k].any():
                 continue
@@ -169,7 +217,7 @@ def liquidation_map_png(bands: "BandReport", path: str | Path, *, subtitle: str 
                       fill=True, color=color, alpha=0.55 if short else 1.0, hatch="///" if short else None,
                       edgecolor="white" if short else color, linewidth=0)
         bottom += heights
-        legend.append(Patch(facecolor=color, label=VENUE_LABELS.get(venue, venue)))
+        legend.append(Patch(facecolor=color, label=label))
     top = float(bottom.max()) if bottom.size and bottom.max() > 0 else 1.0
     ax.set_ylim(0, top * 1.38)
     # Bands: shaded, the largest labelled in staggered rows (spot has its own top row) so labels
@@ -252,6 +300,23 @@ def cascade_png(table: "CascadeTable", path: str | Path, *, subtitle: str = "") 
     return _save(fig, path)
 
 
+#: Up to this many paths with bad debt, the bad-debt panel shows each path's amount, not a histogram.
+FEW_BAD_DEBT_PATHS = 12
+
+#: The per-market Monte Carlo bars go to a log axis when the largest non-zero bar is this many
+#: times the smallest: on a linear axis the small markets would be invisible next to the big one.
+LOG_AXIS_SPREAD = 100.0
+
+
+def _bad_debt_paths(count: int) -> str:
+    return "the path that leaves any" if count == 1 else f"the {count:,} paths that leave any"
+
+
+def _wide_spread(values: Sequence[float]) -> bool:
+    positive = [v for v in values if v > 0]
+    return bool(positive) and max(positive) > LOG_AXIS_SPREAD * min(positive)
+
+
 @_no_mathtext
 def monte_carlo_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "") -> Path:
     """Histogram of liquidated debt per path (with and without cascade impact), LaR marked;
@@ -303,12 +368,26 @@ def monte_carlo_matplotlib(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
                   f"P(any liquidation) {summary.prob_any_liquidation:.0%}", fontsize=10)
     ax1.legend(fontsize=8, frameon=False, loc="upper right", bbox_to_anchor=(1.0, 0.78))
     if ax2 is not None:
-        ax2.hist(bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
-        ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+        # Only the paths that leave bad debt: the others would be one tall $0 bar hiding the tail.
+        with_bad = bad[bad > 0]
         share = float(np.mean(bad > 0))
+        if with_bad.size <= FEW_BAD_DEBT_PATHS:
+            # A histogram of a handful of values is a few unit bars on a meaningless count axis:
+            # show each path's bad debt instead, largest first.
+            ranked = np.sort(with_bad)[::-1]
+            ax2.bar(np.arange(1, ranked.size + 1), ranked, 0.6, color="#D84315")
+            ax2.axhline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+            ax2.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"#{v:.0f}"))
+            ax2.set_xticks(np.arange(1, ranked.size + 1))
+            ax2.yaxis.set_major_formatter(FuncFormatter(usd_short))
+            ax2.set_ylabel("Bad debt (USD)")
+            ax2.set_xlabel(f"{_bad_debt_paths(ranked.size).capitalize()}, largest first")
+        else:
+            ax2.hist(with_bad, bins=np.linspace(0, bad.max() * 1.02, 31), color="#D84315")
+            ax2.axvline(summary.bad_debt_var_99_usd, color="#C62828", linestyle="--", linewidth=1.2)
+            ax2.set_xlabel(f"Bad debt per path, {_bad_debt_paths(with_bad.size)} (USD)")
         ax2.text(0.97, 0.95, f"{share:.1%} of paths leave bad debt", transform=ax2.transAxes, ha="right",
                  va="top", fontsize=8.5, color="#555555")
-        ax2.set_xlabel("Bad debt per path (USD)")
         ax2.set_title(f"Bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, "
                       f"99% {usd_short(summary.bad_debt_var_99_usd)}", fontsize=10)
     else:
@@ -393,8 +472,10 @@ def _go() -> Any:
     return go
 
 
-def liquidation_map_figure(bands: "BandReport", *, subtitle: str = "", max_bars: int = 160) -> Any:
-    """Collateral (USD at spot) per liquidation-price bucket, stacked by venue; spot and bands marked."""
+def liquidation_map_figure(bands: "BandReport", *, subtitle: str = "", max_bars: int = 160,
+                           market_names: "dict[str, str] | None" = None) -> Any:
+    """Collateral (USD at spot) per liquidation-price bucket, stacked by market (one series per
+    market, its rule in the label; by venue for a map without its market split); spot and bands marked."""
     import numpy as np
 
     go = _go()
@@ -404,14 +485,20 @@ def liquidation_map_figure(bands: "BandReport", *, subtitle: str = "", max_bars:
     centers, widths = (e[:-1] + e[1:]) / 2, np.diff(e)
     ranges = [f"{usd_price(a)}–{usd_price(b)}" for a, b in zip(e[:-1], e[1:])]
     fig = go.Figure()
-    for v, venue in enumerate(m.venues):
-        coll = view.collateral_usd[:, v]
+    series = _map_series(bands, market_names)
+    if series and view.collateral_by_market_usd is not None and view.debt_by_market_usd is not None:
+        stacks = [(view.collateral_by_market_usd[:, s.index], view.debt_by_market_usd[:, s.index], s.label, s.color)
+                  for s in series]
+    else:
+        stacks = [(view.collateral_usd[:, v], view.debt_usd[:, v], VENUE_LABELS.get(venue, venue),
+                   VENUE_COLORS.get(venue, "#777")) for v, venue in enumerate(m.venues)]
+    side = np.where(centers < m.spot_usd, "long (liquidated on a fall)", "short (liquidated on a rise)")
+    for coll, debt, label, color in stacks:
         if not coll.any():
             continue
-        side = np.where(centers < m.spot_usd, "long (liquidated on a fall)", "short (liquidated on a rise)")
-        fig.add_bar(x=centers, y=coll, width=widths, name=VENUE_LABELS.get(venue, venue),
-                    marker=dict(color=VENUE_COLORS.get(venue, "#777"), line=dict(width=0)),
-                    customdata=np.stack([ranges, view.debt_usd[:, v], side], axis=1),
+        fig.add_bar(x=centers, y=coll, width=widths, name=label,
+                    marker=dict(color=color, line=dict(width=0)),
+                    customdata=np.stack([ranges, debt, side], axis=1),
                     hovertemplate="%{customdata[0]}: %{y:$,.0f} collateral, %{customdata[1]:$,.0f} debt"
                                   "<br>%{customdata[2]}<extra>%{fullData.name}</extra>")
     for b in sorted(bands.bands, key=lambda b: b.collateral_usd, reverse=True):
@@ -490,7 +577,8 @@ def cumulative_figure(bands: "BandReport", *, subtitle: str = "") -> Any:
     return fig
 
 
-def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "") -> Any:
+def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "",
+                        market_names: "dict[str, str] | None" = None) -> Any:
     """Debt per market by how far the driver must move to liquidate it (a
     :class:`risk.positions.MarketBreakdown` with ``within`` starting at 0)."""
     import numpy as np
@@ -500,7 +588,9 @@ def market_split_figure(breakdown: Any, *, driver: str, subtitle: str = "") -> A
     near = breakdown.debt_within_usd  # cumulative in ``within``
     parts = np.diff(np.concatenate([np.zeros((len(breakdown), 1)), near], axis=1), axis=1)
     rest = breakdown.debt_usd - near[:, -1]
-    labels = [f"{m} ({v})" for m, v in zip(breakdown.market_id, breakdown.venue)]
+    known = market_names or {}
+    labels = [f"{known.get(str(m)) or m} · {VENUE_LABELS.get(str(v), str(v))}" for m, v in zip(breakdown.market_id,
+                                                                                                breakdown.venue)]
     names = ["liquidatable now"] + [f"{a:.0%}–{b:.0%} {driver} move" for a, b in zip(within[:-1], within[1:])]
     colors = ["#7f0000", "#C62828", "#F57C00", "#F5B700", "#9CCC65", "#26A69A"]
     fig = go.Figure()
@@ -598,6 +688,155 @@ def cascade_figure(table: "CascadeTable", *, subtitle: str = "") -> Any:
     return fig
 
 
+def _cascade_series(table: "CascadeTable", names: "dict[str, str] | None") -> list[MarketSeries]:
+    if table.liquidated_debt_by_market_usd.shape != (len(table), len(table.market_ids)) or not table.market_ids:
+        return []
+    used = (table.liquidated_debt_by_market_usd > 0).any(axis=0) | (table.bad_debt_by_market_usd > 0).any(axis=0)
+    return [s for s in market_series(table.market_ids, table.market_rules, names) if used[s.index]]
+
+
+def cascade_markets_figure(table: "CascadeTable", *, subtitle: str = "",
+                           market_names: "dict[str, str] | None" = None) -> Any:
+    """Debt liquidated (left) and bad debt (right) per initial drawdown, stacked by market."""
+    from plotly.subplots import make_subplots
+
+    x = table.initial_drawdown
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=("Debt liquidated, by market", "Bad debt, by market"))
+    series = _cascade_series(table, market_names)
+    for s in series:
+        liq = table.liquidated_debt_by_market_usd[:, s.index]
+        bad = table.bad_debt_by_market_usd[:, s.index]
+        hit = table.positions_hit_by_market[:, s.index]
+        fig.add_bar(x=x, y=liq, name=s.label, marker_color=s.color, legendgroup=s.market_id, row=1, col=1,
+                    customdata=hit, hovertemplate="%{x:.0%}: %{y:$,.0f} liquidated, %{customdata:,} positions"
+                                                  "<extra>" + s.label + "</extra>")
+        fig.add_bar(x=x, y=bad, name=s.label, marker_color=s.color, legendgroup=s.market_id, showlegend=False,
+                    row=1, col=2, hovertemplate="%{x:.0%}: %{y:$,.0f} bad debt<extra>" + s.label + "</extra>")
+    if not series:
+        fig.add_bar(x=x, y=table.liquidated_debt_usd, name="all markets", marker_color="#2F6FED", row=1, col=1)
+    fig.update_layout(**_layout(f"{table.driver} cascade by market", subtitle, hovermode="closest", barmode="stack",
+                                margin=dict(l=70, r=30, t=110, b=140)))
+    fig.update_xaxes(title=f"Initial {table.driver} drawdown", tickformat=".0%")
+    fig.update_yaxes(title="USD", tickprefix="$", tickformat="~s")
+    return fig
+
+
+def cascade_markets_png(table: "CascadeTable", path: str | Path, *, subtitle: str = "",
+                        market_names: "dict[str, str] | None" = None) -> Path:
+    """PNG of :func:`cascade_markets_figure`: stacked bars per market (liquidated, bad debt)."""
+    return _save(_cascade_markets_matplotlib(table, subtitle=subtitle, market_names=market_names), path)
+
+
+@_no_mathtext
+def _cascade_markets_matplotlib(table: "CascadeTable", *, subtitle: str = "",
+                                market_names: "dict[str, str] | None" = None) -> Any:
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+    x = table.initial_drawdown * 100
+    step = float(np.min(np.diff(np.unique(x)))) if np.unique(x).size > 1 else 5.0
+    fig = _figure(12, 5.2)
+    ax1, ax2 = fig.subplots(1, 2)
+    series = _cascade_series(table, market_names)
+    for ax, values, title in ((ax1, table.liquidated_debt_by_market_usd, "Debt liquidated, by market"),
+                              (ax2, table.bad_debt_by_market_usd, "Bad debt, by market")):
+        _style(ax)
+        bottom = np.zeros(x.size)
+        for s in series:
+            ax.bar(x, values[:, s.index], step * 0.7, bottom=bottom, color=s.color, label=s.label)
+            bottom += values[:, s.index]
+        ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.yaxis.set_major_formatter(FuncFormatter(usd_short))
+        ax.set_xlabel(f"Initial {table.driver} drawdown")
+        ax.set_ylabel("USD")
+        ax.set_title(title, fontsize=10)
+        if not bottom.any():
+            ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center", color="#777777")
+    if series:
+        fig.legend(handles=ax1.get_legend_handles_labels()[0], loc="outside lower center", ncols=min(3, len(series)),
+                   fontsize=8, frameon=False)
+    fig.suptitle(f"{table.driver} cascade by market", fontsize=13, fontweight="bold")
+    if subtitle:
+        ax1.annotate(subtitle, xy=(0, 1.08), xycoords="axes fraction", fontsize=8, color="#555555")
+    return fig
+
+
+def _mc_market_rows(run: "MonteCarloRun", names: "dict[str, str] | None") -> list[tuple[MarketSeries, Any]]:
+    res = run.result
+    summaries = {s.market_id: s for s in res.by_market()}
+    rows = []
+    for s in market_series(res.market_ids, res.market_rules, names):
+        summary = summaries.get(s.market_id)
+        if summary is not None and (summary.lar_99_usd > 0 or summary.mean_liquidated_usd > 0
+                                    or summary.bad_debt_var_99_usd > 0):
+            rows.append((s, summary))
+    return rows
+
+
+_MC_MARKET_FIELDS = (("mean_liquidated_usd", "mean liquidated", "#90CAF9"), ("lar_95_usd", "LaR 95%", "#F57C00"),
+                     ("lar_99_usd", "LaR 99%", "#C62828"), ("bad_debt_var_99_usd", "bad-debt VaR 99%", "#6D4C41"))
+
+
+def monte_carlo_markets_figure(run: "MonteCarloRun", *, subtitle: str = "",
+                               market_names: "dict[str, str] | None" = None) -> Any:
+    """Per market: mean liquidated, LaR 95% / 99% and bad-debt VaR 99% over the paths (each market's
+    own tail: quantiles do not add up across markets)."""
+    go = _go()
+    rows = _mc_market_rows(run, market_names)
+    labels = [s.label for s, _ in rows]
+    fig = go.Figure()
+    for field, name, color in _MC_MARKET_FIELDS:
+        fig.add_bar(y=labels, x=[getattr(r, field) for _, r in rows], name=name, orientation="h", marker_color=color,
+                    hovertemplate="%{y}: %{x:$,.0f}<extra>" + name + "</extra>")
+    if not rows:
+        fig.add_annotation(text="no market liquidates on any path", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    log = _wide_spread([getattr(r, f) for _, r in rows for f, _n, _c in _MC_MARKET_FIELDS])
+    fig.update_layout(**_layout("Monte Carlo by market: Liquidations-at-Risk and bad-debt VaR", subtitle,
+                                barmode="group", hovermode="closest", height=max(360, 220 + 70 * len(rows)),
+                                xaxis=dict(title="USD over the horizon" + (" (log scale)" if log else ""),
+                                           tickprefix="$", tickformat="~s", type="log" if log else "linear"),
+                                yaxis=dict(autorange="reversed", automargin=True)))
+    return fig
+
+
+@_no_mathtext
+def monte_carlo_markets_png(run: "MonteCarloRun", path: str | Path, *, subtitle: str = "",
+                            market_names: "dict[str, str] | None" = None) -> Path:
+    """PNG of :func:`monte_carlo_markets_figure` (grouped horizontal bars per market)."""
+    import numpy as np
+    from matplotlib.ticker import FuncFormatter
+
+    rows = _mc_market_rows(run, market_names)
+    fig = _figure(11, max(4.2, 1.4 + 0.55 * len(rows)))
+    ax = fig.add_subplot()
+    _style(ax)
+    y = np.arange(len(rows))
+    fields = _MC_MARKET_FIELDS
+    h = 0.8 / len(fields)
+    for k, (field, name, color) in enumerate(fields):
+        ax.barh(y + (k - 1.5) * h, [getattr(r, field) for _, r in rows], h, color=color, label=name)
+    ax.set_yticks(y, [s.label for s, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    if _wide_spread([getattr(r, f) for _, r in rows for f, _n, _c in fields]):
+        from matplotlib.ticker import NullFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("USD over the horizon (log scale)")
+    else:
+        ax.set_xlabel("USD over the horizon")
+    ax.xaxis.set_major_formatter(FuncFormatter(usd_short))
+    if not rows:
+        ax.text(0.5, 0.5, "no market liquidates on any path", transform=ax.transAxes, ha="center", va="center")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    fig.suptitle("Monte Carlo by market: LaR and bad-debt VaR", fontsize=13, fontweight="bold")
+    if subtitle:
+        ax.set_title(subtitle, fontsize=9, color="#555555")
+    return _save(fig, path)
+
+
 def monte_carlo_figure(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
     """Liquidated debt per path (with and without impact), LaR marked; a bad-debt panel only when
     some path leaves bad debt."""
@@ -622,10 +861,23 @@ def monte_carlo_figure(run: "MonteCarloRun", *, subtitle: str = "") -> Any:
         fig.add_vline(x=value, line=dict(color=color, dash="dash", width=1.3), row=1, col=1,
                       annotation=dict(text=f"{label} {usd_short(value)}", font=dict(color=color, size=11)))
     if has_bad:
-        fig.add_histogram(x=bad, nbinsx=30, name="bad debt", marker_color="#D84315", row=1, col=2,
-                          hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
-        fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
-        fig.update_xaxes(title="Bad debt per path (USD)", tickprefix="$", tickformat="~s", row=1, col=2)
+        # Only the paths that leave bad debt: the others sit in one tall $0 bar that hides the tail.
+        with_bad = bad[bad > 0]
+        if with_bad.size <= FEW_BAD_DEBT_PATHS:
+            # A few values: each path's bad debt, largest first (a histogram would be unit bars).
+            ranked = np.sort(with_bad)[::-1]
+            fig.add_bar(x=[f"#{i + 1}" for i in range(ranked.size)], y=ranked, name="bad debt per path",
+                        marker_color="#D84315", row=1, col=2, hovertemplate="path %{x}: %{y:$,.0f}<extra></extra>")
+            fig.add_hline(y=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
+            fig.update_xaxes(title=f"{_bad_debt_paths(ranked.size).capitalize()}, largest first", row=1, col=2)
+            fig.update_yaxes(title="Bad debt (USD)", tickprefix="$", tickformat="~s", row=1, col=2)
+        else:
+            fig.add_histogram(x=with_bad, nbinsx=30, name="bad debt (paths with any)", marker_color="#D84315",
+                              row=1, col=2, hovertemplate="%{x}: %{y} paths<extra>bad debt</extra>")
+            fig.add_vline(x=summary.bad_debt_var_99_usd, line=dict(color="#C62828", dash="dash"), row=1, col=2)
+            fig.update_xaxes(title=f"Bad debt per path, {_bad_debt_paths(with_bad.size)} (USD)",
+                             tickprefix="$", tickformat="~s", row=1, col=2)
+            fig.update_yaxes(title="Paths", row=1, col=2)
         bad_text = (f"bad-debt VaR 95% {usd_short(summary.bad_debt_var_95_usd)}, 99% {usd_short(summary.bad_debt_var_99_usd)}"
                     f" ({float(np.mean(bad > 0)):.1%} of paths)")
     else:

@@ -52,6 +52,11 @@ USER_ERRORS = (
     ("chain.devnet.rpc", "DevnetRpcError"),
     ("chain.transport", "RpcError"),
     ("chain.cache", "CacheError"),
+    ("chain.store", "StoreFileError"),
+    ("chain.aave_v3", "ReaderError"),
+    ("chain.multicall", "MulticallError"),
+    ("chain.blocks", "PinnedReadError"),
+    ("chain.markets", "MarketFileError"),
     ("chain.errors", "ChainError"),
 )
 
@@ -117,6 +122,26 @@ def _fail(message: str) -> Any:
     raise LiqriskUserError(message)
 
 
+class _RuleNames(Sequence[str]):
+    """The registered liquidation-rule names (:mod:`risk.rules`, plugins included), read when first
+    used: a ``click.Choice`` over it does not import the engine at CLI start-up."""
+
+    def _names(self) -> tuple[str, ...]:
+        from risk.rules import RULE_NAMES
+
+        return RULE_NAMES
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+def _rule_names() -> Sequence[str]:
+    return _RuleNames()
+
+
 class FiniteFloat(click.ParamType):
     """A float that is finite (no nan/inf) and within ``[lo, hi]`` (``lo_open``: strictly above)."""
 
@@ -180,7 +205,8 @@ def format_option(f: Callable) -> Callable:
 
 
 def seed_option(f: Callable) -> Callable:
-    return click.option("--seed", type=int, default=None, help="RNG seed (overrides the scenario's).")(f)
+    return click.option("--seed", type=click.IntRange(0), default=None,
+                        help="RNG seed, an integer >= 0 (overrides the scenario's).")(f)
 
 
 def out_option(default: str | None = None, help_text: str = "Write the result to this file instead of stdout "
@@ -228,6 +254,8 @@ def _parse_block(block: str | None) -> int | str | None:
         _fail(f"--block: expected a number or latest|safe|finalized, got {block!r}")
     if number < 0:
         _fail("--block: must be >= 0")
+    if number >= 2**63:  # block numbers are uint64 on the node side; far beyond any chain's head
+        _fail(f"--block: {number} is not a block number (must be below 2^63)")
     return number
 
 
@@ -242,8 +270,10 @@ def _source_spec(source: str, scenario_source: Any = None) -> Any:
         return SourceSpec(kind=text)  # type: ignore[arg-type]
     path = text.removeprefix("snapshot:")
     if text.startswith("snapshot:") or text.endswith(".json") or Path(path).is_file():
-        if not Path(path).is_file():
-            _fail(f"--source: snapshot file not found: {path}")
+        if not path or not os.path.lexists(path):
+            _fail(f"--source: snapshot file not found: {path or '(no path after snapshot:)'}")
+        # anything that exists but is not a regular file (FIFO, device, folder) is refused
+        # by the snapshot reader itself, with what it is
         return SourceSpec(kind="snapshot", path=str(Path(path).resolve()))
     _fail(f"--source: expected {SOURCES_HELP}, got {source!r}")
 
@@ -407,7 +437,33 @@ def _betas(book: Any, driver: str, given: Sequence[str]) -> dict[str, float]:
     unknown = sorted(set(betas) - set(book.symbols))
     if given and unknown:
         _fail(f"--beta: asset(s) {', '.join(unknown)} not in the snapshot (it has {', '.join(book.symbols)})")
+    from pydantic import ValidationError
+
+    from liqrisk.scenario import DriverSpec
+
+    try:  # the scenario format's own rules for betas (finite, within [-10, 10])
+        DriverSpec(asset=driver, betas=betas)
+    except ValidationError as exc:
+        _fail_options(exc, {"betas": "--beta"})
     return {k: v for k, v in betas.items() if k in book.symbols}
+
+
+def _fail_options(exc: Any, flags: dict[str, str]) -> Any:
+    """A pydantic ValidationError of a model built from options, as one message naming each
+    option (``flags``: model field -> flag)."""
+    problems = []
+    for item in exc.errors():
+        loc = [str(p) for p in item.get("loc", ())]
+        flag = flags.get(loc[0], "--" + loc[0].replace("_", "-")) if loc else "options"
+        problems.append(f"{flag}: {item.get('msg', '').removeprefix('Value error, ')}")
+    _fail("; ".join(problems))
+
+
+SIMULATE_FLAGS = {"vol": "--vol", "horizon_days": "--horizon-days", "steps": "--steps", "paths": "--paths",
+                  "seed": "--seed", "model": "--model"}
+REPORT_FLAGS = {"band_within": "--alert-band-within", "band_min_usd": "--alert-band-min-usd",
+                "drawdown": "--alert-drawdown", "cascade_usd": "--alert-cascade-usd", "webhook_url": "--webhook-url",
+                "webhook_format": "--webhook-format", "paths": "--paths"}
 
 
 def _usd(x: float | None) -> str:
@@ -654,18 +710,20 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     from pydantic import ValidationError
 
     from liqrisk.run import run_scenario
-    from liqrisk.scenario import (DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario,
-                                  format_validation_error)
+    from liqrisk.scenario import DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario
 
     try:
         shock = MonteCarloShock(kind="monte_carlo", model=model, vol=_kv(vols, "--vol"), horizon_days=horizon_days,
                                 steps=steps, paths=paths, seed=7 if seed is None else seed)
     except ValidationError as exc:
-        _fail(format_validation_error(exc, "simulate options"))
+        _fail_options(exc, SIMULATE_FLAGS)
     _precheck_outputs(out=out, png=png)
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
+    unknown = sorted(set(shock.vol) - set(book.symbols))
+    if unknown:
+        _fail(f"--vol: asset(s) {', '.join(unknown)} not in the snapshot (it has {', '.join(book.symbols)})")
     scenario = Scenario(name="simulate", driver=DriverSpec(asset=driver, betas=_betas(book, driver, betas)),
                         shock=shock, liquidity=LiquiditySpec(model=liquidity), outputs=OutputsSpec(bands=False))
     with _progress_bars(quiet) as update:
@@ -865,7 +923,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     from pydantic import ValidationError
 
     from liqrisk.alerts import AlertConfig
-    from liqrisk.scenario import LiquiditySpec, MonteCarloShock, format_validation_error, load_scenario
+    from liqrisk.scenario import LiquiditySpec, MonteCarloShock, load_scenario
     from liqrisk.schedule import INDEX_NAME, RunIndex, clean_stale_temp_dirs, parse_interval, run_every, run_once
 
     try:
@@ -873,7 +931,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
                              cascade_usd=alert_cascade_usd, webhook_url=webhook_url, webhook_format=webhook_format)
         mc = MonteCarloShock(kind="monte_carlo", model="student_t", paths=paths, seed=7) if paths > 0 else None
     except ValidationError as exc:
-        _fail(format_validation_error(exc, "report options"))
+        _fail_options(exc, REPORT_FLAGS)
     try:
         interval = parse_interval(every) if every is not None else None
     except ValueError as exc:
@@ -888,7 +946,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     _check_run_index(out / INDEX_NAME)
 
     def job() -> tuple[Path, Any]:
-        from liqrisk.report import ReportConfig, band_history, compute_report, free_run_id, send_alerts, write_report
+        from liqrisk.report import ReportConfig, band_history, compute_report, reserve_run_id, send_alerts, write_report
 
         loaded = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet)
         book = _book(loaded)
@@ -898,7 +956,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         with _progress_bars(quiet) as update:
             result = compute_report(loaded, config, progress=update)
         # The alerts go out first (the report records the delivery); write_report sends nothing.
-        run_id = free_run_id(out, loaded.snapshot.block_number)
+        run_id = reserve_run_id(out, loaded.snapshot.block_number)  # unique even for concurrent runs
         webhook = send_alerts(result, run_id)
         folder, doc = write_report(result, out, run_id=run_id, webhook=webhook, history=band_history(index, driver))
         _print_report_summary(doc, folder, quiet)
@@ -909,6 +967,8 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
     with RunIndex(out / INDEX_NAME) as index:
         if interval is None:  # a failed single run is reported once, as the Error line
             outcome = run_once(job, index, on_event=lambda m: None if m.startswith("run failed") else say(m))
+            if outcome.exception is not None:  # recorded in the index; now one Error line (or a bug's)
+                raise outcome.exception
             if outcome.status != "ok":
                 _fail(outcome.error or "report failed")
             return
@@ -1009,7 +1069,7 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
 @block_option
 @driver_options
 @click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
-@click.option("--venue", "venues", multiple=True, type=click.Choice(("aave_v30", "aave_v33", "morpho_blue", "compound_v3")),
+@click.option("--venue", "venues", multiple=True, type=click.Choice(_rule_names()),
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")
@@ -1176,7 +1236,9 @@ def devnet_up_cmd(port: int | None, borrowers: int, seed: int | None, quiet: boo
 
     with _status(f"starting devnet, deploying, opening {borrowers} borrowers", quiet):
         state = devnet_up(port=port, n_borrowers=borrowers, seed=7 if seed is None else seed)
-    click.echo(f"Devnet up: {state['rpc_url']} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
+    from chain.transport import mask_url
+
+    click.echo(f"Devnet up: {mask_url(state['rpc_url'])} (pid {state['pid']}, chain {state['deployment']['chain_id']}); "
                f"{borrowers} borrowers. Use --source devnet; stop with `liqrisk devnet down`.")
     for line in _deployment_lines(state["deployment"]):
         click.echo(line)
@@ -1216,9 +1278,13 @@ def devnet_down_cmd(quiet: bool) -> None:
 def devnet_status_cmd(fmt: str, quiet: bool) -> None:
     """Is a devnet running, where."""
     from chain.devnet import devnet_status
+    from chain.transport import mask_url
 
     status = devnet_status()
-    info = {"running": status["running"], "rpc_url": status.get("rpc_url"), "pid": status.get("pid"),
+    # The state file's URL is shown masked like every RPC URL (a hand-edited file may carry a key).
+    url = status.get("rpc_url")
+    info = {"running": status["running"], "rpc_url": mask_url(url) if isinstance(url, str) else None,
+            "pid": status.get("pid"),
             "state_path": status["state_path"]}
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
@@ -1294,7 +1360,9 @@ def demo(out: Path, borrowers: int, paths: int, scenario_file: Path | None, seed
     say = _say(quiet)
     try:
         with Devnet() as net:  # stopped on success, error and Ctrl-C alike
-            say(f"devnet: anvil at {net.rpc_url}")
+            from chain.transport import mask_url
+
+            say(f"devnet: anvil at {mask_url(net.rpc_url)}")
             with _status("deploying Aave V3, Morpho Blue, Uniswap v3, Comet double, Multicall3", quiet):
                 net.deploy()
             with _status(f"opening {borrowers} borrower positions", quiet):

@@ -37,12 +37,22 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` when it is not a folder (``a/f/x`` with ``a/f`` a file)."""
+    parent = path.parent
+    while not os.path.lexists(parent) and parent != parent.parent:
+        parent = parent.parent
+    return None if parent.is_dir() else parent
+
+
 def check_output_file(path: Path, flag: str) -> Path:
     """Refuse ``path`` unless it is absent or a regular file, and its nearest existing parent a folder."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         mode = None
+    except NotADirectoryError:
+        raise LiqriskUserError(f"{flag} {path}: {_file_in_the_way(path) or path.parent} is not a folder") from None
     except OSError as exc:
         raise LiqriskUserError(f"{flag} {path}: cannot use it ({_reason(exc)})") from None
     if mode is not None and not stat.S_ISREG(mode):
@@ -63,6 +73,8 @@ def check_output_dir(path: Path, flag: str) -> Path:
         mode = path.stat().st_mode
     except FileNotFoundError:
         mode = None
+    except NotADirectoryError:
+        raise LiqriskUserError(f"{flag} {path}: {_file_in_the_way(path) or path.parent} is not a folder") from None
     except OSError as exc:
         raise LiqriskUserError(f"{flag} {path}: cannot use it ({_reason(exc)})") from None
     if mode is not None and not stat.S_ISDIR(mode):

@@ -24,6 +24,7 @@ import html
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,7 +124,8 @@ class BandDoc(_Doc):
     positions: int
     share_of_side: float
     distance_from_spot: float = Field(description="(band middle - spot) / spot")
-    by_venue: dict[str, float] = Field(description="collateral USD per venue")
+    by_venue: dict[str, float] = Field(description="collateral USD per venue (liquidation rule)")
+    by_market: dict[str, float] = Field(default_factory=dict, description="collateral USD per market id")
 
 
 class BandsDoc(_Doc):
@@ -147,10 +149,22 @@ class CascadeRowDoc(_Doc):
     positions_hit: int
 
 
+class CascadeMarketDoc(_Doc):
+    market_id: str
+    rule: str = Field(description="the market's liquidation rule (venue)")
+    liquidated_debt_usd: list[float] = Field(description="per row of `rows` (same drawdowns)")
+    seized_collateral_usd: list[float]
+    bad_debt_usd: list[float]
+    positions_hit: list[int]
+
+
 class CascadeDoc(_Doc):
     driver: str
     betas: dict[str, float]
     rows: list[CascadeRowDoc]
+    by_market: list[CascadeMarketDoc] = Field(
+        default_factory=list, description="the rows split per market (markets with positions, book order); "
+                                          "liquidated and bad debt add up to the rows' totals")
 
 
 class RiskSummaryDoc(_Doc):
@@ -166,6 +180,19 @@ class RiskSummaryDoc(_Doc):
     prob_any_liquidation: float
 
 
+class MarketMonteCarloDoc(_Doc):
+    market_id: str
+    rule: str
+    mean_liquidated_usd: float
+    lar_95_usd: float = Field(description="95% quantile of this market's debt liquidated per path")
+    lar_99_usd: float
+    mean_bad_debt_usd: float
+    bad_debt_var_95_usd: float
+    bad_debt_var_99_usd: float
+    mean_seized_collateral_usd: float
+    prob_any_liquidation: float
+
+
 class MonteCarloDoc(_Doc):
     model: Literal["gbm", "student_t", "merton"]
     horizon_days: float
@@ -176,6 +203,8 @@ class MonteCarloDoc(_Doc):
     endogenous: RiskSummaryDoc = Field(description="with the cascade's own price impact")
     exogenous: RiskSummaryDoc | None = Field(description="same paths without impact")
     amplification: dict[str, float | None]
+    by_market: list[MarketMonteCarloDoc] = Field(
+        default_factory=list, description="each market's own LaR / bad-debt VaR, with impact (quantiles do not add up)")
 
 
 class PathDoc(_Doc):
@@ -406,7 +435,8 @@ _num = finite_or_none
 
 
 def band_doc(band: "Band") -> BandDoc:
-    return BandDoc.model_validate(json_safe({**dataclasses.asdict(band), "by_venue": dict(band.by_venue)}))
+    return BandDoc.model_validate(json_safe({**dataclasses.asdict(band), "by_venue": dict(band.by_venue),
+                                             "by_market": dict(band.by_market)}))
 
 
 def bands_doc(report: "BandReport") -> BandsDoc:
@@ -424,7 +454,16 @@ def cascade_row(table: "CascadeTable", i: int) -> CascadeRowDoc:
 
 def cascade_doc(table: "CascadeTable") -> CascadeDoc:
     betas = {s: float(b) for s, b in zip(table.symbols, table.betas) if b != 0}
-    return CascadeDoc(driver=table.driver, betas=betas, rows=[cascade_row(table, i) for i in range(len(table))])
+    by_market = []
+    if table.liquidated_debt_by_market_usd.shape == (len(table), len(table.market_ids)):
+        by_market = [CascadeMarketDoc(market_id=m, rule=table.market_rules[k],
+                                      liquidated_debt_usd=table.liquidated_debt_by_market_usd[:, k].tolist(),
+                                      seized_collateral_usd=table.seized_by_market_usd[:, k].tolist(),
+                                      bad_debt_usd=table.bad_debt_by_market_usd[:, k].tolist(),
+                                      positions_hit=table.positions_hit_by_market[:, k].tolist())
+                     for k, m in enumerate(table.market_ids) if table.market_rules[k]]
+    return CascadeDoc(driver=table.driver, betas=betas, rows=[cascade_row(table, i) for i in range(len(table))],
+                      by_market=by_market)
 
 
 def summary_doc(summary: "RiskSummary") -> RiskSummaryDoc:
@@ -440,6 +479,7 @@ def monte_carlo_doc(result: ScenarioResult) -> MonteCarloDoc:
         vol_annual=run.vol_annual, endogenous=summary_doc(r.endogenous_summary),
         exogenous=summary_doc(r.exogenous_summary) if r.exogenous_summary is not None else None,
         amplification={k: _num(v) for k, v in r.amplification.items()},
+        by_market=[MarketMonteCarloDoc.model_validate(json_safe(s.as_dict())) for s in r.by_market() if s.rule],
     )
 
 
@@ -590,21 +630,33 @@ def _version() -> str:
 # ----------------------------------------------------------------------------- rendering
 
 
+def market_names(result: ReportResult) -> dict[str, str]:
+    """Market id -> display name (the snapshot's ``Market.name``), for chart series."""
+    return {m.id: m.name for m in result.loaded.snapshot.markets}
+
+
 def render_charts(result: ReportResult, folder: Path) -> dict[str, dict[str, str]]:
     """Write the PNGs into ``folder``; returns ``{"": {...}, "<scenario index>": {...}}``."""
     from liqrisk import charts
 
     sub = result.loaded.block_line
+    names = market_names(result)
     out: dict[str, dict[str, str]] = {"": {}}
-    charts.liquidation_map_png(result.bands, folder / "liquidation_map.png", subtitle=sub)
+    charts.liquidation_map_png(result.bands, folder / "liquidation_map.png", subtitle=sub, market_names=names)
     out[""]["liquidation_map"] = "liquidation_map.png"
     assert result.core.cascade is not None
     liq = _liquidity_line(result.core.liquidity)
     charts.cascade_png(result.core.cascade, folder / "cascade.png", subtitle=f"{sub}; liquidity: {liq}")
     out[""]["cascade"] = "cascade.png"
+    charts.cascade_markets_png(result.core.cascade, folder / "cascade_markets.png", subtitle=f"{sub}; liquidity: {liq}",
+                               market_names=names)
+    out[""]["cascade_markets"] = "cascade_markets.png"
     if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
         charts.monte_carlo_png(result.monte_carlo.monte_carlo, folder / "monte_carlo.png", subtitle=sub)
         out[""]["monte_carlo"] = "monte_carlo.png"
+        charts.monte_carlo_markets_png(result.monte_carlo.monte_carlo, folder / "monte_carlo_markets.png", subtitle=sub,
+                                       market_names=names)
+        out[""]["monte_carlo_markets"] = "monte_carlo_markets.png"
     for k, s in enumerate(result.scenarios):
         if not s.outputs.charts:
             continue
@@ -639,18 +691,24 @@ def render_figures(result: ReportResult, history: "Sequence[BandSnapshot]" = ())
     from liqrisk import charts
 
     sub = result.loaded.block_line
+    names = market_names(result)
     out: dict[str, Any] = {
-        "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub),
+        "liquidation_map": charts.liquidation_map_figure(result.bands, subtitle=sub, market_names=names),
         "cumulative": charts.cumulative_figure(result.bands, subtitle=sub),
-        "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub),
+        "market_split": charts.market_split_figure(result.markets, driver=result.config.driver, subtitle=sub,
+                                                   market_names=names),
         "band_history": charts.band_history_figure([*history, current_band_snapshot(result)],
                                                    symbol=result.config.driver),
     }
     assert result.core.cascade is not None
     liq = _liquidity_line(result.core.liquidity)
     out["cascade"] = charts.cascade_figure(result.core.cascade, subtitle=f"{sub}; liquidity: {liq}")
+    out["cascade_markets"] = charts.cascade_markets_figure(result.core.cascade, subtitle=f"{sub}; liquidity: {liq}",
+                                                           market_names=names)
     if result.monte_carlo is not None and result.monte_carlo.monte_carlo is not None:
         out["monte_carlo"] = charts.monte_carlo_figure(result.monte_carlo.monte_carlo, subtitle=sub)
+        out["monte_carlo_markets"] = charts.monte_carlo_markets_figure(result.monte_carlo.monte_carlo, subtitle=sub,
+                                                                       market_names=names)
     for k, s in enumerate(result.scenarios):
         stem = f"scenario_{k + 1:02d}"
         if s.cascade is not None:
@@ -697,10 +755,20 @@ def band_history(index: "RunIndex", driver: str, *, limit: int = HISTORY_RUNS) -
     return out[::-1]
 
 
-def _liquidity_line(liquidity: Sequence[tuple[str, str]] | Mapping[str, str]) -> str:
-    items = list(liquidity.items()) if isinstance(liquidity, Mapping) else list(liquidity)
-    kinds = sorted({text.split(":")[0] for _, text in items})
-    return ", ".join(kinds) if kinds else "none"
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _liquidity_rows(liquidity: Mapping[str, str]) -> list[list[str]]:
+    """One row per asset: the model, and the pools it reads (addresses shortened: the full ones
+    are in report.json) — as one paragraph, a few pools each made the section a wall of hex."""
+    rows = []
+    for symbol, text in liquidity.items():
+        model, sep, pools = text.partition(": ")
+        if not sep or not _ADDRESS.search(pools):
+            model, pools = text, ""
+        short = [_ADDRESS.sub(lambda m: f"{m.group()[:6]}…{m.group()[-4:]}", p.strip()) for p in pools.split(";")]
+        rows.append([symbol, model, "; ".join(p for p in short if p) or "—"])
+    return rows
 
 
 @dataclass
@@ -715,6 +783,17 @@ class _Section:
 
 def _hf_text(v: float | None) -> str:
     return "∞" if v is None else f"{v:.3f}"
+
+
+def _short_id(market_id: str, width: int = 28) -> str:
+    """A market id that fits a table cell: ``morpho:0x49cc81…52ed`` (Morpho ids are 32-byte hashes)."""
+    return market_id if len(market_id) <= width else f"{market_id[:width - 6]}…{market_id[-4:]}"
+
+
+def _market_text(market_id: str, names: Mapping[str, str]) -> str:
+    """The market's name (what a desk calls it), its id shortened after it when the two differ."""
+    name = names.get(market_id)
+    return f"{name} ({_short_id(market_id)})" if name and name != market_id else _short_id(market_id)
 
 
 def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]:
@@ -769,9 +848,12 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
     bs = _Section(f"{doc.driver} liquidation bands", anchor="bands")
     bs.paragraphs.append(f"Spot ${doc.bands.spot_usd:,.2f}. Liquidation prices move {doc.driver} alone (other prices at "
                          f"spot); collateral valued at spot.")
-    bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Venues"], [
+    market_names_by_id = {m.id: m.name for m in doc.snapshot.markets}
+    bs.tables.append((["Side", "Range", "Collateral", "Debt", "Positions", "From spot", "Markets"], [
         [x.side, f"${x.low_usd:,.0f}–${x.high_usd:,.0f}", _usd(x.collateral_usd), _usd(x.debt_usd), f"{x.positions:,}",
-         f"{x.distance_from_spot:+.1%}", ", ".join(f"{v} {_usd(u)}" for v, u in x.by_venue.items())]
+         f"{x.distance_from_spot:+.1%}",
+         ", ".join(f"{market_names_by_id.get(m, _short_id(m))} {_usd(u)}"
+                   for m, u in sorted((x.by_market or x.by_venue).items(), key=lambda kv: -kv[1]))]
         for x in doc.bands.bands]))
     bs.charts += [("liquidation_map", "liquidation map"), ("cumulative", "liquidatable if the price reaches X")]
     out.append(bs)
@@ -779,9 +861,10 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
     keys = list(doc.markets[0].debt_within_usd) if doc.markets else []
     ms.paragraphs.append(f"Debt liquidated per market by a {doc.driver} move of at most the given size (other assets "
                          f"follow by their betas; 0% = liquidatable now).")
-    ms.tables.append((["Market", "Venue", "Positions", "Collateral", "Debt", "Min HF",
+    ms.tables.append((["Market", "Rule", "Positions", "Collateral", "Debt", "Min HF",
                        *[("Now" if k == "0%" else f"≤ {k}") for k in keys]],
-                      [[m.market_id, m.venue, f"{m.positions:,}", _usd(m.collateral_usd), _usd(m.debt_usd),
+                      [[_market_text(m.market_id, market_names_by_id), m.venue, f"{m.positions:,}",
+                        _usd(m.collateral_usd), _usd(m.debt_usd),
                         _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
     ms.charts.append(("market_split", "debt per market by distance to liquidation"))
     out.append(ms)
@@ -795,7 +878,8 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                              f"{ar.within:.0%} or less liquidates. Full list: `liqrisk positions`.")
         ps.tables.append((["Account", "Market", "HF", "Collateral", "Debt", "Assets", "Side", f"{doc.driver} move",
                            f"{doc.driver} at liquidation"],
-                          [[p.account, p.market_id, _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
+                          [[p.account, market_names_by_id.get(p.market_id, _short_id(p.market_id)),
+                            _hf_text(p.health_factor), _usd(p.collateral_usd), _usd(p.debt_usd),
                             f"{p.main_collateral}/{p.main_debt}", p.side,
                             "now" if p.side == "now" else f"{p.move_to_liquidation:+.1%}",
                             "—" if p.driver_price_at_liquidation_usd is None else f"${p.driver_price_at_liquidation_usd:,.2f}"]
@@ -811,16 +895,40 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
         out.append(hs)
     cs = _Section(f"Cascade ({doc.driver} drawdown grid)", anchor="cascade")
     cs.paragraphs.append("Betas: " + (", ".join(f"{k} {v:g}" for k, v in doc.betas.items()) or "none") +
-                         ". Liquidity: " + "; ".join(f"{k}: {v}" for k, v in doc.liquidity.items()) + ".")
+                         ". The price impact of selling seized collateral, per asset, is in the last table"
+                         " (pool addresses in full in report.json).")
     cs.tables.append((["Initial", "Final", "Amplification", "Rounds", "Debt liquidated", "Bad debt", "Positions hit"], [
         [f"{r.initial_drawdown:.0%}", f"{r.final_drawdown:.1%}", "—" if r.amplification is None else f"×{r.amplification:.3f}",
          str(r.rounds), _usd(r.liquidated_debt_usd), _usd(r.bad_debt_usd), f"{r.positions_hit:,}"] for r in doc.cascade.rows]))
     cs.charts.append(("cascade", "cascade curve"))
+    if doc.cascade.by_market:
+        picks = [i for i, r in enumerate(doc.cascade.rows) if r.initial_drawdown > 0]
+        picks = [i for i in picks if f"{doc.cascade.rows[i].initial_drawdown:.0%}" in doc.summary.cascade] or picks[-3:]
+        cs.paragraphs.append("The second table splits the cascade per market (the first table's totals are the sums "
+                             "of these parts): debt liquidated at the summary drawdowns, bad debt at the largest.")
+        last = picks[-1] if picks else len(doc.cascade.rows) - 1
+        cs.tables.append((["Market", "Rule", *[f"Liquidated at {doc.cascade.rows[i].initial_drawdown:.0%}" for i in picks],
+                           f"Bad debt at {doc.cascade.rows[last].initial_drawdown:.0%}"],
+                          [[_market_text(m.market_id, market_names_by_id), m.rule,
+                            *[_usd(m.liquidated_debt_usd[i]) for i in picks], _usd(m.bad_debt_usd[last])]
+                           for m in doc.cascade.by_market]))
+        cs.charts.append(("cascade_markets", "cascade by market"))
+    if doc.liquidity:
+        cs.tables.append((["Asset", "Liquidity model", "Pools at the block"], _liquidity_rows(doc.liquidity)))
     out.append(cs)
     if doc.monte_carlo is not None:
         mc = _mc_section("Monte Carlo", doc.monte_carlo)
         mc.anchor = "monte-carlo"
         mc.charts.append(("monte_carlo", "Monte Carlo distribution"))
+        if doc.monte_carlo.by_market:
+            mc.paragraphs.append("The second table, per market (with impact): each market's own Liquidations-at-Risk and "
+                                 "bad-debt VaR over the same paths (means add up to the book's; quantiles do not).")
+            mc.tables.append((["Market", "Rule", "Mean liquidated", "LaR 95%", "LaR 99%", "Bad-debt VaR 99%", "P(any)"],
+                              [[_market_text(m.market_id, market_names_by_id), m.rule,
+                                _usd(m.mean_liquidated_usd), _usd(m.lar_95_usd), _usd(m.lar_99_usd),
+                                _usd(m.bad_debt_var_99_usd), f"{m.prob_any_liquidation:.0%}"]
+                               for m in doc.monte_carlo.by_market]))
+            mc.charts.append(("monte_carlo_markets", "Monte Carlo by market"))
         out.append(mc)
     for k, sc in enumerate(doc.scenarios):
         stem = f"scenario_{k + 1:02d}_"
@@ -990,13 +1098,34 @@ def make_run_id(block_number: int, when: datetime | None = None) -> str:
     return f"{when:%Y%m%dT%H%M%SZ}-b{block_number}"
 
 
-def free_run_id(out_root: str | Path, block_number: int, when: datetime | None = None) -> str:
-    """A run id whose folder does not exist yet under ``out_root`` (``-2``, ``-3``... appended)."""
-    root, base = Path(out_root), make_run_id(block_number, when)
-    run_id, n = base, 2
-    while (root / run_id).exists():
-        run_id, n = f"{base}-{n}", n + 1
-    return run_id
+_RESERVED: set[Path] = set()
+"""Run folders this process reserved (empty until :func:`write_report` renames the finished
+report over them)."""
+
+
+def _reserve(root: Path, base: str) -> str:
+    """Reserve ``root/base`` (else ``base-2``, ``base-3``...) by creating it: ``os.mkdir`` is atomic,
+    so two processes — or two runs within the same second — never get the same id."""
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        run_id = base if n == 1 else f"{base}-{n}"
+        try:
+            os.mkdir(root / run_id)
+        except FileExistsError:
+            n += 1
+            continue
+        _RESERVED.add((root / run_id).resolve())
+        return run_id
+
+
+def reserve_run_id(out_root: str | Path, block_number: int, when: datetime | None = None) -> str:
+    """A fresh run id under ``out_root``, its folder reserved (created empty, atomically); pass it to
+    :func:`write_report`, which fills it. Concurrent runs into one root always get distinct ids."""
+    return _reserve(Path(out_root), make_run_id(block_number, when))
+
+
+free_run_id = reserve_run_id  # the earlier name
 
 
 def send_alerts(result: ReportResult, run_id: str) -> WebhookDoc | None:
@@ -1027,27 +1156,29 @@ def write_report(result: ReportResult, out_root: str | Path, *, run_id: str | No
     """
     root = Path(out_root)
     root.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or make_run_id(result.loaded.snapshot.block_number)
+    if run_id is None or (root / run_id).resolve() not in _RESERVED:
+        run_id = _reserve(root, run_id or make_run_id(result.loaded.snapshot.block_number))
     final = root / run_id
-    n = 2
-    while final.exists():
-        final = root / f"{run_id}-{n}"
-        n += 1
-    run_id = final.name
     tmp = root / f".tmp-{run_id}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
     try:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
         charts = render_charts(result, tmp) if result.config.charts else {}
         doc = report_document(result, run_id, charts, webhook)
         (tmp / "report.json").write_text(doc.model_dump_json(indent=2))
         (tmp / "report.md").write_text(render_markdown(doc))
         (tmp / "report.html").write_text(render_html(doc, render_figures(result, history), tmp))
-        os.rename(tmp, final)
+        os.rename(tmp, final)  # replaces the empty reserved folder in one step (POSIX rename)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            final.rmdir()  # give the reservation back (only while it is still empty)
+        except OSError:
+            pass
         raise
+    finally:
+        _RESERVED.discard(final.resolve())
     _point_latest(root, final.name)
     return final, doc
 
@@ -1074,5 +1205,6 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
 
 
 __all__ = ["ReportConfig", "ReportDoc", "ReportResult", "SCHEMA_PATH", "band_history", "compute_report", "free_run_id",
+           "reserve_run_id",
            "render_figures", "render_html", "render_markdown", "report_document", "report_schema", "send_alerts",
            "write_report", "write_schema"]

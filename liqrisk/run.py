@@ -56,7 +56,8 @@ def build_liquidity(spec: LiquiditySpec, symbols: Sequence[str], *, pools: Seque
     onchain = None
     if onchain_cols:
         if not pools:
-            raise LiqriskUserError("liquidity model 'onchain' needs a snapshot with Uniswap v3 pools (Snapshot.pools): "
+            raise LiqriskUserError("liquidity model 'onchain' (--liquidity onchain, liquidity.model in a scenario) needs "
+                               "a snapshot with Uniswap v3 pools (Snapshot.pools): "
                                    "scan the devnet or mainnet again (the sample and older snapshots have none)")
         if prices_usd is None:
             raise ValueError("build_liquidity: the on-chain model needs the spot prices_usd")
@@ -127,6 +128,25 @@ class PathRun:
     prices_usd: "np.ndarray"
     result: "MonteCarloResult"
 
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per step: ``hour`` and the exogenous ``price_<SYM>_usd`` of every asset."""
+        frame: dict[str, "np.ndarray"] = {"hour": self.hours}
+        for j, symbol in enumerate(self.result.symbols):
+            frame[f"price_{symbol}_usd"] = self.prices_usd[0, :, j]
+        return frame
+
+    def to_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """What the path liquidated per market (one row per market; :meth:`MonteCarloResult.by_market_frame`)."""
+        return self.result.by_market_frame()
+
+    def by_market_pandas(self) -> Any:
+        return self.result.by_market_pandas()
+
 
 @dataclass(frozen=True, eq=False)
 class MonteCarloRun:
@@ -139,6 +159,20 @@ class MonteCarloRun:
     vol_annual: dict[str, float]
     correlation: "np.ndarray"
     result: "MonteCarloResult"
+
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per path, per-market columns included (:meth:`MonteCarloResult.to_frame`)."""
+        return self.result.to_frame()
+
+    def to_pandas(self) -> Any:
+        return self.result.to_pandas()
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """One row per market: its LaR / bad-debt VaR (:meth:`MonteCarloResult.by_market_frame`)."""
+        return self.result.by_market_frame()
+
+    def by_market_pandas(self) -> Any:
+        return self.result.by_market_pandas()
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +193,34 @@ class ScenarioResult:
     description: str = ""
     references: tuple[str, ...] = ()
     outputs: OutputsSpec = field(default_factory=OutputsSpec)
+
+    def _table(self) -> Any:
+        table = self.cascade if self.cascade is not None else self.path if self.path is not None else self.monte_carlo
+        if table is None:
+            raise ValueError(f"scenario {self.name!r} has no result table")
+        return table
+
+    def to_frame(self) -> dict[str, "np.ndarray"]:
+        """The result as columns: the cascade grid (per-market columns included), the path's
+        steps, or the Monte Carlo's paths."""
+        frame: dict[str, "np.ndarray"] = self._table().to_frame()
+        return frame
+
+    def to_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.to_frame())
+
+    def by_market_frame(self) -> dict[str, "np.ndarray"]:
+        """The per-market split: one row per (drawdown, market) for a cascade, one per market for a
+        path or a Monte Carlo."""
+        frame: dict[str, "np.ndarray"] = self._table().by_market_frame()
+        return frame
+
+    def by_market_pandas(self) -> Any:
+        from risk.frames import to_pandas
+
+        return to_pandas(self.by_market_frame())
 
 
 def _known(book: "PositionBook", values: Mapping[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
@@ -189,12 +251,18 @@ def run_scenario(
     from risk.bands import liquidation_bands
     from risk.cascade import cascade_grid
 
+    in_file = where is not None
     where = where or scenario.name
     notes: list[str] = []
     _check_driver(book, scenario.driver.asset, where)
     betas = _known(book, scenario.driver.betas, "betas", notes)
     _known(book, scenario.liquidity.assets, "liquidity settings", notes)
-    liquidity = build_liquidity(scenario.liquidity, book.symbols, pools=pools, prices_usd=book.prices_usd)
+    try:
+        liquidity = build_liquidity(scenario.liquidity, book.symbols, pools=pools, prices_usd=book.prices_usd)
+    except LiqriskUserError as exc:
+        if not in_file:
+            raise
+        raise LiqriskUserError(f"{where}: liquidity: {exc}") from None
     common: dict[str, Any] = dict(
         name=scenario.name, kind=scenario.shock.kind, driver=scenario.driver.asset, betas=betas,
         liquidity=liquidity.description, description=scenario.description, references=tuple(scenario.references),
@@ -211,7 +279,7 @@ def run_scenario(
         return ScenarioResult(path=run, notes=tuple(notes), **common)
     assert isinstance(shock, MonteCarloShock)
     run_mc = run_monte_carlo(book, scenario.driver.asset, betas, shock, liquidity,
-                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes)
+                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes, where=where)
     return ScenarioResult(monte_carlo=run_mc, notes=tuple(notes), **common)
 
 
@@ -281,14 +349,17 @@ def run_monte_carlo(
     progress: ProgressCallback | None = None,
     notes: list[str] | None = None,
     chunk_paths: int = 250,
+    where: str = "Monte Carlo",
 ) -> MonteCarloRun:
     """Draw paths and simulate them in chunks (for progress); paths are independent, so the
-    result equals one call over all paths."""
+    result equals one call over all paths. The memory the paths need is checked against what is
+    available before anything is allocated (:func:`check_paths_memory`)."""
     import numpy as np
 
     from risk import liquidity as lq
     from risk import paths as rp
 
+    check_paths_memory(shock.paths, shock.steps, book.n_assets, where)
     notes = [] if notes is None else notes
     vol_given = _known(book, shock.vol, "vol", notes)
     vol = {s: float(vol_given.get(s, lq.DEFAULT_DAILY_VOLATILITY.get(s, 0.05) * math.sqrt(rp.DAYS_PER_YEAR)))
@@ -308,11 +379,52 @@ def run_monte_carlo(
     else:
         paths = rp.merton_jump_paths(*args, jump_intensity_per_day=shock.jump_intensity_per_day,
                                      jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log, **common)
+    if not (np.all(np.isfinite(paths)) and np.all(paths > 0)):
+        raise LiqriskUserError(f"{where}: these Monte Carlo parameters drive prices to zero or to infinity within "
+                               f"the horizon ({shock.model}: vol, drift_annual, jump sizes and intensity over "
+                               f"horizon_days = {shock.horizon_days:g}); choose smaller ones")
     from risk.montecarlo import driver_cross_impact
 
     result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths,
                                 cross_impact=driver_cross_impact(book, driver, betas))
     return MonteCarloRun(shock.model, shock.horizon_days, shock.steps, seed, vol, corr, result)
+
+
+PATHS_PEAK_COPIES = 4
+"""Arrays of the paths' full size alive at once while they are drawn: the normals, their
+correlated copy, the increments and the prices (:mod:`risk.paths`)."""
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give this process now (Linux ``MemAvailable``; else free pages);
+    None when the platform does not say."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_paths_memory(n_paths: int, n_steps: int, n_assets: int, where: str, *,
+                       available_bytes: int | None = None) -> None:
+    """Refuse a Monte Carlo whose paths (``n_paths x n_steps x n_assets`` float64, several
+    copies while drawn) need more memory than is available, before allocating any of it."""
+    need = PATHS_PEAK_COPIES * 8 * int(n_paths) * int(n_steps) * max(int(n_assets), 1)
+    avail = available_memory_bytes() if available_bytes is None else available_bytes
+    if avail is not None and need > avail:
+        gib = 2**30
+        raise LiqriskUserError(
+            f"{where}: a Monte Carlo of {n_paths:,} paths x {n_steps:,} steps x {n_assets} assets needs about "
+            f"{need / gib:,.1f} GiB, more than the {avail / gib:,.1f} GiB of memory available: lower the paths or "
+            "steps (--paths/--steps; shock.paths/shock.steps in a scenario file)")
 
 
 def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "LiquidityModel", *,
@@ -327,6 +439,7 @@ def simulate_in_chunks(book: "PositionBook", paths: "np.ndarray", liquidity: "Li
 
 
 __all__ = [
-    "MonteCarloRun", "PathRun", "ProgressCallback", "ScenarioResult", "build_liquidity", "mc_correlation",
+    "MonteCarloRun", "PathRun", "ProgressCallback", "ScenarioResult", "available_memory_bytes", "build_liquidity",
+    "check_paths_memory", "mc_correlation",
     "run_monte_carlo", "run_path", "run_scenario", "simulate_in_chunks",
 ]

@@ -45,6 +45,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from liqrisk.errors import LiqriskUserError, ScenarioError
+from chain.toml_input import TomlNestingError, loads_toml
 
 
 # ------------------------------------------------------------------------------------- models
@@ -52,7 +53,9 @@ from liqrisk.errors import LiqriskUserError, ScenarioError
 
 class _Model(BaseModel):
     # allow_inf_nan=False: nan and ±inf are refused for every float field (TOML has inf and nan).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: TOML is typed, so a string where a number belongs ("20"), a float where an integer
+    # belongs (1e3) or a string for a flag ("yes") is an error, never silently converted.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 MAX_SCENARIO_BYTES = 1 << 20
@@ -82,7 +85,7 @@ class SourceSpec(_Model):
     network: str | None = None
     block: BlockSpec = "latest"
     sample_positions: int = Field(default=600, ge=1, le=2_000_000)
-    sample_seed: int = 7
+    sample_seed: int = Field(default=7, ge=0)
 
     @field_validator("block")
     @classmethod
@@ -190,7 +193,7 @@ class PathShock(_Model):
     kind: Literal["path"]
     returns: list[float] = Field(min_length=1)
     hours: list[float] | None = None
-    horizon_hours: float = Field(default=24.0, gt=0)
+    horizon_hours: float = Field(default=24.0, gt=0, le=24 * 3650)
     assets: dict[str, list[float]] = Field(default_factory=dict)
     steps: int = Field(default=97, ge=2, le=100_000)
 
@@ -273,12 +276,14 @@ class MonteCarloShock(_Model):
     horizon_days: float = Field(default=1.0, gt=0, le=3650)
     steps: int = Field(default=97, ge=2, le=100_000)
     paths: int = Field(default=1_000, ge=1, le=10_000_000)
-    seed: int | None = 7
-    drift_annual: float = 0.0
-    dof: float = Field(default=4.0, gt=2, description="Student-t degrees of freedom")
-    jump_intensity_per_day: float = Field(default=0.1, ge=0)
-    jump_mean_log: float = -0.08
-    jump_std_log: float = Field(default=0.05, ge=0)
+    seed: int | None = Field(default=7, ge=0)
+    # Bounds far beyond any market (a 1000%/yr drift, 100 jumps a day, a jump of e^±5): beyond
+    # them prices overflow or underflow to 0 and the run could only fail later, less clearly.
+    drift_annual: float = Field(default=0.0, ge=-10, le=10)
+    dof: float = Field(default=4.0, gt=2, le=1e6, description="Student-t degrees of freedom")
+    jump_intensity_per_day: float = Field(default=0.1, ge=0, le=100)
+    jump_mean_log: float = Field(default=-0.08, ge=-5, le=5)
+    jump_std_log: float = Field(default=0.05, ge=0, le=5)
 
     @field_validator("vol")
     @classmethod
@@ -306,9 +311,9 @@ class SquareRootSpec(_Model):
     """Square-root law ``Y sigma_daily sqrt(Q / V_daily)``; unset fields use risk.liquidity's defaults."""
 
     model: Literal["sqrt"]
-    daily_volatility: float | None = Field(default=None, ge=0)
+    daily_volatility: float | None = Field(default=None, ge=0, le=1, description="fraction per day (1 = 100%)")
     daily_volume_usd: float | None = Field(default=None, gt=0)
-    y: float = Field(default=1.0, gt=0)
+    y: float = Field(default=1.0, gt=0, le=10, description="the law's constant, of order 1")
 
 
 class TableSpec(_Model):
@@ -378,7 +383,7 @@ class Scenario(_Model):
     outputs: OutputsSpec = Field(default_factory=OutputsSpec)
 
 
-_TAGS = {"grid", "path", "monte_carlo", "constant_depth", "sqrt", "table", "none"}
+_TAGS = {"grid", "path", "monte_carlo", "constant_depth", "sqrt", "table", "none", "onchain"}
 
 
 # -------------------------------------------------------------------------------- loading
@@ -389,8 +394,11 @@ def format_validation_error(error: ValidationError, where: str) -> str:
     lines = []
     for item in error.errors():
         loc = [str(p) for p in item.get("loc", ())]
-        # Drop discriminator tags pydantic puts into the path (shock.grid.drawdowns -> shock.drawdowns).
-        loc = [p for i, p in enumerate(loc) if not (p in _TAGS and i > 0)]
+        # Drop the discriminator tags pydantic puts into the path (shock.grid.drawdowns ->
+        # shock.drawdowns): they follow "shock" and "liquidity.assets.<symbol>", and only there
+        # (a field called "path" elsewhere is kept).
+        loc = [p for i, p in enumerate(loc)
+               if not (p in _TAGS and i > 0 and (loc[i - 1] == "shock" or (i > 2 and loc[i - 2] == "assets")))]
         path = ".".join(loc) or "(top level)"
         kind = item.get("type", "")
         msg = item.get("msg", "")
@@ -463,11 +471,11 @@ def load_scenario(path: str | Path) -> ScenarioFile:
     path = Path(path)
     text = read_limited(path, MAX_SCENARIO_BYTES, "scenario file")
     try:
-        data = tomllib.loads(text.decode("utf-8"))
+        data = loads_toml(text.decode("utf-8"))
+    except TomlNestingError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(f"{path}: not valid TOML: nested too deeply") from None
     try:
         return ScenarioFile(path, parse_scenario(data, str(path)))
     except RecursionError:

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import threading
 import time
 import traceback
@@ -33,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "runs.sqlite"
+INDEX_RECOVER = ("Move it away (a new, empty index is then created; the run folders stay) or choose "
+                 "another --out")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -103,11 +104,12 @@ class RunIndex:
     """The SQLite index of report runs in an output root."""
 
     def __init__(self, path: str | Path) -> None:
+        from chain.store import open_store
+
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        # Shared by every report run into this root, possibly at once: busy timeout + WAL, and a
+        # corrupt or foreign file is named (chain.store.StoreFileError), never a sqlite3 traceback.
+        self._db = open_store(self.path, what="run index", schema=_SCHEMA, recover=INDEX_RECOVER)
         self._reap()
 
     def _reap(self) -> None:
@@ -163,13 +165,18 @@ class RunIndex:
 
 
 def clean_stale_temp_dirs(root: Path) -> list[Path]:
-    """Remove ``.tmp-<run>-<pid>`` folders left by processes that no longer exist."""
+    """Remove ``.tmp-<run>-<pid>`` folders left by processes that no longer exist, and the empty
+    ``<run>`` folder each had reserved (:func:`liqrisk.report.reserve_run_id`)."""
     removed = []
     for tmp in Path(root).glob(".tmp-*"):
-        match = re.search(r"-(\d+)$", tmp.name)
-        if tmp.is_dir() and match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+        match = re.search(r"^\.tmp-(.+)-(\d+)$", tmp.name)
+        if tmp.is_dir() and match and int(match.group(2)) != os.getpid() and not _alive(int(match.group(2))):
             shutil.rmtree(tmp, ignore_errors=True)
             removed.append(tmp)
+            try:
+                (Path(root) / match.group(1)).rmdir()  # only when still empty
+            except OSError:
+                pass
     return removed
 
 
@@ -193,6 +200,8 @@ class RunOutcome:
     folder: Path | None
     doc: "ReportDoc | None"
     error: str | None
+    exception: BaseException | None = None
+    """The exception a failed run raised (a single run re-raises it: the CLI tells a user error from a bug)."""
 
 
 Job = Callable[[], "tuple[Path, ReportDoc]"]
@@ -217,7 +226,7 @@ def run_once(job: Job, index: RunIndex, *, on_event: Callable[[str], None] | Non
         log.debug("%s", traceback.format_exc())
         index.finish_failed(row, message)
         say(f"run failed: {message}")
-        return RunOutcome("failed", None, None, message)
+        return RunOutcome("failed", None, None, message, exc)
     index.finish_ok(row, folder, doc)
     say(f"wrote {folder} (block {doc.source.block_number:,})")
     return RunOutcome("ok", folder, doc, None)

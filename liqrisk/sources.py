@@ -122,6 +122,7 @@ def load_source(
         raise LiqriskUserError(str(exc)) from None
     where = str(path or SHIPPED_MARKET_FILE)
     root = cache_dir()
+    _check_stores(root)  # a corrupt or foreign cache/index is named before any RPC work
     try:
         with HttpTransport(url) as http:
             try:
@@ -138,6 +139,19 @@ def load_source(
         raise LiqriskUserError(f"RPC scan failed: {exc}") from None
 
 
+def _check_stores(root: Path) -> None:
+    """Open (creating if needed) the RPC cache and the account index once: a file that is not
+    one (corrupt, another program's, a folder) is one :class:`~chain.store.StoreFileError`
+    naming it and how to recover, raised before any node is asked anything."""
+    from chain import cache, discovery
+    from chain.store import open_store
+
+    for name, module in (("rpc-cache.sqlite", cache), ("accounts.sqlite", discovery)):
+        what = module.CACHE_WHAT if module is cache else module.INDEX_WHAT
+        recover = module.CACHE_RECOVER if module is cache else module.INDEX_RECOVER
+        open_store(root / name, what=what, schema=module._SCHEMA, recover=recover).close()
+
+
 def markets_path(source: SourceSpec, markets_file: str | Path | None, base_dir: Path | None) -> Path | None:
     """The market file to use: ``--markets``, else the scenario's ``markets`` (relative to its
     folder), else None (the shipped file)."""
@@ -149,5 +163,6 @@ def markets_path(source: SourceSpec, markets_file: str | Path | None, base_dir: 
             path = base_dir / path
         return path
     return None
+
 
 __all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source", "markets_path"]

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +26,7 @@ from scipy.signal import find_peaks, peak_widths
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
 from risk.frames import human_usd as _human
-from risk.liquidation_prices import Side, crossing_prices
+from risk.liquidation_prices import Side, liquidation_prices_for
 from risk.snapshot import VENUES
 
 
@@ -38,7 +38,8 @@ class Band:
     collateral_usd, debt_usd : totals of the positions in the band, valued at spot
     positions : count; share_of_side : collateral share of all that side's liquidatable collateral
     distance_from_spot : (band middle - spot) / spot, negative below spot
-    by_venue : collateral USD per venue name
+    by_venue : collateral USD per venue name (liquidation rule)
+    by_market : collateral USD per market id (``PositionBook.market_ids``), book order
     """
 
     symbol: str
@@ -52,6 +53,7 @@ class Band:
     share_of_side: float
     distance_from_spot: float
     by_venue: tuple[tuple[str, float], ...]
+    by_market: tuple[tuple[str, float], ...] = ()
 
     def describe(self) -> str:
         where = "below" if self.distance_from_spot < 0 else "above"
@@ -69,6 +71,11 @@ class LiquidationMap:
     edges_usd : shape (n_bins + 1,); the arrays below have shape (n_bins, n_venues), venue
     order :data:`risk.snapshot.VENUES`. Positions outside the grid are counted in
     ``outside_collateral_usd``; those liquidatable already in ``now_collateral_usd``.
+
+    Per market (``market_ids``, book order; ``market_rules`` = each one's liquidation rule):
+    ``collateral_by_market_usd``, ``debt_by_market_usd``, ``positions_by_market``, shape
+    (n_bins, n_markets), and ``now_collateral_by_market_usd``, shape (n_markets,). Summed over
+    markets they are the per-venue arrays summed over venues (the same positions).
     """
 
     symbol: str
@@ -81,6 +88,12 @@ class LiquidationMap:
     now_debt_usd: float
     now_positions: int
     outside_collateral_usd: float
+    market_ids: tuple[str, ...] = ()
+    market_rules: tuple[str, ...] = ()
+    collateral_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    positions_by_market: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    now_collateral_by_market_usd: Float64Array1D = field(default_factory=lambda: np.zeros(0))
 
     @property
     def centers_usd(self) -> Float64Array1D:
@@ -90,13 +103,16 @@ class LiquidationMap:
     def venues(self) -> tuple[str, ...]:
         return VENUES
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per price bucket: edges, positions, then collateral and debt USD per venue."""
-        frame: dict[str, NDArray] = {"low_usd": self.edges_usd[:-1], "high_usd": self.edges_usd[1:],
+        frame: dict[str, NDArray[Any]] = {"low_usd": self.edges_usd[:-1], "high_usd": self.edges_usd[1:],
                                      "positions": self.positions.sum(axis=1),
                                      "collateral_usd": self.collateral_usd.sum(axis=1), "debt_usd": self.debt_usd.sum(axis=1)}
         for v, venue in enumerate(self.venues):
             frame[f"collateral_{venue}_usd"] = self.collateral_usd[:, v]
+        if self.collateral_by_market_usd.shape[1:] == (len(self.market_ids),):
+            for m, market in enumerate(self.market_ids):
+                frame[f"collateral_{market}_usd"] = self.collateral_by_market_usd[:, m]
         return frame
 
     def to_pandas(self) -> Any:
@@ -133,14 +149,22 @@ class BandReport:
                     "collateral_usd": m.collateral_usd.tolist(),
                     "debt_usd": m.debt_usd.tolist(),
                     "positions": m.positions.tolist(),
+                    "markets": list(m.market_ids),
+                    "market_rules": list(m.market_rules),
+                    "collateral_by_market_usd": m.collateral_by_market_usd.tolist(),
                 },
             }
         )
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """One row per band, as columns."""
         fields = Band.__dataclass_fields__
-        return {f: np.array([getattr(b, f) for b in self.bands], dtype=object) for f in fields if f != "by_venue"}
+        frame = {f: np.array([getattr(b, f) for b in self.bands], dtype=object) for f in fields
+                 if f not in ("by_venue", "by_market")}
+        for market in self.map.market_ids:
+            frame[f"collateral_{market}_usd"] = np.array([dict(b.by_market).get(market, 0.0) for b in self.bands],
+                                                         dtype=np.float64)
+        return frame
 
     def to_pandas(self) -> Any:
         """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
@@ -168,10 +192,10 @@ def liquidation_map(
     spot = float(prices[j])
     collateral_usd = book.collateral @ prices
     debt_usd = book.debt @ prices
-    # The same sums the per-asset crossing needs: computed once, shared.
-    price, side = crossing_prices(book.weighted_collateral @ prices, debt_usd, book.weighted_collateral[:, j], book.debt[:, j], spot)
+    # As the venue computes HF (Aave v3.0-v3.4: floored average LT, a piecewise crossing).
+    price, side = liquidation_prices_for(book, symbol, prices)
     n_bins = int(round((upper - lower) / bin_width))
-    edges = spot * (lower + bin_width * np.arange(n_bins + 1))
+    edges: Float64Array1D = spot * (lower + bin_width * np.arange(n_bins + 1, dtype=np.float64))
     crossing = (side == Side.BELOW) | (side == Side.ABOVE)
     bins = np.full(book.n_positions, -1, dtype=np.int64)
     bins[crossing] = np.floor((price[crossing] / spot - lower) / bin_width).astype(np.int64)
@@ -180,11 +204,22 @@ def liquidation_map(
     flat = bins[inside] * n_venues + book.venue[inside]
     size = n_bins * n_venues
 
-    def histogram(weights: Float64Array1D | None) -> NDArray:
+    def histogram(weights: Float64Array1D | None) -> NDArray[Any]:
         counts = np.bincount(flat, weights=None if weights is None else weights[inside], minlength=size)
         return counts.reshape(n_bins, n_venues)
 
     now = side == Side.NOW
+    from risk.cascade import market_ids_of, market_rules
+
+    market_ids = market_ids_of(book)
+    n_markets = len(market_ids)
+    flat_m = bins[inside] * n_markets + book.market[inside]
+    size_m = n_bins * n_markets
+
+    def histogram_m(weights: Float64Array1D | None) -> NDArray[Any]:
+        counts = np.bincount(flat_m, weights=None if weights is None else weights[inside], minlength=size_m)
+        return counts.reshape(n_bins, n_markets)
+
     result = LiquidationMap(
         symbol=symbol,
         spot_usd=spot,
@@ -196,6 +231,13 @@ def liquidation_map(
         now_debt_usd=float(debt_usd[now].sum()),
         now_positions=int(now.sum()),
         outside_collateral_usd=float(collateral_usd[crossing & ~inside].sum()),
+        market_ids=market_ids,
+        market_rules=market_rules(book),
+        collateral_by_market_usd=histogram_m(collateral_usd).astype(np.float64, copy=False),
+        debt_by_market_usd=histogram_m(debt_usd).astype(np.float64, copy=False),
+        positions_by_market=histogram_m(None).astype(np.int64),
+        now_collateral_by_market_usd=np.bincount(book.market[now], weights=collateral_usd[now],
+                                                 minlength=n_markets).astype(np.float64, copy=False),
     )
     return result, price, side, collateral_usd, debt_usd
 
@@ -259,6 +301,11 @@ def liquidation_bands(
                 for code, venue in enumerate(VENUES)
                 if (members & (book.venue == code)).any()
             )
+            by_market = tuple(
+                (market, float(collateral_usd[members & (book.market == code)].sum()))
+                for code, market in enumerate(lmap.market_ids)
+                if (members & (book.market == code)).any()
+            )
             bands.append(
                 Band(
                     symbol=symbol,
@@ -272,6 +319,7 @@ def liquidation_bands(
                     share_of_side=coll / side_total if side_total > 0 else 0.0,
                     distance_from_spot=(0.5 * (low_p + high_p) - spot) / spot,
                     by_venue=by_venue,
+                    by_market=by_market,
                 )
             )
     bands.sort(key=lambda b: b.collateral_usd, reverse=True)

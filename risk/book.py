@@ -8,11 +8,12 @@ boundary where the Snapshot's protocol integers become floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
+from risk.exact import aave_hf_rule
 from risk.rules import rule
 from risk.snapshot import WAD, VENUES, Market, Snapshot
 
@@ -28,9 +29,125 @@ VENUE_CODE: dict[str, int] = {venue: code for code, venue in enumerate(VENUES)}
 """Integer code of each venue rule in ``PositionBook.venue``."""
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
+def _frozen(array: NDArray[Any]) -> NDArray[Any]:
     array.setflags(write=False)
     return array
+
+
+BPS = 1e4
+"""Basis points per unit: Aave's liquidation thresholds are whole bps."""
+
+AVG_LT_SNAP_BPS = 1e-9
+"""Float slack when flooring the average LT: ``1e4 * sum(v*LT) / sum(v)`` is computed with a
+few ulps of error (ulp(1e4) ~ 2e-12), so an average that is a whole number of bps in exact
+arithmetic may come out a hair below it; the slack keeps it on its integer. It moves where the
+floored average steps by at most 1e-9 bps, far below a price grid of 1e-8 USD on any
+realistic position."""
+
+
+def counted_collateral_usd(
+    collateral: Float64Array2D, liq_threshold: Float64Array2D, prices_usd: Float64Array1D | Float64Array2D
+) -> Float64Array1D:
+    """``sum(coll * p)`` over the assets that count as collateral (LT > 0), shape (n_rows,), USD."""
+    value = collateral * np.broadcast_to(prices_usd, collateral.shape)
+    counted: Float64Array1D = np.where(liq_threshold > 0, value, 0.0).sum(axis=1)
+    return counted
+
+
+def mixes_liquidation_thresholds(
+    collateral: Float64Array2D, liq_threshold: Float64Array2D
+) -> NDArray[np.bool_]:
+    """Rows whose counted collateral (amount > 0, LT > 0) carries two or more *different* LTs,
+    shape (n_rows,).
+
+    Only those have an average LT that the floor can move: with one counted collateral, or
+    several sharing one LT ``L``, the protocol's integer average ``floor(sum(V_i * L) / sum(V_i))``
+    is exactly ``L``. Treating them as unfloored also keeps the float path off the floor's
+    knife edge: an average that is exactly a whole bp in exact arithmetic, computed in floats
+    with cancellation (a driver near -100%), could come out below it by more than any snap.
+    LTs closer than half a bp are the same bp (Aave stores whole bps).
+    """
+    counted = (liq_threshold > 0) & (collateral > 0)
+    highest = np.where(counted, liq_threshold, -np.inf).max(axis=1, initial=-np.inf)
+    lowest = np.where(counted, liq_threshold, np.inf).min(axis=1, initial=np.inf)
+    mixed: NDArray[np.bool_] = np.isfinite(highest) & (highest - lowest > 0.5 / BPS)
+    return mixed
+
+
+def risk_weighted_usd(
+    collateral: Float64Array2D,
+    liq_threshold: Float64Array2D,
+    prices_usd: Float64Array1D | Float64Array2D,
+    floored_avg_lt: NDArray[np.bool_] | None = None,
+) -> Float64Array1D:
+    """The numerator of the health factor as the protocol computes it, shape (n_rows,), USD.
+
+    ``HF = risk_weighted_usd / debt_usd``. Plain rule (Morpho Blue, Compound V3, Aave v3.5+):
+    ``sum(coll * LT * p)``. Rows with ``floored_avg_lt`` (Aave v3.0-v3.4): the value-weighted
+    average LT is floored to whole bps first, ``T * floor(1e4 * sum(coll*LT*p) / T) / 1e4``
+    with ``T = sum(coll * p)`` over the counted collateral —
+    ``GenericLogic.calculateUserAccountData``, npm @aave/core-v3 1.19.3 (v3.0.2)
+    ``contracts/protocol/libraries/logic/GenericLogic.sol`` lines 167-176
+    (``avgLiquidationThreshold / totalCollateralInBaseCurrency``, then ``percentMul``).
+    v3.5+ divides the un-averaged sum by the debt instead (aave-dao/aave-v3-origin
+    ``src/contracts/protocol/libraries/logic/GenericLogic.sol`` at 00cec2283ba71bbb2330c637b8dc5b019e00adcc:
+    ``avgLiquidationThreshold.wadDiv(totalDebtInBaseCurrency) / 100_00``), float-equal to the
+    plain rule. A row with one counted collateral, or several sharing one LT, has an average equal
+    to that LT: no floor (:func:`mixes_liquidation_thresholds`).
+
+    ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
+    """
+    prices = np.broadcast_to(prices_usd, collateral.shape)
+    weighted: Float64Array1D = np.einsum("ij,ij->i", collateral * liq_threshold, prices)
+    if floored_avg_lt is None:
+        return weighted
+    rows = np.flatnonzero(floored_avg_lt & mixes_liquidation_thresholds(collateral, liq_threshold))
+    if rows.size == 0:
+        return weighted
+    total = counted_collateral_usd(collateral[rows], liq_threshold[rows], prices[rows])
+    ok = total > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        avg_bps = np.floor(weighted[rows] / np.where(ok, total, 1.0) * BPS + AVG_LT_SNAP_BPS)
+    out: Float64Array1D = weighted.copy()
+    out[rows] = np.where(ok, total * avg_bps / BPS, weighted[rows])
+    return out
+
+
+def floors_average_lt(market: Market) -> bool:
+    """Whether a market's health factor floors the average LT to bps (Aave v3.0-v3.4).
+
+    From ``Market.protocol_version`` (``risk.exact.aave_hf_rule``). Which lines floor, as read in
+    each line's ``GenericLogic.calculateUserAccountData``:
+
+    - v3.0.2: floors — npm ``@aave/core-v3`` 1.19.3 ``contracts/protocol/libraries/logic/GenericLogic.sol``
+      (``totalCollateralInBaseCurrency.percentMul(avgLiquidationThreshold)``, the average
+      divided down first).
+    - v3.1-v3.3: floors — aave-dao/aave-v3-origin @83b245abda2b69306408f2be5891581d82b359a2
+      ``src/core/contracts/protocol/libraries/logic/GenericLogic.sol`` and aave/aave-v3-origin
+      @738422471976101f11a90c48920493641c83aee5 ``src/contracts/.../GenericLogic.sol`` (the
+      virtual-accounting/GHO branch of v3.1-v3.3): same ``percentMul`` of the floored average.
+    - v3.4: taken to floor — no v3.4 ``GenericLogic.sol`` is in the reference index; the v3.4
+      changelog (aave-dao/aave-v3-origin @3804d347 ``docs/3.4/Aave-v3.4-features.md``) lists no
+      health-factor change, and the sum form arrives with v3.5's TokenMath rounding (inferred).
+    - v3.5, v3.6: the un-averaged sum — aave-dao/aave-v3-origin @6512922b3b237c844a5aea016d20b4202b7476cb
+      and @00cec2283ba71bbb2330c637b8dc5b019e00adcc ``src/contracts/protocol/libraries/logic/GenericLogic.sol``
+      and npm ``@aave-dao/aave-v3-origin`` 3.6.0 (``avgLiquidationThreshold.wadDiv(totalDebt) / 100_00``
+      before the division by the collateral; v3.5 docs ``docs/3.5/Aave-v3.5-features.md``:
+      collateral value rounded down, debt up).
+    - v3.7: the sum — ``docs/3.7/Aave-v3.7-changelog.md`` @4fbd7442: GenericLogic only gains a
+      comment.
+
+    An Aave market whose version
+    does not parse (hand-written or synthetic snapshots) gets the floored rule: it is what every
+    Aave line before v3.5 does, and it gives the lower of the two health factors (never a later
+    liquidation than the chain's). Morpho Blue and Compound V3 have no average.
+    """
+    if market.venue not in ("aave_v30", "aave_v33"):
+        return False
+    try:
+        return aave_hf_rule(market.protocol_version) == "avg"
+    except ValueError:
+        return True
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +170,10 @@ class PositionBook:
     market : ndarray of int32, shape (n_positions,), index into ``market_ids``
     market_ids : tuple of str
     accounts : tuple of str, length n_positions (may be empty for synthetic books)
+    floored_avg_lt : ndarray of bool, shape (n_positions,), the health-factor rule: True where
+        the venue floors the value-weighted average LT to whole bps (Aave v3.0-v3.4), False for
+        the plain ``sum(coll*LT*p) / debt`` (Morpho, Comet, Aave v3.5+); see
+        :func:`risk_weighted_usd`. Defaults to all False.
     """
 
     symbols: tuple[str, ...]
@@ -67,11 +188,12 @@ class PositionBook:
     market_ids: tuple[str, ...] = ()
     accounts: tuple[str, ...] = ()
     block_number: int | None = None
+    floored_avg_lt: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     rule_params: Float64Array2D | None = None
     """Per-position market parameters of its rule (:attr:`risk.rules.LiquidationRule.market_params`),
     shape (n_positions, risk.rules.MARKET_PARAM_WIDTH), floats (1.05 = 1.05); ``None``: the rules'
     defaults (a book built without a snapshot)."""
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n, a = self.collateral.shape
@@ -86,6 +208,12 @@ class PositionBook:
             raise ValueError("accounts must be empty or have one entry per position")
         if np.any(self.prices_usd <= 0) or not np.all(np.isfinite(self.prices_usd)):
             raise ValueError("prices_usd must be finite and > 0")
+        # Not given (or given as None): every row under the plain rule.
+        given = self.floored_avg_lt is not None and np.size(self.floored_avg_lt) > 0
+        floored = np.asarray(self.floored_avg_lt, dtype=bool) if given else np.zeros(n, dtype=bool)
+        if floored.shape != (n,):
+            raise ValueError("floored_avg_lt must have shape (n_positions,)")
+        object.__setattr__(self, "floored_avg_lt", floored)
         if self.rule_params is None:
             from risk.rules import MARKET_PARAM_WIDTH, RULES, default_market_params
 
@@ -99,17 +227,17 @@ class PositionBook:
         elif self.rule_params.shape[0] != n:
             raise ValueError(f"rule_params must have {n} rows, got shape {self.rule_params.shape}")
         for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market",
-                     "rule_params"):
+                     "floored_avg_lt", "rule_params"):
             _frozen(getattr(self, name))
 
     # -- shape ---------------------------------------------------------------------------
     @property
     def n_positions(self) -> int:
-        return self.collateral.shape[0]
+        return int(self.collateral.shape[0])
 
     @property
     def n_assets(self) -> int:
-        return self.collateral.shape[1]
+        return int(self.collateral.shape[1])
 
     def asset_index(self, symbol: str) -> int:
         try:
@@ -130,12 +258,19 @@ class PositionBook:
         """``collateral * liq_threshold``, shape (n_positions, n_assets), tokens."""
         if "weighted_collateral" not in self._cache:
             self._cache["weighted_collateral"] = _frozen(self.collateral * self.liq_threshold)
-        return self._cache["weighted_collateral"]
+        weighted: Float64Array2D = self._cache["weighted_collateral"]
+        return weighted
+
+    def risk_weighted_usd(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
+        """HF numerator per position as its venue computes it (:func:`risk_weighted_usd`), USD."""
+        prices = self.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
+        return risk_weighted_usd(self.collateral, self.liq_threshold, prices, self.floored_avg_lt)
 
     def health_factor(self, prices_usd: Float64Array1D | None = None) -> Float64Array1D:
-        """HF per position, shape (n_positions,): ``sum(coll*LT*p) / sum(debt*p)``; inf without debt."""
+        """HF per position, shape (n_positions,), as the venue computes it (Aave v3.0-v3.4: average
+        LT floored to bps, see :func:`risk_weighted_usd`); inf without debt."""
         prices = self.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
-        weighted = self.weighted_collateral @ prices
+        weighted = self.risk_weighted_usd(prices)
         debt_usd = self.debt @ prices
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(debt_usd > 0, weighted / np.where(debt_usd > 0, debt_usd, 1.0), np.inf)
@@ -159,18 +294,18 @@ class PositionBook:
         return PositionBook(
             self.symbols, vector, self.collateral, self.debt, self.liq_threshold, self.liq_bonus,
             self.protocol_fee, self.venue, self.market, self.market_ids, self.accounts, self.block_number,
-            self.rule_params,
+            self.floored_avg_lt, self.rule_params,
         )
 
     def select(self, rows: NDArray[np.bool_] | NDArray[np.intp]) -> "PositionBook":
         """A sub-book of some positions (boolean mask or indices)."""
-        rows = np.asarray(rows)
+        rows = np.asarray(rows)  # type: ignore[assignment]  # a list of indices is accepted too
         accounts = tuple(np.asarray(self.accounts, dtype=object)[rows]) if self.accounts else ()
         return PositionBook(
             self.symbols, self.prices_usd.copy(), self.collateral[rows], self.debt[rows],
             self.liq_threshold[rows], self.liq_bonus[rows], self.protocol_fee[rows],
             self.venue[rows], self.market[rows], self.market_ids, accounts, self.block_number,
-            None if self.rule_params is None else self.rule_params[rows],
+            self.floored_avg_lt[rows], None if self.rule_params is None else self.rule_params[rows],
         )
 
     # -- construction ----------------------------------------------------------------------
@@ -194,6 +329,8 @@ class PositionBook:
         market_index = np.zeros(n, dtype=np.int32)
         market_ids = tuple(m.id for m in snapshot.markets)
         markets = {m.id: m for m in snapshot.markets}
+        floors = {m.id: floors_average_lt(m) for m in snapshot.markets}
+        floored_avg_lt = np.zeros(n, dtype=bool)
         # Per (market, eMode) parameter rows, built once.
         param_rows: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -229,6 +366,7 @@ class PositionBook:
             protocol_fee[i] = fee
             venue[i] = VENUE_CODE[markets[position.market].venue]
             market_index[i] = market_position[position.market]
+            floored_avg_lt[i] = floors[position.market]
         collateral /= scale
         debt /= scale
         from risk.rules import MARKET_PARAM_WIDTH, market_param_scale
@@ -253,6 +391,7 @@ class PositionBook:
             market_ids=market_ids,
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
+            floored_avg_lt=floored_avg_lt,
             rule_params=market_params[market_index],
         )
 

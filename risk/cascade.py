@@ -31,13 +31,13 @@ result.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import Float64Array1D, Float64Array2D, PositionBook, as_asset_vector
+from risk.book import BPS, Float64Array1D, Float64Array2D, PositionBook, as_asset_vector, risk_weighted_usd
 from risk.liquidation import liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
 from risk.pair_classes import PairClass, liquidate_pair_classes, split_pair_classes
@@ -58,6 +58,12 @@ class CascadeTable:
     bad_debt_usd : debt left without collateral
     positions_hit : positions liquidated at least once
     final_prices_usd : shape (n_grid, n_assets)
+    market_ids, market_rules : the book's markets (``PositionBook.market_ids``) and each one's
+        liquidation rule (venue name; ``""`` for a market without positions)
+    liquidated_debt_by_market_usd, seized_by_market_usd, bad_debt_by_market_usd : shape
+        (n_grid, n_markets), the same amounts per market; ``liquidated_debt_usd`` and
+        ``bad_debt_usd`` are their row sums (so the parts add up to the totals exactly)
+    positions_hit_by_market : shape (n_grid, n_markets), int
     """
 
     driver: str
@@ -72,6 +78,12 @@ class CascadeTable:
     bad_debt_usd: Float64Array1D
     positions_hit: NDArray[np.int64]
     final_prices_usd: Float64Array2D
+    market_ids: tuple[str, ...] = ()
+    market_rules: tuple[str, ...] = ()
+    liquidated_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    seized_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    bad_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    positions_hit_by_market: NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
     def __len__(self) -> int:
         return self.initial_drawdown.size
@@ -90,9 +102,9 @@ class CascadeTable:
             "positions_hit": int(self.positions_hit[i]),
         }
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays (``pandas.DataFrame(table.to_frame())`` works)."""
-        frame: dict[str, NDArray] = {
+        frame: dict[str, NDArray[Any]] = {
             "initial_drawdown": self.initial_drawdown,
             "final_drawdown": self.final_drawdown,
             "amplification": self.amplification,
@@ -104,7 +116,31 @@ class CascadeTable:
         }
         for j, symbol in enumerate(self.symbols):
             frame[f"seized_{symbol}_usd"] = self.seized_collateral_usd[:, j]
+        for m, market in enumerate(self.market_ids):
+            if self.positions_hit_by_market.shape[1] == len(self.market_ids):
+                frame[f"liquidated_debt_{market}_usd"] = self.liquidated_debt_by_market_usd[:, m]
+                frame[f"bad_debt_{market}_usd"] = self.bad_debt_by_market_usd[:, m]
         return frame
+
+    def by_market_frame(self) -> dict[str, NDArray[Any]]:
+        """Long form, one row per (drawdown, market): ``initial_drawdown``, ``market_id``, ``rule``,
+        ``liquidated_debt_usd``, ``seized_collateral_usd``, ``bad_debt_usd``, ``positions_hit``."""
+        n_grid, n_markets = len(self), len(self.market_ids)
+        return {
+            "initial_drawdown": np.repeat(self.initial_drawdown, n_markets),
+            "market_id": np.tile(np.array(self.market_ids, dtype=np.str_), n_grid),
+            "rule": np.tile(np.array(self.market_rules, dtype=np.str_), n_grid),
+            "liquidated_debt_usd": self.liquidated_debt_by_market_usd.ravel(),
+            "seized_collateral_usd": self.seized_by_market_usd.ravel(),
+            "bad_debt_usd": self.bad_debt_by_market_usd.ravel(),
+            "positions_hit": self.positions_hit_by_market.ravel(),
+        }
+
+    def by_market_pandas(self) -> Any:
+        """:meth:`by_market_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.by_market_frame())
 
     def to_pandas(self) -> Any:
         """:meth:`to_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
@@ -128,11 +164,12 @@ class CascadeTable:
 class _Outcome:
     final_return: float
     rounds: int
-    liquidated_debt_usd: float
     seized_usd: Float64Array1D
-    bad_debt_usd: float
-    positions_hit: int
     final_prices: Float64Array1D
+    liquidated_by_market_usd: Float64Array1D
+    seized_by_market_usd: Float64Array1D
+    bad_debt_by_market_usd: Float64Array1D
+    hit_by_market: NDArray[np.int64]
 
 
 class _CandidateOrder:
@@ -168,6 +205,8 @@ class _CandidateOrder:
         self.liq_bonus = book.liq_bonus[rows]
         self.protocol_fee = book.protocol_fee[rows]
         self.venue = book.venue[rows]
+        self.market = book.market[rows]
+        self.floored_avg_lt = book.floored_avg_lt[rows]
         self.rule_params = np.asarray(book.rule_params)[rows]
 
     def candidates(self, r_lo: float, r_hi: float) -> slice:
@@ -209,7 +248,11 @@ def cascade_grid(
     # Single-pair positions are liquidated in closed form by class; the rest row by row.
     classes, rest = split_pair_classes(book)
     general = book.select(rest)
-    gap_usd = (general.weighted_collateral - general.debt) * spot
+    # A floored average LT is above the plain one less 1 bp (floor(x) > x - 1): bounding each
+    # floored row's LT by LT - 1 bp keeps the candidate bound a lower bound of its HF.
+    bound_lt = np.where(general.floored_avg_lt[:, None] & (general.liq_threshold > 0),
+                        general.liq_threshold - 1.0 / BPS, general.liq_threshold)
+    gap_usd = (general.collateral * bound_lt - general.debt) * spot
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
     outcomes = []
@@ -227,6 +270,11 @@ def cascade_grid(
     final_drawdown = np.array([-o.final_return for o in outcomes])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         amplification = np.where(grid != 0, final_drawdown / np.where(grid != 0, grid, 1.0), np.nan)
+    n_markets = _n_markets(book)
+    liquidated_m = np.array([o.liquidated_by_market_usd for o in outcomes]).reshape(grid.size, n_markets)
+    seized_m = np.array([o.seized_by_market_usd for o in outcomes]).reshape(grid.size, n_markets)
+    bad_m = np.array([o.bad_debt_by_market_usd for o in outcomes]).reshape(grid.size, n_markets)
+    hit_m = np.array([o.hit_by_market for o in outcomes], dtype=np.int64).reshape(grid.size, n_markets)
     return CascadeTable(
         driver=driver,
         symbols=book.symbols,
@@ -235,12 +283,42 @@ def cascade_grid(
         final_drawdown=final_drawdown,
         amplification=amplification,
         rounds=np.array([o.rounds for o in outcomes], dtype=np.int64),
-        liquidated_debt_usd=np.array([o.liquidated_debt_usd for o in outcomes]),
+        # Totals are the sums of the per-market parts: a breakdown always adds up to its total.
+        liquidated_debt_usd=liquidated_m.sum(axis=1),
         seized_collateral_usd=np.array([o.seized_usd for o in outcomes]).reshape(grid.size, book.n_assets),
-        bad_debt_usd=np.array([o.bad_debt_usd for o in outcomes]),
-        positions_hit=np.array([o.positions_hit for o in outcomes], dtype=np.int64),
+        bad_debt_usd=bad_m.sum(axis=1),
+        positions_hit=hit_m.sum(axis=1),
         final_prices_usd=np.array([o.final_prices for o in outcomes]).reshape(grid.size, book.n_assets),
+        market_ids=market_ids_of(book),
+        market_rules=market_rules(book),
+        liquidated_debt_by_market_usd=liquidated_m,
+        seized_by_market_usd=seized_m,
+        bad_debt_by_market_usd=bad_m,
+        positions_hit_by_market=hit_m,
     )
+
+
+def _n_markets(book: PositionBook) -> int:
+    """Markets of the book (at least one: a synthetic book without ids is one unnamed market)."""
+    return max(len(book.market_ids), int(book.market.max()) + 1 if book.n_positions else 0, 1)
+
+
+def market_ids_of(book: PositionBook) -> tuple[str, ...]:
+    """The book's market ids, one per market index (a synthetic book without ids gets `market-<k>`)."""
+    n = _n_markets(book)
+    ids = tuple(book.market_ids)
+    return ids + tuple(f"market-{k}" for k in range(len(ids), n))
+
+
+def market_rules(book: PositionBook) -> tuple[str, ...]:
+    """Each market's liquidation rule (venue name) from its positions; ``""`` without positions."""
+    from risk.snapshot import VENUES
+
+    rules = [""] * _n_markets(book)
+    for m, v in zip(book.market.tolist(), book.venue.tolist()):
+        if not rules[m]:
+            rules[m] = VENUES[v] if 0 <= v < len(VENUES) else str(v)
+    return tuple(rules)
 
 
 @dataclass(frozen=True)
@@ -275,16 +353,21 @@ def _cascade_one(
     liq_bonus = order.liq_bonus[rows]
     protocol_fee = order.protocol_fee[rows]
     venue = order.venue[rows]
+    market = order.market[rows]
+    floored = order.floored_avg_lt[rows]
     rule_params = order.rule_params[rows]
-    weighted = collateral * liq_threshold
     frontier = np.full(len(classes), np.inf)
+    n_markets = _n_markets(book)
+    class_market = np.array([c.market for c in classes], dtype=np.int64)
 
     impact = np.zeros(book.n_assets)
     net_sold_usd = np.zeros(book.n_assets)
     seized_usd = np.zeros(book.n_assets)
     hit = np.zeros(collateral.shape[0], dtype=bool)
-    pair_hits = 0
-    liquidated_usd = bad_debt_usd = 0.0
+    liquidated_m = np.zeros(n_markets)
+    seized_m = np.zeros(n_markets)
+    bad_m = np.zeros(n_markets)
+    pair_hits_m = np.zeros(n_markets, dtype=np.int64)
     rounds = 0
     prices, r_eff = _prices(spot, beta, driver, x0, impact)
     while True:
@@ -302,34 +385,41 @@ def _cascade_one(
             liq_bonus = np.concatenate([liq_bonus, book.liq_bonus[new]])
             protocol_fee = np.concatenate([protocol_fee, book.protocol_fee[new]])
             venue = np.concatenate([venue, book.venue[new]])
+            market = np.concatenate([market, book.market[new]])
+            floored = np.concatenate([floored, book.floored_avg_lt[new]])
             rule_params = np.concatenate([rule_params, np.asarray(book.rule_params)[new]])
-            weighted = np.concatenate([weighted, book.weighted_collateral[new]])
             hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
         owed = debt @ prices
-        at_risk = (owed > 1e-6) & (weighted @ prices < owed)
+        at_risk = (owed > 1e-6) & (risk_weighted_usd(collateral, liq_threshold, prices, floored) < owed)
         if not (pairs.positions or at_risk.any()):
             break
         rounds += 1
-        pair_hits += pairs.positions
+        if classes:
+            assert pairs.class_positions is not None and pairs.class_repaid_usd is not None
+            assert pairs.class_seized_usd is not None and pairs.class_bad_debt_usd is not None
+            pair_hits_m += np.bincount(class_market, weights=pairs.class_positions, minlength=n_markets).astype(np.int64)
+            liquidated_m += np.bincount(class_market, weights=pairs.class_repaid_usd, minlength=n_markets)
+            seized_m += np.bincount(class_market, weights=pairs.class_seized_usd, minlength=n_markets)
+            bad_m += np.bincount(class_market, weights=pairs.class_bad_debt_usd, minlength=n_markets)
         seized_tokens = pairs.seized_tokens
         fee_tokens = pairs.fee_tokens
         repaid_tokens = pairs.repaid_tokens
-        bad_debt_usd += pairs.bad_debt_usd
         if at_risk.any():
             # Only the rows at risk are handed to the kernel (the rest would be no-ops).
             risky = np.flatnonzero(at_risk)
             sub_coll, sub_debt = collateral[risky], debt[risky]
             out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
-                                 rule_params=rule_params[risky])
+                                 floored_avg_lt=floored[risky], rule_params=rule_params[risky])
             collateral[risky], debt[risky] = sub_coll, sub_debt
-            weighted[risky] = sub_coll * liq_threshold[risky]
             hit[risky] |= out.hit
             seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)
             fee_tokens = fee_tokens + out.protocol_fee_tokens.sum(axis=0)
             repaid_tokens = repaid_tokens + out.repaid_tokens.sum(axis=0)
-            bad_debt_usd += float(out.bad_debt_usd.sum())
+            risky_market = market[risky]
+            liquidated_m += np.bincount(risky_market, weights=out.repaid_tokens @ prices, minlength=n_markets)
+            seized_m += np.bincount(risky_market, weights=out.seized_tokens @ prices, minlength=n_markets)
+            bad_m += np.bincount(risky_market, weights=out.bad_debt_usd, minlength=n_markets)
         seized_usd += seized_tokens * prices
-        liquidated_usd += float(repaid_tokens @ prices)
         # Impact is driven by token quantities (valued at spot), not by the USD they fetch:
         # the same tokens dumped at a lower price must not move the market less.
         net_sold_usd += (seized_tokens - fee_tokens - repaid_tokens) * spot
@@ -342,4 +432,5 @@ def _cascade_one(
             if deviation > order.eps or abs(r_eff - r0) > r_margin:
                 return _Widen(deviation, abs(r_eff - r0))
             break
-    return _Outcome(r_eff, rounds, liquidated_usd, seized_usd, bad_debt_usd, int(hit.sum()) + pair_hits, prices)
+    hit_m = np.bincount(market[hit], minlength=n_markets).astype(np.int64) + pair_hits_m
+    return _Outcome(r_eff, rounds, seized_usd, prices, liquidated_m, seized_m, bad_m, hit_m)

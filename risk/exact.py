@@ -28,9 +28,9 @@ Solidity reverts (division by zero, uint256 overflow) become :class:`ValueError`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from risk.snapshot import Market, Position, morpho_lif_wad
 
@@ -438,7 +438,7 @@ def aave_liquidation_oracle_price(
 
     def provably_safe(price_base: int) -> bool:
         collateral_base = leg.collateral_raw * price_base // unit
-        return weighted_other_minus_total + collateral_base * (lt - 1) >= PERCENTAGE_FACTOR * debt_base
+        return bool(weighted_other_minus_total + collateral_base * (lt - 1) >= PERCENTAGE_FACTOR * debt_base)
 
     if lt > 1:
         estimate = (PERCENTAGE_FACTOR * debt_base - weighted_other_minus_total) * unit / (leg.collateral_raw * (lt - 1))
@@ -464,7 +464,7 @@ def aave_liquidation_oracle_price(
     return None
 
 
-def _first_true(predicate, lo: int, hi: int) -> int:
+def _first_true(predicate: Callable[[int], bool], lo: int, hi: int) -> int:
     """Smallest ``x`` in ``[lo, hi]`` with ``predicate(x)``, for a predicate false…false true…true.
 
     ``predicate(hi)`` must be true (returns ``hi`` without checking it)."""
@@ -477,7 +477,7 @@ def _first_true(predicate, lo: int, hi: int) -> int:
     return lo
 
 
-def _first_true_upward(predicate, start: int) -> int:
+def _first_true_upward(predicate: Callable[[int], bool], start: int) -> int:
     """Some ``x >= start`` with ``predicate(x)`` true, by doubling (for monotone predicates)."""
     x = max(1, start)
     for _ in range(600):
@@ -689,7 +689,7 @@ def aave_liquidation_amounts(
     return result
 
 
-def aave_largest_accepted_liquidation(**kwargs) -> tuple[int, AaveLiquidation]:
+def aave_largest_accepted_liquidation(**kwargs: Any) -> tuple[int, AaveLiquidation]:
     """What a liquidator can actually do on a v3.3+ pool: ``(debtToCover, amounts)`` of the
     largest liquidation the Pool accepts for this (collateral, debt) pair.
 
@@ -754,7 +754,7 @@ def aave_position_liquidation(
     on v3.3+, ``UINT256_MAX`` below)."""
     account = aave_position_account(market, position, decimals)
     version = market.protocol_version
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         rule=aave_liquidation_rule(version),
         health_factor_wad=account.health_factor_wad,
         user_reserve_debt_raw=position.debt.get(debt, 0),

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import VENUE_CODE
+from risk.book import VENUE_CODE, risk_weighted_usd
 from risk.rules import kernel_codes, rule
 
 AAVE_V30 = VENUE_CODE["aave_v30"]
@@ -79,11 +79,14 @@ def liquidatable(
     debt: NDArray[np.float64],
     liq_threshold: NDArray[np.float64],
     prices_usd: NDArray[np.float64],
+    floored_avg_lt: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
-    """HF < 1 per row; prices shape (n_assets,) or (n_rows, n_assets)."""
-    weighted = np.einsum("ij,ij->i", collateral * liq_threshold, np.broadcast_to(prices_usd, collateral.shape))
+    """HF < 1 per row, HF as the venue computes it (``floored_avg_lt``: Aave v3.0-v3.4 rows, see
+    :func:`risk.book.risk_weighted_usd`); prices shape (n_assets,) or (n_rows, n_assets)."""
+    weighted = risk_weighted_usd(collateral, liq_threshold, prices_usd, floored_avg_lt)
     owed = np.einsum("ij,ij->i", debt, np.broadcast_to(prices_usd, debt.shape))
-    return (owed > _DUST_USD) & (weighted < owed)
+    below: NDArray[np.bool_] = (owed > _DUST_USD) & (weighted < owed)
+    return below
 
 
 def liquidate_rows(
@@ -96,6 +99,7 @@ def liquidate_rows(
     prices_usd: NDArray[np.float64],
     *,
     max_passes: int = 32,
+    floored_avg_lt: NDArray[np.bool_] | None = None,
     rule_params: NDArray[np.float64] | None = None,
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
@@ -105,6 +109,9 @@ def liquidate_rows(
 
     ``collateral`` and ``debt`` (shape (n_rows, n_assets), tokens) are updated in place; pass
     copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
+    ``floored_avg_lt`` (shape (n_rows,), bool; default all False) marks the rows whose HF floors
+    the average LT to bps (Aave v3.0-v3.4): it decides who is liquidatable, the 0.95 close-factor
+    threshold and when a row is done, as on chain.
     """
     n_rows, n_assets = collateral.shape
     prices_usd = np.asarray(prices_usd, dtype=np.float64)
@@ -117,7 +124,8 @@ def liquidate_rows(
     hit = np.zeros(n_rows, dtype=bool)
     seizable = liq_threshold > 0
 
-    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices))
+    floored = np.zeros(n_rows, dtype=bool) if floored_avg_lt is None else np.asarray(floored_avg_lt, dtype=bool)
+    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
                                    shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
     passes = 0
@@ -132,7 +140,7 @@ def liquidate_rows(
         collateral_usd = np.where(lt_rows > 0, coll * p, 0.0)
         debt_usd = owed * p
         total_debt_usd = debt_usd.sum(axis=1)
-        health = (coll * lt_rows * p).sum(axis=1) / total_debt_usd
+        health = risk_weighted_usd(coll, lt_rows, p, floored if every_row else floored[rows]) / total_debt_usd
         kind = venue if every_row else venue[rows]
 
         absorb = kind == COMPOUND_V3
@@ -211,13 +219,17 @@ def liquidate_rows(
         owed_usd[stranded] = 0.0
         left_debt_usd[stranded] = 0.0
         debt[rows] = np.where(owed_usd > 0, debt[rows], 0.0)
-        weighted_usd = (coll * lt_rows * p).sum(axis=1)
+        weighted_usd = risk_weighted_usd(coll, lt_rows, p, floored[rows])
         rows = rows[(left_debt_usd > _DUST_USD) & (weighted_usd < left_debt_usd)]
     return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
 
 
-def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                            shared_prices, seized, fees, repaid, bad_debt, hit, rule_params=None):
+def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                            liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                            protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
+                            shared_prices: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
+                            repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
+                            hit: NDArray[np.bool_], rule_params: NDArray[np.float64] | None = None) -> NDArray[np.intp]:
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -233,15 +245,17 @@ def _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, pr
             continue
         coll, owed = collateral[sel].copy(), debt[sel].copy()
         p = prices_usd if shared_prices else prices_usd[sel]
+        kernel = rule(code).kernel
+        assert kernel is not None  # kernel_codes() lists only rules that have one
         declared = len(rule(code).market_params)
-        extra = {}
+        extra: dict[str, NDArray[np.float64]] = {}
         if declared:  # the rule's market parameters, per row (its defaults when none were given)
             from risk.rules import default_market_params
 
             extra["rule_params"] = (np.asarray(rule_params)[sel, :declared] if rule_params is not None
                                     else np.tile(default_market_params(code)[:declared], (sel.size, 1)))
-        s_tok, f_tok, r_tok, bad, was_hit = rule(code).kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
-                                                               protocol_fee[sel], p, **extra)
+        s_tok, f_tok, r_tok, bad, was_hit = kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
+                                                   protocol_fee[sel], p, **extra)
         collateral[sel], debt[sel] = coll, owed
         seized[sel] += s_tok
         fees[sel] += f_tok

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.snapshot import UniswapV3Pool
+    from risk.uniswap_v3 import PoolState
 
 MAX_IMPACT = 0.95
 """No model moves a price by more than 95% in one direction."""
@@ -130,7 +134,8 @@ class ImpactTable:
             inside = np.interp(column, self.sizes_usd, self.impacts[:, j])
             beyond = self.impacts[-1, j] + last_slope[j] * (column - self.sizes_usd[-1])
             out[..., j] = np.where(column > self.sizes_usd[-1], beyond, inside)
-        return np.clip(np.sign(q) * out, -MAX_IMPACT, MAX_IMPACT)
+        clipped: NDArray[np.float64] = np.clip(np.sign(q) * out, -MAX_IMPACT, MAX_IMPACT)
+        return clipped
 
 
 def default_constant_depth(symbols: Sequence[str], overrides: Mapping[str, float] | None = None) -> ConstantDepth:
@@ -201,16 +206,16 @@ class _PoolRef:
     base_is_token0: bool
 
 
-def _pair(pool, a: str, b: str) -> bool:
+def _pair(pool: UniswapV3Pool, a: str, b: str) -> bool:
     return {pool.token0, pool.token1} == {a, b}
 
 
-def _direction(pool, token_in: str) -> bool:
+def _direction(pool: UniswapV3Pool, token_in: str) -> bool:
     """zero_for_one when selling ``token_in`` into ``pool``."""
-    return pool.token0 == token_in
+    return bool(pool.token0 == token_in)
 
 
-def sale_routes(pools: Sequence, token: str, *, to: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
+def sale_routes(pools: Sequence[UniswapV3Pool], token: str, *, to: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
     """Routes that sell ``token`` for ``to``: every direct pool, then every two-hop route through
     ``via`` (token/via pool, then via/to pool). Indices into ``pools`` with swap directions."""
     routes: list[tuple[tuple[int, bool], ...]] = []
@@ -227,7 +232,7 @@ def sale_routes(pools: Sequence, token: str, *, to: str = NUMERAIRE, via: str = 
     return routes
 
 
-def buy_routes(pools: Sequence, token: str, *, numeraire: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
+def buy_routes(pools: Sequence[UniswapV3Pool], token: str, *, numeraire: str = NUMERAIRE, via: str = VIA) -> list[tuple[tuple[int, bool], ...]]:
     """Routes that buy ``token`` with the numeraire (the reverse of :func:`sale_routes`)."""
     routes: list[tuple[tuple[int, bool], ...]] = []
     for route in sale_routes(pools, token, to=numeraire, via=via):
@@ -235,7 +240,7 @@ def buy_routes(pools: Sequence, token: str, *, numeraire: str = NUMERAIRE, via: 
     return routes
 
 
-def reference_pools(pools: Sequence, symbols: Sequence[str], *, numeraire: str = NUMERAIRE, via: str = VIA) -> dict[str, list[_PoolRef]]:
+def reference_pools(pools: Sequence[UniswapV3Pool], symbols: Sequence[str], *, numeraire: str = NUMERAIRE, via: str = VIA) -> dict[str, list[_PoolRef]]:
     """Per asset, the chain of pools its USD price is read from: its deepest pool against the
     numeraire (largest in-range liquidity among the fee tiers), else its deepest pool against
     ``via`` followed by ``via``'s reference. Assets with neither are left out."""
@@ -251,8 +256,9 @@ def reference_pools(pools: Sequence, symbols: Sequence[str], *, numeraire: str =
     for s in symbols:
         if s == numeraire:
             continue
-        if direct.get(s) is not None:
-            refs[s] = [direct[s]]
+        direct_ref = direct.get(s)
+        if direct_ref is not None:
+            refs[s] = [direct_ref]
         else:
             hop = deepest(s, via)
             via_ref = direct.get(via) or deepest(via, numeraire)
@@ -261,7 +267,7 @@ def reference_pools(pools: Sequence, symbols: Sequence[str], *, numeraire: str =
     return refs
 
 
-def reference_price(states: Sequence, pools: Sequence, chain: Sequence[_PoolRef]) -> float:
+def reference_price(states: Sequence[PoolState], pools: Sequence[UniswapV3Pool], chain: Sequence[_PoolRef]) -> float:
     """Price of ``chain[0].base`` in the numeraire from the pool states (human units)."""
     from risk.uniswap_v3 import price_token1_per_token0
 
@@ -273,7 +279,7 @@ def reference_price(states: Sequence, pools: Sequence, chain: Sequence[_PoolRef]
     return price
 
 
-def _curve(pools: Sequence, routes, refs: Sequence[_PoolRef], spot_usd: float, decimals_in: int,
+def _curve(pools: Sequence[UniswapV3Pool], routes: list[tuple[tuple[int, bool], ...]], refs: Sequence[_PoolRef], spot_usd: float, decimals_in: int,
            grid_usd: NDArray[np.float64], buy: bool, chunks: int) -> NDArray[np.float64]:
     """Impact at each cumulative size of ``grid_usd`` (first point 0), selling (or buying) in
     increments routed by :class:`risk.uniswap_v3.Router` from the block's pool states."""
@@ -360,7 +366,7 @@ class OnChainLiquidity:
                 f"CEX depth multiplier {self.cex_multiplier:g}")
 
 
-def onchain_liquidity(pools: Sequence, symbols: Sequence[str], prices_usd: Sequence[float], *,
+def onchain_liquidity(pools: Sequence[UniswapV3Pool], symbols: Sequence[str], prices_usd: Sequence[float], *,
                       cex_multiplier: float = DEFAULT_CEX_DEPTH_MULTIPLIER, numeraire: str = NUMERAIRE,
                       via: str = VIA, fallback: LiquidityModel | None = None,
                       grid_usd: NDArray[np.float64] | None = None, chunks: int = 8) -> OnChainLiquidity:
@@ -379,7 +385,7 @@ def onchain_liquidity(pools: Sequence, symbols: Sequence[str], prices_usd: Seque
 
 
 @functools.lru_cache(maxsize=8)
-def _curves(pools: tuple, symbols: tuple[str, ...], prices_usd: tuple[float, ...], numeraire: str, via: str,
+def _curves(pools: tuple[UniswapV3Pool, ...], symbols: tuple[str, ...], prices_usd: tuple[float, ...], numeraire: str, via: str,
             grid_points: tuple[float, ...], chunks: int) -> tuple[NDArray[np.float64], NDArray[np.float64], tuple[str, ...]]:
     grid = np.array(grid_points)
     n = len(symbols)

@@ -43,13 +43,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
-from risk.book import PositionBook
+from risk.book import BPS, PositionBook
+from risk.cascade import _n_markets, market_ids_of, market_rules
 from risk.liquidation import liquidatable, liquidate_rows
 from risk.liquidity import LiquidityModel
 
@@ -91,6 +92,10 @@ class PathOutcomes:
         price pushed down).
     unconverged_steps : ndarray of int64, shape (n_paths,)
         Steps whose rounds hit ``max_rounds`` with positions still liquidatable.
+    liquidated_debt_by_market_usd, seized_by_market_usd, bad_debt_by_market_usd : ndarray,
+        shape (n_paths, n_markets)
+        The same amounts per market (``MonteCarloResult.market_ids`` order); the per-path totals
+        above are their row sums, so the parts add up to the totals exactly.
     """
 
     liquidated_debt_usd: Float64Array1D
@@ -101,14 +106,18 @@ class PathOutcomes:
     max_drawdown: Float64Array2D
     final_impact: Float64Array2D
     unconverged_steps: NDArray[np.int64]
+    liquidated_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    seized_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
+    bad_debt_by_market_usd: Float64Array2D = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def n_paths(self) -> int:
-        return self.liquidated_debt_usd.shape[0]
+        return int(self.liquidated_debt_usd.shape[0])
 
-    def to_frame(self, symbols: tuple[str, ...], prefix: str = "") -> dict[str, NDArray]:
+    def to_frame(self, symbols: tuple[str, ...], prefix: str = "",
+                 market_ids: tuple[str, ...] = ()) -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays, one row per path (``pandas.DataFrame(...)`` works)."""
-        frame: dict[str, NDArray] = {
+        frame: dict[str, NDArray[Any]] = {
             f"{prefix}liquidated_debt_usd": self.liquidated_debt_usd,
             f"{prefix}seized_collateral_usd": self.seized_collateral_usd,
             f"{prefix}protocol_fee_usd": self.protocol_fee_usd,
@@ -119,6 +128,10 @@ class PathOutcomes:
         for j, symbol in enumerate(symbols):
             frame[f"{prefix}max_drawdown_{symbol}"] = self.max_drawdown[:, j]
             frame[f"{prefix}final_impact_{symbol}"] = self.final_impact[:, j]
+        if market_ids and self.liquidated_debt_by_market_usd.shape[1:] == (len(market_ids),):
+            for m, market in enumerate(market_ids):
+                frame[f"{prefix}liquidated_debt_{market}_usd"] = self.liquidated_debt_by_market_usd[:, m]
+                frame[f"{prefix}bad_debt_{market}_usd"] = self.bad_debt_by_market_usd[:, m]
         return frame
 
 
@@ -163,6 +176,51 @@ class RiskSummary:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
 
+@dataclass(frozen=True)
+class MarketRiskSummary:
+    """Tail statistics of one market over paths (USD): its own LaR and bad-debt VaR.
+
+    Means add up across markets to the book's means (up to rounding); quantiles do not (the
+    markets' worst paths are not the same paths), so each market's tail is its own.
+    """
+
+    market_id: str
+    rule: str
+    mean_liquidated_usd: float
+    lar_95_usd: float
+    lar_99_usd: float
+    mean_bad_debt_usd: float
+    bad_debt_var_95_usd: float
+    bad_debt_var_99_usd: float
+    mean_seized_collateral_usd: float
+    prob_any_liquidation: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+
+def market_summaries(outcomes: PathOutcomes, market_ids: tuple[str, ...],
+                     market_rules: tuple[str, ...] = ()) -> tuple[MarketRiskSummary, ...]:
+    """One :class:`MarketRiskSummary` per market (``market_ids`` order)."""
+    liq, bad = outcomes.liquidated_debt_by_market_usd, outcomes.bad_debt_by_market_usd
+    if liq.shape[1:] != (len(market_ids),) or liq.shape[0] == 0:
+        return ()
+    q_liq = np.quantile(liq, QUANTILES, axis=0)
+    q_bad = np.quantile(bad, QUANTILES, axis=0)
+    rules = market_rules or ("",) * len(market_ids)
+    return tuple(
+        MarketRiskSummary(
+            market_id=market, rule=rules[m], mean_liquidated_usd=float(liq[:, m].mean()),
+            lar_95_usd=float(q_liq[0, m]), lar_99_usd=float(q_liq[1, m]),
+            mean_bad_debt_usd=float(bad[:, m].mean()), bad_debt_var_95_usd=float(q_bad[0, m]),
+            bad_debt_var_99_usd=float(q_bad[1, m]),
+            mean_seized_collateral_usd=float(outcomes.seized_by_market_usd[:, m].mean()),
+            prob_any_liquidation=float(np.mean(liq[:, m] > 0)),
+        )
+        for m, market in enumerate(market_ids)
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class MonteCarloResult:
     """Endogenous (with liquidity impact) and exogenous-only outcomes on the same paths.
@@ -184,10 +242,31 @@ class MonteCarloResult:
     exogenous: PathOutcomes | None
     exogenous_summary: RiskSummary | None
     rebases: int
+    market_ids: tuple[str, ...] = ()
+    market_rules: tuple[str, ...] = ()
 
     @property
     def n_paths(self) -> int:
         return self.endogenous.n_paths
+
+    def by_market(self, *, exogenous: bool = False) -> tuple[MarketRiskSummary, ...]:
+        """Per-market LaR / bad-debt VaR of the endogenous run (or the exogenous one)."""
+        outcomes = self.exogenous if exogenous else self.endogenous
+        if outcomes is None:
+            return ()
+        return market_summaries(outcomes, self.market_ids, self.market_rules)
+
+    def by_market_frame(self, *, exogenous: bool = False) -> dict[str, NDArray[Any]]:
+        """One row per market: ``market_id``, ``rule`` and the :class:`MarketRiskSummary` fields."""
+        rows = self.by_market(exogenous=exogenous)
+        names = MarketRiskSummary.__dataclass_fields__
+        return {f: np.array([getattr(r, f) for r in rows]) for f in names}
+
+    def by_market_pandas(self, *, exogenous: bool = False) -> Any:
+        """:meth:`by_market_frame` as a ``pandas.DataFrame`` (needs the ``liqrisk[frames]`` extra)."""
+        from risk.frames import to_pandas
+
+        return to_pandas(self.by_market_frame(exogenous=exogenous))
 
     @property
     def amplification(self) -> dict[str, float]:
@@ -205,12 +284,12 @@ class MonteCarloResult:
             "mean_bad_debt": ratio(e.mean_bad_debt_usd, x.mean_bad_debt_usd),
         }
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """Per-path columns (``endo_*`` and ``exo_*``) as a dict of 1-D numpy arrays."""
-        frame: dict[str, NDArray] = {"path": np.arange(self.n_paths)}
-        frame.update(self.endogenous.to_frame(self.symbols, "endo_"))
+        frame: dict[str, NDArray[Any]] = {"path": np.arange(self.n_paths)}
+        frame.update(self.endogenous.to_frame(self.symbols, "endo_", self.market_ids))
         if self.exogenous is not None:
-            frame.update(self.exogenous.to_frame(self.symbols, "exo_"))
+            frame.update(self.exogenous.to_frame(self.symbols, "exo_", self.market_ids))
         return frame
 
     def to_pandas(self) -> Any:
@@ -230,6 +309,7 @@ class MonteCarloResult:
             "endogenous": self.endogenous_summary.as_dict(),
             "exogenous": None if self.exogenous_summary is None else self.exogenous_summary.as_dict(),
             "amplification": self.amplification,
+            "by_market": [s.as_dict() for s in self.by_market()],
         }
         if include_paths:
             doc["paths"] = {k: v.tolist() for k, v in self.to_frame().items()}
@@ -251,12 +331,16 @@ class _Book:
     """
 
     weighted: Float64Array2D  # (n, a) collateral * LT, tokens
+    bound_weighted: Float64Array2D  # (n, a) a lower bound of the HF numerator's weights (floored rows: LT - 1 bp)
     debt: Float64Array2D
     collateral: Float64Array2D
     liq_threshold: Float64Array2D
     liq_bonus: Float64Array2D
     protocol_fee: Float64Array2D
     venue: NDArray[np.int8]
+    market: NDArray[np.intp]  # (n,) index into the book's market ids
+    n_markets: int
+    floored_avg_lt: NDArray[np.bool_]  # (n,) HF floors the average LT (Aave v3.0-v3.4)
     rule_params: Float64Array2D  # (n, k) market parameters of each row's rule (PositionBook.rule_params)
     class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
     class_j: NDArray[np.intp]  # (n_classes,) debt asset
@@ -274,7 +358,10 @@ class _Book:
         c, j = np.argmax(has_w, axis=1), np.argmax(has_d, axis=1)
         simple = (n_w == 1) & (n_d == 1) & (c != j)
         pos_class = np.full(book.n_positions, -1, dtype=np.intp)
-        class_c, class_j, class_rows, class_theta = [], [], [], []
+        class_c: list[int] = []
+        class_j: list[int] = []
+        class_rows: list[NDArray[np.intp]] = []
+        class_theta: list[NDArray[np.float64]] = []
         for cc in range(book.n_assets):
             for jj in range(book.n_assets):
                 rows = np.flatnonzero(simple & (c == cc) & (j == jj))
@@ -286,8 +373,15 @@ class _Book:
                     class_j.append(jj)
                     class_rows.append(rows[order])
                     class_theta.append(theta[order])
-        return cls(weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
+        # The floored average LT exceeds the plain one less 1 bp (floor(x) > x - 1), so LT - 1 bp
+        # keeps the candidate bounds lower bounds of the HF. Simple positions (one weighted
+        # collateral) have nothing to floor.
+        bound_weighted = np.where(book.floored_avg_lt[:, None] & (book.liq_threshold > 0),
+                                  book.collateral * np.maximum(book.liq_threshold - 1.0 / BPS, 0.0), weighted)
+        return cls(weighted, bound_weighted, debt, np.asarray(book.collateral), np.asarray(book.liq_threshold),
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
+                   np.asarray(book.market, dtype=np.intp), _n_markets(book),
+                   np.asarray(book.floored_avg_lt),
                    np.asarray(book.rule_params),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
                    tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
@@ -348,7 +442,8 @@ def _bound_below_one(weighted: Float64Array2D, debt: Float64Array2D, lo: Float64
     """Row-wise: can HF < 1 with collateral priced at ``lo`` and debt at ``hi``?"""
     w = np.einsum("ij,ij->i", weighted, lo)
     o = np.einsum("ij,ij->i", debt, hi)
-    return w < o * (1.0 + _EPS_REL)
+    below: NDArray[np.bool_] = w < o * (1.0 + _EPS_REL)
+    return below
 
 
 def _next_trigger_generic(pd: _PathData, f_lo: Float64Array2D, f_hi: Float64Array2D,
@@ -463,6 +558,9 @@ class _RunOut:
     seized: Float64Array1D
     fee: Float64Array1D
     bad: Float64Array1D
+    liquidated_m: Float64Array2D
+    seized_m: Float64Array2D
+    bad_m: Float64Array2D
     hit: NDArray[np.int64]
     max_drawdown: Float64Array2D
     final_impact: Float64Array2D
@@ -524,7 +622,8 @@ class _Scheduler:
         else:
             ids = np.concatenate([p[0] for p in parts])
             vers = np.concatenate([p[1] for p in parts])
-        return ids[self.pairs.version[ids] == vers]
+        due: NDArray[np.intp] = ids[self.pairs.version[ids] == vers]
+        return due
 
     def next_steps(self, ids: NDArray[np.intp], k0: int) -> NDArray[np.int64]:
         """First step >= ``k0`` each pair may be liquidatable, from its current state."""
@@ -545,7 +644,9 @@ class _Scheduler:
         rows = np.flatnonzero(owing & ~simple)
         if rows.size:
             sel = ids[rows]
-            weighted = pr.coll[sel] * pr.lt[sel]
+            lt = pr.lt[sel]
+            lt = np.where(bk.floored_avg_lt[pr.pos[sel], None] & (lt > 0), np.maximum(lt - 1.0 / BPS, 0.0), lt)
+            weighted = pr.coll[sel] * lt
             out[rows] = _next_trigger_generic(self.pd, self.f_lo, self.f_hi, pr.path[sel], weighted, pr.debt[sel], k0)
         return out
 
@@ -585,7 +686,7 @@ class _Scheduler:
             g = bk.generic
             lo = pd.suffix_min[paths, k0] * self.f_lo[paths]  # (n, A)
             hi = pd.suffix_max[paths, k0] * self.f_hi[paths]
-            cand = (bk.weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
+            cand = (bk.bound_weighted[g] @ lo.T) < (bk.debt[g] @ hi.T) * (1.0 + _EPS_REL)  # (n_generic, n)
             gi, pi = np.nonzero(cand)
             path, pos = paths[pi], g[gi]
             if known is not None and known.size and path.size:
@@ -593,7 +694,7 @@ class _Scheduler:
                 fresh = ~np.isin(path * n_pos + pos, self.pairs.path[known] * n_pos + self.pairs.pos[known])
                 path, pos = path[fresh], pos[fresh]
             if path.size:
-                trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.weighted[pos], bk.debt[pos], k0)
+                trig = _next_trigger_generic(pd, self.f_lo, self.f_hi, path, bk.bound_weighted[pos], bk.debt[pos], k0)
                 keep = trig < pd.n_steps  # generic pairs are only registered when scheduled
                 path_parts.append(path[keep])
                 pos_parts.append(pos[keep])
@@ -656,17 +757,22 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
 
     mult = np.ones((n_paths, n_assets))
     sold = np.zeros((n_paths, n_assets))
-    liquidated = np.zeros(n_paths)
-    seized_total = np.zeros(n_paths)
+    n_markets = bk.n_markets
+    liquidated_m = np.zeros((n_paths, n_markets))
+    seized_m = np.zeros((n_paths, n_markets))
+    bad_m = np.zeros((n_paths, n_markets))
     fee_total = np.zeros(n_paths)
-    bad_total = np.zeros(n_paths)
     unconverged = np.zeros(n_paths, dtype=np.int64)
     peak = exo[:, 0, :].copy()
     max_dd = np.zeros((n_paths, n_assets))
     asset_index = np.arange(n_assets)
 
     def per_path(paths: NDArray[np.intp], values: Float64Array1D) -> Float64Array1D:
-        return np.bincount(paths, weights=values, minlength=n_paths)
+        return np.bincount(paths, weights=values, minlength=n_paths).astype(np.float64, copy=False)
+
+    def per_path_market(cells: NDArray[np.intp], values: Float64Array1D) -> Float64Array2D:
+        flat = np.bincount(cells, weights=values, minlength=n_paths * n_markets)
+        return flat.astype(np.float64, copy=False).reshape(n_paths, n_markets)
 
     for k in range(n_steps):
         prices = exo[:, k, :] * mult
@@ -678,7 +784,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             pr_c = prices[path_c]
             lt_c = pr.lt[check]
             c_c, d_c = pr.coll[check], pr.debt[check]
-            mask = liquidatable(c_c, d_c, lt_c, pr_c)
+            mask = liquidatable(c_c, d_c, lt_c, pr_c, bk.floored_avg_lt[pr.pos[check]])
             if not mask.any():
                 break
             rows = check[mask]
@@ -692,16 +798,18 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             pos = pr.pos[rows]
             c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
             out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
-                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES, rule_params=bk.rule_params[pos])
+                                 bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES,
+                                 floored_avg_lt=bk.floored_avg_lt[pos], rule_params=bk.rule_params[pos])
             pr.coll[rows], pr.debt[rows] = c_rows, d_rows
             pr.hit[rows] |= out.hit
             seized_usd = out.seized_tokens * p_rows
             fee_usd = out.protocol_fee_tokens * p_rows
             repaid_usd = out.repaid_tokens * p_rows
-            liquidated += per_path(paths_l, repaid_usd.sum(axis=1))
-            seized_total += per_path(paths_l, seized_usd.sum(axis=1))
+            cells = paths_l * n_markets + bk.market[pos]
+            liquidated_m += per_path_market(cells, repaid_usd.sum(axis=1))
+            seized_m += per_path_market(cells, seized_usd.sum(axis=1))
             fee_total += per_path(paths_l, fee_usd.sum(axis=1))
-            bad_total += per_path(paths_l, out.bad_debt_usd)
+            bad_m += per_path_market(cells, out.bad_debt_usd)
             if liquidity is None:
                 if out.passes < _KERNEL_PASSES:
                     break  # prices did not move and the kernel stopped because nothing was left
@@ -734,21 +842,22 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
         np.maximum(max_dd, 1.0 - prices / peak, out=max_dd)
 
     hit_count = np.bincount(pr.path[: pr.n][pr.hit[: pr.n]], minlength=n_paths).astype(np.int64)
-    return _RunOut(liquidated, seized_total, fee_total, bad_total, hit_count, max_dd, 1.0 - mult,
-                   unconverged, sch.rebases)
+    # Per-path totals are the sums of the per-market parts (a breakdown adds up to its total).
+    return _RunOut(liquidated_m.sum(axis=1), seized_m.sum(axis=1), fee_total, bad_m.sum(axis=1), liquidated_m,
+                   seized_m, bad_m, hit_count, max_dd, 1.0 - mult, unconverged, sch.rebases)
 
 
-def _run(bk: _Book, paths: NDArray, liquidity: LiquidityModel | None, max_rounds: int,
+def _run(bk: _Book, paths: NDArray[Any], liquidity: LiquidityModel | None, max_rounds: int,
          sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float,
          cross_impact: Float64Array2D | None = None,
-         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray]:
+         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray[Any]]:
     """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
     A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
     ``on_chunk(n)`` is called after each chunk of ``n`` paths completes.
     """
     idx = np.arange(paths.shape[0])
-    fields: dict[str, list[NDArray]] = {}
+    fields: dict[str, list[NDArray[Any]]] = {}
     todo = [idx[s:s + chunk_paths] for s in range(0, idx.size, chunk_paths)][::-1]
     while todo:
         sel = todo.pop()
@@ -778,17 +887,19 @@ def _counter(progress: Callable[[int, int], None], total: int) -> Callable[[int]
     return on_chunk
 
 
-def _outcomes(f: dict[str, NDArray]) -> PathOutcomes:
+def _outcomes(f: dict[str, NDArray[Any]]) -> PathOutcomes:
     return PathOutcomes(
         liquidated_debt_usd=f["liquidated"], seized_collateral_usd=f["seized"], protocol_fee_usd=f["fee"],
         bad_debt_usd=f["bad"], positions_hit=f["hit"], max_drawdown=f["max_drawdown"],
         final_impact=f["final_impact"], unconverged_steps=f["unconverged"],
+        liquidated_debt_by_market_usd=f["liquidated_m"], seized_by_market_usd=f["seized_m"],
+        bad_debt_by_market_usd=f["bad_m"],
     )
 
 
 def simulate_liquidations(
     book: PositionBook,
-    paths_usd: NDArray,
+    paths_usd: NDArray[Any],
     *,
     liquidity: LiquidityModel | None = None,
     max_rounds: int = 100,
@@ -797,7 +908,7 @@ def simulate_liquidations(
     chunk_paths: int = 1024,
     max_pairs: int = 2_000_000,
     band: float = 0.002,
-    cross_impact: NDArray | None = None,
+    cross_impact: NDArray[np.float64] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
@@ -870,6 +981,7 @@ def simulate_liquidations(
         endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross,
                            on_chunk=on_chunk)
 
+    assert endo_fields is not None  # one of the two runs above always happens
     endo = _outcomes(endo_fields)
     exo = _outcomes(exo_fields) if (exo_fields is not None and compare_exogenous) else None
     return MonteCarloResult(
@@ -881,4 +993,6 @@ def simulate_liquidations(
         exogenous=exo,
         exogenous_summary=RiskSummary.of(exo) if exo is not None else None,
         rebases=int(endo_fields["rebases"].sum()),
+        market_ids=market_ids_of(book),
+        market_rules=market_rules(book),
     )

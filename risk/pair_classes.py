@@ -55,6 +55,8 @@ class PairClass:
     q: NDArray[np.float64]
     collateral: NDArray[np.float64]
     debt: NDArray[np.float64]
+    market: int = 0
+    """index into ``PositionBook.market_ids`` (classes never mix markets: per-market splits)"""
 
     @property
     def one_shot_always(self) -> bool:
@@ -82,7 +84,7 @@ def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.
         return [], rest
     keys = np.column_stack([
         book.venue[chosen].astype(np.float64), a[chosen], b[chosen], lt[chosen],
-        book.liq_bonus[chosen, a[chosen]], book.protocol_fee[chosen, a[chosen]],
+        book.liq_bonus[chosen, a[chosen]], book.protocol_fee[chosen, a[chosen]], book.market[chosen],
     ])
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     inverse = inverse.ravel()
@@ -98,7 +100,7 @@ def split_pair_classes(book: PositionBook) -> tuple[list[PairClass], NDArray[np.
                 venue=int(key[0]), collateral_asset=int(key[1]), debt_asset=int(key[2]),
                 liq_threshold=float(key[3]), liq_bonus=float(key[4]), protocol_fee=float(key[5]),
                 rows=members[order], q=q[order],
-                collateral=coll[order], debt=debt[order],
+                collateral=coll[order], debt=debt[order], market=int(key[6]),
             )
         )
     return classes, rest
@@ -115,6 +117,12 @@ class PairRound:
     positions: int
     partial_rows: NDArray[np.intp]
     """Rows first reached in a partial (close-factor) state: liquidate them with the kernel."""
+    class_repaid_usd: NDArray[np.float64] | None = None
+    """per class (shape (n_classes,)): debt repaid this round, USD at the round's prices"""
+    class_seized_usd: NDArray[np.float64] | None = None
+    """per class: collateral seized (protocol fee included), USD"""
+    class_bad_debt_usd: NDArray[np.float64] | None = None
+    class_positions: NDArray[np.int64] | None = None
 
     @property
     def any(self) -> bool:
@@ -135,6 +143,9 @@ def liquidate_pair_classes(
     bad = 0.0
     count = 0
     partial: list[NDArray[np.intp]] = []
+    n_classes = len(classes)
+    class_repaid, class_seized = np.zeros(n_classes), np.zeros(n_classes)
+    class_bad, class_count = np.zeros(n_classes), np.zeros(n_classes, dtype=np.int64)
     for k, cls in enumerate(classes):
         a, b = cls.collateral_asset, cls.debt_asset
         p_a, p_b = prices_usd[a], prices_usd[b]
@@ -161,15 +172,20 @@ def liquidate_pair_classes(
         debt_solvent = float(cls.debt[deep:split].sum())
         coll_solvent = float(cls.collateral[deep:split].sum())
         coll_insolvent = float(cls.collateral[split:hi].sum())
-        repaid[b] += debt_solvent + coll_insolvent * p_a / (bonus * p_b)
+        repaid_tokens = debt_solvent + coll_insolvent * p_a / (bonus * p_b)
+        repaid[b] += repaid_tokens
         # Per position (each term >= 0 up to rounding), as the kernel writes off each row's rest.
         shortfall_usd = cls.debt[split:hi] * p_b - cls.collateral[split:hi] * p_a / bonus
-        bad += float(np.maximum(shortfall_usd, 0.0).sum())
+        class_bad[k] = float(np.maximum(shortfall_usd, 0.0).sum())
+        bad += class_bad[k]
         if cls.venue == COMPOUND_V3:  # absorb takes all collateral; no protocol fee
-            seized[a] += coll_solvent + coll_insolvent
+            seized_tokens = coll_solvent + coll_insolvent
         else:
-            seized[a] += debt_solvent * p_b * bonus / p_a + coll_insolvent
+            seized_tokens = debt_solvent * p_b * bonus / p_a + coll_insolvent
             fees[a] += cls.protocol_fee * (debt_solvent * p_b * (bonus - 1.0) / p_a + coll_insolvent * (1.0 - 1.0 / bonus))
+        seized[a] += seized_tokens
+        class_repaid[k], class_seized[k] = repaid_tokens * p_b, seized_tokens * p_a
+        class_count[k] = hi - deep
         count += hi - deep
     rows = np.concatenate(partial) if partial else np.zeros(0, dtype=np.intp)
-    return PairRound(seized, fees, repaid, bad, count, rows)
+    return PairRound(seized, fees, repaid, bad, count, rows, class_repaid, class_seized, class_bad, class_count)

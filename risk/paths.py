@@ -18,7 +18,7 @@ Conventions
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -67,8 +67,8 @@ def validate_correlation(corr: npt.ArrayLike, n_assets: int | None = None) -> np
         raise ValueError(f"corr: not symmetric (corr[{i},{j}]={c[i, j]!r} != corr[{j},{i}]={c[j, i]!r})")
     diag_err = np.abs(np.diag(c) - 1.0)
     if diag_err.max(initial=0.0) > _DIAG_TOL:
-        i = int(np.argmax(diag_err))
-        raise ValueError(f"corr: diagonal must be 1 (corr[{i},{i}]={c[i, i]!r})")
+        k = int(np.argmax(diag_err))
+        raise ValueError(f"corr: diagonal must be 1 (corr[{k},{k}]={c[k, k]!r})")
     if np.abs(c).max(initial=0.0) > 1.0 + _DIAG_TOL:
         raise ValueError("corr: entries must lie in [-1, 1]")
     min_eig = float(np.linalg.eigvalsh(c).min()) if c.size else 0.0
@@ -90,10 +90,11 @@ def correlation_factor(corr: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """
     c = validate_correlation(corr)
     try:
-        return np.linalg.cholesky(c)
+        factor: npt.NDArray[np.float64] = np.linalg.cholesky(c).astype(np.float64, copy=False)
     except np.linalg.LinAlgError:
         w, v = np.linalg.eigh(c)
-        return v * np.sqrt(np.clip(w, 0.0, None))[None, :]
+        factor = v * np.sqrt(np.clip(w, 0.0, None))[None, :]
+    return factor
 
 
 def _rng(seed: SeedLike) -> np.random.Generator:
@@ -131,7 +132,11 @@ def _check_dtype(dtype: Dtype) -> np.dtype:
     return dt
 
 
-def _common_inputs(spot_usd, vol_annual, corr, horizon_days, n_steps, n_paths, drift_annual, dtype):
+def _common_inputs(
+    spot_usd: npt.ArrayLike, vol_annual: npt.ArrayLike, corr: npt.ArrayLike, horizon_days: float, n_steps: int,
+    n_paths: int, drift_annual: npt.ArrayLike, dtype: Dtype,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+           float, np.dtype[Any]]:
     spot = np.asarray(spot_usd, dtype=np.float64)
     if spot.ndim != 1 or spot.size == 0:
         raise ValueError(f"spot_usd: expected shape (n_assets,), got {spot.shape}")

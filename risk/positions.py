@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -123,7 +123,7 @@ class PositionTable:
     def head(self, n: int) -> "PositionTable":
         return self.take(np.arange(min(max(n, 0), len(self))))
 
-    def to_frame(self) -> dict[str, NDArray]:
+    def to_frame(self) -> dict[str, NDArray[Any]]:
         """Columns as a dict of 1-D arrays (``pandas.DataFrame(...)`` works)."""
         return check_columns({name: getattr(self, name) for name in self._COLUMNS})
 
@@ -213,8 +213,8 @@ class MarketBreakdown:
     def __len__(self) -> int:
         return int(self.market_id.size)
 
-    def to_frame(self) -> dict[str, NDArray]:
-        frame: dict[str, NDArray] = {
+    def to_frame(self) -> dict[str, NDArray[Any]]:
+        frame: dict[str, NDArray[Any]] = {
             "market_id": self.market_id, "venue": self.venue, "positions": self.positions,
             "collateral_usd": self.collateral_usd, "debt_usd": self.debt_usd,
             "min_health_factor": self.min_health_factor,
@@ -248,7 +248,7 @@ def market_breakdown(table: PositionTable, within: Sequence[float] = (0.0, 0.1, 
         near[:, k] = np.bincount(group, weights=np.where(table.distance <= w, table.debt_usd, 0.0), minlength=m)
     venue = np.empty(m, dtype=table.venue.dtype)
     venue[group] = table.venue
-    return MarketBreakdown(ids[order], venue, positions, coll, debt, min_hf, within_t, near)
+    return MarketBreakdown(ids[order], venue, positions, coll.astype(np.float64, copy=False), debt.astype(np.float64, copy=False), min_hf, within_t, near)
 
 
 __all__ = ["MarketBreakdown", "PositionTable", "SIDE_NAMES", "market_breakdown", "position_table"]

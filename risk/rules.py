@@ -9,7 +9,7 @@ integer code (its position in :data:`RULES`). A rule declares:
 - ``pair_fast_path``: whether single-pair positions of this rule may go through the closed form of
   :mod:`risk.pair_classes` (``one_shot``: the whole debt is always repaid in one go);
 - the plain-loop reference lives with the tests (``tests/risk/reference.py``,
-  ``tests/risk/sky_reference.py``) and the conformance suite runs over every rule here.
+  ``tests/risk/sky_reference.py``, ``tests/risk/euler_reference.py``) and the conformance suite runs over every rule here.
 
 The parameter columns every rule reads are the book's: ``liq_threshold``, ``liq_bonus`` and
 ``protocol_fee`` (a rule documents what they mean for it; the Sky vault rule encodes its penalty and
@@ -54,6 +54,7 @@ class LiquidationRule:
     position at a time: ``f(coll, debt, lt, bonus, fee, prices) -> (seized, fee, repaid, bad_usd, hit)``
     over Python lists, mutating ``coll``/``debt``); the conformance suite (``tests/risk/test_conformance.py``)
     runs the kernel against it. Empty: the suite looks for ``tests.risk.reference_<name>:liquidate_position``.
+    ``label`` / ``color``: how charts and reports show the rule (empty: its name, a neutral grey).
     """
 
     name: str
@@ -68,6 +69,8 @@ class LiquidationRule:
     )
     module: str = __name__
     reference: str = ""
+    label: str = ""
+    color: str = ""
     market_params: tuple[tuple[str, str, int], ...] = ()
     """Per-market rule parameters ``(name, meaning, default)``, for a rule that needs more than the
     per-asset columns (e.g. the Aave V4 spoke's target health factor). Values are integers in the
@@ -81,13 +84,14 @@ class LiquidationRule:
 
 _BUILTIN: tuple[LiquidationRule, ...] = (
     LiquidationRule("aave_v30", "Aave v3.0-v3.2 and Spark: 50%/100% close factor at HF 0.95", pair_fast_path=True,
-                    reference="tests.risk.rule_references:aave_v30"),
+                    reference="tests.risk.rule_references:aave_v30", label="Aave v3.0–3.2 / Spark", color="#8E6CC9"),
     LiquidationRule("aave_v33", "Aave v3.3+: position-wide 50% cap above HF 0.95 and $2,000, $1,000 dust rule",
-                    pair_fast_path=True, reference="tests.risk.rule_references:aave_v33"),
+                    pair_fast_path=True, reference="tests.risk.rule_references:aave_v33", label="Aave v3.3+",
+                    color="#C2185B"),
     LiquidationRule("morpho_blue", "Morpho Blue: whole debt, LIF", pair_fast_path=True, one_shot=True,
-                    reference="tests.risk.rule_references:morpho_blue"),
+                    reference="tests.risk.rule_references:morpho_blue", label="Morpho Blue", color="#2F6FED"),
     LiquidationRule("compound_v3", "Compound V3: absorb takes all collateral", pair_fast_path=True, one_shot=True,
-                    reference="tests.risk.rule_references:compound_v3"),
+                    reference="tests.risk.rule_references:compound_v3", label="Compound V3", color="#00A57A"),
 )
 
 _REGISTRY: list[LiquidationRule] = list(_BUILTIN)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from risk.book import VENUE_CODE, PositionBook
-from risk.snapshot import WAD, Asset, EModeCategory, Market, Position, Reserve, Snapshot, morpho_lif_wad
+from risk.snapshot import WAD, Asset, EModeCategory, Market, Position, Reserve, Snapshot, Venue, morpho_lif_wad
 
 SYMBOLS = ("WETH", "WBTC", "wstETH", "USDC", "USDT", "DAI")
 DECIMALS = (18, 8, 18, 6, 6, 18)
@@ -39,7 +39,7 @@ _W, _B, _S, _U, _T, _D = range(6)
 @dataclass(frozen=True)
 class _MarketSpec:
     id: str
-    venue: str
+    venue: Venue
     name: str
     # symbol index -> (ltv, liquidation threshold, bonus incl. principal, protocol fee)
     params: dict[int, tuple[float, float, float, float]]
@@ -175,7 +175,9 @@ def _param_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         for j, (_, threshold, b, f) in spec.params.items():
             lt[m, j], bonus[m, j], fee[m, j] = threshold, b, f
     lt[-1], bonus[-1], fee[-1] = lt[_AAVE], bonus[_AAVE], fee[_AAVE]
-    _, e_lt, e_bonus, members = MARKETS[_AAVE].emode
+    aave_emode = MARKETS[_AAVE].emode
+    assert aave_emode is not None  # the sample's Aave Core has its ETH eMode
+    _, e_lt, e_bonus, members = aave_emode
     for j in members:
         lt[-1, j], bonus[-1, j] = e_lt, e_bonus
     return lt, bonus, fee, np.array([VENUE_CODE[s.venue] for s in MARKETS], dtype=np.int8)
@@ -211,6 +213,9 @@ def synthetic_book(
         venue=venue_of_market[pop.market],
         market=pop.market.astype(np.int32),
         market_ids=tuple(s.id for s in MARKETS),
+        # As PositionBook.from_snapshot decides for the synthetic markets (no parsable version):
+        # Aave floors the average LT.
+        floored_avg_lt=np.isin(venue_of_market[pop.market], [VENUE_CODE["aave_v30"], VENUE_CODE["aave_v33"]]),
     )
 
 
@@ -241,7 +246,7 @@ def sample_snapshot(n_positions: int = 600, *, seed: int | np.random.Generator |
             )
             for j, (ltv, threshold, b, f) in spec.params.items()
         )
-        categories = ()
+        categories: tuple[EModeCategory, ...] = ()
         if spec.emode:
             e_id, e_lt, e_bonus, members = spec.emode
             categories = (
@@ -250,8 +255,8 @@ def sample_snapshot(n_positions: int = 600, *, seed: int | np.random.Generator |
                     liquidation_bonus_wad=_wad(e_bonus), collateral_assets=tuple(SYMBOLS[j] for j in members),
                 ),
             )
-        morpho_fields = {}
-        if spec.venue == "morpho_blue":
+        morpho_fields: dict[str, int] = {}
+        if spec.venue == "morpho_blue" and spec.lltv is not None:
             coll, loan = (j for j, p in spec.params.items() if p[1] > 0), (j for j, p in spec.params.items() if p[1] == 0)
             c, l_ = next(coll), next(loan)
             ratio = SPOT_USD[c] / SPOT_USD[l_]

@@ -5,7 +5,8 @@ Two numeric layers, as for the other venues:
 - the protocol's own integer math (``*_wad``, ``*_ray``, ``*_rad`` integers), copied from the dss
   sources and tested equal to the devnet's dss test double (``chain/contracts/DssDouble.sol``):
   ``makerdao/dss`` ``src/dog.sol`` (bark; read at commit 01c3a887b66fc8b61d61d003ade5d6094bde32dd,
-  partial-liquidation branch as in sky-ecosystem/dss master), ``src/clip.sol`` (kick/status/take;
+  partial-liquidation branch — dusty remainder taken whole, dusty part reverts — as at commit
+  3f30552a586264b32ebdb5bac94ba67020282e53, ``bark(ilk, urn, kpr)``), ``src/clip.sol`` (kick/status/take;
   commit 0057e942c94fa31d336a3c07539268ee16ddd913), ``src/abaci.sol`` (LinearDecrease,
   StairstepExponentialDecrease), ``src/spot.sol`` (poke) and ``src/vat.sol`` (the safety check);
 - a float kernel over book rows (:func:`liquidate_vault_rows`), cross-checked against the plain
@@ -15,8 +16,9 @@ The rule (dss Liquidation 2.0):
 
 - an urn is unsafe when ``ink * spot < art * rate`` with ``spot = price / par / mat``: in book terms
   ``HF = collateral * price * (1 / mat) / debt < 1``, so the liquidation threshold is ``1 / mat``;
-- ``Dog.bark`` takes the whole urn (or what ``Hole - Dirt`` / ``hole - dirt`` allow) and starts a
-  ``Clipper`` auction with ``tab = debt * chop`` DAI to raise and ``lot = ink`` to sell;
+- ``Dog.bark`` takes the whole urn (or what ``Hole - Dirt`` / ``hole - dirt`` allow: :class:`BarkRoom`
+  in the float kernel, :func:`bark` in integers) and starts a ``Clipper`` auction with
+  ``tab = debt * chop`` DAI to raise and ``lot = ink`` to sell;
 - the auction starts at ``top = price * buf`` and falls along the ``Abacus`` curve; a keeper takes
   when the auction price is at or below what the collateral fetches in the market net of the
   keeper's own selling cost (the liquidity model's impact of the lot), unless the curve first falls
@@ -24,6 +26,17 @@ The rule (dss Liquidation 2.0):
 - the DAI raised goes to the Vow. Since the Vow books only ``art * rate`` as debt (``sin``), bad
   debt is ``max(0, debt - proceeds)`` — the penalty is collected only when proceeds exceed the debt
   (unlike the Aave-style ``debt - collateral / bonus``). Unsold collateral goes back to the owner.
+
+Lockstake (LSE) ilks, e.g. ``LSEV2-SKY-A``: the urns are ordinary Vat urns (read and discovered
+through the same Vat, ``frob`` notes), priced by the Spotter, barked by the same ``Dog``, so this
+rule applies to them. What differs (makerdao/lockstake src/LockstakeClipper.sol @975f2ee0 ``kick``
+/ ``take``, src/LockstakeEngine.sol @2138b2ac ``onKick``/``onTake``/``onRemove``): the auction runs in a
+``LockstakeClipper`` (same ``buf``/``tail``/``cusp``/``calc`` getters, read the same way) whose
+``kick`` calls ``engine.onKick`` (the urn's SKY is undelegated and unstaked, its lsSKY burnt) and
+whose ``take`` hands the buyer SKY (``engine.onTake``): the collateral sold is SKY, the snapshot's
+gem for the ilk. Unsold collateral goes back into the urn as ``ink`` (``onRemove``: ``vat.grab``),
+less an exit-fee burn ``min(sold * fee / (1 - fee), left)`` — not modelled (``fee`` is 0 for
+LSEV2-SKY-A in the spell tests that set the ilk up).
 """
 
 from __future__ import annotations
@@ -207,6 +220,63 @@ def sale_price_ratio(curve: ClipperCurve, keeper_cost: NDArray[np.float64] | flo
     return price
 
 
+# ------------------------------------------------------------------- liquidation limits (hole/Hole)
+
+
+@dataclass(frozen=True, slots=True)
+class BarkRoom:
+    """``Dog`` liquidation limits as USD room per kernel call (one liquidation round).
+
+    ``Dog.bark`` (makerdao/dss src/dog.sol @3f30552a586264b32ebdb5bac94ba67020282e53) caps the
+    auction it starts: ``room = min(Hole - Dirt, ilk.hole - ilk.dirt)``, ``dart = min(art, room /
+    rate / chop)``; it reverts ``Dog/liquidation-limit-hit`` when either room is gone, takes the
+    whole urn when what a partial bark would leave is below ``dust`` and reverts
+    ``Dog/dusty-auction-from-partial-liquidation`` when the part itself is below ``dust``; every
+    bark adds its ``tab`` to ``Dirt`` and ``ilk.dirt`` (freed by ``Clipper.take`` through
+    ``Dog.digs`` as auctions finish). In the float model one kernel call is one round in which the
+    auctions started cannot free room, so the ``tab`` started per ilk and in total is capped by
+    these rooms; an unsafe urn left without room stays as it is (not ``hit``) for a later round.
+
+    ``group``: per row, the index of its ilk in ``ilk_room_usd`` / ``dust_usd`` (``-1``: no ilk
+    limit). ``ilk_room_usd``: ``(hole - dirt) * par`` in USD per ilk; ``total_room_usd``: ``(Hole -
+    Dirt) * par``; ``dust_usd``: the ilk's ``dust`` in USD. Urns are barked in row order (keepers'
+    order is not fixed by the protocol: a modelling choice).
+    """
+
+    group: NDArray[np.int64]
+    ilk_room_usd: NDArray[np.float64]
+    total_room_usd: float = math.inf
+    dust_usd: NDArray[np.float64] | None = None
+
+
+def _bark_fractions(owed_usd: NDArray[np.float64], chop: NDArray[np.float64], rows_group: NDArray[np.int64],
+                    room: BarkRoom) -> NDArray[np.float64]:
+    """Per hit row (in order), the fraction of its debt ``Dog.bark`` takes under ``room`` (0: not barked)."""
+    ilk_room = np.array(room.ilk_room_usd, dtype=np.float64, copy=True)
+    dust = np.zeros(len(ilk_room)) if room.dust_usd is None else np.asarray(room.dust_usd, dtype=np.float64)
+    total = float(room.total_room_usd)
+    fractions = np.zeros(len(owed_usd))
+    for k in range(len(owed_usd)):
+        g = int(rows_group[k])
+        available = min(total, ilk_room[g]) if g >= 0 else total
+        if not available > 0:
+            continue  # Dog/liquidation-limit-hit
+        owed, c = float(owed_usd[k]), float(chop[k])
+        barked = min(owed, available / c)
+        if barked < owed:
+            d = dust[g] if g >= 0 else 0.0
+            if owed - barked < d:
+                barked = owed  # avoid leaving a dusty vault (may exceed the room, as in dss)
+            elif barked < d:
+                continue  # Dog/dusty-auction-from-partial-liquidation
+        fractions[k] = barked / owed if owed > 0 else 0.0
+        tab = barked * c
+        total -= tab
+        if g >= 0:
+            ilk_room[g] -= tab
+    return fractions
+
+
 @dataclass(frozen=True, eq=False)
 class VaultOutcome:
     """Per row: ``sold_tokens`` (collateral the auction sold, goes to market), ``penalty_tokens``
@@ -229,6 +299,7 @@ def liquidate_vault_rows(
     chop: NDArray[np.float64],
     prices_usd: NDArray[np.float64],
     sale_ratio: NDArray[np.float64],
+    room: BarkRoom | None = None,
 ) -> VaultOutcome:
     """Bark every unsafe urn at ``prices_usd`` and settle its Clipper auction; in place.
 
@@ -236,8 +307,10 @@ def liquidate_vault_rows(
     ``liq_threshold`` = 1/mat and ``chop`` (1.13 = 13% penalty) shape (n_rows, n_assets);
     ``prices_usd`` (n_assets,) or (n_rows, n_assets); ``sale_ratio`` shape (n_rows,): the auction's
     clearing price as a fraction of the collateral's price (NaN: the auction stalls, nothing sold
-    and the whole debt is uncovered in the horizon). Whole-urn barks (``Hole``/``hole`` room is not
-    modelled here; :func:`bark` has it exactly).
+    and the whole debt is uncovered in the horizon). ``room``: the ``Dog``'s ``hole``/``Hole``
+    limits (:class:`BarkRoom`); without it every unsafe urn is barked whole. With it an urn gets a
+    partial bark (``dink = ink * dart / art``; the rest stays in the urn) or none, as
+    :func:`bark` decides in integers.
     """
     n_rows, n_assets = collateral.shape
     p = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
@@ -254,28 +327,40 @@ def liquidate_vault_rows(
     if rows.size == 0:
         return VaultOutcome(sold, penalty, repaid, returned, bad, hit)
     c = np.argmax(coll_usd[rows], axis=1)
+    if room is None:
+        whole = np.ones(rows.size, dtype=bool)
+        fraction = np.ones(rows.size)
+    else:
+        fraction = _bark_fractions(owed[rows], chop[rows, c], np.asarray(room.group)[rows], room)
+        barked = fraction > 0
+        hit[rows[~barked]] = False  # unsafe, but no room this round: left as it is
+        rows, c, fraction = rows[barked], c[barked], fraction[barked]
+        whole = fraction >= 1.0
+        if rows.size == 0:
+            return VaultOutcome(sold, penalty, repaid, returned, bad, hit)
     ratio = np.asarray(sale_ratio, dtype=np.float64)[rows]
     p_c = p[rows, c]
-    lot = collateral[rows, c]
-    tab_usd = owed[rows] * chop[rows, c]
+    lot = np.where(whole, collateral[rows, c], collateral[rows, c] * fraction)
+    owed_barked = np.where(whole, owed[rows], owed[rows] * fraction)
+    tab_usd = owed_barked * chop[rows, c]
     clears = np.isfinite(ratio) & (ratio > 0)
     sale_usd = np.where(clears, p_c * np.where(clears, ratio, 1.0), np.inf)
     sold_tokens = np.where(clears, np.minimum(lot, tab_usd / sale_usd), 0.0)
     proceeds = sold_tokens * np.where(clears, sale_usd, 0.0)
-    covered = np.minimum(proceeds, owed[rows])
-    share = np.where(owed[rows] > 0, covered / owed[rows], 0.0)
-    bad[rows] = owed[rows] - covered
+    covered = np.minimum(proceeds, owed_barked)
+    share = np.where(owed[rows] > 0, covered / owed[rows], 0.0)  # of the urn's whole debt
+    bad[rows] = owed_barked - covered
     sold[rows, c] = sold_tokens
     penalty[rows, c] = np.where(clears, (proceeds - covered) / sale_usd, 0.0)
     repaid[rows] = debt[rows] * share[:, None]
     returned[rows, c] = lot - sold_tokens
-    collateral[rows, c] = 0.0
-    debt[rows] = 0.0
+    collateral[rows, c] = np.where(whole, 0.0, collateral[rows, c] - lot)
+    debt[rows] = np.where(whole[:, None], 0.0, debt[rows] * (1.0 - fraction)[:, None])
     return VaultOutcome(sold, penalty, repaid, returned, bad, hit)
 
 
 __all__ = [
-    "BLN", "Bark", "ClipperCurve", "DssRevert", "RAD", "RAY", "VaultOutcome", "WAD", "bark", "kick_top_ray",
+    "BLN", "Bark", "BarkRoom", "ClipperCurve", "DssRevert", "RAD", "RAY", "VaultOutcome", "WAD", "bark", "kick_top_ray",
     "linear_price_ray", "liquidate_vault_rows", "needs_redo", "rpow", "sale_price_ratio", "spot_ray",
     "stairstep_price_ray", "take", "urn_unsafe",
 ]

@@ -24,11 +24,14 @@ there was read; a snapshot without the field (written before it existed) loads w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from risk.rules import RULE_CODE, RULE_NAMES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.uniswap_v3 import PoolState
 
 WAD = 10**18
 BPS_TO_WAD = 10**14
@@ -58,6 +61,12 @@ Registered by plugins (``risk/venues/``), e.g.:
 - ``liquity_v2``: Liquity v2 (BOLD) troves, one Market per collateral branch: the whole trove closes
   below MCR, the Stability Pool offsets it (penalty 5%) with 0.5% gas compensation, the surplus
   returns to the owner; redistribution, shutdown and redemptions per branch in :mod:`risk.liquity_v2`.
+- ``euler_v2``: Euler v2 (EVK vault through the EVC): discount = 1 - health, capped at the vault's
+  ``maxLiquidationDiscount``; the whole debt in one call; debt socialised when collateral runs out
+  (:mod:`risk.euler_v2`; ``liq_bonus`` = 1 / (1 - maxLiquidationDiscount)).
+- ``fluid_vault``: Fluid vault T1: above the liquidation threshold liquidated down to it with the
+  vault's penalty, above the liquidation max limit absorbed whole (:mod:`risk.fluid_vaults`; the
+  book's ``protocol_fee`` column carries the max limit). No reader yet.
 """
 
 VENUES: tuple[str, ...] = RULE_NAMES
@@ -211,7 +220,7 @@ class UniswapV3Pool(_Frozen):
     def name(self) -> str:
         return f"{self.token0}/{self.token1} {self.fee_pips / 1e4:g}%"
 
-    def state(self):
+    def state(self) -> "PoolState":
         from risk.uniswap_v3 import PoolState
 
         return PoolState(self.sqrt_price_x96, self.tick, self.liquidity, self.fee_pips, self.tick_spacing,
@@ -286,13 +295,13 @@ class Snapshot(_Frozen):
             if key in seen:  # counted twice it would double the liquidations
                 raise ValueError(f"position {position.account} in {position.market!r} appears more than once")
             seen.add(key)
-            market = markets.get(position.market)
-            if market is None:
+            found = markets.get(position.market)
+            if found is None:
                 raise ValueError(f"position {position.account} names unknown market {position.market!r}")
-            listed = {r.asset for r in market.reserves}
+            listed = {r.asset for r in found.reserves}
             for symbol in (*position.collateral, *position.debt):
                 if symbol not in listed:
-                    raise ValueError(f"position {position.account} in {market.id!r} holds unlisted asset {symbol!r}")
+                    raise ValueError(f"position {position.account} in {found.id!r} holds unlisted asset {symbol!r}")
         return self
 
     def asset(self, symbol: str) -> Asset:
@@ -312,7 +321,8 @@ class Snapshot(_Frozen):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "Snapshot":
-        return cls.model_validate_json(text)
+        # strict: a file is typed JSON, so "2000" where a price belongs is an error, not a number
+        return cls.model_validate_json(text, strict=True)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file + rename) so a killed run never leaves half a file."""

@@ -1,7 +1,7 @@
 """A liquidation cascade that the devnet's genuine contracts run, and the engine's cascade to compare.
 
-:func:`run_chain_cascade` on a deployed, populated devnet (genuine Aave v3.0.2, Morpho Blue and
-Uniswap v3):
+:func:`run_chain_cascade` on a deployed, populated devnet (genuine Aave v3.0.2 and v3.6, Morpho
+Blue and Uniswap v3):
 
 1. scan the devnet (positions and pools at one block): the engine's input;
 2. shock: the driver's oracle (WETH) falls by ``x`` and every beta-linked asset's (wstETH, beta 1)
@@ -12,6 +12,9 @@ Uniswap v3):
    repays the largest debt reserve and seizes the largest collateral reserve (by USD value; the
    choice risk.liquidation documents), ``debtToCover = max`` on Aave (the close factor applies),
    all borrow shares on Morpho (or all collateral when it does not cover the debt plus incentive);
+   on Aave v3.6, where ``max`` reverts with ``MustNotLeaveDust`` (it would leave under $1,000 of
+   the debt or of the seized collateral reserve), the largest amount the Pool accepts
+   (:func:`risk.exact.aave_position_liquidation`, exact at the block), as a liquidator would;
 4. the liquidator then sells, per asset, what it received net of what it repaid into the genuine
    Uniswap pools through the genuine SwapRouter — split across the direct pools and the route via
    WETH by :class:`risk.uniswap_v3.Router` on the pools as read at that block (each swap's
@@ -24,7 +27,16 @@ Uniswap v3):
 The oracle shock is exogenous (a CEX-led fall that the pools are not arbitraged to): the pools'
 *relative* move is applied on top, as the engine composes ``spot (1 - x)(1 - impact)``.
 
-Compound V3 is left out on both sides: the devnet's Comet is a test double without ``absorb``.
+Bad debt on the chain side is what each protocol books: Morpho's ``Liquidate`` event
+(``badDebtAssets``), the genuine v3.6 Pool's ``getReserveDeficit`` per reserve read before and
+after every liquidation block (valued at that pass's oracle prices), and, for Aave v3.0.2 (no
+deficit accounting) and any v3.6 debt the Pool leaves on a position without collateral, the debt
+of positions that end the cascade with no collateral.
+
+Compound V3, the Sky vaults and Liquity v2 are left out on both sides: the devnet has no genuine
+code for them (the Comet is a test double without ``absorb``; the Sky vaults a dss double whose
+Clipper sales do not go through the Uniswap pools; Liquity v2 a test double whose Stability Pool
+sells nothing).
 """
 
 from __future__ import annotations
@@ -48,6 +60,7 @@ from chain.scan import scan_devnet
 from chain.transport import HttpTransport, RpcError, batch_settled
 from chain.uniswap_v3 import read_pools
 from risk.book import PositionBook
+from risk.exact import UINT256_MAX, ProtocolRevert, aave_position_liquidation
 from risk.cascade import CascadeTable, cascade_grid
 from risk.liquidity import (NUMERAIRE, VIA, OnChainLiquidity, buy_routes, onchain_liquidity, reference_pools,
                             reference_price, sale_routes)
@@ -64,6 +77,8 @@ LIQUIDATION_CALL_TOPIC = "0x" + keccak(text="LiquidationCall(address,address,add
 MORPHO_LIQUIDATE_TOPIC = "0x" + keccak(
     text="Liquidate(bytes32,address,address,uint256,uint256,uint256,uint256,uint256)").hex()
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
+MUST_NOT_LEAVE_DUST = "0x" + keccak(text="MustNotLeaveDust()")[:4].hex()  # v3.3+ Errors.MustNotLeaveDust()
+GET_RESERVE_DEFICIT = "getReserveDeficit(address)"
 LIQUIDATION_GAS = 1_500_000
 SWAP_GAS = 5_000_000
 LIQUIDATOR_INDEX = 7
@@ -89,6 +104,10 @@ class ChainCascade:
     liquidated_debt_usd: float = 0.0
     seized_collateral_usd: float = 0.0
     bad_debt_usd: float = 0.0
+    deficit_usd: float = 0.0  # of which: the v3.6 Pool's getReserveDeficit increases
+    morpho_bad_debt_usd: float = 0.0  # of which: Morpho's badDebtAssets
+    stranded_debt_usd: float = 0.0  # of which: Aave debt left at the end on positions without collateral
+    reduced_liquidations: int = 0  # v3.6 calls below max because max reverted with MustNotLeaveDust
     positions_hit: int = 0
     liquidations: int = 0
     swaps: int = 0
@@ -96,15 +115,30 @@ class ChainCascade:
     seconds: float = 0.0
 
 
+EXECUTED_VENUES = ("aave_v30", "aave_v33", "morpho_blue")
+"""Venues the devnet runs genuine contracts of, whose liquidations the chain-run cascade executes.
+Every other registered rule (Compound V3, Sky, Liquity v2, Euler v2 and any plugin: test doubles)
+is left out on both sides of the comparison, so a new venue needs no edit here."""
+
+
+def _not_executed() -> tuple[str, ...]:
+    from risk.rules import RULE_NAMES
+
+    return tuple(r for r in RULE_NAMES if r not in EXECUTED_VENUES)
+
+
+NOT_EXECUTED_VENUES = _not_executed()
+"""Registered venues the chain-run cascade does not execute (all but :data:`EXECUTED_VENUES`)."""
+
+
 def without_comet(snapshot: Snapshot) -> Snapshot:
-    """The snapshot without the venues this chain-run cascade does not execute: Compound V3 (the
-    devnet's Comet is a double without absorb) and Sky vaults (a dss double whose Clipper sales do
-    not go through the Uniswap pools) and Liquity v2 (a test double whose Stability Pool sells nothing),
-    left out on both sides of the comparison. The genuine v3.6
-    line (rule ``aave_v33``) is left out too for now: its chain-side bad debt must be read from
-    ``getReserveDeficit`` (the zero-collateral count used here undercounts it: $3.44M on the chain
-    vs $4.55M in the engine at a 30% drop, measured when v3.6 was first included)."""
-    keep = {m.id for m in snapshot.markets if m.venue not in ("compound_v3", "sky_vault", "aave_v33", "liquity_v2")}
+    """The snapshot without the venues this chain-run cascade does not execute
+    (:data:`NOT_EXECUTED_VENUES`): Compound V3 (the devnet's Comet is a double without absorb), Sky
+    vaults (a dss double whose Clipper sales do not go through the Uniswap pools), Liquity v2 (a
+    test double whose Stability Pool sells nothing) and Euler v2 (an EVK double, checked to the wei
+    in tests/chain/test_euler_v2.py), left out on both sides of the comparison. Both genuine Aave
+    lines (v3.0.2 and v3.6) and Morpho Blue stay."""
+    keep = {m.id for m in snapshot.markets if m.venue in EXECUTED_VENUES}
     return snapshot.model_copy(update={
         "markets": tuple(m for m in snapshot.markets if m.id in keep),
         "positions": tuple(p for p in snapshot.positions if p.market in keep)})
@@ -136,6 +170,9 @@ class _Liquidator:
         self.treasury = accounts[TREASURY_INDEX]
         self.morpho_by_id = {m.id.lower(): (name, m) for name, m in self.dep.morpho.markets.items()}
         self.symbol_of = {to_checksum_address(a): s for s, a in self.dep.tokens.items()}
+        self.aave36 = getattr(self.dep, "aave36", None)  # the genuine v3.6 market, where the devnet has it
+        self.a_tokens = {a.lower(): s for line in (self.dep.aave, self.aave36) if line is not None
+                         for s, a in line.a_tokens.items()}  # both lines' aTokens: protocol fees go to the treasury
         txs = []
         for symbol, token in self.dep.tokens.items():
             txs.append(Tx(self.account, token, encode_call("mint(address,uint256)", self.account,
@@ -146,6 +183,7 @@ class _Liquidator:
             for spender in spenders:
                 txs.append(Tx(self.account, token, encode_call("approve(address,uint256)", spender, MAX_UINT), 100_000))
         self.rpc.send_bulk(txs, what="liquidator funding")
+        self.reduced = 0
 
     def candidates(self, snapshot: Snapshot) -> list[Tx]:
         """One liquidation tx per position the protocol accepts now (checked by eth_call)."""
@@ -167,7 +205,18 @@ class _Liquidator:
                 coll = max(seizable, key=lambda s: value(pos.collateral, s))
                 debt = max(pos.debt, key=lambda s: value(pos.debt, s))
                 data = encode_call(LIQUIDATION_CALL, token[coll], token[debt], pos.account, MAX_UINT, False)
-                options.append([Tx(self.account, market.address, data, LIQUIDATION_GAS)])  # the market's own Pool (v3.0.2 or v3.6)
+                option = [Tx(self.account, market.address, data, LIQUIDATION_GAS)]  # the market's own Pool (v3.0.2 or v3.6)
+                if market.venue == "aave_v33":
+                    # max reverts (MustNotLeaveDust) when it would leave < $1,000 of either reserve; a
+                    # liquidator then passes the largest amount the Pool accepts (exact at this block).
+                    try:
+                        amount, _ = aave_position_liquidation(market, pos, decimals, coll, debt)
+                    except ProtocolRevert:
+                        amount = UINT256_MAX  # healthy, or no accepted amount: the chain's eth_call decides
+                    if amount != UINT256_MAX:
+                        option.append(Tx(self.account, market.address, encode_call(
+                            LIQUIDATION_CALL, token[coll], token[debt], pos.account, amount, False), LIQUIDATION_GAS))
+                options.append(option)
             elif market.venue == "morpho_blue":
                 _, m = self.morpho_by_id[market.id.removeprefix("morpho:").lower()]
                 _, shares, coll_raw = self.rpc.call_decode(
@@ -190,30 +239,53 @@ class _Liquidator:
             for option, result in zip(pending, results):
                 if not isinstance(result, RpcError):
                     chosen.append(option[attempt])
-                elif attempt + 1 < len(option) and "healthy" not in result.revert_reason:
-                    retry.append(option)  # Morpho: the collateral does not cover all shares: seize it all
+                    if attempt > 0 and option[attempt].to != self.dep.morpho.address:
+                        self.reduced += 1
+                elif attempt + 1 < len(option) and "healthy" not in result.revert_reason and (
+                        option[attempt].to == self.dep.morpho.address or _error_selector(result) == MUST_NOT_LEAVE_DUST):
+                    # Morpho: the collateral does not cover all shares: seize it all.
+                    # Aave v3.6: max would leave dust: the largest accepted amount.
+                    retry.append(option)
             pending = retry
         return chosen
 
+    def deficits(self) -> dict[str, int]:
+        """``getReserveDeficit`` of every reserve of the v3.6 Pool at the latest block (raw units)."""
+        if self.aave36 is None:
+            return {}
+        block = self.rpc.block_number()
+        return {s: int(self.rpc.call_decode(self.aave36.pool, GET_RESERVE_DEFICIT, (a,), ("uint256",), block)[0])
+                for s, a in self.dep.tokens.items()}
+
     def execute(self, txs: list[Tx], prices: Mapping[str, float], result: ChainCascade,
                 hit: set[str]) -> dict[str, int]:
-        """Send the liquidations in one block; returns the liquidator's net raw flow per symbol."""
+        """Send the liquidations in one block; returns the liquidator's net raw flow per symbol.
+        The v3.6 Pool's deficit is read before and after: what it books in this block is bad debt,
+        valued at this pass's prices (as the engine values the bad debt of the pass)."""
+        deficit_before = self.deficits()
         self.rpc.send_bulk(txs, what="liquidations")
         block = self.rpc.block_number()
+        for s, raw in self.deficits().items():
+            booked = raw - deficit_before[s]
+            if booked < 0:
+                raise ChainCascadeError(f"the v3.6 deficit of {s} fell during a liquidation block ({booked})")
+            usd = booked / 10 ** self.dep.decimals[s] * prices[s]
+            result.deficit_usd += usd
+            result.bad_debt_usd += usd
         receipts = self.rpc.request("eth_getBlockReceipts", [hex(block)])
         if len(receipts) != len(txs):
             raise ChainCascadeError(f"liquidation block holds {len(receipts)} of {len(txs)} transactions")
         flow: dict[str, int] = {}
         dec = self.dep.decimals
         treasury_topic = "0x" + "00" * 12 + self.treasury[2:].lower()
-        a_tokens = {a.lower(): s for s, a in self.dep.aave.a_tokens.items()}
+        a_tokens = self.a_tokens
         for receipt in receipts:
             for log in receipt["logs"]:
                 topic = log["topics"][0]
                 if topic == LIQUIDATION_CALL_TOPIC:
                     coll = self.symbol_of[to_checksum_address("0x" + log["topics"][1][-40:])]
                     debt = self.symbol_of[to_checksum_address("0x" + log["topics"][2][-40:])]
-                    hit.add("aave:" + log["topics"][3][-40:])
+                    hit.add(log["address"].lower() + ":" + log["topics"][3][-40:])  # the Pool and the user
                     repaid, seized, _, _ = decode(["uint256", "uint256", "address", "bool"], bytes.fromhex(log["data"][2:]))
                 elif topic == MORPHO_LIQUIDATE_TOPIC:
                     name, _ = self.morpho_by_id[log["topics"][1].lower()]
@@ -221,6 +293,7 @@ class _Liquidator:
                     hit.add("morpho:" + log["topics"][3][-40:] + name)
                     repaid, _, seized, bad, _ = decode(["uint256"] * 5, bytes.fromhex(log["data"][2:]))
                     result.bad_debt_usd += bad / 10 ** dec[debt] * prices[debt]
+                    result.morpho_bad_debt_usd += bad / 10 ** dec[debt] * prices[debt]
                 elif (topic == TRANSFER_TOPIC and log["address"].lower() in a_tokens
                       and log["topics"][2].lower() == treasury_topic):
                     fee_symbol = a_tokens[log["address"].lower()]  # Aave's protocol fee (seized, not sold)
@@ -346,16 +419,26 @@ def run_chain_cascade(devnet, drawdown: float, *, driver: str = "WETH",
         final = scan()
         index.close()
     result.positions_hit = len(hit)
+    result.reduced_liquidations = liquidator.reduced
     result.final_prices_usd = {a.symbol: a.price_usd for a in final.assets}
-    # Aave v3.0 keeps debt without collateral on the book (no deficit): count it once, as the engine does.
+    # Aave v3.0 keeps debt without collateral on the book (no deficit), and v3.6 keeps any debt its
+    # "no collateral left" test did not see (v3.6 compares base values): count it once, as the
+    # engine does. v3.6 debt turned into deficit was burnt, so it is not counted twice.
     markets = {m.id: m for m in final.markets}
     for pos in final.positions:
         m = markets[pos.market]
         if m.venue.startswith("aave") and pos.debt and not any(pos.collateral.values()):
-            result.bad_debt_usd += sum(raw / 10 ** final.asset(s).decimals * final.asset(s).price_usd
-                                       for s, raw in pos.debt.items())
+            usd = sum(raw / 10 ** final.asset(s).decimals * final.asset(s).price_usd for s, raw in pos.debt.items())
+            result.bad_debt_usd += usd
+            result.stranded_debt_usd += usd
     result.seconds = time.perf_counter() - started
     return result, before
+
+
+def _error_selector(exc: RpcError) -> str:
+    """The 4-byte selector of a custom-error revert ("" if the node gave no revert data)."""
+    data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
+    return data[:10].lower() if isinstance(data, str) else ""
 
 
 def compare(chain: ChainCascade, table: CascadeTable, driver: str = "WETH") -> dict[str, Any]:
@@ -372,8 +455,11 @@ def compare(chain: ChainCascade, table: CascadeTable, driver: str = "WETH") -> d
     def gap(a: float, b: float) -> float:
         return 0.0 if a == b else abs(a - b) / max(abs(a), abs(b))
 
-    return {"drawdown": chain.drawdown, "chain": onchain, "engine": engine,
+    detail = {"deficit_usd": chain.deficit_usd, "morpho_bad_debt_usd": chain.morpho_bad_debt_usd,
+              "stranded_debt_usd": chain.stranded_debt_usd, "reduced_liquidations": chain.reduced_liquidations,
+              "liquidations": chain.liquidations, "positions_hit": chain.positions_hit}
+    return {"drawdown": chain.drawdown, "chain": onchain, "engine": engine, "chain_detail": detail,
             "gap": {k: gap(onchain[k], engine[k]) for k in onchain if k != "rounds"}}
 
 
-__all__ = ["ChainCascade", "ChainCascadeError", "compare", "engine_cascade", "run_chain_cascade", "without_comet"]
+__all__ = ["EXECUTED_VENUES", "NOT_EXECUTED_VENUES", "ChainCascade", "ChainCascadeError", "compare", "engine_cascade", "run_chain_cascade", "without_comet"]

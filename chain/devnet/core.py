@@ -9,7 +9,7 @@ a fixed interval per mined block, so the same seed gives the same chain state.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,10 +21,9 @@ from chain.locations import cache_root
 from chain.devnet import population as _population
 from chain.devnet.deploy_aave import AaveDeployment, deploy_aave
 from chain.devnet.deploy_aave36 import deploy_aave36
-from chain.devnet.deploy_liquity import LiquityDeployment, deploy_liquity, populate_liquity, set_liquity_price
-from chain.devnet.deploy_maker import SkyDeployment, deploy_sky, populate_sky, set_sky_price
 from chain.devnet.deploy_morpho import MorphoDeployment, MorphoMarket, deploy_morpho, oracle_price
 from chain.devnet.deploy_uniswap import UniswapDeployment, deploy_uniswap
+from chain.devnet.plugins import UNISWAP_ORDER, DevnetContext, devnet_venue_keys, devnet_venues
 from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
 from chain.devnet.solc import compile_own_contracts
 from chain.files import write_atomic
@@ -54,6 +53,10 @@ class DevnetDeployment:
     ``aave`` is Aave v3.0.2 (the Spark line), ``aave36`` the genuine Aave v3.6 market (same
     tokens, and its AaveOracle reads the same feeds, ``aave.price_feeds`` = ``aave36.price_feeds``).
     ``aave36`` is None only in state files written before it existed.
+
+    ``parts``: the deployments of plugin venues (:mod:`chain.devnet.plugins`: the Sky dss double,
+    the Liquity v2 double, the Euler EVC/EVK double, ...), by key; read as attributes
+    (``dep.sky``, None when that venue was not deployed).
     """
 
     rpc_url: str
@@ -67,20 +70,25 @@ class DevnetDeployment:
     comet_double: str
     multicall3: str
     deploy_block: int
-    sky: SkyDeployment | None = None  # dss TEST DOUBLE (chain/devnet/deploy_maker.py)
     uniswap: UniswapDeployment | None = None  # genuine Uniswap v3 pools (chain.devnet.deploy_uniswap)
     aave36: AaveDeployment | None = None
-    liquity: LiquityDeployment | None = None  # Liquity v2 TEST DOUBLE (chain/devnet/deploy_liquity.py)
+    parts: Mapping[str, Any] = field(default_factory=dict)  # plugin venues (chain.devnet.plugins), by key
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached when normal lookup fails: a registered plugin key reads its part (or None)
+        if not name.startswith("_") and name in devnet_venue_keys():
+            return self.parts.get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_json(self) -> str:
         return json.dumps({
+            **{key: part.to_dict() if part is not None else None for key, part in self.parts.items()},
             "rpc_url": self.rpc_url, "chain_id": self.chain_id, "deployer": self.deployer, "lender": self.lender,
             "tokens": dict(self.tokens), "decimals": dict(self.decimals), "aave": self.aave.to_dict(),
             "morpho": self.morpho.to_dict(), "comet_double": self.comet_double, "multicall3": self.multicall3,
-            "deploy_block": self.deploy_block, "sky": self.sky.to_dict() if self.sky else None,
+            "deploy_block": self.deploy_block,
             "uniswap": self.uniswap.to_dict() if self.uniswap else None,
             "aave36": self.aave36.to_dict() if self.aave36 else None,
-            "liquity": self.liquity.to_dict() if self.liquity else None,
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -91,11 +99,15 @@ class DevnetDeployment:
             tokens=dict(d["tokens"]), decimals={k: int(v) for k, v in d["decimals"].items()},
             aave=AaveDeployment.from_dict(d["aave"]), morpho=MorphoDeployment.from_dict(d["morpho"]),
             comet_double=d["comet_double"], multicall3=d["multicall3"], deploy_block=d["deploy_block"],
-            sky=SkyDeployment.from_dict(d["sky"]) if d.get("sky") else None,
             uniswap=UniswapDeployment.from_dict(d["uniswap"]) if d.get("uniswap") else None,
             aave36=AaveDeployment.from_dict(d["aave36"]) if d.get("aave36") else None,
-            liquity=LiquityDeployment.from_dict(d["liquity"]) if d.get("liquity") else None,
+            parts={p.key: p.from_dict(d[p.key]) for p in devnet_venues() if d.get(p.key)},
         )
+
+    def context(self, rpc: DevnetRpc) -> DevnetContext:
+        """The :class:`chain.devnet.plugins.DevnetContext` of this deployment (for plugin hooks)."""
+        return DevnetContext(rpc, self.deployer, (), self.tokens, self.decimals, self.aave.price_feeds,
+                             {s: float(p) for s, p in START_PRICES_USD.items()}, BLOCK_INTERVAL_S)
 
 
 class Devnet:
@@ -112,8 +124,13 @@ class Devnet:
         self.rpc: DevnetRpc | None = DevnetRpc(rpc_url) if rpc_url else None
         self.deployment = deployment
         self.population: _population.Population | None = None
-        self.sky_population = None
-        self.liquity_population = None
+        self.populations: dict[str, Any] = {}  # plugin venues' populations, by key (chain.devnet.plugins)
+
+    def __getattr__(self, name: str) -> Any:
+        # ``<key>_population`` of a registered plugin venue (e.g. sky_population): None before populate()
+        if name.endswith("_population") and name.removesuffix("_population") in devnet_venue_keys():
+            return self.__dict__.get("populations", {}).get(name.removesuffix("_population"))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_state(cls, *, state_path: Path | None = None) -> "Devnet":
@@ -192,14 +209,19 @@ class Devnet:
         morpho = deploy_morpho(rpc, deployer, tokens, TOKEN_DECIMALS, answers)
         comet = self._deploy_comet(rpc, deployer, own["CometDouble"].bytecode, tokens, feeds)
         rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        sky = deploy_sky(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
+        # Plugin venues (chain.devnet.plugins: Sky, Liquity v2, Euler v2, ...) deploy from their own
+        # files, in their order; those ordered before UNISWAP_ORDER go before the Uniswap pools.
+        ctx = DevnetContext(rpc, deployer, tuple(accounts), tokens, dict(TOKEN_DECIMALS), feeds,
+                            {s: float(p) for s, p in START_PRICES_USD.items()}, BLOCK_INTERVAL_S)
+        plugins = devnet_venues()
+        parts: dict[str, Any] = {p.key: p.deploy(ctx) for p in plugins if p.order < UNISWAP_ORDER}
         uniswap = deploy_uniswap(rpc, deployer, accounts[3], tokens, TOKEN_DECIMALS, START_PRICES_USD)
-        liquity = deploy_liquity(rpc, deployer, tokens, {s: float(p) for s, p in START_PRICES_USD.items()})
+        parts.update({p.key: p.deploy(ctx) for p in plugins if p.order >= UNISWAP_ORDER})
         self.deployment = DevnetDeployment(
             rpc_url=rpc.url, chain_id=int(rpc.request("eth_chainId", []), 16), deployer=deployer, lender=lender,
             tokens=tokens, decimals=dict(TOKEN_DECIMALS), aave=aave, morpho=morpho, comet_double=comet,
-            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36, sky=sky,
-            liquity=liquity,
+            multicall3=MULTICALL3_ADDRESS, deploy_block=rpc.block_number(), uniswap=uniswap, aave36=aave36,
+            parts=parts,
         )
         return self.deployment
 
@@ -222,14 +244,11 @@ class Devnet:
         market gets ``n_aave36`` borrowers of its own (default ``n_borrowers // 2``)."""
         self.population = _population.populate(self._rpc(), self._dep(), n_borrowers, seed, n_aave36)
         dep = self._dep()
-        if dep.sky is not None:  # Sky vaults: one urn per six borrowers (at least 12)
-            self.sky_population = populate_sky(self._rpc(), dep.deployer, dep.sky,
-                                               {s: float(p) for s, p in START_PRICES_USD.items()},
-                                               max(12, n_borrowers // 6), seed)
-        if dep.liquity is not None:  # Liquity v2 troves: one per four borrowers (at least 24), over three branches
-            self.liquity_population = populate_liquity(self._rpc(), dep.deployer, dep.liquity,
-                                                       {s: float(p) for s, p in START_PRICES_USD.items()},
-                                                       max(24, n_borrowers // 4), seed, accrual_s=BLOCK_INTERVAL_S)
+        ctx = dep.context(self._rpc())
+        for plugin in devnet_venues():  # each plugin venue sizes its own population from n_borrowers
+            part = dep.parts.get(plugin.key)
+            if part is not None and plugin.populate is not None:
+                self.populations[plugin.key] = plugin.populate(ctx, part, n_borrowers, seed)
         return self.population
 
     # ------------------------------------------------------------------------------ prices
@@ -281,10 +300,11 @@ class Devnet:
                 price = oracle_price(answers[coll], dep.decimals[coll], answers[loan], dep.decimals[loan])
                 txs.append(Tx(dep.deployer, m.oracle, encode_call("setPrice(uint256)", price), 200_000))
         self._rpc().send_bulk(txs, what=f"set_price_usd {symbol}")
-        if dep.sky is not None and any(i.gem_symbol == symbol for i in dep.sky.ilks):
-            set_sky_price(self._rpc(), dep.deployer, dep.sky, symbol, float(raw_dec) / 10**FEED_DECIMALS)
-        if dep.liquity is not None and any(b.coll_symbol == symbol for b in dep.liquity.branches):
-            set_liquity_price(self._rpc(), dep.deployer, dep.liquity, symbol, float(raw_dec) / 10**FEED_DECIMALS)
+        ctx = dep.context(self._rpc())
+        for plugin in devnet_venues():  # plugin venues' own oracles (each ignores a symbol it does not use)
+            part = dep.parts.get(plugin.key)
+            if part is not None and plugin.set_price is not None:
+                plugin.set_price(ctx, part, symbol, raw_dec / 10**FEED_DECIMALS)
 
     def morpho_oracle_price(self, market: str) -> int:
         (value,) = self._rpc().call_decode(self._market(market).oracle, "price()", (), ("uint256",))

@@ -16,6 +16,7 @@ happen under shocks) with ``setUserPosition``, which emits Supply/Borrow for dis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -108,7 +109,10 @@ class AaveV4Deployment:
         raise KeyError(f"no Aave V4 spoke {name!r} on the devnet; have {[s.name for s in self.spokes]}")
 
 
-def price_raw(price_usd: float) -> int:
+def price_raw(price_usd: float | Decimal) -> int:
+    """The oracle's 8-decimal answer (exact for an 8-decimal Decimal, as the devnet's price moves are)."""
+    if isinstance(price_usd, Decimal):
+        return int(price_usd.scaleb(PRICE_DECIMALS).to_integral_value())
     return int(round(price_usd * 10**PRICE_DECIMALS))
 
 
@@ -155,7 +159,8 @@ def deploy_aave_v4(rpc: DevnetRpc, deployer: str, tokens: Mapping[str, str], dec
     return AaveV4Deployment(to_checksum_address(hub), assets, tuple(out), rpc.block_number())
 
 
-def set_aave_v4_price(rpc: DevnetRpc, deployer: str, dep: AaveV4Deployment, symbol: str, price_usd: float) -> None:
+def set_aave_v4_price(rpc: DevnetRpc, deployer: str, dep: AaveV4Deployment, symbol: str,
+                      price_usd: float | Decimal) -> None:
     """Set ``symbol``'s price on every spoke oracle that lists it (one block)."""
     txs = [Tx(deployer, s.oracle, encode_call("setReservePrice(uint256,uint256)", s.reserves[symbol], price_raw(price_usd)),
               _GAS) for s in dep.spokes if symbol in s.reserves]
@@ -249,6 +254,30 @@ def populate_aave_v4(rpc: DevnetRpc, deployer: str, dep: AaveV4Deployment, price
     users = {s.name: tuple(dict.fromkeys(p.user for p in plans if p.spoke == s.name)) for s in dep.spokes}
     return AaveV4Population(seed, users, first, rpc.block_number())
 
+
+# ------------------------------------------------------------------ the devnet plugin (chain.devnet.plugins)
+
+
+def _devnet_price(ctx: Any, dep: AaveV4Deployment, symbol: str, price_usd: Decimal) -> None:
+    if any(symbol in s.reserves for s in dep.spokes):
+        set_aave_v4_price(ctx.rpc, ctx.deployer, dep, symbol, price_usd)
+
+
+def _register_devnet() -> None:
+    from chain.devnet.plugins import DevnetVenue, register_devnet_venue
+
+    register_devnet_venue(DevnetVenue(
+        "aave_v4", order=200, module=__name__,  # after every other venue: their addresses per seed stay the same
+        deploy=lambda ctx: deploy_aave_v4(ctx.rpc, ctx.deployer, ctx.tokens, ctx.decimals, ctx.start_prices_usd),
+        from_dict=AaveV4Deployment.from_dict,
+        # one position per six borrowers (at least 16), 70% on the main spoke
+        populate=lambda ctx, dep, n, seed: populate_aave_v4(ctx.rpc, ctx.deployer, dep, ctx.start_prices_usd,
+                                                            ctx.decimals, max(16, n // 6), seed),
+        set_price=_devnet_price,
+    ))
+
+
+_register_devnet()
 
 __all__ = [
     "AaveV4Deployment", "AaveV4Population", "HUB_STATE", "PositionPlan", "ReservePlan", "SPOKES", "SpokeDeployment",

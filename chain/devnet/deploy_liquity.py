@@ -205,6 +205,31 @@ def set_liquity_price(rpc: DevnetRpc, deployer: str, liquity: LiquityDeployment,
     rpc.send_bulk(txs, what=f"Liquity price {coll_symbol}")
 
 
+
+# ------------------------------------------------------------------ the devnet plugin (chain.devnet.plugins)
+
+
+def _devnet_price(ctx: Any, liquity: LiquityDeployment, symbol: str, price_usd: Any) -> None:
+    if any(b.coll_symbol == symbol for b in liquity.branches):
+        set_liquity_price(ctx.rpc, ctx.deployer, liquity, symbol, float(price_usd * 10**8) / 10**8)
+
+
+def _register_devnet() -> None:
+    from chain.devnet.plugins import DevnetVenue, register_devnet_venue
+
+    register_devnet_venue(DevnetVenue(
+        "liquity", order=60, module=__name__,
+        deploy=lambda ctx: deploy_liquity(ctx.rpc, ctx.deployer, ctx.tokens, ctx.start_prices_usd),
+        from_dict=LiquityDeployment.from_dict,
+        # one trove per four borrowers (at least 24), over three branches
+        populate=lambda ctx, liquity, n, seed: populate_liquity(ctx.rpc, ctx.deployer, liquity, ctx.start_prices_usd,
+                                                                max(24, n // 4), seed, accrual_s=ctx.block_interval_s),
+        set_price=_devnet_price,
+    ))
+
+
+_register_devnet()
+
 __all__ = [
     "BRANCHES", "LiquityBranchDeployment", "LiquityDeployment", "LiquityPopulation", "RETH_START_PRICE_USD", "TrovePlan",
     "deploy_liquity", "plan_troves", "populate_liquity", "set_liquity_price", "trove_id", "trove_owner",

@@ -250,6 +250,31 @@ def set_sky_price(rpc: DevnetRpc, deployer: str, sky: SkyDeployment, gem_symbol:
     rpc.send_bulk(txs, what=f"Sky price {gem_symbol}")
 
 
+
+# ------------------------------------------------------------------ the devnet plugin (chain.devnet.plugins)
+
+
+def _devnet_price(ctx: Any, sky: SkyDeployment, symbol: str, price_usd: Any) -> None:
+    if any(i.gem_symbol == symbol for i in sky.ilks):
+        set_sky_price(ctx.rpc, ctx.deployer, sky, symbol, float(price_usd * 10**8) / 10**8)
+
+
+def _register_devnet() -> None:
+    from chain.devnet.plugins import DevnetVenue, register_devnet_venue
+
+    register_devnet_venue(DevnetVenue(
+        "sky", order=10, module=__name__,  # before the Uniswap pools, as the devnet always deployed it
+        deploy=lambda ctx: deploy_sky(ctx.rpc, ctx.deployer, ctx.tokens, ctx.start_prices_usd),
+        from_dict=SkyDeployment.from_dict,
+        # one urn per six borrowers (at least 12)
+        populate=lambda ctx, sky, n, seed: populate_sky(ctx.rpc, ctx.deployer, sky, ctx.start_prices_usd,
+                                                        max(12, n // 6), seed),
+        set_price=_devnet_price,
+    ))
+
+
+_register_devnet()
+
 __all__ = [
     "GLOBAL_HOLE_DAI", "ILK_PARAMS", "STABILITY_RATE", "SkyDeployment", "SkyIlkDeployment", "SkyPopulation", "UrnPlan",
     "WAD", "deploy_sky", "plan_urns", "populate_sky", "set_sky_price", "urn_address",

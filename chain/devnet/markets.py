@@ -19,8 +19,8 @@ DEVNET_NETWORK = "devnet"
 
 def devnet_market_file(deployment: Any, *, network: str = DEVNET_NETWORK) -> dict[str, Any]:
     """Market-file data (the TOML structure) for ``deployment``: Aave v3.0.2, Aave v3.6 (when
-    deployed), Morpho Blue, the Comet double, the Sky dss double (when deployed), then the entries
-    of every registered venue with a ``devnet_entries(deployment)`` method (e.g. Liquity v2), and
+    deployed), Morpho Blue, the Comet double, then the entries of every registered venue with a
+    ``devnet_entries(deployment)`` method (its devnet double: Sky, Liquity v2, Euler v2, ...), and
     the Uniswap pools."""
     markets: list[dict[str, Any]] = [
         {"id": "aave-devnet", "kind": "aave_v3", "name": "Aave V3 (devnet)", "address": deployment.aave.addresses_provider,
@@ -34,12 +34,6 @@ def devnet_market_file(deployment: Any, *, network: str = DEVNET_NETWORK) -> dic
                     "address": deployment.morpho.address, "checked": "deployed by chain.devnet (genuine npm)"})
     markets.append({"id": "compound-devnet", "kind": "compound_v3", "name": "Comet double (devnet)",
                     "address": deployment.comet_double, "checked": "Comet TEST DOUBLE deployed by chain.devnet"})
-    sky = getattr(deployment, "sky", None)
-    if sky is not None:
-        markets.append({"id": "sky-devnet", "kind": "sky_vaults", "name": "Sky double (devnet)", "vat": sky.vat,
-                        "spotter": sky.spotter, "dog": sky.dog, "dai": sky.dai, "start_block": sky.deploy_block,
-                        "ilks": [{"name": i.name, "gem": i.gem} for i in sky.ilks],
-                        "checked": "dss TEST DOUBLE (chain/contracts/DssDouble.sol) deployed by chain.devnet"})
     from chain.venues import venues
 
     for reader in venues():  # plugin venues describe their own devnet doubles

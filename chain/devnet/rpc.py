@@ -1,6 +1,9 @@
-"""Minimal JSON-RPC / transaction helper for the local devnet ONLY.
+"""Transaction helper for the local devnet ONLY, over the project's one JSON-RPC client.
 
-Transactions are sent with ``eth_sendTransaction`` from anvil's unlocked default accounts or
+Every call goes through :class:`chain.transport.HttpTransport` (the same client, answer checks
+and batching the scans use; issue 12: one JSON-RPC client in the project). For the devnet it
+runs with no retries and no hedging: ``eth_sendTransaction`` is not idempotent, and anvil on
+127.0.0.1 either answers or is gone. Transactions are sent with ``eth_sendTransaction`` from anvil's unlocked default accounts or
 impersonated accounts (``anvil_impersonateAccount``) — never with a private key. Gas limits
 and nonces are explicit; bulk work uses JSON-RPC batches with automine off and a bounded
 number of transactions per block. Calldata is encoded with eth-abi and cached selectors (web3
@@ -10,13 +13,13 @@ contract objects re-validate the ABI on every call, ~2 ms each).
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import requests
 from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
+
+from chain.transport import HttpTransport, RpcError
 
 DEFAULT_GAS = 3_000_000
 MAX_TX_PER_BLOCK = 128
@@ -90,47 +93,36 @@ class Tx:
 
 
 class DevnetRpc:
-    """JSON-RPC client for a local anvil (keep-alive HTTP session)."""
+    """JSON-RPC client for a local anvil: :class:`~chain.transport.HttpTransport` (keep-alive
+    session, answers checked by :func:`chain.validate.check_result`) with devnet settings."""
 
     def __init__(self, url: str, *, timeout: float = 120.0) -> None:
         self.url = url
         self._timeout = timeout
-        self._session = requests.Session()
-        self._next_id = 0
+        self.transport = HttpTransport(url, timeout_s=timeout, max_retries=0, hedge_after_s=None,
+                                       deadline_s=2.0 * timeout + 1.0, max_batch_size=500)
 
     def close(self) -> None:
-        self._session.close()
+        self.transport.close()
 
     # -------------------------------------------------------------------------- raw calls
 
     def request(self, method: str, params: list[Any]) -> Any:
-        self._next_id += 1
-        body = {"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params}
-        resp = self._session.post(self.url, json=body, timeout=self._timeout)
-        resp.raise_for_status()
-        data = resp.json()
-        if "error" in data:
-            raise DevnetRpcError(f"{method} failed: {data['error']}")
-        return data["result"]
+        try:
+            return self.transport.request(method, params)
+        except RpcError as exc:
+            raise DevnetRpcError(f"{method} failed: {exc}") from exc
 
     def batch(self, calls: Sequence[tuple[str, list[Any]]], *, chunk: int = 500) -> list[Any]:
         """Several calls as JSON-RPC batches of at most ``chunk``; results in order."""
         results: list[Any] = []
         for lo in range(0, len(calls), chunk):
-            part = calls[lo : lo + chunk]
-            body = []
-            for method, params in part:
-                self._next_id += 1
-                body.append({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
-            first_id = body[0]["id"]
-            resp = self._session.post(self.url, json=body, timeout=self._timeout)
-            resp.raise_for_status()
-            by_id = {item["id"]: item for item in resp.json()}
-            for i, (method, _) in enumerate(part):
-                item = by_id[first_id + i]
-                if "error" in item:
-                    raise DevnetRpcError(f"{method} (batch element {lo + i}) failed: {item['error']}")
-                results.append(item["result"])
+            part = list(calls[lo : lo + chunk])
+            try:
+                results.extend(self.transport.batch(part))
+            except RpcError as exc:
+                raise DevnetRpcError(f"{exc.method or part[0][0]} (batch of {len(part)} from element {lo}) "
+                                     f"failed: {exc}") from exc
         return results
 
     # ------------------------------------------------------------------------------ reads
@@ -163,24 +155,29 @@ class DevnetRpc:
             params["nonce"] = hex(nonce)
         return params
 
-    def wait_receipt(self, tx_hash: str, *, what: str = "tx", timeout: float = 30.0) -> dict[str, Any]:
-        """Poll until the receipt exists; raise if it reverted."""
-        deadline = time.monotonic() + timeout
-        while True:
+    def transact(self, tx: Tx, *, what: str = "tx") -> dict[str, Any]:
+        """Send one transaction, mine it in a block of its own, and return its successful receipt.
+
+        The block is mined explicitly (automine off for the send, then ``evm_mine``) rather than
+        left to anvil's automine: right after ``evm_revert`` + ``evm_setNextBlockTimestamp``,
+        anvil's background automine was seen to mine an empty block and drop the transaction (2
+        of 249,454 sends, FoundryOSS PR #16027), which left the caller waiting for a receipt that
+        never came. With an explicit nonce and ``evm_mine`` the transaction is in the pool when
+        the block is built, and a block without it is an error here, not a hang.
+        """
+        nonce = int(self.request("eth_getTransactionCount", [tx.sender, "pending"]), 16)
+        self.request("evm_setAutomine", [False])
+        try:
+            tx_hash = self.request("eth_sendTransaction", [self._tx_params(tx, nonce)])
+            self.request("evm_mine", [])
             receipt = self.request("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            if time.monotonic() > deadline:
-                raise DevnetRpcError(f"{what}: no receipt for {tx_hash} after {timeout}s")
-            time.sleep(0.005)
+        finally:
+            self.request("evm_setAutomine", [True])
+        if receipt is None:
+            raise DevnetRpcError(f"{what}: the block mined for tx {tx_hash} does not hold it")
         if int(receipt["status"], 16) != 1:
             raise DevnetRpcError(f"{what} reverted (tx {tx_hash}, gas used {int(receipt['gasUsed'], 16)})")
-        return receipt
-
-    def transact(self, tx: Tx, *, what: str = "tx") -> dict[str, Any]:
-        """Send one transaction (automine on) and return its successful receipt."""
-        tx_hash = self.request("eth_sendTransaction", [self._tx_params(tx, None)])
-        return self.wait_receipt(tx_hash, what=what)
+        return dict(receipt)
 
     def deploy(self, sender: str, creation_code: str, *, gas: int = 15_000_000, what: str = "deploy") -> str:
         receipt = self.transact(Tx(sender, None, creation_code, gas), what=what)

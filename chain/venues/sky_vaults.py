@@ -116,5 +116,15 @@ class SkyVaultsVenue:
                 urns.setdefault(ilk_name(a.group), []).append(a.account)
         return SkyRead(source, ilks, reader.read_positions(ctx.pinned, urns))
 
+    def devnet_entries(self, deployment: Any) -> list[dict[str, Any]]:
+        """The devnet market-file entry of the dss TEST DOUBLE (chain/devnet/deploy_maker.py)."""
+        sky = getattr(deployment, "sky", None)
+        if sky is None:
+            return []
+        return [{"id": "sky-devnet", "kind": "sky_vaults", "name": "Sky double (devnet)", "vat": sky.vat,
+                 "spotter": sky.spotter, "dog": sky.dog, "dai": sky.dai, "start_block": sky.deploy_block,
+                 "ilks": [{"name": i.name, "gem": i.gem} for i in sky.ilks],
+                 "checked": "dss TEST DOUBLE (chain/contracts/DssDouble.sol) deployed by chain.devnet"}]
+
 
 __all__ = ["SkyIlkEntry", "SkyMarketEntry", "SkyRead", "SkyVaultsVenue", "sky_source"]

@@ -43,5 +43,7 @@ AAVE_V4 = register_rule(LiquidationRule(
     ),
     market_params=_SPOKE_PARAMS,
     module=__name__,
+    label="Aave V4",
+    color="#6A1B9A",
     reference="tests.risk.reference_aave_v4:liquidate_position",
 ))

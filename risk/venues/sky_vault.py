@@ -28,4 +28,5 @@ SKY_VAULT = register_rule(LiquidationRule(
     ),
     module=__name__,
     reference="tests.risk.rule_references:sky_vault",
+    label="Sky vault",
 ))

@@ -187,8 +187,9 @@ class RandomFaults:
 
 @dataclass
 class Trigger:
-    """After ``after`` JSON-RPC calls have been proxied, run ``action()`` once (e.g. reorg the
-    upstream chain in the middle of a scan), before forwarding the next call."""
+    """After ``after`` distinct JSON-RPC calls have been proxied (:attr:`ProxyCounters.logical_calls`),
+    run ``action()`` once (e.g. reorg the upstream chain in the middle of a scan), before
+    forwarding the next call."""
 
     after: int
     action: Callable[[], None]
@@ -197,9 +198,16 @@ class Trigger:
 
 @dataclass
 class ProxyCounters:
+    """``rpc_calls`` counts every JSON-RPC call forwarded, hedged copies and retries included (so
+    it depends on the machine's load: the suite's transport hedges a read after 50 ms);
+    ``logical_calls`` counts distinct request ids, i.e. the calls the scan made, whatever the
+    timing. Points in a scan (the reorg triggers) are placed by ``logical_calls``."""
+
     http_requests: int = 0
     rpc_calls: int = 0
+    logical_calls: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    seen_ids: set[Any] = field(default_factory=set)
 
 
 class FaultyRpcProxy:
@@ -285,7 +293,11 @@ class FaultyRpcProxy:
             self.counters.rpc_calls += len(calls)
             for c in calls:
                 self.counters.by_method[c["method"]] = self.counters.by_method.get(c["method"], 0) + 1
-            seen = self.counters.rpc_calls
+                key = json.dumps(c.get("id"))
+                if key not in self.counters.seen_ids:  # a hedged copy or a retry repeats the id
+                    self.counters.seen_ids.add(key)
+                    self.counters.logical_calls += 1
+            seen = self.counters.logical_calls
         self._fire_triggers(seen)
         http = self._take(HttpFault)
         if http is not None:

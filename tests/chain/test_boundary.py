@@ -1,15 +1,27 @@
 """THE boundary test: risk.exact's liquidation oracle price is the genuine contracts' boundary.
 
-For every Aave and Morpho borrower of the devnet: compute, from the snapshot alone, the exact
-oracle answer P at which its main collateral makes it liquidatable; then, on the chain, set that
-asset's oracle to P + 1 and eth_call a liquidation (it must revert with the protocol's "healthy"
-error), and to P (it must succeed). For Aave borrowers whose main debt asset is not also their
-collateral, the same for the debt side (P − 1 reverts, P succeeds).
+For every Aave and Morpho borrower of the devnet, compute from the snapshot alone the exact oracle
+answer P at which its main collateral makes it liquidatable. Then check it on the chain with an
+``eth_call`` of a liquidation at the snapshot's own block:
+- with that asset's oracle at P + 1 it must revert with the protocol's "healthy" error;
+- at P it must succeed.
 
-Aave debt accrues every second, so the price-setting transaction is mined with the *same*
-timestamp as the snapshot block (``evm_setNextBlockTimestamp``; anvil allows equal timestamps)
-and the eth_call runs at that new block, whose timestamp it uses. Each try is wrapped in
-``evm_snapshot`` / ``evm_revert``.
+For Aave borrowers whose main debt asset is not also their collateral, the same for the debt side
+(P − 1 reverts, P succeeds).
+
+The price is set for the one call by a ``stateDiff`` override of the feed's (or OracleMock's)
+storage at the pinned block. Nothing is mined, so no interest accrues and the call runs at the
+snapshot's timestamp.
+
+The liquidation-amount tests must execute transactions. They send them with automine off and
+explicit nonces, fix the timestamp (``evm_setNextBlockTimestamp``: anvil allows an equal one) and
+mine with ``evm_mine``. Then they check that the mined block holds every transaction.
+
+Why not automine: the old version mined every try with automine right after ``evm_revert``. In
+two of the 685 anvil logs kept on this machine (from two full-suite runs under load), anvil's
+background miner mined an *empty* block at the fixed timestamp and never mined the transaction.
+The test then waited 30 s for a receipt and failed. That was this module's flake. Its cause was
+not the wall clock: the devnet's block times are fixed.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ from eth_utils import keccak, to_checksum_address
 from abis import abi_function
 from chain.aave_v3 import Read, run_calls
 from chain.devnet import Tx, encode_call
+from chain.devnet.deploy_aave36 import feed_answer_override
 from chain.morpho_blue import MorphoBlueReader
 from chain.scan import scan_devnet
 from chain.transport import HttpTransport, RpcError
@@ -41,40 +54,40 @@ MAX_UINT = 2**256 - 1
 MARKET_PARAMS = "(address,address,address,address,uint256)"
 AAVE_HF_NOT_BELOW_THRESHOLD = "45"  # Errors.HEALTH_FACTOR_NOT_BELOW_THRESHOLD (core-v3 1.19.3)
 MORPHO_HEALTHY = "position is healthy"  # ErrorsLib.HEALTHY_POSITION
+ORACLE_MOCK_PRICE_SLOT = 0  # morpho-blue 1.0.0 src/mocks/OracleMock.sol: `uint256 public price` is slot 0
 
 
 @pytest.fixture
 def setup(devnet_revert, devnet_deployment):
-    """Funded liquidator with approvals, then a snapshot pinned at the latest block."""
+    """Funded liquidator with approvals (mined by send_bulk: automine off, evm_mine), then a
+    snapshot pinned at the latest block."""
     dep = devnet_deployment
     rpc = devnet_revert.rpc
     liquidator = rpc.accounts()[5]
+    txs = []
     for symbol, token in dep.tokens.items():
-        devnet_revert.fund(liquidator, symbol, 10**12 * 10 ** dep.decimals[symbol])
+        txs.append(Tx(dep.deployer, token, encode_call("mint(address,uint256)", liquidator,
+                                                       10**12 * 10 ** dep.decimals[symbol]), 200_000))
         for spender in (dep.aave.pool, dep.morpho.address):
-            rpc.transact(Tx(liquidator, token, encode_call("approve(address,uint256)", spender, MAX_UINT), 100_000))
+            txs.append(Tx(liquidator, token, encode_call("approve(address,uint256)", spender, MAX_UINT), 100_000))
+    rpc.send_bulk(txs, what="liquidator funding")
     with HttpTransport(devnet_revert.rpc_url) as transport:
         snapshot = scan_devnet(dep, transport=transport)
         yield devnet_revert, transport, snapshot, liquidator
 
 
-def _try_at_frozen_time(devnet, transport, timestamp: int, setter: Tx, call: dict) -> str | None:
-    """Mine ``setter`` at ``timestamp``, eth_call ``call`` at that block, revert the chain.
-    Returns None on success, else the revert reason."""
-    rpc = devnet.rpc
-    snapshot_id = rpc.request("evm_snapshot", [])
+def _try_with_price(transport, block: int, call: dict, overrides: dict) -> str | None:
+    """eth_call ``call`` at the pinned ``block`` with one oracle's storage overridden (nothing
+    is mined). Returns None on success, else the revert reason."""
     try:
-        rpc.request("evm_setNextBlockTimestamp", [hex(timestamp)])
-        receipt = rpc.transact(setter, what="set oracle")
-        block = int(receipt["blockNumber"], 16)
-        assert int(rpc.request("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16) == timestamp
-        try:
-            transport.request("eth_call", [call, hex(block)])
-        except RpcError as exc:
-            return exc.revert_reason
-        return None
-    finally:
-        assert rpc.request("evm_revert", [snapshot_id])
+        transport.request("eth_call", [call, hex(block), overrides])
+    except RpcError as exc:
+        return exc.revert_reason
+    return None
+
+
+def _oracle_mock_override(oracle: str, price: int) -> dict:
+    return {oracle: {"stateDiff": {"0x%064x" % ORACLE_MOCK_PRICE_SLOT: "0x%064x" % price}}}
 
 
 def _main(amounts: dict[str, int], snapshot) -> str:
@@ -102,8 +115,8 @@ def test_aave_liquidation_price_is_the_contract_boundary(setup, devnet_deploymen
         }
 
         def attempt(symbol: str, price: int) -> str | None:
-            setter = Tx(dep.deployer, dep.aave.price_feeds[symbol], encode_call("setAnswer(int256)", price), 200_000)
-            return _try_at_frozen_time(devnet, transport, snapshot.block_timestamp, setter, call)
+            overrides = feed_answer_override(dep.aave.price_feeds[symbol], price)
+            return _try_with_price(transport, snapshot.block_number, call, overrides)
 
         p = aave_position_liquidation_oracle_price(market, position, decimals, collateral)
         assert p is not None and p >= 1, position.account
@@ -137,8 +150,7 @@ def test_morpho_liquidation_price_is_the_contract_boundary(setup, devnet_deploym
         }
 
         def attempt(price: int) -> str | None:
-            setter = Tx(dep.deployer, market.oracle, encode_call("setPrice(uint256)", price), 200_000)
-            return _try_at_frozen_time(devnet, transport, snapshot.block_timestamp, setter, call)
+            return _try_with_price(transport, snapshot.block_number, call, _oracle_mock_override(market.oracle, price))
 
         assert attempt(p + 1) == MORPHO_HEALTHY, (position.account, p)
         assert attempt(p) is None, (position.account, p)
@@ -152,12 +164,30 @@ MORPHO_LIQUIDATE = "0x" + keccak(text="Liquidate(bytes32,address,address,uint256
 
 
 def _send_at_frozen_time(devnet, timestamp: int, txs: list[Tx]) -> dict:
-    """Mine ``txs`` (in order, one block each) at ``timestamp``; return the last receipt. The
-    caller reverts the chain."""
+    """Mine ``txs`` in order, one block each, every block at ``timestamp``, and return the last
+    receipt. The caller reverts the chain.
+
+    Automine is off. Each transaction goes into the pool with an explicit nonce, and ``evm_mine``
+    mines it synchronously. The block must hold exactly that transaction, and it must succeed.
+    anvil's background automine, right after an ``evm_revert``, once mined an empty block at the
+    fixed timestamp and lost the transaction (see the module docstring)."""
+    rpc = devnet.rpc
     receipt: dict = {}
-    for tx in txs:
-        devnet.rpc.request("evm_setNextBlockTimestamp", [hex(timestamp)])
-        receipt = devnet.rpc.transact(tx, what="frozen-time tx")
+    rpc.request("evm_setAutomine", [False])
+    try:
+        for tx in txs:
+            params = {"from": tx.sender, "to": tx.to, "data": tx.data, "gas": hex(tx.gas), "nonce": hex(rpc.nonce(tx.sender))}
+            tx_hash = rpc.request("eth_sendTransaction", [params])
+            rpc.request("evm_setNextBlockTimestamp", [hex(timestamp)])
+            rpc.request("evm_mine", [])
+            block = rpc.request("eth_getBlockByNumber", ["latest", False])
+            receipts = rpc.request("eth_getBlockReceipts", [block["number"]])
+            assert [r["transactionHash"] for r in receipts] == [tx_hash], (block["number"], tx_hash, receipts)
+            assert int(block["timestamp"], 16) == timestamp
+            receipt = receipts[0]
+            assert int(receipt["status"], 16) == 1, (tx, receipt)
+    finally:
+        rpc.request("evm_setAutomine", [True])
     return receipt
 
 

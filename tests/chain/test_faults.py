@@ -58,16 +58,15 @@ def test_fault_gives_identical_snapshot_or_clear_error(devnet, expected, case):
 
 @pytest.fixture(scope="module")
 def calls_per_scan(devnet):
-    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it)."""
+    """JSON-RPC calls of one fault-free scan (the reorg points are placed relative to it), measured
+    without hedged duplicates and counted by distinct request id (the trigger counts the same way):
+    hedged copies and retries, whose number depends on the machine's load, would otherwise move
+    "after the last read" past the end of a trial's scan, and the reorg would never fire."""
     proxy = FaultyRpcProxy(devnet.rpc_url)
     try:
-        # No hedging: a hedged read is a second call the proxy counts, and how many reads get
-        # hedged depends on the machine's load, so the count (and the reorg points placed from
-        # it) would differ between this scan and the trials (seen: a trigger at "end - 2" that
-        # never fired on a loaded machine). run_reorg_mid_scan scans without hedging too.
         with suite_transport(proxy.url, 0, hedge_after_s=None) as transport:
             scan_devnet(devnet.deployment, "latest", transport=transport)
-        return proxy.counters.rpc_calls
+        return proxy.counters.logical_calls
     finally:
         proxy.stop()
 

@@ -19,7 +19,7 @@ def test_shipped_file_lists_the_main_networks_and_markets():
     eth = {m.id: m.kind for m in mf.networks["ethereum"].markets}
     assert eth == {"aave-core": "aave_v3", "aave-prime": "aave_v3", "aave-etherfi": "aave_v3", "spark": "aave_v3",
                    "morpho-blue": "morpho_blue", "comet-usdc": "compound_v3", "sky": "sky_vaults",
-                   "liquity-v2": "liquity_v2", "aave-v4": "aave_v4"}
+                   "liquity-v2": "liquity_v2", "euler-prime": "euler_v2", "aave-v4": "aave_v4"}
     for name, net in mf.networks.items():
         kinds = {m.kind for m in net.markets}
         assert "aave_v3" in kinds and "compound_v3" in kinds, name
@@ -37,6 +37,8 @@ def test_scan_sources_carry_ids_names_and_start_blocks():
     assert [i.name for i in src["sky"][0].ilks][:2] == ["ETH-A", "ETH-B"]
     liquity = [s for s in src["sources"] if type(s).__name__ == "LiquitySource"]  # a plugin venue: generic sources
     assert len(liquity[0].registries) == 3 and liquity[0].bold.startswith("0x6440")
+    euler = [s for s in src["sources"] if type(s).__name__ == "EulerSource"]
+    assert euler[0].evc == "0x0C9a3dd6b8F28529d72d7f9cE918D493519EE383" and len(euler[0].vaults) == 3
 
 
 def _data():
@@ -62,8 +64,8 @@ def test_unknown_key_unknown_kind_duplicates_and_missing_fields():
     data["networks"]["base"]["markets"][0]["adress"] = "0x0"
     assert "networks.base.markets.0.adress: unknown key" in _error(data)
     data = _data()
-    data["networks"]["base"]["markets"][0]["kind"] = "euler_v2"
-    assert "unknown kind 'euler_v2'" in _error(data)
+    data["networks"]["base"]["markets"][0]["kind"] = "no_such_venue"
+    assert "unknown kind 'no_such_venue'" in _error(data)
     data = _data()
     data["networks"]["base"]["markets"][1]["id"] = "aave-base"
     assert "repeated: ['aave-base']" in _error(data)

@@ -73,8 +73,9 @@ COMET = VENUE_CODE["compound_v3"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
 SKY = VENUE_CODE["sky_vault"]
 LIQUITY = VENUE_CODE["liquity_v2"]
-NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY)  # Sky, Liquity: their doubles are checked in test_sky_vaults.py,
-# test_liquity_v2.py
+EULER = VENUE_CODE["euler_v2"]
+NOT_EXECUTED_HERE = (COMET, AAVE_V33, SKY, LIQUITY, EULER)  # Sky, Liquity, Euler: their doubles are checked in
+# test_sky_vaults.py, test_liquity_v2.py, test_euler_v2.py
 
 
 def _close(chain_raw: int, engine_raw: float, extra_raw: float = 0.0) -> bool:
@@ -122,7 +123,7 @@ def liquidator(devnet_revert, devnet_deployment) -> str:
 def _engine_first_pass(book: PositionBook):
     collateral, debt = book.collateral.copy(), book.debt.copy()
     outcome = liquidate_rows(collateral, debt, book.liq_threshold, book.liq_bonus, book.protocol_fee, book.venue,
-                             book.prices_usd, max_passes=1)
+                             book.prices_usd, max_passes=1, floored_avg_lt=book.floored_avg_lt)
     return outcome, collateral
 
 
@@ -218,7 +219,8 @@ def test_first_round_liquidations_execute_as_the_engine_predicted(devnet_revert,
         before = scan_devnet(dep, transport=transport)
         book_before = PositionBook.from_snapshot(before)
         assert not liquidatable(book_before.collateral, book_before.debt, book_before.liq_threshold,
-                                book_before.prices_usd).any(), "population must be healthy before the shock"
+                                book_before.prices_usd, book_before.floored_avg_lt).any(), \
+            "population must be healthy before the shock"
 
         devnet.set_price_usd(symbol, price_usd)
         after = scan_devnet(dep, transport=transport)

@@ -7,12 +7,11 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import jsonschema
@@ -22,6 +21,7 @@ from click.testing import CliRunner
 from liqrisk.cli import cli
 from liqrisk.report import SCHEMA_PATH
 from risk.snapshot import Snapshot
+from tests import stub_node as stub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
@@ -197,39 +197,16 @@ def test_devnet_source_without_devnet_is_a_user_error(run) -> None:
     _user_error(run("bands", "--source", "devnet", ok=False), "no devnet is running")
 
 
-class _FakeNode(BaseHTTPRequestHandler):
-    """Answers eth_chainId with 5 (not mainnet): enough to see the masked URL in the error."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        reply = [{"jsonrpc": "2.0", "id": r["id"], "result": "0x5"} for r in request] if isinstance(request, list) \
-            else {"jsonrpc": "2.0", "id": request["id"], "result": "0x5"}
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
 def test_rpc_url_is_masked_in_every_message(run, monkeypatch) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _FakeNode)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        secret = "k3y0123456789abcdef"
-        url = f"http://127.0.0.1:{server.server_port}/v2/{secret}"
+    secret = "k3y0123456789abcdef"
+    # Answers every call with 5 (not mainnet): enough to see the masked URL in the error.
+    with stub.stub_node(lambda request: stub.result(request, "0x5"), path=f"/v2/{secret}") as url:
         result = run("bands", "--source", "rpc", "--rpc-url", url, ok=False)
         _user_error(result, "")
         assert "is chain 5" in result.stderr and secret not in result.output
         monkeypatch.setenv("ETH_RPC_URL", url)
         result = run("scan", "--source", "rpc", ok=False)
         assert "is chain 5" in result.stderr and secret not in result.output
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---------------------------------------------------------------------------------- devnet
@@ -261,7 +238,7 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stderr and not snap.synthetic  # status lines go to stderr
         assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault",
-                                                   "liquity_v2"}  # Aave v3.0.2 + v3.6, Sky and Liquity v2 doubles
+                                                   "liquity_v2", "euler_v2"}  # Aave v3.0.2 + v3.6, Sky, Liquity v2, Euler doubles
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),
@@ -296,7 +273,20 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
     assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
     assert {p.name for p in next(out.glob("*-b*")).glob("*.png")} >= {"liquidation_map.png", "cascade.png",
-                                                                      "monte_carlo.png"}
+                                                                      "monte_carlo.png", "cascade_markets.png",
+                                                                      "monte_carlo_markets.png"}
+    # Every market of the devnet book is its own series/row (issues 8/12: by market, not by rule).
+    with_positions = {m["id"]: m["name"] for m in document["snapshot"]["markets"] if m["positions"] > 0}
+    assert len(with_positions) >= 4
+    assert {m["market_id"] for m in document["cascade"]["by_market"]} == set(with_positions)
+    assert {m["market_id"] for m in document["monte_carlo"]["by_market"]} == set(with_positions)
+    html = next(out.glob("*-b*/report.html")).read_text()
+    figures = json.loads(re.search(r"<script type='application/json' id='liqrisk-figures'>(.*?)</script>", html,
+                                   re.S).group(1))
+    series = {t.get("name", "") for key in ("liquidation_map", "cascade_markets") for t in figures[key]["data"]}
+    cascade_hit = {m["market_id"] for m in document["cascade"]["by_market"] if max(m["liquidated_debt_usd"]) > 0}
+    for market_id in cascade_hit:
+        assert any(name.startswith(with_positions[market_id] + " · ") for name in series), (market_id, series)
 
 
 def test_no_stray_environment(run) -> None:

@@ -11,8 +11,6 @@ import io
 import json
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import click
@@ -20,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from liqrisk.cli import cli
+from tests.stub_node import chain_only, stub_node
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "wsteth_depeg.toml"
@@ -198,36 +197,11 @@ def test_unreachable_rpc_is_one_message(run, name) -> None:
     assert "127.0.0.1" in result.stderr and "secretkey123" not in result.output
 
 
-class _ErrorNode(BaseHTTPRequestHandler):
-    """A node that is mainnet for eth_chainId and fails every other call (a reader error)."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-
-        def answer(r: dict) -> dict:
-            if r["method"] == "eth_chainId":
-                return {"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}
-            return {"jsonrpc": "2.0", "id": r["id"], "error": {"code": -32601, "message": "method not supported"}}
-
-        reply = [answer(r) for r in request] if isinstance(request, list) else answer(request)
-        body = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def error_node():
-    server = HTTPServer(("127.0.0.1", 0), _ErrorNode)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/key/s3cr3tvalue"
-    server.shutdown()
-    server.server_close()
+    """A node that is mainnet for eth_chainId and fails every other call (a reader error)."""
+    with stub_node(chain_only(1), path="/key/s3cr3tvalue") as url:
+        yield url
 
 
 @pytest.mark.parametrize("name", sorted(RPC_READERS))

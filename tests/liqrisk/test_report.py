@@ -102,8 +102,9 @@ def test_files_and_non_trivial_charts(written) -> None:
     for name in ("report.json", "report.md", "report.html"):
         assert (folder / name).stat().st_size > 1000
     pngs = sorted(folder.glob("*.png"))
-    expected = {"liquidation_map.png", "cascade.png", "monte_carlo.png", "scenario_01_path.png",
-                "scenario_02_cascade.png", "scenario_02_liquidation_map.png"}
+    expected = {"liquidation_map.png", "cascade.png", "cascade_markets.png", "monte_carlo.png",
+                "monte_carlo_markets.png", "scenario_01_path.png", "scenario_02_cascade.png",
+                "scenario_02_liquidation_map.png"}
     assert {p.name for p in pngs} == expected
     for png in pngs:
         assert png.stat().st_size > 20_000, png
@@ -154,6 +155,40 @@ def test_figure_data_is_the_library_data(written) -> None:
     np.testing.assert_allclose(per_market, result.markets.debt_usd, rtol=1e-12)
     mc = figs["monte_carlo"]
     np.testing.assert_array_equal(mc.data[0].x, result.monte_carlo.monte_carlo.result.endogenous.liquidated_debt_usd)
+
+
+def test_every_market_is_its_own_series_and_the_parts_add_up(written) -> None:
+    """Issues 8/12: markets, not rules, are the series (Aave Core and Spark apart, each Morpho
+    market apart), in the liquidation map, the cascade and the Monte Carlo, and in the page."""
+    _, folder, doc, result = written
+    snapshot = result.loaded.snapshot
+    with_positions = {p.market for p in snapshot.positions}
+    names = {m.id: m.name for m in snapshot.markets}
+    figs = render_figures(result)
+    map_series = {t.name for t in figs["liquidation_map"].data}
+    lmap = result.bands.map
+    for k, market in enumerate(lmap.market_ids):
+        if lmap.collateral_by_market_usd[:, k].any():
+            assert any(name.startswith(names[market] + " · ") for name in map_series), market
+    assert len(map_series) > len({t.split(" · ")[1] for t in map_series}), "two markets of one rule must be two series"
+    # cascade: the stacked parts are the totals
+    table = result.core.cascade
+    liq = [t for t in figs["cascade_markets"].data if t.xaxis == "x"]
+    np.testing.assert_allclose(np.sum([np.asarray(t.y, dtype=float) for t in liq], axis=0), table.liquidated_debt_usd,
+                               rtol=1e-12, atol=1e-6)
+    assert {m.market_id for m in doc.cascade.by_market} == with_positions
+    for i, row in enumerate(doc.cascade.rows):
+        assert sum(m.liquidated_debt_usd[i] for m in doc.cascade.by_market) == pytest.approx(row.liquidated_debt_usd,
+                                                                                               rel=1e-12, abs=1e-6)
+        assert sum(m.positions_hit[i] for m in doc.cascade.by_market) == row.positions_hit
+    # Monte Carlo: one summary per market with positions
+    assert {m.market_id for m in doc.monte_carlo.by_market} == with_positions
+    mean = sum(m.mean_liquidated_usd for m in doc.monte_carlo.by_market)
+    assert mean == pytest.approx(doc.monte_carlo.endogenous.mean_liquidated_usd, rel=1e-9)
+    html = (folder / "report.html").read_text()
+    md = (folder / "report.md").read_text()
+    for market in with_positions:  # by the name a desk knows it by
+        assert names[market] in html and names[market] in md
 
 
 def test_cumulative_curve_equals_a_sum_over_positions(loaded) -> None:
@@ -392,3 +427,61 @@ def test_no_alerts_no_post(loaded, tmp_path, webhook_server) -> None:
     assert send_alerts(result, "r") is None
     _, doc = write_report(result, tmp_path)
     assert result.alerts == () and received == [] and doc.webhook is None
+
+
+def test_few_bad_debt_paths_are_shown_per_path_not_as_a_histogram(loaded, monkeypatch) -> None:
+    """Below FEW_BAD_DEBT_PATHS the bad-debt panel is one bar per path, largest first, on a USD
+    axis (a histogram of a handful of values was unit bars against an unlabeled 0–1 count axis)."""
+    deep = compute_report(loaded, _config(monte_carlo=MonteCarloShock(kind="monte_carlo", model="gbm", paths=60, seed=3,
+                                                                      vol={"WETH": 3.0}, horizon_days=5), scenarios=()))
+    run = deep.monte_carlo.monte_carlo
+    bad = run.result.endogenous.bad_debt_usd
+    k = int((bad > 0).sum())
+    assert k >= 2
+    monkeypatch.setattr(charts_module, "FEW_BAD_DEBT_PATHS", k)
+    fig = charts_module.monte_carlo_figure(run)
+    panel = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.type for t in panel] == ["bar"]
+    np.testing.assert_array_equal(np.asarray(panel[0].y), np.sort(bad[bad > 0])[::-1])
+    assert fig.layout.yaxis2.title.text == "Bad debt (USD)"
+    assert f"the {k:,} paths that leave any" in fig.layout.xaxis2.title.text.lower()
+    ax2 = charts_module.monte_carlo_matplotlib(run).axes[1]
+    assert len(ax2.patches) == k and ax2.get_ylabel() == "Bad debt (USD)"
+    monkeypatch.setattr(charts_module, "FEW_BAD_DEBT_PATHS", k - 1)
+    fig = charts_module.monte_carlo_figure(run)
+    panel = [t for t in fig.data if t.xaxis == "x2"]
+    assert [t.type for t in panel] == ["histogram"] and fig.layout.yaxis2.title.text == "Paths"
+    assert charts_module.monte_carlo_matplotlib(run).axes[1].get_ylabel() == "Paths"
+
+
+def test_one_bad_debt_path_is_singular() -> None:
+    assert charts_module._bad_debt_paths(1) == "the path that leaves any"
+    assert charts_module._bad_debt_paths(1_200) == "the 1,200 paths that leave any"
+
+
+def test_mc_by_market_axis_goes_log_when_markets_differ_by_orders_of_magnitude(loaded) -> None:
+    result = compute_report(loaded, _config(scenarios=()))
+    run = result.monte_carlo.monte_carlo
+    rows = charts_module._mc_market_rows(run, None)
+    values = [getattr(r, f) for _, r in rows for f, _n, _c in charts_module._MC_MARKET_FIELDS]
+    positive = [v for v in values if v > 0]
+    wide = max(positive) > charts_module.LOG_AXIS_SPREAD * min(positive)
+    assert charts_module.monte_carlo_markets_figure(run).layout.xaxis.type == ("log" if wide else "linear")
+    assert charts_module._wide_spread([1.0, 0.0, 100.0]) is False
+    assert charts_module._wide_spread([1.0, 0.0, 100.5]) is True
+    assert charts_module._wide_spread([0.0]) is False
+
+
+def test_cascade_liquidity_is_a_table_with_short_addresses(loaded) -> None:
+    from liqrisk.report import _liquidity_rows
+
+    address = "0x" + "ab" * 20
+    rows = _liquidity_rows({
+        "WETH": f"on-chain Uniswap v3 at the block, CEX depth x3: WETH/USDC 0.05% {address}; WETH/USDC 0.3% {address}",
+        "USDC": "numeraire of the on-chain model (USDC = the price unit): no impact",
+        "WBTC": "constant depth: $40M moves the price 1%",
+    })
+    assert rows[0] == ["WETH", "on-chain Uniswap v3 at the block, CEX depth x3",
+                       "WETH/USDC 0.05% 0xabab…abab; WETH/USDC 0.3% 0xabab…abab"]
+    assert rows[1] == ["USDC", "numeraire of the on-chain model (USDC = the price unit): no impact", "—"]
+    assert rows[2] == ["WBTC", "constant depth: $40M moves the price 1%", "—"]

@@ -116,3 +116,19 @@ def test_table_exports(book):
     rows = json.loads(table.to_json())["rows"]
     assert rows[2]["liquidated_debt_usd"] == pytest.approx(table.liquidated_debt_usd[2])
     assert rows[0]["amplification"] is None  # undefined at 0%, not NaN (invalid JSON)
+
+
+@settings(max_examples=40, deadline=None)
+@given(books(max_positions=6, floored=True), st.floats(0.0, 0.7), st.sampled_from(["none", "linear"]))
+def test_cascade_matches_plain_loop_floored_average(book, x0, model):
+    """Aave v3.0-v3.4 rows under the floored average LT: the candidate bound (LT - 1 bp) and the
+    row kernel give the plain loop's cascade."""
+    a = book.n_assets
+    betas = np.linspace(1.0, 0.0, a)
+    liquidity = {"none": NoImpact(), "linear": ConstantDepth(np.full(a, 2e5))}[model]
+    table = cascade_grid(book, driver=book.symbols[0], betas=betas, drawdowns=[x0], liquidity=liquidity)
+    ref = reference.cascade(rows_of(book), book.prices_usd.tolist(), betas.tolist(), 0, x0,
+                            lambda net: liquidity.impact(np.array(net)).tolist())
+    assert table.rounds[0] == ref["rounds"]
+    assert table.positions_hit[0] == ref["positions_hit"]
+    assert table.liquidated_debt_usd[0] == pytest.approx(ref["liquidated_usd"], rel=1e-8, abs=1e-6)

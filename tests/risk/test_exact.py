@@ -31,6 +31,7 @@ from risk.exact import (
     aave_liquidation_oracle_price,
     aave_liquidation_rule,
     aave_position_legs,
+    aave_rounding,
     comet_is_liquidatable,
     comet_present_value,
     morpho_accrue_interest,
@@ -346,6 +347,116 @@ def test_aave_v33_close_factor_and_dust() -> None:
         _amounts("v33", 9 * 10**17, 4_500 * USDC, reserve_debt=5_000 * USDC, collateral=5 * WETH, total_debt_base=8_000 * USD)
     # repaying all of it is fine
     assert _amounts("v33", 9 * 10**17, 10**30, reserve_debt=5_000 * USDC, collateral=5 * WETH).debt_repaid_raw == 5_000 * USDC
+
+
+# --- Aave v3.7 vs v3.6: every place the two versions compute different wei -----------------------
+#
+# v3.7 is not on npm, so these rules are tested here and not on the devnet. The sources are
+# aave-dao/aave-v3-origin, docs/3.7/liquidation-rounding.md @4fbd7442 (the three diffs in
+# _calculateAvailableCollateralToLiquidate) and docs/3.7/Aave-v3.7-changelog.md @4fbd7442
+# ("Improved hasNoCollateralLeft detection"). The v3.6 side is the npm 3.6.0 LiquidationLogic.sol,
+# lines 584-605 and 340. docs/aave-v3.7.md has the table of what is shared with v3.6. Every case
+# gives different wei under "v35" and "v37", and both sides are derived by hand next to it.
+
+
+def _seize(rounding: str, *, debt_to_cover: int, collateral: int, fee_bps: int):
+    """USDC debt and a 6-decimal collateral, both at $1, 5% bonus: baseCollateral = debtToCover."""
+    return aave_collateral_to_liquidate(
+        debt_to_cover_raw=debt_to_cover, user_collateral_raw=collateral, collateral_price_base=USD,
+        debt_price_base=USD, collateral_decimals=6, debt_decimals=6, liquidation_bonus_bps=10_500,
+        protocol_fee_bps=fee_bps, rounding=rounding)
+
+
+def test_v37_bonus_is_percent_mul_floor() -> None:
+    # maxCollateralToLiquidate = baseCollateral x 10500 / 1e4 = 1,000,000,010 x 1.05 = 1,050,000,010.5.
+    # v3.6 rounds it half up (percentMul) to ...011. v3.7 floors it (percentMulFloor) to ...010.
+    # The collateral cap does not bind, so debt repaid = debtToCover in both.
+    kw = dict(debt_to_cover=1_000_000_010, collateral=10**12, fee_bps=0)
+    v36, v37 = _seize("v35", **kw), _seize("v37", **kw)
+    assert (v36.collateral_seized_raw, v37.collateral_seized_raw) == (1_050_000_011, 1_050_000_010)
+    assert v36.debt_repaid_raw == v37.debt_repaid_raw == 1_000_000_010
+    assert _seize("half_up", **kw).collateral_seized_raw == 1_050_000_011  # v3.0-v3.4 round half up too
+
+
+def test_v37_fee_base_is_percent_div_floor() -> None:
+    # The cap binds: 1 USDC of collateral against 10 USDC of debt, so collateralAmount = 1,000,000
+    # and debt needed = percentDivCeil(1,000,000, 10500) = ceil(952,380.95) = 952,381 in both.
+    # Base part: 1e10 / 10500 = 952,380.952. Half up (v3.6 percentDiv) gives 952,381, so the bonus is
+    # 47,619. Floor (v3.7 percentDivFloor) gives 952,380, so the bonus is 47,620. A 100% fee takes
+    # the whole bonus, which isolates this step (percentMul and percentMulCeil agree on it).
+    kw = dict(debt_to_cover=10 * USDC, collateral=1_000_000, fee_bps=10_000)
+    v36, v37 = _seize("v35", **kw), _seize("v37", **kw)
+    assert v36.debt_repaid_raw == v37.debt_repaid_raw == 952_381
+    assert v36.collateral_seized_raw == v37.collateral_seized_raw == 1_000_000
+    assert (v36.protocol_fee_raw, v37.protocol_fee_raw) == (47_619, 47_620)
+    assert (v36.collateral_to_liquidator_raw, v37.collateral_to_liquidator_raw) == (952_381, 952_380)
+
+
+def test_v37_fee_is_percent_mul_ceil() -> None:
+    # Collateral 2,592,471 = 21 x 123,451, so the base part is exactly x 20/21 = 2,469,020 (floor and
+    # half up agree) and the bonus is 123,451. The 10% fee is 12,345.1: v3.6 percentMul gives 12,345,
+    # v3.7 percentMulCeil gives 12,346. Debt needed = ceil(2,592,471 / 1.05) = 2,469,020 in both.
+    kw = dict(debt_to_cover=10 * USDC, collateral=2_592_471, fee_bps=1_000)
+    v36, v37 = _seize("v35", **kw), _seize("v37", **kw)
+    assert v36.debt_repaid_raw == v37.debt_repaid_raw == 2_469_020
+    assert (v36.protocol_fee_raw, v37.protocol_fee_raw) == (12_345, 12_346)
+    assert (v36.collateral_to_liquidator_raw, v37.collateral_to_liquidator_raw) == (2_580_126, 2_580_125)
+
+
+def test_v37_and_v36_agree_where_nothing_rounds() -> None:
+    # baseCollateral 2,000,000 x 1.05 = 2,100,000 exactly. Bonus 100,000, 10% fee 10,000 exactly.
+    kw = dict(debt_to_cover=2 * USDC, collateral=10**12, fee_bps=1_000)
+    assert _seize("v35", **kw) == _seize("v37", **kw)
+
+
+def _wbtc_liquidation(rounding: str, **overrides):
+    """One WBTC reserve (8 decimals, $60,000; 1 sat = 60,000 base units) at liquidity index 1.05
+    RAY, scaled balance 1,000,001. aToken balance = rayMulFloor(1,000,001, 1.05) = 1,050,001 sat.
+    USDC debt repaid in full: debtToCover = reserve debt = 600 USDC, so the dust rule does not apply.
+    baseCollateral = 600 x 1e8 / 60,000 = 1,000,000 sat, and x 1.05 = 1,050,000 (exact in both
+    versions). That is one sat short of the balance. The 10% fee is 5,000 sat (exact) and the
+    liquidator gets 1,045,000."""
+    kwargs = dict(
+        rule="v33", debt_to_cover_raw=600 * USDC, health_factor_wad=9 * 10**17, user_reserve_debt_raw=600 * USDC,
+        user_collateral_raw=1_050_001, collateral_price_base=60_000 * USD, debt_price_base=USD,
+        collateral_decimals=8, debt_decimals=6, liquidation_bonus_bps=10_500, protocol_fee_bps=1_000,
+        total_debt_base=900 * USD, collateral_scaled_raw=1_000_001,
+        collateral_liquidity_index_ray=105 * RAY // 100,
+        total_collateral_base=1_050_001 * 60_000,  # getUserAccountData: the only collateral, floor
+    )
+    kwargs.update(overrides)
+    return aave_liquidation_amounts(rounding=rounding, **kwargs)
+
+
+def test_v37_no_collateral_left_from_scaled_consumption() -> None:
+    # In scaled units the two aToken operations round up (rayDivCeil):
+    # ceil(1,045,000 / 1.05) = ceil(995,238.09) = 995,239, and ceil(5,000 / 1.05) = ceil(4,761.9) = 4,762.
+    # Together 1,000,001 = the whole scaled balance, so nothing is left.
+    # v3.6 compares base values: seized 1,050,000 sat x 60,000 = 63,000,000,000 is not equal to the
+    # total 63,000,060,000. It keeps the other reserves' debt on the books as debt without
+    # collateral (the stranded debt the v3.7 changelog names).
+    # v3.7 values the consumed scaled amount: rayMulFloor(1,000,001, 1.05) x 60,000 = the total.
+    # So the call books the position's other debt as deficit (_burnBadDebt).
+    v36, v37 = _wbtc_liquidation("v35"), _wbtc_liquidation("v37")
+    assert (v36.debt_repaid_raw, v36.collateral_seized_raw, v36.protocol_fee_raw) == (600 * USDC, 1_050_000, 5_000)
+    assert (v37.debt_repaid_raw, v37.collateral_seized_raw, v37.protocol_fee_raw) == (600 * USDC, 1_050_000, 5_000)
+    assert (v36.has_no_collateral_left, v37.has_no_collateral_left) == (False, True)
+    assert v37.deficit_raw == 0  # this reserve's debt is repaid in full; the others' becomes deficit
+    # One more scaled unit (scaled balance 1,000,002, balance floor(1,050,002.1) = 1,050,002) leaves
+    # 1 scaled unit after the same call. v3.7 then sees collateral left, and so does v3.6.
+    more = dict(user_collateral_raw=1_050_002, collateral_scaled_raw=1_000_002, total_collateral_base=1_050_002 * 60_000)
+    assert _wbtc_liquidation("v37", **more).has_no_collateral_left is False
+    assert _wbtc_liquidation("v35", **more).has_no_collateral_left is False
+
+
+def test_v37_no_collateral_left_needs_the_scaled_balance() -> None:
+    with pytest.raises(ValueError, match="scaled"):
+        _wbtc_liquidation("v37", collateral_scaled_raw=None)
+    assert _wbtc_liquidation("v35", collateral_scaled_raw=None).has_no_collateral_left is False
+
+
+def test_v37_rounding_is_selected_by_version() -> None:
+    assert [aave_rounding(f"aave-v3.{m}") for m in range(8)] == ["half_up"] * 5 + ["v35", "v35", "v37"]
 
 
 # --- Aave snapshot glue ----------------------------------------------------------------------------

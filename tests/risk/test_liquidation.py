@@ -96,3 +96,23 @@ def test_kernel_matches_plain_loop_and_conserves(book):
     # seized collateral never exceeds what was held; fees never exceed the seized amount
     assert np.all(out.seized_tokens <= book.collateral * (1 + 1e-12) + 1e-15)
     assert np.all(out.protocol_fee_tokens <= out.seized_tokens + 1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(books(floored=True))
+def test_kernel_matches_plain_loop_floored_average(book):
+    """Aave v3.0-v3.4 rows (average LT floored to bps): who is liquidated, the 0.95 close-factor
+    switch and when a row is done follow the floored HF, as in the plain loop (exact rational
+    floored HF)."""
+    coll, debt = book.collateral.copy(), book.debt.copy()
+    out = liquidate_rows(coll, debt, book.liq_threshold, book.liq_bonus, book.protocol_fee, book.venue, book.prices_usd,
+                         floored_avg_lt=book.floored_avg_lt)
+    for i, row in enumerate(rows_of(book)):
+        seized, fees, repaid, bad, hit = reference.liquidate_position(
+            row["coll"], row["debt"], row["lt"], row["bonus"], row["fee"], row["venue"], book.prices_usd.tolist(),
+            floored=row["floored"],
+        )
+        assert bool(out.hit[i]) == hit
+        np.testing.assert_allclose(out.seized_tokens[i], seized, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(out.repaid_tokens[i], repaid, rtol=1e-9, atol=1e-12)
+        assert out.bad_debt_usd[i] == pytest.approx(bad, rel=1e-9, abs=1e-9)

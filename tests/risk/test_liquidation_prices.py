@@ -126,3 +126,49 @@ def test_driver_thresholds_match_plain_loop(book, raw_betas):
         assert result.side[i] == side, i
         if side in (Side.BELOW, Side.ABOVE):
             assert result.return_at_liquidation[i] == pytest.approx(r, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(books(floored=True))
+def test_floored_average_liquidation_prices_match_plain_loop(book):
+    """Aave v3.0-v3.4 rows (average LT floored to bps): the piecewise crossing equals the loop's,
+    which finds it independently (every candidate switch point, tested with the floored HF)."""
+    result = liquidation_prices(book)
+    for i in range(book.n_positions):
+        for j in range(book.n_assets):
+            price, side = reference.liquidation_price(
+                book.collateral[i].tolist(), book.debt[i].tolist(), book.liq_threshold[i].tolist(),
+                book.prices_usd.tolist(), j, floored=bool(book.floored_avg_lt[i]),
+            )
+            assert result.side[i, j] == side, (i, j)
+            if side in (Side.BELOW, Side.ABOVE):
+                assert result.price_usd[i, j] == pytest.approx(price, rel=1e-9)
+        one, side_one = liquidation_prices_for(book, book.symbols[0])
+        np.testing.assert_array_equal(side_one, result.side[:, 0])
+        np.testing.assert_array_equal(one, result.price_usd[:, 0])
+
+
+@settings(max_examples=150, deadline=None)
+@given(books(floored=True), st.lists(st.floats(0.0, 1.5), min_size=4, max_size=4))
+def test_floored_average_driver_thresholds_match_plain_loop(book, raw_betas):
+    betas = np.array(raw_betas[: book.n_assets])
+    result = driver_thresholds(book, book.symbols[0], betas)
+    betas[0] = 1.0
+    for i in range(book.n_positions):
+        r, side = reference.driver_return(
+            book.collateral[i].tolist(), book.debt[i].tolist(), book.liq_threshold[i].tolist(),
+            book.prices_usd.tolist(), betas.tolist(), floored=bool(book.floored_avg_lt[i]),
+        )
+        assert result.side[i] == side, i
+        if side in (Side.BELOW, Side.ABOVE):
+            assert result.return_at_liquidation[i] == pytest.approx(r, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(books(floored=True))
+def test_floored_health_factor_matches_plain_loop(book):
+    hf = book.health_factor()
+    for i in range(book.n_positions):
+        expected = reference.health(book.collateral[i].tolist(), book.debt[i].tolist(), book.liq_threshold[i].tolist(),
+                                    book.prices_usd.tolist(), bool(book.floored_avg_lt[i]))
+        assert hf[i] == pytest.approx(expected, rel=1e-12)

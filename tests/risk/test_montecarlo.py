@@ -15,6 +15,7 @@ from risk.liquidity import ConstantDepth, NoImpact, SquareRootImpact
 from risk.montecarlo import MonteCarloResult, driver_cross_impact, simulate_liquidations
 from risk.paths import gbm_paths, replay_paths
 from risk.sample import synthetic_book
+from tests.risk import reference as loops
 
 N_ASSETS = 6  # the synthetic book: WETH, WBTC, wstETH, USDC, USDT, DAI
 VOL = np.array([1.2, 0.9, 1.2, 0.02, 0.02, 0.02])
@@ -63,7 +64,8 @@ def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int 
             while True:
                 due = []
                 for i in range(n):
-                    weighted = sum(coll[i][a] * lt[i][a] * prices[a] for a in range(n_assets))
+                    # As the venue computes HF: Aave v3.0-v3.4 rows floor the average LT (exact).
+                    weighted = loops.weighted(coll[i], lt[i], prices, bool(book.floored_avg_lt[i]))
                     owed = sum(debt[i][a] * prices[a] for a in range(n_assets))
                     if owed > DUST_USD and weighted < owed:
                         due.append(i)
@@ -78,7 +80,8 @@ def reference(book: PositionBook, paths: np.ndarray, liquidity, max_rounds: int 
                     c = np.array([coll[i]])
                     d = np.array([debt[i]])
                     res = liquidate_rows(c, d, book.liq_threshold[i:i + 1], book.liq_bonus[i:i + 1],
-                                         book.protocol_fee[i:i + 1], book.venue[i:i + 1], np.array(prices))
+                                         book.protocol_fee[i:i + 1], book.venue[i:i + 1], np.array(prices),
+                                         floored_avg_lt=book.floored_avg_lt[i:i + 1])
                     coll[i], debt[i] = c[0].tolist(), d[0].tolist()
                     hit[i] = hit[i] or bool(res.hit[0])
                     bad += float(res.bad_debt_usd[0])
@@ -323,3 +326,19 @@ def test_float32_paths_are_accepted():
     a = simulate_liquidations(book, p32, liquidity=LIQUIDITY["square_root"])
     b = simulate_liquidations(book, p32.astype(np.float64), liquidity=LIQUIDITY["square_root"])
     np.testing.assert_array_equal(a.endogenous.liquidated_debt_usd, b.endogenous.liquidated_debt_usd)
+
+
+def test_floored_average_decides_the_liquidation_on_a_path():
+    """The issue's WETH+WBTC position (v3.0-v3.4: average LT floored to bps; liquidated below
+    WBTC $805.09, $786.33 without the floor): a path taking WBTC to $795 and back liquidates it
+    only under the floored rule, and the engine's bounds (LT - 1 bp) do not skip it."""
+    from tests.risk.test_floor_exact import _weth_wbtc_book
+
+    wbtc = np.array([60_000.0, 20_000.0, 5_000.0, 1_000.0, 795.0, 2_000.0, 60_000.0])
+    paths = np.zeros((1, wbtc.size, 3))
+    paths[0, :, 0], paths[0, :, 1], paths[0, :, 2] = 2_000.0, wbtc, 1.0
+    for floored, expected in ((True, 1), (False, 0)):
+        book = _weth_wbtc_book(floored)
+        result = simulate_liquidations(book, paths, liquidity=NoImpact())
+        assert int(result.endogenous.positions_hit[0]) == expected
+        assert_matches_reference(result, reference(book, paths, NoImpact()))

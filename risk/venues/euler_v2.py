@@ -30,4 +30,6 @@ EULER_V2 = register_rule(LiquidationRule(
     ),
     module=__name__,
     reference="tests.risk.euler_reference:conformance",
+    label="Euler v2",
+    color="#E5533D",
 ))

@@ -16,16 +16,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chain.aave_v3 import checksum
-from chain.euler_v2 import (EulerRead, EulerSource, EulerV2Reader, euler_evc_source, euler_snapshot_parts,
-                            _word)
+from chain.euler_v2 import EulerRead, EulerSource, EulerV2Reader, _word, euler_evc_source, euler_snapshot_parts
 from chain.markets import _address, address_field
 from chain.pricing import UsdPrice, UsdPricing
 from chain.venues import AssembleContext, BaseVenueRead, MarketEntryBase, ReadContext, VenueRows, register_venue
 
 
 class EulerMarketEntry(MarketEntryBase):
-    """Market-file entry ``kind = "euler_v2"``."""
+    """Market-file entry ``kind = "euler_v2"``: the EVC and the EVK controller vaults whose borrowers
+    are scanned (each vault's recognised collaterals are read from its LTVList)."""
 
     kind: Literal["euler_v2"]
     evc: str
@@ -53,7 +52,7 @@ class EulerVenueRead(BaseVenueRead):
         return sorted(self.read.tokens())
 
     def own_prices(self, pricing: UsdPricing) -> None:
-        for token, (usd, source) in self.read.usd_prices().items():
+        for token, (usd, source) in self.read.usd_prices().items():  # USD-quoted vault oracles
             if token not in pricing.prices:
                 pricing.prices[token] = UsdPrice(usd, source)
 
@@ -87,8 +86,8 @@ class EulerV2Venue:
         for_evc = ctx.given_accounts(reader.evc)
         per_vault = {v: ctx.given_accounts(v) for v in reader.vaults}
         if for_evc is not None or any(a is not None for a in per_vault.values()):
-            accounts = {v: list(per_vault[v] or for_evc or []) for v in reader.vaults}
-        else:
+            accounts = {v: list(given if (given := per_vault[v]) is not None else for_evc or []) for v in reader.vaults}
+        else:  # borrowers: accounts that enabled the vault as controller up to the block
             wanted = {_word(v): v for v in reader.vaults}
             accounts = {v: [] for v in reader.vaults}
             for a in ctx.discover(euler_evc_source(reader.evc, source.start_block)):
@@ -97,6 +96,15 @@ class EulerV2Venue:
                     accounts[vault].append(a.account)
         rows = reader.read_accounts(ctx.pinned, vaults, accounts, include_empty=ctx.include_suppliers)
         return EulerVenueRead(EulerRead(source, tuple(vaults), tuple(rows)))
+
+    def devnet_entries(self, deployment: Any) -> list[dict[str, Any]]:
+        """The devnet market-file entry of the EVC/EVK TEST DOUBLE (chain/devnet/deploy_euler.py)."""
+        euler = getattr(deployment, "euler", None)
+        if euler is None:
+            return []
+        return [{"id": "euler-devnet", "kind": "euler_v2", "name": "Euler double (devnet)", "evc": euler.evc,
+                 "vaults": [v.address for v in euler.vaults], "start_block": euler.deploy_block,
+                 "checked": "EVC/EVK TEST DOUBLE (chain/contracts/EulerDouble.sol) deployed by chain.devnet"}]
 
 
 __all__ = ["EulerMarketEntry", "EulerV2Venue", "EulerVenueRead", "euler_source"]
