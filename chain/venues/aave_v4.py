@@ -6,6 +6,9 @@ Prices: an underlying no other source prices gets the spoke oracle's answer (8 d
 ``aave-v4-oracle:<oracle>``), the price the spoke liquidates on. A reserve whose token cannot be
 priced or has no decimals is skipped with the positions holding it (the spoke values every
 reserve a user holds); so are positions on an older dynamic config key with other parameters.
+
+Accounts: the caller's, keyed by a spoke's address (that spoke) or by the hub's (every spoke of
+the entry); otherwise discovered from each spoke's Supply/Borrow events from ``start_block``.
 """
 
 from __future__ import annotations
