@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.exact import aave_hf_rule
+from risk.rules import rule
 from risk.snapshot import WAD, VENUES, Market, Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,6 +189,10 @@ class PositionBook:
     accounts: tuple[str, ...] = ()
     block_number: int | None = None
     floored_avg_lt: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    rule_params: Float64Array2D | None = None
+    """Per-position market parameters of its rule (:attr:`risk.rules.LiquidationRule.market_params`),
+    shape (n_positions, risk.rules.MARKET_PARAM_WIDTH), floats (1.05 = 1.05); ``None``: the rules'
+    defaults (a book built without a snapshot)."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -209,8 +214,20 @@ class PositionBook:
         if floored.shape != (n,):
             raise ValueError("floored_avg_lt must have shape (n_positions,)")
         object.__setattr__(self, "floored_avg_lt", floored)
+        if self.rule_params is None:
+            from risk.rules import MARKET_PARAM_WIDTH, RULES, default_market_params
+
+            # (an unknown code is refused where rows are liquidated, not here)
+            defaults = {int(code): default_market_params(int(code)) for code in np.unique(self.venue)
+                        if 0 <= code < len(RULES)} if MARKET_PARAM_WIDTH else {}
+            params = np.zeros((n, MARKET_PARAM_WIDTH))
+            for code, values in defaults.items():
+                params[self.venue == code] = values
+            object.__setattr__(self, "rule_params", params)
+        elif self.rule_params.shape[0] != n:
+            raise ValueError(f"rule_params must have {n} rows, got shape {self.rule_params.shape}")
         for name in ("prices_usd", "collateral", "debt", "liq_threshold", "liq_bonus", "protocol_fee", "venue", "market",
-                     "floored_avg_lt"):
+                     "floored_avg_lt", "rule_params"):
             _frozen(getattr(self, name))
 
     # -- shape ---------------------------------------------------------------------------
@@ -277,7 +294,7 @@ class PositionBook:
         return PositionBook(
             self.symbols, vector, self.collateral, self.debt, self.liq_threshold, self.liq_bonus,
             self.protocol_fee, self.venue, self.market, self.market_ids, self.accounts, self.block_number,
-            self.floored_avg_lt,
+            self.floored_avg_lt, self.rule_params,
         )
 
     def select(self, rows: NDArray[np.bool_] | NDArray[np.intp]) -> "PositionBook":
@@ -288,7 +305,7 @@ class PositionBook:
             self.symbols, self.prices_usd.copy(), self.collateral[rows], self.debt[rows],
             self.liq_threshold[rows], self.liq_bonus[rows], self.protocol_fee[rows],
             self.venue[rows], self.market[rows], self.market_ids, accounts, self.block_number,
-            self.floored_avg_lt[rows],
+            self.floored_avg_lt[rows], None if self.rule_params is None else self.rule_params[rows],
         )
 
     # -- construction ----------------------------------------------------------------------
@@ -352,6 +369,13 @@ class PositionBook:
             floored_avg_lt[i] = floors[position.market]
         collateral /= scale
         debt /= scale
+        from risk.rules import MARKET_PARAM_WIDTH, market_param_scale
+
+        market_params = np.zeros((len(market_ids), MARKET_PARAM_WIDTH))
+        for m, market_id in enumerate(market_ids):
+            declared = rule(markets[market_id].venue).market_params
+            for k, (name, _, _) in enumerate(declared):
+                market_params[m, k] = markets[market_id].rule_params[name] / market_param_scale(name)
         # Collateral that cannot back debt (LT 0, or not enabled) is not seizable either.
         liq_threshold[collateral == 0] = 0.0
         return cls(
@@ -368,6 +392,7 @@ class PositionBook:
             accounts=tuple(p.account for p in snapshot.positions),
             block_number=snapshot.block_number,
             floored_avg_lt=floored_avg_lt,
+            rule_params=market_params[market_index],
         )
 
     # -- tables ----------------------------------------------------------------------------

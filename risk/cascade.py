@@ -207,6 +207,7 @@ class _CandidateOrder:
         self.venue = book.venue[rows]
         self.market = book.market[rows]
         self.floored_avg_lt = book.floored_avg_lt[rows]
+        self.rule_params = np.asarray(book.rule_params)[rows]
 
     def candidates(self, r_lo: float, r_hi: float) -> slice:
         start = int(np.searchsorted(self.long_t, r_lo, side="right"))
@@ -368,6 +369,7 @@ def _cascade_one(
     venue = order.venue[rows]
     market = order.market[rows]
     floored = order.floored_avg_lt[rows]
+    rule_params = order.rule_params[rows]
     frontier = np.full(len(classes), np.inf)
     n_markets = _n_markets(book)
     class_market = np.array([c.market for c in classes], dtype=np.int64)
@@ -399,6 +401,7 @@ def _cascade_one(
             venue = np.concatenate([venue, book.venue[new]])
             market = np.concatenate([market, book.market[new]])
             floored = np.concatenate([floored, book.floored_avg_lt[new]])
+            rule_params = np.concatenate([rule_params, np.asarray(book.rule_params)[new]])
             hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
         owed = debt @ prices
         at_risk = (owed > 1e-6) & (risk_weighted_usd(collateral, liq_threshold, prices, floored) < owed)
@@ -420,7 +423,7 @@ def _cascade_one(
             risky = np.flatnonzero(at_risk)
             sub_coll, sub_debt = collateral[risky], debt[risky]
             out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
-                                 floored_avg_lt=floored[risky])
+                                 floored_avg_lt=floored[risky], rule_params=rule_params[risky])
             collateral[risky], debt[risky] = sub_coll, sub_debt
             hit[risky] |= out.hit
             seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)

@@ -101,6 +101,7 @@ def cascade_one_pooled(
     venue = order.venue[rows]
     market = order.market[rows]
     floored = order.floored_avg_lt[rows]
+    rule_params = order.rule_params[rows]  # (n_candidates, k) market parameters, for rules that declare any
     hit = np.zeros(collateral.shape[0], dtype=bool)
     # Candidates of rules with their own kernel: checked and dispatched as in the numpy cascade.
     other = np.flatnonzero((venue < 0) | (venue > _BUILTIN_MAX_CODE))
@@ -141,7 +142,8 @@ def cascade_one_pooled(
                                           32, rows_seized, rows_fees, rows_repaid, round_m[0], round_m[1], round_m[2])
         if other.size:
             liquidated += _other_rules_round(other, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
-                                             market, floored, prices, hit, rows_seized, rows_fees, rows_repaid, round_m)
+                                             market, floored, rule_params, prices, hit, rows_seized, rows_fees,
+                                             rows_repaid, round_m)
         if not (pairs.positions or liquidated):
             break
         rounds += 1
@@ -179,7 +181,8 @@ def cascade_one_pooled(
 def _other_rules_round(other: NDArray[np.intp], collateral: NDArray[np.float64], debt: NDArray[np.float64],
                        liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
                        protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], market: NDArray[np.int32],
-                       floored: NDArray[np.bool_], prices: Float64Array1D, hit: NDArray[np.bool_],
+                       floored: NDArray[np.bool_], rule_params: NDArray[np.float64], prices: Float64Array1D,
+                       hit: NDArray[np.bool_],
                        rows_seized: Float64Array1D, rows_fees: Float64Array1D, rows_repaid: Float64Array1D,
                        round_m: NDArray[np.float64]) -> int:
     """Candidates of rules with their own kernel: the numpy cascade's check and call, on them only."""
@@ -191,7 +194,7 @@ def _other_rules_round(other: NDArray[np.intp], collateral: NDArray[np.float64],
     risky = other[at_risk]
     sub_coll, sub_debt = collateral[risky], debt[risky]
     out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky],
-                         prices, floored_avg_lt=floored[risky])
+                         prices, floored_avg_lt=floored[risky], rule_params=rule_params[risky])
     collateral[risky], debt[risky] = sub_coll, sub_debt
     hit[risky] |= out.hit
     rows_seized += out.seized_tokens.sum(axis=0)

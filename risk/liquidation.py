@@ -102,8 +102,12 @@ def liquidate_rows(
     max_passes: int = 32,
     floored_avg_lt: NDArray[np.bool_] | None = None,
     engine: Literal["compiled", "numpy"] = "compiled",
+    rule_params: NDArray[np.float64] | None = None,
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
+
+    ``rule_params`` (n_rows, k): the rows' market parameters (``PositionBook.rule_params``), handed
+    to the kernels of rules that declare some; ``None``: those rules' defaults.
 
     ``collateral`` and ``debt`` (shape (n_rows, n_assets), tokens) are updated in place; pass
     copies to keep the originals. ``prices_usd`` has shape (n_assets,) or (n_rows, n_assets).
@@ -135,7 +139,7 @@ def liquidate_rows(
     else:
         rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                                   shared_prices, seized, fees, repaid, bad_debt, hit)
+                                   shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
     if engine == "compiled":
         passes = compiled.liquidate_rows_in_place(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
                                                   prices_usd, floored, seized, fees, repaid, bad_debt, hit, max_passes)
@@ -241,7 +245,7 @@ def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float
                             protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
                             shared_prices: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
                             repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
-                            hit: NDArray[np.bool_]) -> NDArray[np.intp]:
+                            hit: NDArray[np.bool_], rule_params: NDArray[np.float64] | None = None) -> NDArray[np.intp]:
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -259,8 +263,15 @@ def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float
         p = prices_usd if shared_prices else prices_usd[sel]
         kernel = rule(code).kernel
         assert kernel is not None  # kernel_codes() lists only rules that have one
+        declared = len(rule(code).market_params)
+        extra: dict[str, NDArray[np.float64]] = {}
+        if declared:  # the rule's market parameters, per row (its defaults when none were given)
+            from risk.rules import default_market_params
+
+            extra["rule_params"] = (np.asarray(rule_params)[sel, :declared] if rule_params is not None
+                                    else np.tile(default_market_params(code)[:declared], (sel.size, 1)))
         s_tok, f_tok, r_tok, bad, was_hit = kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
-                                                               protocol_fee[sel], p)
+                                                   protocol_fee[sel], p, **extra)
         collateral[sel], debt[sel] = coll, owed
         seized[sel] += s_tok
         fees[sel] += f_tok

@@ -341,6 +341,7 @@ class _Book:
     market: NDArray[np.intp]  # (n,) index into the book's market ids
     n_markets: int
     floored_avg_lt: NDArray[np.bool_]  # (n,) HF floors the average LT (Aave v3.0-v3.4)
+    rule_params: Float64Array2D  # (n, k) market parameters of each row's rule (PositionBook.rule_params)
     class_c: NDArray[np.intp]  # (n_classes,) collateral asset of each simple class
     class_j: NDArray[np.intp]  # (n_classes,) debt asset
     class_rows: tuple[NDArray[np.intp], ...]  # rows of each class, sorted by theta
@@ -381,6 +382,7 @@ class _Book:
                    np.asarray(book.liq_bonus), np.asarray(book.protocol_fee), np.asarray(book.venue),
                    np.asarray(book.market, dtype=np.intp), _n_markets(book),
                    np.asarray(book.floored_avg_lt),
+                   np.asarray(book.rule_params),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
                    tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
 
@@ -797,7 +799,7 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
             c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
             out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
                                  bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES,
-                                 floored_avg_lt=bk.floored_avg_lt[pos])
+                                 floored_avg_lt=bk.floored_avg_lt[pos], rule_params=bk.rule_params[pos])
             pr.coll[rows], pr.debt[rows] = c_rows, d_rows
             pr.hit[rows] |= out.hit
             seized_usd = out.seized_tokens * p_rows

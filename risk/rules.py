@@ -71,6 +71,15 @@ class LiquidationRule:
     reference: str = ""
     label: str = ""
     color: str = ""
+    market_params: tuple[tuple[str, str, int], ...] = ()
+    """Per-market rule parameters ``(name, meaning, default)``, for a rule that needs more than the
+    per-asset columns (e.g. the Aave V4 spoke's target health factor). Values are integers in the
+    unit their name ends with (:data:`MARKET_PARAM_SCALES`: ``_wad`` 1e18 = 1.0, ``_bps`` 1e4 = 1.0).
+    A Snapshot market of the rule carries every one of them in ``Market.rule_params`` (no more, no
+    fewer); :class:`risk.book.PositionBook` turns them into floats per position (``rule_params``,
+    columns in this order); the kernel receives its rows' values as ``rule_params=`` (shape
+    (n_rows, len(market_params))). A book built without a snapshot (synthetic, the conformance
+    suite) gets the defaults."""
 
 
 _BUILTIN: tuple[LiquidationRule, ...] = (
@@ -89,6 +98,18 @@ _REGISTRY: list[LiquidationRule] = list(_BUILTIN)
 _FROZEN = False
 
 
+MARKET_PARAM_SCALES: dict[str, int] = {"_wad": 10**18, "_bps": 10**4}
+"""Unit suffix of a market parameter's name -> the integer that means 1.0."""
+
+
+def market_param_scale(name: str) -> int:
+    """The integer meaning 1.0 for the market parameter ``name`` (by its unit suffix)."""
+    for suffix, scale in MARKET_PARAM_SCALES.items():
+        if name.endswith(suffix):
+            return scale
+    raise ValueError(f"market parameter {name!r} must end with a unit suffix: {', '.join(MARKET_PARAM_SCALES)}")
+
+
 def register_rule(new: LiquidationRule) -> LiquidationRule:
     """Register a rule (from a ``risk/venues/`` module or a ``liqrisk.rules`` entry point, at import).
 
@@ -99,6 +120,10 @@ def register_rule(new: LiquidationRule) -> LiquidationRule:
                            f"or declare it as a {ENTRY_POINT_GROUP!r} entry point")
     if not new.name or not new.name.isidentifier():
         raise ValueError(f"rule name {new.name!r} must be an identifier (it is a JSON value and a column value)")
+    for param, _, default in new.market_params:
+        market_param_scale(param)
+        if not isinstance(default, int):
+            raise ValueError(f"rule {new.name!r}: market parameter {param!r} default must be an integer")
     if any(r.name == new.name for r in _REGISTRY):
         raise ValueError(f"liquidation rule {new.name!r} is registered twice")
     _REGISTRY.append(new)
@@ -145,6 +170,17 @@ def rule(name_or_code: str | int) -> LiquidationRule:
     return RULES[code]
 
 
+MARKET_PARAM_WIDTH: int = max((len(r.market_params) for r in RULES), default=0)
+"""Columns of ``PositionBook.rule_params`` (the most market parameters any rule declares)."""
+
+
+def default_market_params(code: int) -> tuple[float, ...]:
+    """The rule's market-parameter defaults as floats, padded with 0 to :data:`MARKET_PARAM_WIDTH`."""
+    declared = rule(code).market_params
+    values = [default / market_param_scale(name) for name, _, default in declared]
+    return tuple(values + [0.0] * (MARKET_PARAM_WIDTH - len(values)))
+
+
 def pair_fast_path_codes() -> tuple[int, ...]:
     return tuple(i for i, r in enumerate(RULES) if r.pair_fast_path)
 
@@ -158,5 +194,6 @@ def kernel_codes() -> tuple[int, ...]:
     return tuple(i for i, r in enumerate(RULES) if r.kernel is not None)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "LiquidationRule", "PARAMETER_COLUMNS", "PLUGIN_MODULES", "RULES", "register_rule", "RULE_CODE", "RULE_NAMES", "kernel_codes", "one_shot_codes",
+__all__ = ["ENTRY_POINT_GROUP", "LiquidationRule", "MARKET_PARAM_SCALES", "MARKET_PARAM_WIDTH", "default_market_params",
+           "market_param_scale", "PARAMETER_COLUMNS", "PLUGIN_MODULES", "RULES", "register_rule", "RULE_CODE", "RULE_NAMES", "kernel_codes", "one_shot_codes",
            "pair_fast_path_codes", "rule"]

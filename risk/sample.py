@@ -269,7 +269,8 @@ def sample_snapshot(n_positions: int = 600, *, seed: int | np.random.Generator |
                 id=spec.id, venue=spec.venue, name=spec.name,
                 address="0x" + f"{k + 1:040x}", protocol_version="synthetic",
                 price_unit=10**8 if spec.venue != "morpho_blue" else None,
-                reserves=reserves, emode_categories=categories, **morpho_fields,
+                reserves=reserves, emode_categories=categories,
+                oracle_price_1e36=morpho_fields.get("oracle_price_1e36"), lltv_wad=morpho_fields.get("lltv_wad"),
             )
         )
     accounts = rng.bytes(20 * n_positions)

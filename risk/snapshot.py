@@ -134,6 +134,25 @@ class Market(_Frozen):
     # Morpho Blue only: one collateral, one loan asset per market.
     oracle_price_1e36: int | None = None
     lltv_wad: int | None = None
+    rule_params: dict[str, int] = Field(
+        default_factory=dict, description="the rule's per-market parameters (risk.rules.LiquidationRule.market_params), "
+        "integers in the unit their name ends with, e.g. the Aave V4 spoke's target_health_factor_wad")
+
+    @model_validator(mode="after")
+    def _rule_params_match_the_rule(self) -> "Market":
+        from risk.rules import rule
+
+        declared = [name for name, _, _ in rule(self.venue).market_params]
+        unknown = sorted(set(self.rule_params) - set(declared))
+        missing = [name for name in declared if name not in self.rule_params]
+        if unknown or missing:
+            raise ValueError(f"market {self.id!r} (rule {self.venue!r}) rule_params: "
+                             + "; ".join(([f"unknown {', '.join(unknown)}"] if unknown else [])
+                                         + ([f"missing {', '.join(missing)}"] if missing else []))
+                             + f" (the rule declares: {', '.join(declared) or 'none'})")
+        if any(v < 0 for v in self.rule_params.values()):
+            raise ValueError(f"market {self.id!r} rule_params must be >= 0")
+        return self
 
     def reserve(self, symbol: str) -> Reserve:
         for reserve in self.reserves:

@@ -20,7 +20,7 @@ def test_shipped_file_lists_the_main_networks_and_markets():
     assert eth == {"aave-core": "aave_v3", "aave-prime": "aave_v3", "aave-etherfi": "aave_v3", "spark": "aave_v3",
                    "morpho-blue": "morpho_blue", "comet-usdc": "compound_v3", "sky": "sky_vaults",
                    "liquity-v2": "liquity_v2", "euler-prime": "euler_v2",
-                   "fluid-t1": "fluid_vault"}
+                   "fluid-t1": "fluid_vault", "aave-v4": "aave_v4"}
     for name, net in mf.networks.items():
         kinds = {m.kind for m in net.markets}
         assert "aave_v3" in kinds and "compound_v3" in kinds, name

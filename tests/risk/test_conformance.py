@@ -183,6 +183,8 @@ def _snapshot(venue: str, **market_extra) -> Snapshot:
                         liquidation_bonus_wad=105 * 10**16, can_be_collateral=True, can_be_borrowed=False),
                 Reserve(asset="DAI", ltv_wad=0, liquidation_threshold_wad=0, liquidation_bonus_wad=10**18,
                         can_be_collateral=False, can_be_borrowed=True))
+    if venue in RULE_IDS and "rule_params" not in market_extra:  # the rule's declared market parameters
+        market_extra["rule_params"] = {p: default for p, _, default in rule(venue).market_params}
     market = Market(id=f"m-{venue}", venue=venue, name=f"a {venue} market", address="0x" + "11" * 20,
                     reserves=reserves, **market_extra)
     assets = (Asset(symbol="WETH", address="0x" + "22" * 20, decimals=18, price_usd=2_000.0),
@@ -208,3 +210,19 @@ def test_unknown_rule_and_unknown_field_are_refused(name):
     data["markets"][0]["venue_params"] = {}
     with pytest.raises(ValidationError, match="venue_params"):
         Snapshot.model_validate(data)
+
+
+@pytest.mark.parametrize("name", RULE_IDS)
+def test_market_rule_params_must_be_exactly_the_declared_ones(name):
+    """``Market.rule_params`` names every market parameter the rule declares, and no other."""
+    declared = {p: default for p, _, default in rule(name).market_params}
+    with pytest.raises(ValidationError, match="unknown no_such_param_wad"):
+        _snapshot(name, rule_params={**declared, "no_such_param_wad": 1})
+    if declared:
+        first = next(iter(declared))
+        with pytest.raises(ValidationError, match=f"missing {first}"):
+            _snapshot(name, rule_params={k: v for k, v in declared.items() if k != first})
+        book = PositionBook.from_snapshot(_snapshot(name))
+        scales = [10**18 if p.endswith("_wad") else 10**4 for p in declared]
+        assert book.rule_params[0, :len(declared)].tolist() == pytest.approx(
+            [v / s for v, s in zip(declared.values(), scales)])
