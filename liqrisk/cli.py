@@ -122,24 +122,27 @@ def _fail(message: str) -> Any:
     raise LiqriskUserError(message)
 
 
-class _RuleNames(Sequence[str]):
-    """The registered liquidation-rule names (:mod:`risk.rules`, plugins included), read when first
-    used: a ``click.Choice`` over it does not import the engine at CLI start-up."""
+class _RuleChoice(click.Choice):  # type: ignore[type-arg]
+    """``click.Choice`` over the registered liquidation rules (:mod:`risk.rules`, plugins included),
+    read when first used: defining the option does not import the engine at CLI start-up (``click.Choice``
+    copies its choices into a tuple at construction)."""
 
-    def _names(self) -> tuple[str, ...]:
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
         from risk.rules import RULE_NAMES
 
         return RULE_NAMES
 
-    def __getitem__(self, index: Any) -> Any:
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
+    @choices.setter
+    def choices(self, _value: Any) -> None:  # click.Choice.__init__ would set it; never called here
+        raise AttributeError("the rule choices come from risk.rules")
 
 
-def _rule_names() -> Sequence[str]:
-    return _RuleNames()
+def _rule_names() -> click.Choice:  # type: ignore[type-arg]
+    return _RuleChoice()
 
 
 class FiniteFloat(click.ParamType):
@@ -1069,7 +1072,7 @@ POSITION_FORMATS = ("table", "json", "csv", "parquet")
 @block_option
 @driver_options
 @click.option("--market", "markets", multiple=True, metavar="ID", help="Only this market id (repeatable).")
-@click.option("--venue", "venues", multiple=True, type=click.Choice(_rule_names()),
+@click.option("--venue", "venues", multiple=True, type=_rule_names(),
               help="Only this venue rule (repeatable).")
 @click.option("--asset", "assets", multiple=True, metavar="SYMBOL",
               help="Only positions holding this asset as collateral or debt (repeatable).")

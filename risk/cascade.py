@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -231,12 +231,17 @@ def cascade_grid(
     liquidity: LiquidityModel | None = None,
     max_rounds: int = 100,
     tolerance: float = 1e-9,
+    engine: Literal["compiled", "numpy"] = "compiled",
 ) -> CascadeTable:
     """Cascade size for each initial driver drawdown in ``drawdowns`` (fractions, e.g. 0..0.6).
 
     ``betas`` maps symbols to beta to the driver (driver forced to 1, others default 0).
     ``liquidity`` defaults to :class:`~risk.liquidity.NoImpact` (direct liquidations only).
+    ``engine``: ``"compiled"`` (default) runs each grid point's rounds over preallocated pools in
+    the numba kernel (:mod:`risk.cascade_pooled`); ``"numpy"`` the reference rounds below.
     """
+    if engine not in ("compiled", "numpy"):
+        raise ValueError(f"unknown cascade engine {engine!r}; use 'compiled' or 'numpy'")
     liquidity = liquidity or NoImpact()
     beta = as_asset_vector(book, betas).copy()
     d = book.asset_index(driver)
@@ -256,9 +261,18 @@ def cascade_grid(
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
     outcomes = []
+    if engine == "compiled":
+        from risk.cascade_pooled import cascade_one_pooled, partial_capacity
+
+        capacity = partial_capacity(classes)
     for x0 in grid:
         while True:
-            outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds, tolerance)
+            if engine == "compiled":
+                outcome = cascade_one_pooled(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds,
+                                             tolerance, capacity)
+            else:
+                outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds,
+                                       tolerance)
             if isinstance(outcome, _Outcome):
                 break
             # Prices left the margin the candidates were chosen for: widen past what was seen

@@ -35,6 +35,7 @@ stay on the book unliquidatable — counted once as bad debt all the same).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,6 +102,7 @@ def liquidate_rows(
     max_passes: int = 32,
     floored_avg_lt: NDArray[np.bool_] | None = None,
     rule_params: NDArray[np.float64] | None = None,
+    engine: Literal["compiled", "numpy"] = "compiled",
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
 
@@ -112,6 +114,9 @@ def liquidate_rows(
     ``floored_avg_lt`` (shape (n_rows,), bool; default all False) marks the rows whose HF floors
     the average LT to bps (Aave v3.0-v3.4): it decides who is liquidatable, the 0.95 close-factor
     threshold and when a row is done, as on chain.
+    ``engine``: ``"compiled"`` (default) runs the built-in rules' passes in the numba kernel of
+    :mod:`risk.compiled`; ``"numpy"`` in the vectorized passes below (the readable reference;
+    the two agree to the last bits of a row sum, see :mod:`risk.compiled`).
     """
     n_rows, n_assets = collateral.shape
     prices_usd = np.asarray(prices_usd, dtype=np.float64)
@@ -125,9 +130,20 @@ def liquidate_rows(
     seizable = liq_threshold > 0
 
     floored = np.zeros(n_rows, dtype=bool) if floored_avg_lt is None else np.asarray(floored_avg_lt, dtype=bool)
-    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
+    if engine not in ("compiled", "numpy"):
+        raise ValueError(f"unknown liquidation engine {engine!r}; use 'compiled' or 'numpy'")
+    if engine == "compiled":
+        from risk import compiled
+
+        rows = compiled.liquidatable_rows(collateral, debt, liq_threshold, prices_usd, floored)
+    else:
+        rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
                                    shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
+    if engine == "compiled":
+        passes = compiled.liquidate_rows_in_place(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
+                                                  prices_usd, floored, seized, fees, repaid, bad_debt, hit, max_passes)
+        return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
     passes = 0
     while rows.size and passes < max_passes:
         passes += 1

@@ -36,10 +36,13 @@ def devnet_market_file(deployment: Any, *, network: str = DEVNET_NETWORK) -> dic
                     "address": deployment.comet_double, "checked": "Comet TEST DOUBLE deployed by chain.devnet"})
     from chain.venues import venues
 
+    plugin_entries: list[dict[str, Any]] = []
     for reader in venues():  # plugin venues describe their own devnet doubles
         entries = getattr(reader, "devnet_entries", None)
         if entries is not None:
-            markets += entries(deployment)
+            plugin_entries += entries(deployment)
+    # in deployment order (their start blocks), so the file lists the doubles as the devnet deployed them
+    markets += sorted(plugin_entries, key=lambda e: int(e.get("start_block", 0)))
     net: dict[str, Any] = {"chain_id": deployment.chain_id, "multicall3": deployment.multicall3, "confirmations": 0,
                            "markets": markets}
     uniswap = getattr(deployment, "uniswap", None)

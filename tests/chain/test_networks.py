@@ -97,5 +97,5 @@ def test_devnet_up_writes_its_market_file(devnet_deployment, tmp_path):
     path = _file(tmp_path, devnet_deployment, "devnet.toml", devnet_deployment.chain_id)
     net = load_market_file(path).networks["base-devnet"]
     assert [m.kind for m in net.markets] == ["aave_v3", "aave_v3", "morpho_blue", "compound_v3", "sky_vaults",
-                                             "liquity_v2"]
+                                             "liquity_v2", "euler_v2"]  # the plugin doubles in deployment order
     assert json.loads(net.model_dump_json())["chain_id"] == devnet_deployment.chain_id
