@@ -1030,7 +1030,8 @@ def _figures_json(figures: Mapping[str, Any]) -> str:
     return ("{" + body + "}").replace("</", "<\\/")
 
 
-_TEXT_COLUMNS = frozenset({"Account", "Market", "Venue", "Venues", "Assets", "Side", "Severity", "Kind", "Message"})
+_TEXT_COLUMNS = frozenset({"Account", "Market", "Venue", "Venues", "Assets", "Side", "Severity", "Kind", "Message",
+                           "Asset", "Liquidity model", "Pools at the block"})
 
 
 def _cls(name: str | None) -> str:
