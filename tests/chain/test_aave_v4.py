@@ -16,15 +16,13 @@ import pytest
 
 from chain.aave_v3 import ReaderError
 from chain.aave_v4 import AaveV4Reader, AaveV4Source, SpokeRef
-from chain.anvil import start_anvil
 from chain.blocks import pin_block
-from chain.devnet.core import MULTICALL3_ADDRESS
 from chain.devnet.deploy_aave_v4 import (HUB_STATE, HUB_SIZE_TOKENS, SPOKES, deploy_aave_v4, drawn_shares,
                                          plan_positions, populate_aave_v4, price_raw, set_aave_v4_price, supplied_shares)
-from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
-from chain.devnet.solc import compile_own_contracts
+from chain.devnet.rpc import Tx, encode_call
 from chain.transport import HttpTransport
 from risk import aave_v4 as v4
+from tests.chain.double_chain import double_chain, reverted
 
 PRICES = {"WETH": 2_000.0, "wstETH": 2_400.0, "WBTC": 60_000.0, "USDC": 1.0}
 DECIMALS = {"WETH": 18, "wstETH": 18, "WBTC": 8, "USDC": 6}
@@ -36,32 +34,18 @@ _GAS = 3_000_000
 
 @pytest.fixture(scope="module")
 def v4_chain():
-    node = start_anvil(chain_id=31337, extra_args=("--auto-impersonate",))
-    rpc = DevnetRpc(node.rpc_url)
-    try:
-        deployer, liquidator = rpc.accounts()[0], rpc.accounts()[5]
-        own = compile_own_contracts()
-        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        tokens = {}
-        for sym, dec in DECIMALS.items():
-            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, dec))
-            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+    with double_chain(DECIMALS, block_interval_s=None) as dc:
+        rpc, deployer, tokens = dc.rpc, dc.deployer, dc.tokens
+        liquidator = rpc.accounts()[5]
         dep = deploy_aave_v4(rpc, deployer, tokens, DECIMALS, PRICES)
         population = populate_aave_v4(rpc, deployer, dep, PRICES, DECIMALS, N_POSITIONS, SEED)
         yield rpc, deployer, liquidator, tokens, dep, population
-    finally:
-        rpc.close()
-        node.stop()
 
 
 @pytest.fixture
 def chain(v4_chain):
-    rpc = v4_chain[0]
-    snap = rpc.request("evm_snapshot", [])
-    try:
+    with reverted(v4_chain[0]):
         yield v4_chain
-    finally:
-        assert rpc.request("evm_revert", [snap])
 
 
 def _source(dep) -> AaveV4Source:

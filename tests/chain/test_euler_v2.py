@@ -14,16 +14,14 @@ from __future__ import annotations
 import pytest
 
 from chain.aave_v3 import ReaderError
-from chain.anvil import start_anvil
 from chain.blocks import pin_block
-from chain.devnet.core import MULTICALL3_ADDRESS
 from chain.devnet.deploy_euler import VAULT_PARAMS, deploy_euler, populate_euler, set_euler_price
-from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
-from chain.devnet.solc import compile_own_contracts
+from chain.devnet.rpc import Tx, encode_call
 from chain.discovery import AccountIndex
 from chain.euler_v2 import EulerV2Reader, discover_accounts
 from chain.transport import HttpTransport
 from risk import euler_v2 as ev
+from tests.chain.double_chain import double_chain
 
 PRICES = {"WETH": 2_000.0, "WBTC": 60_000.0, "USDC": 1.0, "wstETH": 2_400.0}
 DECIMALS = {"WETH": 18, "WBTC": 8, "USDC": 6, "wstETH": 18}
@@ -34,23 +32,11 @@ GENESIS = 1_750_000_000
 
 @pytest.fixture(scope="module")
 def euler_chain():
-    node = start_anvil(chain_id=8453, genesis_timestamp=GENESIS, extra_args=("--auto-impersonate",))
-    rpc = DevnetRpc(node.rpc_url)
-    try:
-        rpc.request("anvil_setBlockTimestampInterval", [12])
-        deployer = rpc.accounts()[0]
-        own = compile_own_contracts()
-        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        tokens = {}
-        for sym, dec in DECIMALS.items():
-            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, dec))
-            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+    with double_chain(DECIMALS, chain_id=8453, genesis_timestamp=GENESIS) as dc:
+        rpc, deployer, tokens = dc.rpc, dc.deployer, dc.tokens
         euler = deploy_euler(rpc, deployer, tokens, DECIMALS, PRICES)
         population = populate_euler(rpc, deployer, euler, PRICES, DECIMALS, N_ACCOUNTS, SEED)
         yield rpc, deployer, euler, population, tokens
-    finally:
-        rpc.close()
-        node.stop()
 
 
 def _reader(transport, euler):

@@ -18,15 +18,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chain.anvil import start_anvil
 from chain.aave_v3 import ReaderError
-from chain.devnet.core import MULTICALL3_ADDRESS
 from chain.devnet.deploy_fluid import deploy_fluid, oracle_rate_1e27, populate_fluid, set_fluid_price
-from chain.devnet.rpc import DevnetRpc, DevnetRpcError, Tx, encode_args, encode_call
-from chain.devnet.solc import compile_own_contracts
+from chain.devnet.rpc import DevnetRpcError, Tx, encode_call
 from chain.transport import HttpTransport
 from chain.venues.fluid_vault import FluidSource, FluidVaultReader, read_fluid
 from risk import fluid_vaults as fv
+from tests.chain.double_chain import double_chain, reverted
 
 PRICES = {"WETH": 2_000.0, "wstETH": 2_400.0, "USDC": 1.0}
 DECIMALS = {"WETH": 18, "wstETH": 18, "USDC": 6}
@@ -38,33 +36,17 @@ _GAS = 12_000_000
 
 @pytest.fixture(scope="module")
 def fluid_chain():
-    node = start_anvil(chain_id=31337, extra_args=("--auto-impersonate",))
-    rpc = DevnetRpc(node.rpc_url)
-    try:
-        rpc.request("anvil_setBlockTimestampInterval", [12])
-        deployer = rpc.accounts()[0]
-        own = compile_own_contracts()
-        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        tokens = {}
-        for sym, dec in DECIMALS.items():
-            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, dec))
-            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+    with double_chain(DECIMALS) as dc:
+        rpc, deployer, tokens = dc.rpc, dc.deployer, dc.tokens
         fluid = deploy_fluid(rpc, deployer, tokens, DECIMALS, PRICES)
         plans = populate_fluid(rpc, deployer, fluid, PRICES, N_POSITIONS, SEED)
-        yield node, rpc, deployer, fluid, plans
-    finally:
-        rpc.close()
-        node.stop()
+        yield dc.node, rpc, deployer, fluid, plans
 
 
 @pytest.fixture
 def chain(fluid_chain):
-    rpc = fluid_chain[1]
-    snap = rpc.request("evm_snapshot", [])
-    try:
+    with reverted(fluid_chain[1]):
         yield fluid_chain
-    finally:
-        assert rpc.request("evm_revert", [snap])
 
 
 def _source(fluid) -> FluidSource:

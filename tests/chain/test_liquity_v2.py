@@ -13,16 +13,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chain.anvil import start_anvil
 from chain.blocks import pin_block
-from chain.devnet.core import MULTICALL3_ADDRESS
 from chain.devnet.deploy_liquity import deploy_liquity, populate_liquity, set_liquity_price
-from chain.devnet.rpc import DevnetRpc, DevnetRpcError, Tx, encode_args, encode_call
-from chain.devnet.solc import compile_own_contracts
+from chain.devnet.rpc import DevnetRpcError, Tx, encode_call
 from chain.aave_v3 import ReaderError
 from chain.liquity_v2 import LiquitySource, LiquityV2Reader, read_liquity, redemption_order
 from chain.transport import HttpTransport
 from risk import liquity_v2 as lq
+from tests.chain.double_chain import double_chain, reverted
 
 PRICES = {"WETH": 2_000.0, "wstETH": 2_400.0}
 N_TROVES = 60
@@ -33,33 +31,17 @@ _GAS = 12_000_000
 
 @pytest.fixture(scope="module")
 def liquity_chain():
-    node = start_anvil(chain_id=8453, extra_args=("--auto-impersonate",))
-    rpc = DevnetRpc(node.rpc_url)
-    try:
-        rpc.request("anvil_setBlockTimestampInterval", [12])
-        deployer = rpc.accounts()[0]
-        own = compile_own_contracts()
-        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        tokens = {}
-        for sym in PRICES:
-            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, 18))
-            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+    with double_chain({symbol: 18 for symbol in PRICES}, chain_id=8453) as dc:
+        rpc, deployer, tokens = dc.rpc, dc.deployer, dc.tokens
         liquity = deploy_liquity(rpc, deployer, tokens, PRICES)
         population = populate_liquity(rpc, deployer, liquity, PRICES, N_TROVES, SEED)
         yield rpc, deployer, liquity, population
-    finally:
-        rpc.close()
-        node.stop()
 
 
 @pytest.fixture
 def chain(liquity_chain):
-    rpc = liquity_chain[0]
-    snap = rpc.request("evm_snapshot", [])
-    try:
+    with reverted(liquity_chain[0]):
         yield liquity_chain
-    finally:
-        assert rpc.request("evm_revert", [snap])
 
 
 def _u(rpc, to, sig, *args, block="latest"):

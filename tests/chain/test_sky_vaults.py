@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from chain.anvil import start_anvil
 from chain.blocks import pin_block
-from chain.devnet.core import MULTICALL3_ADDRESS
 from chain.devnet.deploy_maker import ILK_PARAMS, deploy_sky, populate_sky, set_sky_price
-from chain.devnet.rpc import DevnetRpc, Tx, encode_args, encode_call
-from chain.devnet.solc import compile_own_contracts
+from chain.devnet.rpc import Tx, encode_call
 from chain.discovery import AccountIndex, LogScanner
 from chain.aave_v3 import ReaderError
 from chain.sky_vaults import SkyIlk, SkyVaultReader, ilk_bytes32, ilk_name, sky_vat_source
 from chain.transport import HttpTransport
 from risk import sky_vaults as sv
+from tests.chain.double_chain import double_chain
 
 PRICES = {"WETH": 2_000.0, "wstETH": 2_400.0}
 N_URNS = 40
@@ -30,23 +28,11 @@ SEED = 11
 
 @pytest.fixture(scope="module")
 def sky_chain():
-    node = start_anvil(chain_id=8453, extra_args=("--auto-impersonate",))
-    rpc = DevnetRpc(node.rpc_url)
-    try:
-        rpc.request("anvil_setBlockTimestampInterval", [12])
-        deployer = rpc.accounts()[0]
-        own = compile_own_contracts()
-        rpc.request("anvil_setCode", [MULTICALL3_ADDRESS, own["Multicall3"].deployed_bytecode])
-        tokens = {}
-        for sym in PRICES:
-            code = own["TestERC20"].bytecode + encode_args(("string", "string", "uint8"), (f"devnet {sym}", sym, 18))
-            tokens[sym] = rpc.deploy(deployer, code, gas=3_000_000, what=sym)
+    with double_chain({symbol: 18 for symbol in PRICES}, chain_id=8453) as dc:
+        rpc, deployer, tokens = dc.rpc, dc.deployer, dc.tokens
         sky = deploy_sky(rpc, deployer, tokens, PRICES)
         population = populate_sky(rpc, deployer, sky, PRICES, N_URNS, SEED)
         yield rpc, deployer, sky, population, tokens
-    finally:
-        rpc.close()
-        node.stop()
 
 
 def _reader(transport, sky):
