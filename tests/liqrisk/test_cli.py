@@ -238,7 +238,7 @@ def test_devnet_commands_and_devnet_source(run, tmp_path) -> None:
         snap = Snapshot.load(snap_path)
         assert f"block {snap.block_number:,}" in scan.stderr and not snap.synthetic  # status lines go to stderr
         assert {m.venue for m in snap.markets} == {"aave_v30", "aave_v33", "morpho_blue", "compound_v3", "sky_vault",
-                                                   "liquity_v2", "euler_v2", "fluid_vault"}  # Aave v3.0.2 + v3.6; Sky, Liquity, Euler, Fluid doubles
+                                                   "liquity_v2", "euler_v2", "fluid_vault", "aave_v4"}  # Aave v3.0.2 + v3.6; Sky, Liquity, Euler, Fluid, V4 doubles
         bands = json.loads(run("bands", "--source", "devnet", "--format", "json").stdout)
         assert bands["block_number"] == snap.block_number and bands["synthetic"] is False and bands["rows"]
         pinned = json.loads(run("cascade", "--source", "devnet", "--block", str(snap.block_number - 1),

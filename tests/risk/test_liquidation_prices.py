@@ -105,7 +105,13 @@ def test_liquidation_prices_match_plain_loop(book):
             )
             assert result.side[i, j] == side, (i, j)
             if side in (Side.BELOW, Side.ABOVE):
-                assert result.price_usd[i, j] == pytest.approx(price, rel=1e-9)
+                # The price is (other assets' value difference) / (asset j's net units): when those
+                # values nearly cancel, float order alone moves the quotient by eps x the cancelled
+                # USD / the net units (a 1e-3-unit debt against a $475k same-asset position), so the
+                # tolerance carries that conditioning bound besides the 1e-9 relative one.
+                cancelled_usd = float(np.dot(book.collateral[i] * book.liq_threshold[i] + book.debt[i], book.prices_usd))
+                net_units = abs(book.collateral[i, j] * book.liq_threshold[i, j] - book.debt[i, j])
+                assert result.price_usd[i, j] == pytest.approx(price, rel=1e-9, abs=16 * np.finfo(float).eps * cancelled_usd / net_units)
                 # and HF really is 1 there
                 moved = book.prices_usd.copy()
                 moved[j] = result.price_usd[i, j]
