@@ -134,24 +134,26 @@ _ROW_OUTCOME = types.Tuple((types.float64, types.intp))  # type: ignore[no-untyp
 
 
 @numba.jit(_ROW_OUTCOME(types.intp, types.intp, _F2_OUT, _F2_OUT, _F2_IN, _F2_IN, _F2_IN, _I8_IN, _F2_IN, types.boolean,
-                        _F1_OUT, _F1_OUT, _F1_OUT, types.intp),
+                        _F1_OUT, _F1_OUT, _F1_OUT, types.intp, types.float64, types.float64),
            nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
-def _liquidate_row(i: int, pr: int, collateral: NDArray[np.float64], debt: NDArray[np.float64],
-                   liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
-                   protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices: NDArray[np.float64],
-                   floored: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
-                   repaid: NDArray[np.float64], max_passes: int) -> tuple[float, int]:
-    """Liquidate liquidatable row ``i`` (a built-in rule) at price row ``pr`` until it is healthy
-    or ``max_passes`` ran; adds its tokens to ``seized``/``fees``/``repaid`` (shape (n_assets,))
-    and returns (bad debt USD, passes)."""
+def _liquidate_row_from(i: int, pr: int, collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                        liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                        protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices: NDArray[np.float64],
+                        floored: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
+                        repaid: NDArray[np.float64], max_passes: int, total_debt_usd: float,
+                        weighted_usd: float) -> tuple[float, int]:
+    """:func:`_liquidate_row` given the row's debt USD and HF numerator at its prices (as the
+    liquidatable check computed them). Each pass ends by computing both for the next pass's
+    check: the same sums in the same order as recomputing them at the next pass's start (the
+    dust-cleaned debt sum adds the zeroed entries as 0.0, as the recomputation would), so passing
+    them on changes no bit and saves two row loops per pass."""
     n = collateral.shape[1]
     bad_debt_usd = 0.0
     passes = 0
     active = True
     while active and passes < max_passes:
         passes += 1
-        total_debt_usd = _debt_usd(debt, prices, i, pr)
-        health = _weighted_usd(collateral, liq_threshold, prices, i, pr, floored) / total_debt_usd
+        health = weighted_usd / total_debt_usd
         kind = venue[i]
         if kind == COMPOUND_V3:
             # absorb: all seizable collateral, all debt; credit = value / bonus, shortfall = bad debt
@@ -228,9 +230,28 @@ def _liquidate_row(i: int, pr: int, collateral: NDArray[np.float64], debt: NDArr
             left_debt_usd = 0.0
             for k in range(n):
                 debt[i, k] = 0.0
-        active = (left_debt_usd > DUST_USD
-                  and _weighted_usd(collateral, liq_threshold, prices, i, pr, floored) < left_debt_usd)
+        total_debt_usd = left_debt_usd
+        active = left_debt_usd > DUST_USD
+        if active:
+            weighted_usd = _weighted_usd(collateral, liq_threshold, prices, i, pr, floored)
+            active = weighted_usd < left_debt_usd
     return bad_debt_usd, passes
+
+
+@numba.jit(_ROW_OUTCOME(types.intp, types.intp, _F2_OUT, _F2_OUT, _F2_IN, _F2_IN, _F2_IN, _I8_IN, _F2_IN, types.boolean,
+                        _F1_OUT, _F1_OUT, _F1_OUT, types.intp),
+           nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
+def _liquidate_row(i: int, pr: int, collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                   liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                   protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices: NDArray[np.float64],
+                   floored: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
+                   repaid: NDArray[np.float64], max_passes: int) -> tuple[float, int]:
+    """Liquidate liquidatable row ``i`` (a built-in rule) at price row ``pr`` until it is healthy
+    or ``max_passes`` ran; adds its tokens to ``seized``/``fees``/``repaid`` (shape (n_assets,))
+    and returns (bad debt USD, passes)."""
+    return _liquidate_row_from(i, pr, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices, floored,
+                               seized, fees, repaid, max_passes, _debt_usd(debt, prices, i, pr),
+                               _weighted_usd(collateral, liq_threshold, prices, i, pr, floored))
 
 
 @numba.jit(types.intp(_IP_IN, _F2_OUT, _F2_OUT, _F2_IN, _F2_IN, _F2_IN, _I8_IN, _F2_IN, types.boolean, _B1_IN,
@@ -276,13 +297,17 @@ def _pool_round(n_rows: int, collateral: NDArray[np.float64], debt: NDArray[np.f
         if venue[i] > COMPOUND_V3 or venue[i] < 0:
             continue
         owed = _debt_usd(debt, prices, i, 0)
-        if not (owed > DUST_USD and _weighted_usd(collateral, liq_threshold, prices, i, 0, floored[i]) < owed):
+        if not owed > DUST_USD:
+            continue
+        weighted = _weighted_usd(collateral, liq_threshold, prices, i, 0, floored[i])
+        if not weighted < owed:
             continue
         row_seized[:] = 0.0
         row_fees[:] = 0.0
         row_repaid[:] = 0.0
-        bad_debt_usd, passes = _liquidate_row(i, 0, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
-                                              prices, floored[i], row_seized, row_fees, row_repaid, max_passes)
+        bad_debt_usd, passes = _liquidate_row_from(i, 0, collateral, debt, liq_threshold, liq_bonus, protocol_fee,
+                                                   venue, prices, floored[i], row_seized, row_fees, row_repaid,
+                                                   max_passes, owed, weighted)
         if passes > 0:
             hit[i] = True
         count += 1
@@ -299,6 +324,67 @@ def _pool_round(n_rows: int, collateral: NDArray[np.float64], debt: NDArray[np.f
         seized_by_market_usd[m] += seized_usd
         bad_debt_by_market_usd[m] += bad_debt_usd
     return count
+
+
+_TWO_COUNTS = types.UniTuple(types.intp, 2)  # type: ignore[no-untyped-call]  # (most passes, rows deferred)
+
+
+@numba.jit(_TWO_COUNTS(_F2_OUT, _F2_OUT, _F2_IN, _F2_IN, _F2_IN, _I8_IN, _F2_IN, types.boolean,
+                                          _B1_IN, _F2_OUT, _F2_OUT, _F2_OUT, _F1_OUT, _B1_OUT, types.intp,
+                                          types.Array(types.intp, 1, "C")),
+           nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
+def _scan_and_liquidate(collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                        liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                        protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices: NDArray[np.float64],
+                        shared: bool, floored: NDArray[np.bool_], seized: NDArray[np.float64],
+                        fees: NDArray[np.float64], repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
+                        hit: NDArray[np.bool_], max_passes: int, deferred: NDArray[np.intp]) -> tuple[int, int]:
+    """The whole-book kernel in one sweep: each row is checked (debt above dust, HF < 1) and, if
+    liquidatable under a built-in rule, liquidated right away from the sums the check computed
+    (:func:`_liquidate_row_from`), while its arrays are in cache. Liquidatable rows of other rules
+    are written to ``deferred`` for their own kernels. Returns (most passes, number deferred).
+    Same results as :func:`_liquidatable_into` then :func:`_liquidate_rows` (rows are independent)."""
+    most_passes = 0
+    n_deferred = 0
+    for i in range(collateral.shape[0]):
+        pr = 0 if shared else i
+        owed = _debt_usd(debt, prices, i, pr)
+        if not owed > DUST_USD:
+            continue
+        weighted = _weighted_usd(collateral, liq_threshold, prices, i, pr, floored[i])
+        if not weighted < owed:
+            continue
+        if venue[i] > COMPOUND_V3 or venue[i] < 0:
+            deferred[n_deferred] = i
+            n_deferred += 1
+            continue
+        bad_debt_usd, passes = _liquidate_row_from(i, pr, collateral, debt, liq_threshold, liq_bonus, protocol_fee,
+                                                   venue, prices, floored[i], seized[i], fees[i], repaid[i],
+                                                   max_passes, owed, weighted)
+        bad_debt[i] += bad_debt_usd
+        if passes > 0:
+            hit[i] = True
+        most_passes = max(most_passes, passes)
+    return most_passes, n_deferred
+
+
+def scan_and_liquidate(collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                       liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                       protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
+                       floored_avg_lt: NDArray[np.bool_], seized: NDArray[np.float64], fees: NDArray[np.float64],
+                       repaid: NDArray[np.float64], bad_debt: NDArray[np.float64], hit: NDArray[np.bool_],
+                       max_passes: int) -> tuple[int, NDArray[np.intp]]:
+    """Check and liquidate every row of a built-in rule in one sweep, in place (see
+    :func:`_scan_and_liquidate`); returns (most passes, the liquidatable rows of other rules)."""
+    prices, shared = price_rows(prices_usd)
+    f64 = np.float64
+    liq_threshold, liq_bonus = np.asarray(liq_threshold, dtype=f64), np.asarray(liq_bonus, dtype=f64)
+    protocol_fee, venue = np.asarray(protocol_fee, dtype=f64), np.asarray(venue, dtype=np.int8)
+    deferred = np.empty(collateral.shape[0], dtype=np.intp)
+    most_passes, n_deferred = _scan_and_liquidate(collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
+                                                  prices, shared, np.asarray(floored_avg_lt, dtype=np.bool_), seized,
+                                                  fees, repaid, bad_debt, hit, max_passes, deferred)
+    return int(most_passes), deferred[:n_deferred]
 
 
 def price_rows(prices_usd: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
@@ -354,4 +440,4 @@ def pool_round(n_rows: int, collateral: NDArray[np.float64], debt: NDArray[np.fl
                            bad_debt_by_market_usd))
 
 
-__all__ = ["liquidatable_rows", "liquidate_rows_in_place", "pool_round", "price_rows"]
+__all__ = ["liquidatable_rows", "liquidate_rows_in_place", "pool_round", "price_rows", "scan_and_liquidate"]

@@ -135,15 +135,21 @@ def liquidate_rows(
     if engine == "compiled":
         from risk import compiled
 
-        rows = compiled.liquidatable_rows(collateral, debt, liq_threshold, prices_usd, floored)
-    else:
-        rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
+        # One sweep checks and liquidates the built-in rules' rows (see compiled._scan_and_liquidate);
+        # the liquidatable rows of other rules come back for their kernels, as below.
+        passes, deferred = compiled.scan_and_liquidate(collateral, debt, liq_threshold, liq_bonus, protocol_fee,
+                                                       venue, prices_usd, floored, seized, fees, repaid, bad_debt,
+                                                       hit, max_passes)
+        rest = _run_registered_kernels(deferred, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
+                                       prices_usd, shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
+        if rest.size:  # rules without a kernel of their own: the built-in passes (whole debt)
+            passes = max(passes, compiled.liquidate_rows_in_place(rest, collateral, debt, liq_threshold, liq_bonus,
+                                                                  protocol_fee, venue, prices_usd, floored, seized,
+                                                                  fees, repaid, bad_debt, hit, max_passes))
+        return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
+    rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
                                    shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
-    if engine == "compiled":
-        passes = compiled.liquidate_rows_in_place(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
-                                                  prices_usd, floored, seized, fees, repaid, bad_debt, hit, max_passes)
-        return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
     passes = 0
     while rows.size and passes < max_passes:
         passes += 1
