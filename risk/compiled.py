@@ -106,6 +106,25 @@ def _weighted_usd(collateral: NDArray[np.float64], liq_threshold: NDArray[np.flo
     return total * avg_bps / BPS
 
 
+@numba.jit(types.float64(_F2_IN, _F2_IN, types.intp, types.float64, types.float64),
+           nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
+def _floor_numerator(collateral: NDArray[np.float64], liq_threshold: NDArray[np.float64], i: int, weighted: float,
+                     total: float) -> float:
+    """The floored-rule tail of :func:`_weighted_usd` given the row's plain ``sum(coll*LT*p)`` and
+    counted collateral ``total`` (computed by the caller in the same order as there)."""
+    highest, lowest = -np.inf, np.inf
+    for k in range(collateral.shape[1]):
+        if liq_threshold[i, k] > 0 and collateral[i, k] > 0:
+            highest = max(highest, liq_threshold[i, k])
+            lowest = min(lowest, liq_threshold[i, k])
+    if not (np.isfinite(highest) and highest - lowest > 0.5 / BPS):
+        return weighted  # one LT among the counted collateral: the average is that LT, no floor
+    if not total > 0:
+        return weighted
+    avg_bps = float(np.floor(weighted / total * BPS + AVG_LT_SNAP_BPS))
+    return total * avg_bps / BPS
+
+
 @numba.jit(types.float64(_F2_IN, _F2_IN, types.intp, types.intp),
            nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
 def _debt_usd(debt: NDArray[np.float64], prices: NDArray[np.float64], i: int, pr: int) -> float:
@@ -217,7 +236,9 @@ def _liquidate_row_from(i: int, pr: int, collateral: NDArray[np.float64], debt: 
         # dust and bad debt: no seizable collateral left while debt remains
         left_collateral_usd = 0.0
         left_debt_usd = 0.0
+        left_weighted_usd = 0.0  # the next check's plain HF numerator, in _weighted_usd's order
         for k in range(n):
+            left_weighted_usd += collateral[i, k] * liq_threshold[i, k] * prices[pr, k]
             left_collateral_usd += collateral[i, k] * prices[pr, k] if liq_threshold[i, k] > 0 else 0.0
             owed_usd = debt[i, k] * prices[pr, k]
             if owed_usd < DUST_USD:
@@ -233,7 +254,9 @@ def _liquidate_row_from(i: int, pr: int, collateral: NDArray[np.float64], debt: 
         total_debt_usd = left_debt_usd
         active = left_debt_usd > DUST_USD
         if active:
-            weighted_usd = _weighted_usd(collateral, liq_threshold, prices, i, pr, floored)
+            # left_collateral_usd is _weighted_usd's counted total (same terms, same order)
+            weighted_usd = (_floor_numerator(collateral, liq_threshold, i, left_weighted_usd, left_collateral_usd)
+                            if floored else left_weighted_usd)
             active = weighted_usd < left_debt_usd
     return bad_debt_usd, passes
 
@@ -346,12 +369,23 @@ def _scan_and_liquidate(collateral: NDArray[np.float64], debt: NDArray[np.float6
     Same results as :func:`_liquidatable_into` then :func:`_liquidate_rows` (rows are independent)."""
     most_passes = 0
     n_deferred = 0
+    n = collateral.shape[1]
     for i in range(collateral.shape[0]):
         pr = 0 if shared else i
-        owed = _debt_usd(debt, prices, i, pr)
+        # _debt_usd and _weighted_usd's plain sum in one loop (two independent chains, same orders)
+        owed = 0.0
+        weighted = 0.0
+        for k in range(n):
+            p = prices[pr, k]
+            owed += debt[i, k] * p
+            weighted += collateral[i, k] * liq_threshold[i, k] * p
         if not owed > DUST_USD:
             continue
-        weighted = _weighted_usd(collateral, liq_threshold, prices, i, pr, floored[i])
+        if floored[i]:
+            total = 0.0
+            for k in range(n):
+                total += collateral[i, k] * prices[pr, k] if liq_threshold[i, k] > 0 else 0.0
+            weighted = _floor_numerator(collateral, liq_threshold, i, weighted, total)
         if not weighted < owed:
             continue
         if venue[i] > COMPOUND_V3 or venue[i] < 0:
