@@ -19,6 +19,10 @@ Units
 What a scan could not read is listed in ``Snapshot.skipped`` (:class:`Skipped`): venue, market,
 account (when one position was left out) and the reason. Every market and position not listed
 there was read; a snapshot without the field (written before it existed) loads with none.
+
+A venue plugin's own state (Liquity v2's branches, a venue's global limits) is in
+``Snapshot.venue_state``: payloads keyed and validated by the models the plugins declare
+(:mod:`risk.venue_state`); this module names no venue.
 """
 
 from __future__ import annotations
@@ -243,13 +247,6 @@ class Snapshot(_Frozen):
         default_factory=dict, description="venue plugins' own state by key (risk.venue_state), each payload "
         "validated by the model its plugin declares, e.g. a venue's per-branch pool state")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _legacy_venue_fields(cls, data: Any) -> Any:
-        from risk.venue_state import convert_legacy_fields
-
-        return convert_legacy_fields(data)
-
     @field_validator("venue_state", mode="before")
     @classmethod
     def _venue_state_payloads(cls, raw: Any, info: ValidationInfo) -> dict[str, Any]:
@@ -304,7 +301,9 @@ class Snapshot(_Frozen):
     @classmethod
     def from_json(cls, text: str | bytes) -> "Snapshot":
         # strict: a file is typed JSON, so "2000" where a price belongs is an error, not a number
-        return cls.model_validate_json(text, strict=True)
+        from risk.venue_state import convert_legacy_json
+
+        return cls.model_validate_json(convert_legacy_json(text), strict=True)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file + rename) so a killed run never leaves half a file."""

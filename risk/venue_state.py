@@ -12,8 +12,8 @@ liquidation limit. Such a venue declares a *state type* from its own files
   rest of the snapshot, NaN/inf refused): how the payload is validated, serialised (``to_json``) and
   loaded (``from_json``, strict: ``"2000"`` where an integer belongs is an error);
 - ``legacy_field``: optionally, a former top-level Snapshot field that held this state, so a snapshot
-  file written before the venue moved onto this channel still loads (converted here, at one boundary,
-  by ``from_legacy``).
+  file written before the venue moved onto this channel still loads (converted by ``from_legacy``
+  at one boundary, ``Snapshot.from_json``, through :func:`convert_legacy_json`).
 
 A payload whose key no installed plugin declares is an error naming the key and the declared ones
 (the snapshot was written by a plugin that is not installed here); it is never dropped silently.
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 
 class VenueState(BaseModel):
@@ -105,16 +106,20 @@ def venue_state_type(key: str) -> VenueStateType:
     found = _TYPES.get(key)
     if found is None:
         declared = ", ".join(sorted(_TYPES)) or "none"
-        raise VenueStateError(f"venue_state.{key}: no installed venue plugin declares this state (declared: "
+        raise VenueStateError(f"{key}: no installed venue plugin declares this venue state (declared: "
                               f"{declared}); the snapshot was written with a venue plugin that is not installed here")
     return found
 
 
 def _where(error: ValidationError, key: str) -> str:
+    """The payload's problems, each as ``<key>.<field path>: <what>`` (the Snapshot's error names
+    ``venue_state`` before it)."""
     parts = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item.get("loc", ()))
-        parts.append(f"venue_state.{key}{'.' + loc if loc else ''}: {item.get('msg', '')}")
+        text = (f"unknown key (not part of the {key} venue state; check the spelling)"
+                if item.get("type") == "extra_forbidden" else item.get("msg", ""))
+        parts.append(f"{key}{'.' + loc if loc else ''}: {text}")
     return "; ".join(parts)
 
 
@@ -140,9 +145,25 @@ def validate_venue_state(raw: Any, *, from_json: bool) -> dict[str, VenueState]:
     return out
 
 
+def convert_legacy_json(text: str | bytes) -> str | bytes:
+    """Snapshot JSON written before a venue moved onto ``venue_state`` (the one conversion boundary,
+    :meth:`risk.snapshot.Snapshot.from_json`): each declared legacy top-level field becomes its
+    payload. Text without any legacy field name is returned as is, unparsed."""
+    raw = text.encode() if isinstance(text, str) else text
+    names = [t.legacy_field for t in venue_state_types() if t.legacy_field]
+    if not any(f'"{name}"'.encode() in raw for name in names):
+        return text
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return text  # not JSON: the snapshot's own parser says so
+    converted = convert_legacy_fields(data)
+    return text if converted is data else json.dumps(converted)
+
+
 def convert_legacy_fields(data: Any) -> Any:
-    """A Snapshot input written before a venue moved onto ``venue_state``: each declared legacy
-    top-level field becomes its payload (the one conversion boundary); other input is returned as is."""
+    """Parsed Snapshot JSON with each declared legacy top-level field moved to its payload under
+    ``venue_state`` (a new dict), or ``data`` itself when it has none."""
     if not isinstance(data, dict):
         return data
     types = [t for t in venue_state_types() if t.legacy_field and t.legacy_field in data]
@@ -156,9 +177,12 @@ def convert_legacy_fields(data: Any) -> Any:
         converted = t.from_legacy(value)
         if converted is None:
             continue
-        if t.key in state:
-            raise VenueStateError(f"{t.legacy_field} and venue_state.{t.key} are both given (one is the old name "
-                                  "of the other)")
+        if t.key in state:  # a ValidationError like every other problem of the file (loaders catch it)
+            raise ValidationError.from_exception_data("Snapshot", [{
+                "type": PydanticCustomError("legacy_conflict", "{msg}", {"msg": (
+                    f"{t.legacy_field} and venue_state.{t.key} are both given (the first is the old name of the "
+                    "second): keep one")}),
+                "loc": (t.legacy_field,), "input": value}])
         state[t.key] = converted
     data["venue_state"] = state
     return data
@@ -169,5 +193,5 @@ def combine_venue_states(by_key: Mapping[str, Sequence[VenueState]]) -> dict[str
     return {key: venue_state_type(key).model.combine(list(states)) for key, states in sorted(by_key.items()) if states}
 
 
-__all__ = ["VenueState", "VenueStateError", "VenueStateType", "combine_venue_states", "convert_legacy_fields",
+__all__ = ["VenueState", "VenueStateError", "VenueStateType", "combine_venue_states", "convert_legacy_fields", "convert_legacy_json",
            "register_venue_state", "validate_venue_state", "venue_state_type", "venue_state_types"]

@@ -70,26 +70,36 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True).stdout
 
 
-def python_files(rev: str = "HEAD") -> list[str]:
-    """The Python files of risk/, chain/, liqrisk/ at ``rev``."""
-    names = _git("ls-tree", "-r", "--name-only", rev, "--", *PACKAGES).splitlines()
+def python_files(rev: str | None = "HEAD") -> list[str]:
+    """The Python files of risk/, chain/, liqrisk/ at ``rev`` (None: the working tree's files git
+    tracks or would track: ``git ls-files --cached --others --exclude-standard``)."""
+    if rev is None:
+        names = _git("ls-files", "--cached", "--others", "--exclude-standard", "--", *PACKAGES).splitlines()
+        names = [n for n in names if (ROOT / n).exists()]
+    else:
+        names = _git("ls-tree", "-r", "--name-only", rev, "--", *PACKAGES).splitlines()
     return sorted(n for n in names if n.endswith(".py"))
 
 
+def _text(rev: str | None, path: str) -> str:
+    return (ROOT / path).read_text() if rev is None else _git("show", f"{rev}:{path}")
+
+
 def shared_files(venue: PluginVenue, files: list[str]) -> list[str]:
-    """The files that are not ``venue``'s own (and not any other plugin venue's)."""
+    """The files that are no plugin venue's own (one venue's file naming another is not counted:
+    e.g. a Sky reader citing Liquity; the seam is about the shared modules)."""
     return [f for f in files if not any(re.search(v.own_files, f) for v in PLUGIN_VENUES)]
 
 
-def footprint(rev: str = "HEAD") -> dict[str, dict[str, list[str]]]:
-    """Per venue: shared file -> its code lines naming the venue, at ``rev``."""
+def footprint(rev: str | None = "HEAD") -> dict[str, dict[str, list[str]]]:
+    """Per venue: shared file -> its code lines naming the venue, at ``rev`` (None: the working tree)."""
     files = python_files(rev)
     out: dict[str, dict[str, list[str]]] = {}
     for venue in PLUGIN_VENUES:
         pattern = re.compile(venue.names, re.IGNORECASE)
         hits: dict[str, list[str]] = {}
         for path in shared_files(venue, files):
-            lines = [f"{n}: {c.strip()}" for n, c in code_lines(_git("show", f"{rev}:{path}")) if pattern.search(c)]
+            lines = [f"{n}: {c.strip()}" for n, c in code_lines(_text(rev, path)) if pattern.search(c)]
             if lines:
                 hits[path] = lines
         out[venue.name] = hits
@@ -98,7 +108,7 @@ def footprint(rev: str = "HEAD") -> dict[str, dict[str, list[str]]]:
 
 def main(argv: list[str]) -> int:
     rev = argv[0] if argv else "HEAD"
-    print(f"plugin venues' code outside their own files at {_git('rev-parse', '--short', rev).strip()} "
+    print(f"plugin venues' code outside their own files at {rev} = {_git('rev-parse', '--short', rev).strip()} "
           f"(Python files of {', '.join(PACKAGES)}; comments and docstrings not counted)")
     for name, hits in footprint(rev).items():
         print(f"{name}: {len(hits)} shared files, {sum(len(v) for v in hits.values())} code lines")

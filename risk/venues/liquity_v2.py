@@ -76,7 +76,7 @@ class LiquityBranch(_Row):
 class LiquityState(VenueState):
     """``Snapshot.venue_state["liquity_v2"]``: every Liquity v2 branch the scan read, in source order."""
 
-    branches: tuple[LiquityBranch, ...] = Field(min_length=1)
+    branches: tuple[LiquityBranch, ...] = ()
 
     @classmethod
     def combine(cls, states: Sequence[VenueState]) -> "LiquityState":
