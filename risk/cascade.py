@@ -272,7 +272,7 @@ def cascade_grid(
         from risk.cascade_events import cascade_outcomes
 
         outcomes = cascade_outcomes(book, beta, d, grid, liquidity, classes, general, gap_usd, max_rounds, tolerance,
-                                    workers)
+                                    workers, budgets)
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
     if engine == "pooled":

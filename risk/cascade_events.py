@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk import compiled_cascade as cc
+from risk.budgets import BudgetLayout, RowBudget
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
 from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
 from risk.cascade_pooled import _other_rules_round
@@ -196,6 +197,7 @@ class _Grid:
     flat: FlatClasses
     max_rounds: int
     tolerance: float
+    budgets: BudgetLayout | None = None
 
 
 def _worker(grid: _Grid) -> _Worker:
@@ -234,6 +236,13 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
     long_start, short_stop = n_long, n_long + n_always
     gw.enter(n_long, n_long + n_always)
     r_lo, r_hi = np.inf, -np.inf
+    # Consumable budgets (rules with their own kernel only): fresh room per grid point, drawn in
+    # book-position order (risk.budgets), over every row of the layout.
+    budget = None
+    if grid.budgets is not None and grid.other.size:
+        positions = order.positions
+        budget = RowBudget(grid.budgets.initial.copy(), grid.budgets.cells[positions],
+                           np.asarray(positions, dtype=np.int64))
     outcome: _Outcome | _Widen | None = None
     while True:
         deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
@@ -281,7 +290,7 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         if grid.other.size:
             liquidated += _other_rules_round(grid.other, gw.collateral, gw.debt, g.liq_threshold, g.liq_bonus,
                                              g.protocol_fee, g.venue, g.market, g.floored, grid.rule_params, prices,
-                                             gw.hit, rows_seized, rows_fees, rows_repaid, round_m)
+                                             gw.hit, rows_seized, rows_fees, rows_repaid, round_m, budget)
         if not (pair_count or liquidated):
             break
         rounds += 1
@@ -328,13 +337,13 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
 
 def _grid(book: PositionBook, beta: Float64Array1D, driver: int, liquidity: LiquidityModel, general: PositionBook,
           gap_usd: Float64Array2D, eps: float, flat: FlatClasses, pair_rows: _RowSet, max_rounds: int,
-          tolerance: float) -> _Grid:
+          tolerance: float, budgets: BudgetLayout | None) -> _Grid:
     order = _CandidateOrder(general, gap_usd, beta, eps=eps)
     rows = _row_set(order.collateral, order.debt, order.liq_threshold, order.liq_bonus, order.protocol_fee,
                     order.venue, order.market, order.floored_avg_lt)
     other = np.flatnonzero((rows.venue < 0) | (rows.venue > cc.BUILTIN_MAX_CODE))
     return _Grid(book, beta, driver, liquidity, order, rows, other, np.asarray(order.rule_params), pair_rows, flat,
-                 max_rounds, tolerance)
+                 max_rounds, tolerance, budgets)
 
 
 def default_workers() -> int:
@@ -354,8 +363,10 @@ def cascade_outcomes(
     max_rounds: int,
     tolerance: float,
     workers: int | None = None,
+    budgets: BudgetLayout | None = None,
 ) -> list[_Outcome]:
-    """Every grid point's outcome (in grid order), ``workers`` threads (default :func:`default_workers`)."""
+    """Every grid point's outcome (in grid order), ``workers`` threads (default :func:`default_workers`).
+    ``budgets``: the consumable budgets of ``general``'s rows (:func:`risk.budgets.budget_layout`)."""
     n_workers = default_workers() if workers is None else int(workers)
     if n_workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -366,7 +377,8 @@ def cascade_outcomes(
     outcomes: list[_Outcome | None] = [None] * grid_points.size
     pending = list(range(grid_points.size))
     while pending:
-        grid = _grid(book, beta, driver, liquidity, general, gap_usd, eps, flat, pair_rows, max_rounds, tolerance)
+        grid = _grid(book, beta, driver, liquidity, general, gap_usd, eps, flat, pair_rows, max_rounds, tolerance,
+                     budgets)
         results = _map_points(grid, [float(grid_points[i]) for i in pending], min(n_workers, len(pending)))
         widest = 0.0
         still = []
