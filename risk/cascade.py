@@ -233,17 +233,21 @@ def cascade_grid(
     liquidity: LiquidityModel | None = None,
     max_rounds: int = 100,
     tolerance: float = 1e-9,
-    engine: Literal["compiled", "numpy"] = "compiled",
+    engine: Literal["compiled", "pooled", "numpy"] = "compiled",
+    workers: int | None = None,
 ) -> CascadeTable:
     """Cascade size for each initial driver drawdown in ``drawdowns`` (fractions, e.g. 0..0.6).
 
     ``betas`` maps symbols to beta to the driver (driver forced to 1, others default 0).
     ``liquidity`` defaults to :class:`~risk.liquidity.NoImpact` (direct liquidations only).
-    ``engine``: ``"compiled"`` (default) runs each grid point's rounds over preallocated pools in
-    the numba kernel (:mod:`risk.cascade_pooled`); ``"numpy"`` the reference rounds below.
+    ``engine``: ``"compiled"`` (default) runs the rounds event-driven in compiled passes, grid
+    points on ``workers`` threads (:mod:`risk.cascade_events`; default: the machine's cores, the
+    table is the same for any number); ``"pooled"`` each grid point's rounds over preallocated
+    pools in the numba kernel, every pooled row checked every round (:mod:`risk.cascade_pooled`);
+    ``"numpy"`` the reference rounds below.
     """
-    if engine not in ("compiled", "numpy"):
-        raise ValueError(f"unknown cascade engine {engine!r}; use 'compiled' or 'numpy'")
+    if engine not in ("compiled", "pooled", "numpy"):
+        raise ValueError(f"unknown cascade engine {engine!r}; use 'compiled', 'pooled' or 'numpy'")
     liquidity = liquidity or NoImpact()
     beta = as_asset_vector(book, betas).copy()
     d = book.asset_index(driver)
@@ -263,16 +267,21 @@ def cascade_grid(
     bound_lt = np.where(general.floored_avg_lt[:, None] & (general.liq_threshold > 0),
                         general.liq_threshold - 1.0 / BPS, general.liq_threshold)
     gap_usd = (general.collateral * bound_lt - general.debt) * spot
+    outcomes: list[_Outcome] = []
+    if engine == "compiled":
+        from risk.cascade_events import cascade_outcomes
+
+        outcomes = cascade_outcomes(book, beta, d, grid, liquidity, classes, general, gap_usd, max_rounds, tolerance,
+                                    workers, budgets)
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
-    outcomes = []
-    if engine == "compiled":
+    if engine == "pooled":
         from risk.cascade_pooled import cascade_one_pooled, partial_capacity
 
         capacity = partial_capacity(classes)
-    for x0 in grid:
+    for x0 in grid if engine != "compiled" else []:
         while True:
-            if engine == "compiled":
+            if engine == "pooled":
                 outcome = cascade_one_pooled(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds,
                                              tolerance, capacity, budgets)
             else:
