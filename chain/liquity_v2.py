@@ -25,7 +25,7 @@ Snapshot mapping (Market venue ``liquity_v2``, one Market per branch, id ``liqui
 collateral reserve LT = ``1 / MCR`` (``WAD * WAD // MCR``), bonus = ``1 + LIQUIDATION_PENALTY_SP``,
 no protocol fee; BOLD reserve debt only, at 1 USD (the protocol's own accounting unit).
 ``Position.account`` is the trove id's low 160 bits (the Snapshot needs an address; the full id is
-in :class:`risk.snapshot.LiquityTrove`); collateral = ``entireColl``, debt = ``entireDebt``.
+in :class:`risk.venues.liquity_v2.LiquityTrove`); collateral = ``entireColl``, debt = ``entireDebt``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_cal
 from chain.blocks import PinnedBlock
 from chain.transport import Transport
 from risk.liquity_v2 import STATUS_ACTIVE, STATUS_ZOMBIE, BranchParams
-from risk.snapshot import LiquityBranch, LiquityTrove, Market, Position, Reserve
+from risk.snapshot import Market, Position, Reserve
+from risk.venues.liquity_v2 import LiquityBranch, LiquityTrove
 
 WAD = 10**18
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -271,7 +272,7 @@ class LiquityV2Reader:
 
 
 def branch_state(branch: LiquityBranchData, troves: Sequence[LiquityTroveData], market_id: str) -> LiquityBranch:
-    """The Snapshot's :class:`risk.snapshot.LiquityBranch` (troves in redemption order)."""
+    """The Snapshot's :class:`risk.venues.liquity_v2.LiquityBranch` (troves in redemption order)."""
     by_id = {t.trove_id: t for t in troves}
     order = redemption_order(troves, branch.last_zombie_trove_id)
     p = branch.params

@@ -131,11 +131,9 @@ class Network(_Strict):
 
     def scan_sources(self) -> dict[str, Any]:
         """``chain.scan.scan_snapshot`` keyword arguments grouped by the shorthand keywords
-        (``aave_pools``, ``morpho``, ``comets``, ``sky``; other venues in ``sources``). Prefer
+        (``aave_pools``, ``morpho``, ``comets``; every other venue in ``sources``, in file order). Prefer
         :meth:`scan_kwargs` (every market in file order)."""
         from chain.scan import AaveSource, CometSource, MorphoSource
-        from chain.sky_vaults import SkySource
-
         out: dict[str, Any] = {"aave_pools": [], "morpho": None, "comets": [], "sources": []}
         for source in self.sources():
             if isinstance(source, AaveSource):
@@ -145,7 +143,7 @@ class Network(_Strict):
             elif isinstance(source, CometSource):
                 out["comets"].append(source)
             else:
-                out.setdefault("sky" if isinstance(source, SkySource) else "sources", []).append(source)
+                out["sources"].append(source)
         if self.uniswap_v3_pools:
             out["uniswap_pools"] = [p.address for p in self.uniswap_v3_pools]
         return out
@@ -270,8 +268,7 @@ def load_market_file(path: str | Path | None = None) -> MarketFile:
 
 
 _MOVED = {"AaveMarketEntry": "chain.venues.aave_v3", "MorphoMarketEntry": "chain.venues.morpho_blue",
-          "CometMarketEntry": "chain.venues.compound_v3", "SkyMarketEntry": "chain.venues.sky_vaults",
-          "SkyIlkEntry": "chain.venues.sky_vaults"}
+          "CometMarketEntry": "chain.venues.compound_v3"}
 
 
 def __getattr__(name: str) -> Any:

@@ -40,9 +40,11 @@ Every skip is in ``Snapshot.skipped`` (venue, market, account when one position,
 
 The scan is generic: it iterates *sources*, each read by the venue reader registered for its type
 (:mod:`chain.venues`; the built-in readers are ``chain/venues/aave_v3.py``, ``morpho_blue.py``,
-``compound_v3.py``, ``sky_vaults.py``). The per-venue read and skip rules above live in those files;
-this module pins, discovers, reads tokens, prices them and assembles the Snapshot. The
-``aave_pools`` / ``morpho`` / ``comets`` / ``sky`` keywords are kept as shorthands for sources.
+``compound_v3.py`` and the plugin venues beside them). The per-venue read and skip rules above live
+in those files; this module pins, discovers, reads tokens, prices them and assembles the Snapshot
+(a venue's own extra state goes into ``Snapshot.venue_state``, :mod:`risk.venue_state`). The
+``aave_pools`` / ``morpho`` / ``comets`` keywords are kept as shorthands for sources; every other
+venue is passed in ``sources``, as source objects or market-file entries.
 """
 
 from __future__ import annotations
@@ -57,15 +59,14 @@ from chain.aave_v3 import ReaderError, checksum
 from chain.blocks import PinnedBlock, PinnedTransport, ReorgError, pin_block
 from chain.discovery import AccountIndex
 from chain.pricing import UsdAnchors, UsdPricing, price_tokens
-from chain.sky_vaults import SkySource
 from chain.tokens import TokenInfo, read_tokens
 from chain.transport import Transport
 from chain.venues import (AssembleContext, MarketEntryBase, ReadContext, VenueRead, venue, venue_for_source)
 from chain.venues.aave_v3 import AaveSource
 from chain.venues.compound_v3 import CometSource
 from chain.venues.morpho_blue import MorphoSource
-from chain.venues.sky_vaults import sky_source
 from risk.snapshot import Asset, Market, Position, Skipped, Snapshot
+from risk.venue_state import combine_venue_states
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,14 @@ def scan_sources(
     aave_pools: Sequence[AaveSource | str] = (),
     morpho: MorphoSource | str | None = None,
     comets: Sequence[CometSource | str] = (),
-    sky: Sequence[Any] = (),
     sources: Sequence[Any] = (),
 ) -> list[Any]:
-    """The ordered source list of a scan: the shorthand keywords first (Aave pools, Morpho, Comets,
-    Sky), then ``sources`` (source objects of any registered venue, or market-file entries)."""
+    """The ordered source list of a scan: the shorthand keywords first (Aave pools, Morpho, Comets),
+    then ``sources`` (source objects of any registered venue, or market-file entries)."""
     out: list[Any] = [_as_source(a, AaveSource) for a in aave_pools]
     if morpho is not None:
         out.append(_as_source(morpho, MorphoSource))
     out += [_as_source(c, CometSource) for c in comets]
-    out += [sky_source(s) for s in sky]
     for s in sources:
         out.append(venue(s.kind).source_from_entry(s) if isinstance(s, MarketEntryBase) else s)
     return out
@@ -106,7 +105,6 @@ def scan_snapshot(
     accounts_index: AccountIndex | str | Path | None = None,
     include_suppliers: bool = False,
     usd_anchors: UsdAnchors | None = None,
-    sky: Sequence[SkySource] = (),
     sources: Sequence[Any] = (),
     uniswap_pools: Sequence[str] = (),
     max_repins: int = 3,
@@ -115,10 +113,11 @@ def scan_snapshot(
 
     ``sources``: what to read, in order: source objects of registered venues (:mod:`chain.venues`)
     or market-file entries (:class:`chain.venues.MarketEntryBase`, e.g. a network's ``markets``).
-    ``aave_pools`` / ``morpho`` / ``comets`` / ``sky``: shorthands, read before ``sources``.
+    ``aave_pools`` / ``morpho`` / ``comets``: shorthands, read before ``sources``.
     ``block``: a :class:`PinnedBlock`, a number or a tag (resolved once).
     ``accounts``: optional accounts per venue, keyed by the source ``address`` as given (for
-    Morpho one list for all its markets; for Sky the Vat); venues not in it are discovered from events.
+    Morpho one list for all its markets; for other venues the address their reader's
+    ``source_address`` names); venues not in it are discovered from events.
     ``accounts_index``: the SQLite index for discovery (an :class:`AccountIndex` or a path;
     default a temporary one, i.e. a full scan from each source's ``start_block``).
     ``include_suppliers``: also keep accounts without debt.
@@ -135,7 +134,7 @@ def scan_snapshot(
     re-pin and read again before it fails with :class:`chain.blocks.ReorgError`.
     """
     given = {checksum(k, "accounts key"): list(v) for k, v in (accounts or {}).items()}
-    ordered = scan_sources(aave_pools, morpho, comets, sky, sources)
+    ordered = scan_sources(aave_pools, morpho, comets, sources)
     readers = [venue_for_source(s) for s in ordered]  # an unregistered source type fails before any read
     # Reads go by the pinned block's hash and the hash is re-checked after the last read: on a
     # reorg the block is pinned again (same number or tag) and everything is read again, so a
@@ -261,11 +260,14 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venue_reads: Sequence[V
     markets: list[Market] = []
     positions: list[Position] = []
     extra: dict[str, list[Any]] = {}
+    states: dict[str, list[Any]] = {}
     for vr in venue_reads:
         rows = vr.assemble(ctx)
         markets += rows.markets
         positions += rows.positions
         skipped += rows.skipped
+        for key, state in rows.venue_state.items():
+            states.setdefault(key, []).append(state)
         for name, values in rows.extra.items():
             extra.setdefault(name, []).extend(values)
     for entry in skipped:
@@ -283,6 +285,7 @@ def _assemble(transport: Transport, pinned: PinnedBlock, venue_reads: Sequence[V
         markets=tuple(markets),
         positions=tuple(positions),
         skipped=tuple(skipped),
+        venue_state=combine_venue_states(states),
         **{name: tuple(values) for name, values in extra.items()},
     )
 
@@ -326,8 +329,8 @@ def scan_devnet(
     transport: Transport | None = None,
     accounts_index: AccountIndex | str | Path | None = None,
 ) -> Snapshot:
-    """Snapshot of the devnet (Aave v3.0.2 and v3.6, Morpho Blue, Comet double, Sky double) described
-    by ``deployment``, through its generated market file (:mod:`chain.devnet.markets`)."""
+    """Snapshot of the devnet (Aave v3.0.2 and v3.6, Morpho Blue, the Comet double and every deployed
+    plugin venue's double) described by ``deployment``, through its generated market file (:mod:`chain.devnet.markets`)."""
     from chain.devnet.markets import DEVNET_NETWORK, devnet_markets
 
     # The network is the deployment's own (its chain id is the deployment's: HttpTransport checks it

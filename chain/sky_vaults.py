@@ -22,8 +22,16 @@ Snapshot mapping (Market venue ``sky_vault``, one Market per ilk, id ``sky:<ILK>
 - DAI reserve: debt only; ``Position.debt`` = ``ceil(art * rate / RAY)`` (never understated);
 - ``Position.collateral`` = ``ink`` in the gem's raw units (``ink`` is always 18-decimal in the Vat:
   ``GemJoin`` scales by ``10**(18 - dec)``);
-- the exact dss state the rule needs (``rate``, ``spot``, ``dust``, ``chop``, ``hole``/``Hole`` room,
-  Clipper curve) is kept in :class:`SkyIlkData` and in ``Market.rule_params``.
+- ``Market.rule_params`` (the rule's declared market parameters, ``risk/venues/sky_vault.py``):
+  ``dust_rad`` and the Dog's limits ``hole_rad``/``dirt_rad`` (``Dog.ilks(ilk)``) and
+  ``Hole_rad``/``Dirt_rad`` (``Dog.Hole()``/``Dog.Dirt()``, the same on every ilk of the Dog), as read;
+  the rest of the exact dss state (``rate``, ``spot``, Clipper curve) is kept in :class:`SkyIlkData`.
+
+The Dog's getters (makerdao/dss src/dog.sol @3f30552a586264b32ebdb5bac94ba67020282e53): ``ilks(bytes32)
+-> (clip, chop [wad], hole [rad], dirt [rad])``, ``Hole() [rad]``, ``Dirt() [rad]``. Checked as read:
+``chop >= WAD`` (``file`` refuses less: ``Dog/file-chop-lt-WAD``) and ``Dirt >= sum of the ilks'
+dirt`` (every ``bark`` adds its ``tab`` to both, every ``digs`` takes it from both, so ``Dirt`` is
+the sum over all ilks); a read that breaks either is not a dss Dog at that block.
 """
 
 from __future__ import annotations
@@ -163,15 +171,11 @@ class SkyIlkData:
         return WAD * RAY // self.mat_ray if self.mat_ray else 0
 
     def rule_params(self) -> dict[str, int]:
-        """The integers the Sky rule needs beyond the generic reserve fields."""
-        c = self.clipper
-        return {
-            "rate_ray": self.rate_ray, "spot_ray": self.spot_ray, "dust_rad": self.dust_rad, "mat_ray": self.mat_ray,
-            "chop_wad": self.chop_wad, "room_rad": max(0, min(self.Hole_rad - self.Dirt_rad, self.hole_rad - self.dirt_rad)),
-            "buf_ray": c.buf_ray, "tail_s": c.tail_s, "cusp_ray": c.cusp_ray,
-            "curve_stairstep": 1 if c.kind == "stairstep" else 0, "cut_ray": c.cut_ray, "step_s": c.step_s,
-            "tau_s": c.tau_s,
-        }
+        """The Sky rule's market parameters (``risk/venues/sky_vault.py``): ``dust`` and the Dog's
+        limits, exactly as read (rad integers); the kernel and the engines turn ``hole - dirt`` and
+        ``Hole - Dirt`` into the consumable room of each round (:mod:`risk.budgets`)."""
+        return {"dust_rad": self.dust_rad, "hole_rad": self.hole_rad, "dirt_rad": self.dirt_rad,
+                "Hole_rad": self.Hole_rad, "Dirt_rad": self.Dirt_rad}
 
 
 def clipper_curve(c: "ClipperCurveData") -> ClipperCurve:
@@ -199,7 +203,7 @@ def ilk_market(ilk: "SkyIlkData", symbols: Mapping[str, str], *, dai: str, vat: 
                 oracle_price=ilk.par_ray // 10**9, can_be_collateral=False, can_be_borrowed=True),
     )
     return Market(id=ilk.market_id, venue="sky_vault", name=f"{name} {ilk.name}", address=vat,
-                  protocol_version="dss", price_unit=WAD, reserves=reserves)
+                  protocol_version="dss", price_unit=WAD, reserves=reserves, rule_params=ilk.rule_params())
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +281,13 @@ class SkyVaultReader:
             if spot_ilk["mat"] == 0:
                 raise ReaderError(f"Sky ilk {i.name!r} has no liquidation ratio (mat 0) in Spotter {self.spotter}")
             per_ilk.append((i, vat_ilk, spot_ilk, dog_ilk))
+        for i, _, _, d in per_ilk:
+            if d["chop"] < WAD:
+                raise ReaderError(f"Sky ilk {i.name!r}: Dog {self.dog} chop {d['chop']} < WAD (dss refuses it: "
+                                  f"Dog/file-chop-lt-WAD)")
+        if Dirt < sum(d["dirt"] for _, _, _, d in per_ilk):
+            raise ReaderError(f"Dog {self.dog}: Dirt {Dirt} is below the sum of its ilks' dirt at block {block} "
+                              f"(dss keeps Dirt = the sum over every ilk)")
         curves = self._read_clippers(block, [checksum(d["clip"], f"clip of {i.name}") for i, _, _, d in per_ilk])
         return [
             SkyIlkData(

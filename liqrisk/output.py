@@ -45,16 +45,21 @@ def _file_in_the_way(path: Path) -> Path | None:
     return None if parent.is_dir() else parent
 
 
-def check_output_file(path: Path, flag: str) -> Path:
-    """Refuse ``path`` unless it is absent or a regular file, and its nearest existing parent a folder."""
+def _mode_of(path: Path, flag: str) -> int | None:
+    """``path``'s ``st_mode``, None when absent; a user error when a parent is a file or it cannot be read."""
     try:
-        mode = path.stat().st_mode
+        return path.stat().st_mode
     except FileNotFoundError:
-        mode = None
+        return None
     except NotADirectoryError:
         raise LiqriskUserError(f"{flag} {path}: {_file_in_the_way(path) or path.parent} is not a folder") from None
     except OSError as exc:
         raise LiqriskUserError(f"{flag} {path}: cannot use it ({_reason(exc)})") from None
+
+
+def check_output_file(path: Path, flag: str) -> Path:
+    """Refuse ``path`` unless it is absent or a regular file, and its nearest existing parent a folder."""
+    mode = _mode_of(path, flag)
     if mode is not None and not stat.S_ISREG(mode):
         raise LiqriskUserError(f"{flag} {path}: is {_kind(mode)}, not a regular file; refusing to write over it")
     parent = path.parent
@@ -69,14 +74,7 @@ def check_output_file(path: Path, flag: str) -> Path:
 
 def check_output_dir(path: Path, flag: str) -> Path:
     """Refuse ``path`` unless it is absent or a folder (created, with parents, when absent)."""
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except NotADirectoryError:
-        raise LiqriskUserError(f"{flag} {path}: {_file_in_the_way(path) or path.parent} is not a folder") from None
-    except OSError as exc:
-        raise LiqriskUserError(f"{flag} {path}: cannot use it ({_reason(exc)})") from None
+    mode = _mode_of(path, flag)
     if mode is not None and not stat.S_ISDIR(mode):
         kind = "a file" if stat.S_ISREG(mode) else _kind(mode)
         raise LiqriskUserError(f"{flag} {path}: is {kind}, not a folder")

@@ -32,13 +32,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liqrisk.alerts import Alert, AlertConfig, alert_payload, band_alerts, cascade_alerts, post_webhook, resolve_format
 from risk.frames import finite_or_none, json_safe, usd as _usd
 from chain.files import write_atomic
 from liqrisk.errors import LiqriskUserError
-from liqrisk.liquity import LiquityBranchDoc, liquity_docs, liquity_section_tables
+from liqrisk.venues import build_sections, report_section, sections_schema, validate_sections
 from liqrisk.run import ScenarioResult, run_scenario
 from liqrisk.scenario import DriverSpec, GridShock, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario, ScenarioFile
 from liqrisk.sources import LoadedSnapshot
@@ -321,14 +321,20 @@ class ReportDoc(_Doc):
     webhook: WebhookDoc | None
     charts: dict[str, str] = Field(description="chart name -> PNG file in the run folder (report.html draws its own)")
     warnings: list[str]
-    liquity: list[LiquityBranchDoc] = Field(
-        default_factory=list, description="Liquity v2 branches: SP exhaustion, redistribution, shutdown, redemptions")
+    venue_sections: dict[str, Any] = Field(
+        default_factory=dict, description="sections venue plugins contribute (liqrisk.venues), by key")
+
+    @field_validator("venue_sections", mode="before")
+    @classmethod
+    def _section_documents(cls, raw: Any) -> dict[str, Any]:
+        return dict(validate_sections(raw))
 
 
 def report_schema() -> dict[str, Any]:
     schema = ReportDoc.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://liqrisk.invalid/report.schema.json"
+    sections_schema(schema)
     return schema
 
 
@@ -614,7 +620,7 @@ def report_document(result: ReportResult, run_id: str, charts: dict[str, dict[st
         alert_thresholds=AlertThresholdsDoc(band_within=cfg.band_within, band_min_usd=cfg.band_min_usd,
                                             drawdown=cfg.drawdown, cascade_usd=cfg.cascade_usd),
         webhook=webhook, charts=charts.get("", {}), warnings=list(result.warnings),
-        liquity=liquity_docs(result.loaded.snapshot, result.config.driver, result.core.betas, result.config.drawdowns),
+        venue_sections=build_sections(result),
     )
 
 
@@ -868,10 +874,11 @@ def _sections(doc: ReportDoc, figure_keys: Sequence[str] = ()) -> list[_Section]
                         _hf_text(m.min_health_factor), *[_usd(m.debt_within_usd[k]) for k in keys]] for m in doc.markets]))
     ms.charts.append(("market_split", "debt per market by distance to liquidation"))
     out.append(ms)
-    if doc.liquity:
-        lq_sec = _Section("Liquity v2 branches", anchor="liquity")
-        lq_sec.paragraphs, lq_sec.tables = liquity_section_tables(doc.liquity)
-        out.append(lq_sec)
+    for key, section_doc in doc.venue_sections.items():  # venue plugins' sections (liqrisk.venues), key order
+        plugin = report_section(key)
+        vs = _Section(plugin.title, anchor=plugin.anchor)
+        vs.paragraphs, vs.tables = plugin.render(section_doc)
+        out.append(vs)
     ps = _Section(f"Largest positions at risk (≤ {ar.within:.0%} {doc.driver} move)", anchor="positions")
     if ar.top:
         ps.paragraphs.append(f"The {len(ar.top)} largest by debt of {ar.positions:,} positions a {doc.driver} move of "

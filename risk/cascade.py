@@ -37,8 +37,9 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from risk.budgets import BudgetLayout, RowBudget, budget_layout
 from risk.book import BPS, Float64Array1D, Float64Array2D, PositionBook, as_asset_vector, risk_weighted_usd
-from risk.liquidation import liquidate_rows
+from risk.liquidation import RowsOutcome, liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
 from risk.pair_classes import PairClass, liquidate_pair_classes, split_pair_classes
 
@@ -198,6 +199,7 @@ class _CandidateOrder:
         self.short_t = t[short_rows]
         self.n_long, self.n_always = long_rows.size, always.size
         rows = np.concatenate([long_rows, always, short_rows])
+        self.positions = rows  # index of each laid-out row in the book the layout was built from
         # One gather per column, once; each grid point then slices (no per-point gathers).
         self.collateral = book.collateral[rows]
         self.debt = book.debt[rows]
@@ -231,17 +233,21 @@ def cascade_grid(
     liquidity: LiquidityModel | None = None,
     max_rounds: int = 100,
     tolerance: float = 1e-9,
-    engine: Literal["compiled", "numpy"] = "compiled",
+    engine: Literal["compiled", "pooled", "numpy"] = "compiled",
+    workers: int | None = None,
 ) -> CascadeTable:
     """Cascade size for each initial driver drawdown in ``drawdowns`` (fractions, e.g. 0..0.6).
 
     ``betas`` maps symbols to beta to the driver (driver forced to 1, others default 0).
     ``liquidity`` defaults to :class:`~risk.liquidity.NoImpact` (direct liquidations only).
-    ``engine``: ``"compiled"`` (default) runs each grid point's rounds over preallocated pools in
-    the numba kernel (:mod:`risk.cascade_pooled`); ``"numpy"`` the reference rounds below.
+    ``engine``: ``"compiled"`` (default) runs the rounds event-driven in compiled passes, grid
+    points on ``workers`` threads (:mod:`risk.cascade_events`; default: the machine's cores, the
+    table is the same for any number); ``"pooled"`` each grid point's rounds over preallocated
+    pools in the numba kernel, every pooled row checked every round (:mod:`risk.cascade_pooled`);
+    ``"numpy"`` the reference rounds below.
     """
-    if engine not in ("compiled", "numpy"):
-        raise ValueError(f"unknown cascade engine {engine!r}; use 'compiled' or 'numpy'")
+    if engine not in ("compiled", "pooled", "numpy"):
+        raise ValueError(f"unknown cascade engine {engine!r}; use 'compiled', 'pooled' or 'numpy'")
     liquidity = liquidity or NoImpact()
     beta = as_asset_vector(book, betas).copy()
     d = book.asset_index(driver)
@@ -253,26 +259,34 @@ def cascade_grid(
     # Single-pair positions are liquidated in closed form by class; the rest row by row.
     classes, rest = split_pair_classes(book)
     general = book.select(rest)
+    # Rules with consumable budgets (e.g. the Sky Dog's hole/Hole) draw from them through every
+    # round of a grid point; each grid point starts from the room at the block.
+    budgets = budget_layout(general)
     # A floored average LT is above the plain one less 1 bp (floor(x) > x - 1): bounding each
     # floored row's LT by LT - 1 bp keeps the candidate bound a lower bound of its HF.
     bound_lt = np.where(general.floored_avg_lt[:, None] & (general.liq_threshold > 0),
                         general.liq_threshold - 1.0 / BPS, general.liq_threshold)
     gap_usd = (general.collateral * bound_lt - general.debt) * spot
+    outcomes: list[_Outcome] = []
+    if engine == "compiled":
+        from risk.cascade_events import cascade_outcomes
+
+        outcomes = cascade_outcomes(book, beta, d, grid, liquidity, classes, general, gap_usd, max_rounds, tolerance,
+                                    workers, budgets)
     order = _CandidateOrder(general, gap_usd, beta, eps=0.05)
     r_margin = 0.05
-    outcomes = []
-    if engine == "compiled":
+    if engine == "pooled":
         from risk.cascade_pooled import cascade_one_pooled, partial_capacity
 
         capacity = partial_capacity(classes)
-    for x0 in grid:
+    for x0 in grid if engine != "compiled" else []:
         while True:
-            if engine == "compiled":
+            if engine == "pooled":
                 outcome = cascade_one_pooled(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds,
-                                             tolerance, capacity)
+                                             tolerance, capacity, budgets)
             else:
                 outcome = _cascade_one(book, beta, d, float(x0), liquidity, order, classes, r_margin, max_rounds,
-                                       tolerance)
+                                       tolerance, budgets)
             if isinstance(outcome, _Outcome):
                 break
             # Prices left the margin the candidates were chosen for: widen past what was seen
@@ -354,8 +368,12 @@ def _cascade_one(
     r_margin: float,
     max_rounds: int,
     tolerance: float,
+    budgets: BudgetLayout | None = None,
 ) -> _Outcome | _Widen:
-    """One grid point, or how far prices strayed if they left the candidate margins."""
+    """One grid point, or how far prices strayed if they left the candidate margins.
+
+    ``budgets``: the rules' consumable budgets (:mod:`risk.budgets`) of ``order``'s book, drawn from
+    through every round of this grid point, from the room at the block."""
     spot = book.prices_usd
     r0 = -x0
     rows = order.candidates(r0 - r_margin, r0 + r_margin)
@@ -370,6 +388,9 @@ def _cascade_one(
     market = order.market[rows]
     floored = order.floored_avg_lt[rows]
     rule_params = order.rule_params[rows]
+    room = budgets.initial.copy() if budgets is not None else np.zeros(0)
+    budget_cells = budgets.cells[order.positions[rows]] if budgets is not None else np.zeros((0, 0), dtype=np.int64)
+    budget_priority = np.asarray(order.positions[rows], dtype=np.int64)
     frontier = np.full(len(classes), np.inf)
     n_markets = _n_markets(book)
     class_market = np.array([c.market for c in classes], dtype=np.int64)
@@ -403,9 +424,27 @@ def _cascade_one(
             floored = np.concatenate([floored, book.floored_avg_lt[new]])
             rule_params = np.concatenate([rule_params, np.asarray(book.rule_params)[new]])
             hit = np.concatenate([hit, np.zeros(new.size, dtype=bool)])
+            # pair-class rows: rules with a fast path, which never have budgets
+            budget_cells = np.concatenate([budget_cells, np.full((new.size, budget_cells.shape[1]), -1, dtype=np.int64)])
+            budget_priority = np.concatenate([budget_priority, np.zeros(new.size, dtype=np.int64)])
         owed = debt @ prices
         at_risk = (owed > 1e-6) & (risk_weighted_usd(collateral, liq_threshold, prices, floored) < owed)
         if not (pairs.positions or at_risk.any()):
+            break
+        seized_tokens = pairs.seized_tokens
+        fee_tokens = pairs.fee_tokens
+        repaid_tokens = pairs.repaid_tokens
+        out: RowsOutcome | None = None
+        if at_risk.any():
+            # Only the rows at risk are handed to the kernel (the rest would be no-ops).
+            risky = np.flatnonzero(at_risk)
+            sub_coll, sub_debt = collateral[risky], debt[risky]
+            budget = (RowBudget(room, budget_cells[risky], budget_priority[risky]) if budgets is not None else None)
+            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
+                                 floored_avg_lt=floored[risky], rule_params=rule_params[risky], budget=budget)
+            collateral[risky], debt[risky] = sub_coll, sub_debt
+        # Rows at risk that no rule could act on (a budget ran out) do not make a round.
+        if not (pairs.positions or (out is not None and out.hit.any())):
             break
         rounds += 1
         if classes:
@@ -415,16 +454,7 @@ def _cascade_one(
             liquidated_m += np.bincount(class_market, weights=pairs.class_repaid_usd, minlength=n_markets)
             seized_m += np.bincount(class_market, weights=pairs.class_seized_usd, minlength=n_markets)
             bad_m += np.bincount(class_market, weights=pairs.class_bad_debt_usd, minlength=n_markets)
-        seized_tokens = pairs.seized_tokens
-        fee_tokens = pairs.fee_tokens
-        repaid_tokens = pairs.repaid_tokens
-        if at_risk.any():
-            # Only the rows at risk are handed to the kernel (the rest would be no-ops).
-            risky = np.flatnonzero(at_risk)
-            sub_coll, sub_debt = collateral[risky], debt[risky]
-            out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky], prices,
-                                 floored_avg_lt=floored[risky], rule_params=rule_params[risky])
-            collateral[risky], debt[risky] = sub_coll, sub_debt
+        if out is not None:
             hit[risky] |= out.hit
             seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)
             fee_tokens = fee_tokens + out.protocol_fee_tokens.sum(axis=0)

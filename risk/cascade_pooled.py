@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk import compiled
+from risk.budgets import BudgetLayout, RowBudget
 from risk.book import Float64Array1D, PositionBook, risk_weighted_usd
 from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
 from risk.liquidation import liquidate_rows
@@ -87,8 +88,12 @@ def cascade_one_pooled(
     max_rounds: int,
     tolerance: float,
     capacity: int,
+    budgets: BudgetLayout | None = None,
 ) -> _Outcome | _Widen:
-    """:func:`risk.cascade._cascade_one` over preallocated pools and the compiled round kernel."""
+    """:func:`risk.cascade._cascade_one` over preallocated pools and the compiled round kernel.
+
+    ``budgets``: the rules' consumable budgets, drawn from through this grid point's rounds as there
+    (only rules with their own kernel declare budgets, so only the ``other`` candidates draw)."""
     spot = book.prices_usd
     n_assets = book.n_assets
     r0 = -x0
@@ -105,6 +110,10 @@ def cascade_one_pooled(
     hit = np.zeros(collateral.shape[0], dtype=bool)
     # Candidates of rules with their own kernel: checked and dispatched as in the numpy cascade.
     other = np.flatnonzero((venue < 0) | (venue > _BUILTIN_MAX_CODE))
+    budget = None
+    if budgets is not None:
+        positions = order.positions[rows]
+        budget = RowBudget(budgets.initial.copy(), budgets.cells[positions], np.asarray(positions, dtype=np.int64))
     pool = _PartialPool(book, capacity)
     frontier = np.full(len(classes), np.inf)
     n_markets = _n_markets(book)
@@ -143,7 +152,7 @@ def cascade_one_pooled(
         if other.size:
             liquidated += _other_rules_round(other, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
                                              market, floored, rule_params, prices, hit, rows_seized, rows_fees,
-                                             rows_repaid, round_m)
+                                             rows_repaid, round_m, budget)
         if not (pairs.positions or liquidated):
             break
         rounds += 1
@@ -184,8 +193,9 @@ def _other_rules_round(other: NDArray[np.intp], collateral: NDArray[np.float64],
                        floored: NDArray[np.bool_], rule_params: NDArray[np.float64], prices: Float64Array1D,
                        hit: NDArray[np.bool_],
                        rows_seized: Float64Array1D, rows_fees: Float64Array1D, rows_repaid: Float64Array1D,
-                       round_m: NDArray[np.float64]) -> int:
-    """Candidates of rules with their own kernel: the numpy cascade's check and call, on them only."""
+                       round_m: NDArray[np.float64], budget: RowBudget | None = None) -> int:
+    """Candidates of rules with their own kernel: the numpy cascade's check and call, on them only.
+    Returns how many rows were liquidated (rows at risk a budget left alone do not count)."""
     coll, owed_tokens = collateral[other], debt[other]
     owed = owed_tokens @ prices
     at_risk = (owed > 1e-6) & (risk_weighted_usd(coll, liq_threshold[other], prices, floored[other]) < owed)
@@ -194,7 +204,8 @@ def _other_rules_round(other: NDArray[np.intp], collateral: NDArray[np.float64],
     risky = other[at_risk]
     sub_coll, sub_debt = collateral[risky], debt[risky]
     out = liquidate_rows(sub_coll, sub_debt, liq_threshold[risky], liq_bonus[risky], protocol_fee[risky], venue[risky],
-                         prices, floored_avg_lt=floored[risky], rule_params=rule_params[risky])
+                         prices, floored_avg_lt=floored[risky], rule_params=rule_params[risky],
+                         budget=None if budget is None else budget.select(risky))
     collateral[risky], debt[risky] = sub_coll, sub_debt
     hit[risky] |= out.hit
     rows_seized += out.seized_tokens.sum(axis=0)
@@ -205,7 +216,7 @@ def _other_rules_round(other: NDArray[np.intp], collateral: NDArray[np.float64],
     round_m[0] += np.bincount(risky_market, weights=out.repaid_tokens @ prices, minlength=n_markets)
     round_m[1] += np.bincount(risky_market, weights=out.seized_tokens @ prices, minlength=n_markets)
     round_m[2] += np.bincount(risky_market, weights=out.bad_debt_usd, minlength=n_markets)
-    return int(risky.size)
+    return int(out.hit.sum())
 
 
 __all__ = ["cascade_one_pooled", "partial_capacity"]

@@ -35,13 +35,16 @@ stay on the book unliquidatable — counted once as bad debt all the same).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import VENUE_CODE, risk_weighted_usd
 from risk.rules import kernel_codes, rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.budgets import RowBudget
 
 AAVE_V30 = VENUE_CODE["aave_v30"]
 AAVE_V33 = VENUE_CODE["aave_v33"]
@@ -103,8 +106,12 @@ def liquidate_rows(
     floored_avg_lt: NDArray[np.bool_] | None = None,
     engine: Literal["compiled", "numpy"] = "compiled",
     rule_params: NDArray[np.float64] | None = None,
+    budget: RowBudget | None = None,
 ) -> RowsOutcome:
     """Liquidate every row with HF < 1 at ``prices_usd``, in place.
+
+    ``budget``: the rows' consumable budgets (:class:`risk.budgets.RowBudget`, one row per row
+    here), drawn from in place by the kernels of rules that declare budgets; ``None``: unlimited.
 
     ``rule_params`` (n_rows, k): the rows' market parameters (``PositionBook.rule_params``), handed
     to the kernels of rules that declare some; ``None``: those rules' defaults.
@@ -141,7 +148,8 @@ def liquidate_rows(
                                                        venue, prices_usd, floored, seized, fees, repaid, bad_debt,
                                                        hit, max_passes)
         rest = _run_registered_kernels(deferred, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue,
-                                       prices_usd, shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
+                                       prices_usd, shared_prices, seized, fees, repaid, bad_debt, hit, rule_params,
+                                       budget)
         if rest.size:  # rules without a kernel of their own: the built-in passes (whole debt)
             passes = max(passes, compiled.liquidate_rows_in_place(rest, collateral, debt, liq_threshold, liq_bonus,
                                                                   protocol_fee, venue, prices_usd, floored, seized,
@@ -149,7 +157,7 @@ def liquidate_rows(
         return RowsOutcome(seized, fees, repaid, bad_debt, hit, passes)
     rows = np.flatnonzero(liquidatable(collateral, debt, liq_threshold, prices, floored))
     rows = _run_registered_kernels(rows, collateral, debt, liq_threshold, liq_bonus, protocol_fee, venue, prices_usd,
-                                   shared_prices, seized, fees, repaid, bad_debt, hit, rule_params)
+                                   shared_prices, seized, fees, repaid, bad_debt, hit, rule_params, budget)
     passes = 0
     while rows.size and passes < max_passes:
         passes += 1
@@ -251,7 +259,8 @@ def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float
                             protocol_fee: NDArray[np.float64], venue: NDArray[np.int8], prices_usd: NDArray[np.float64],
                             shared_prices: bool, seized: NDArray[np.float64], fees: NDArray[np.float64],
                             repaid: NDArray[np.float64], bad_debt: NDArray[np.float64],
-                            hit: NDArray[np.bool_], rule_params: NDArray[np.float64] | None = None) -> NDArray[np.intp]:
+                            hit: NDArray[np.bool_], rule_params: NDArray[np.float64] | None = None,
+                            budget: RowBudget | None = None) -> NDArray[np.intp]:
     """Rows of rules with their own kernel (:mod:`risk.rules`, e.g. ``sky_vault``) go through it
     (one-shot: a vault is barked whole); the rest are returned for the built-in passes below."""
     codes = kernel_codes()
@@ -270,12 +279,14 @@ def _run_registered_kernels(rows: NDArray[np.intp], collateral: NDArray[np.float
         kernel = rule(code).kernel
         assert kernel is not None  # kernel_codes() lists only rules that have one
         declared = len(rule(code).market_params)
-        extra: dict[str, NDArray[np.float64]] = {}
+        extra: dict[str, Any] = {}
         if declared:  # the rule's market parameters, per row (its defaults when none were given)
             from risk.rules import default_market_params
 
             extra["rule_params"] = (np.asarray(rule_params)[sel, :declared] if rule_params is not None
                                     else np.tile(default_market_params(code)[:declared], (sel.size, 1)))
+        if budget is not None and rule(code).budgets:  # the budgets it draws from, consumed in place
+            extra["budget"] = budget.select(sel)
         s_tok, f_tok, r_tok, bad, was_hit = kernel(coll, owed, liq_threshold[sel], liq_bonus[sel],
                                                    protocol_fee[sel], p, **extra)
         collateral[sel], debt[sel] = coll, owed

@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.book import BPS, PositionBook
+from risk.budgets import BudgetLayout, budget_layout
 from risk.cascade import _n_markets, market_ids_of, market_rules
 from risk.liquidation import liquidatable, liquidate_rows
 from risk.liquidity import LiquidityModel
@@ -348,6 +349,7 @@ class _Book:
     class_theta: tuple[Float64Array1D, ...]  # theta of those rows, ascending
     pos_class: NDArray[np.intp]  # (n,) class index, -1 for generic / no debt
     generic: NDArray[np.intp]  # rows with debt that are not simple
+    budgets: BudgetLayout | None = None  # consumable budgets of rules that declare them (risk.budgets)
 
     @classmethod
     def of(cls, book: PositionBook) -> "_Book":
@@ -384,7 +386,7 @@ class _Book:
                    np.asarray(book.floored_avg_lt),
                    np.asarray(book.rule_params),
                    np.array(class_c, dtype=np.intp), np.array(class_j, dtype=np.intp), tuple(class_rows),
-                   tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple))
+                   tuple(class_theta), pos_class, np.flatnonzero((n_d > 0) & ~simple), budget_layout(book))
 
 
 @dataclass(frozen=True, eq=False)
@@ -766,6 +768,9 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
     peak = exo[:, 0, :].copy()
     max_dd = np.zeros((n_paths, n_assets))
     asset_index = np.arange(n_assets)
+    # One copy of the rules' budgets per path, drawn from through all its steps (risk.budgets).
+    budgets = bk.budgets
+    room = np.tile(budgets.initial, n_paths) if budgets is not None else np.zeros(0)
 
     def per_path(paths: NDArray[np.intp], values: Float64Array1D) -> Float64Array1D:
         return np.bincount(paths, weights=values, minlength=n_paths).astype(np.float64, copy=False)
@@ -789,17 +794,20 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                 break
             rows = check[mask]
             paths_l = path_c[mask]
-            moved = np.bincount(paths_l, minlength=n_paths) > 0
-            changed = np.flatnonzero(moved)
             if rounds == max_rounds:
-                unconverged[changed] += 1
+                unconverged[np.flatnonzero(np.bincount(paths_l, minlength=n_paths) > 0)] += 1
                 break
             rounds += 1
             pos = pr.pos[rows]
             c_rows, d_rows, p_rows = c_c[mask], d_c[mask], pr_c[mask]
+            budget = None if budgets is None else budgets.for_rows(pos, room, paths_l)
             out = liquidate_rows(c_rows, d_rows, lt_c[mask], bk.liq_bonus[pos], bk.protocol_fee[pos],
                                  bk.venue[pos], p_rows, max_passes=_KERNEL_PASSES,
-                                 floored_avg_lt=bk.floored_avg_lt[pos], rule_params=bk.rule_params[pos])
+                                 floored_avg_lt=bk.floored_avg_lt[pos], rule_params=bk.rule_params[pos],
+                                 budget=budget)
+            # Paths where something was liquidated (a row its budget left alone changes nothing).
+            moved = np.bincount(paths_l[out.hit], minlength=n_paths) > 0
+            changed = np.flatnonzero(moved)
             pr.coll[rows], pr.debt[rows] = c_rows, d_rows
             pr.hit[rows] |= out.hit
             seized_usd = out.seized_tokens * p_rows

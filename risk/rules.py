@@ -42,6 +42,26 @@ PARAMETER_COLUMNS: tuple[str, ...] = ("liq_threshold", "liq_bonus", "protocol_fe
 
 
 @dataclass(frozen=True)
+class ConsumableBudget:
+    """A limit a rule's liquidations use up as they happen: every liquidation draws its amount from
+    the budget, across the rows of one kernel call, the rounds of a cascade and the steps of a Monte
+    Carlo path (the engine keeps the state, fresh per grid point and per path; :mod:`risk.budgets`).
+
+    The room at the block is ``max(0, limit - used)``, from two of the rule's market parameters
+    (``limit`` and ``used`` name entries of :attr:`LiquidationRule.market_params`; both in the same
+    unit). ``shared``: ``False`` gives each market of the rule its own budget; ``True`` one budget
+    for every market of the rule in a book (their ``limit``/``used`` values must then agree). What
+    an amount drawn means (and in which unit) is the rule kernel's business, e.g. the Sky rule's
+    ``Dog`` ``hole - dirt`` per ilk and ``Hole - Dirt`` across ilks, in DAI."""
+
+    name: str
+    meaning: str
+    limit: str
+    used: str
+    shared: bool = False
+
+
+@dataclass(frozen=True)
 class LiquidationRule:
     """A registered liquidation rule.
 
@@ -74,12 +94,19 @@ class LiquidationRule:
     market_params: tuple[tuple[str, str, int], ...] = ()
     """Per-market rule parameters ``(name, meaning, default)``, for a rule that needs more than the
     per-asset columns (e.g. the Aave V4 spoke's target health factor). Values are integers in the
-    unit their name ends with (:data:`MARKET_PARAM_SCALES`: ``_wad`` 1e18 = 1.0, ``_bps`` 1e4 = 1.0).
+    unit their name ends with (:data:`MARKET_PARAM_SCALES`: ``_wad`` 1e18 = 1.0, ``_bps`` 1e4 = 1.0,
+    ``_rad`` 1e45 = 1.0, dss's DAI amounts).
     A Snapshot market of the rule carries every one of them in ``Market.rule_params`` (no more, no
     fewer); :class:`risk.book.PositionBook` turns them into floats per position (``rule_params``,
     columns in this order); the kernel receives its rows' values as ``rule_params=`` (shape
     (n_rows, len(market_params))). A book built without a snapshot (synthetic, the conformance
     suite) gets the defaults."""
+    budgets: tuple[ConsumableBudget, ...] = ()
+    """Budgets its liquidations consume (:class:`ConsumableBudget`). A rule that declares any needs its
+    own kernel and no pair fast path; the kernel then also receives ``budget=`` (a
+    :class:`risk.budgets.RowBudget`: per row the cells of ``room`` it draws from, in this order, and
+    the order key) and must draw from ``room`` in place; without ``budget=`` (a direct call, the
+    conformance suite) it liquidates unlimited."""
 
 
 _BUILTIN: tuple[LiquidationRule, ...] = (
@@ -98,7 +125,7 @@ _REGISTRY: list[LiquidationRule] = list(_BUILTIN)
 _FROZEN = False
 
 
-MARKET_PARAM_SCALES: dict[str, int] = {"_wad": 10**18, "_bps": 10**4}
+MARKET_PARAM_SCALES: dict[str, int] = {"_wad": 10**18, "_bps": 10**4, "_rad": 10**45}
 """Unit suffix of a market parameter's name -> the integer that means 1.0."""
 
 
@@ -124,6 +151,13 @@ def register_rule(new: LiquidationRule) -> LiquidationRule:
         market_param_scale(param)
         if not isinstance(default, int):
             raise ValueError(f"rule {new.name!r}: market parameter {param!r} default must be an integer")
+    declared = {param for param, _, _ in new.market_params}
+    for budget in new.budgets:
+        if new.kernel is None or new.pair_fast_path:
+            raise ValueError(f"rule {new.name!r}: a rule with budgets needs its own kernel and no pair fast path")
+        if not {budget.limit, budget.used} <= declared:
+            raise ValueError(f"rule {new.name!r}: budget {budget.name!r} names market parameters "
+                             f"{budget.limit!r}/{budget.used!r}; declared: {', '.join(sorted(declared)) or 'none'}")
     if any(r.name == new.name for r in _REGISTRY):
         raise ValueError(f"liquidation rule {new.name!r} is registered twice")
     _REGISTRY.append(new)
@@ -181,6 +215,15 @@ def default_market_params(code: int) -> tuple[float, ...]:
     return tuple(values + [0.0] * (MARKET_PARAM_WIDTH - len(values)))
 
 
+BUDGET_WIDTH: int = max((len(r.budgets) for r in RULES), default=0)
+"""Budgets per row (the most any rule declares): the width of :class:`risk.budgets.RowBudget` cells."""
+
+
+def budget_codes() -> tuple[int, ...]:
+    """Codes of rules that declare consumable budgets."""
+    return tuple(i for i, r in enumerate(RULES) if r.budgets)
+
+
 def pair_fast_path_codes() -> tuple[int, ...]:
     return tuple(i for i, r in enumerate(RULES) if r.pair_fast_path)
 
@@ -194,6 +237,6 @@ def kernel_codes() -> tuple[int, ...]:
     return tuple(i for i, r in enumerate(RULES) if r.kernel is not None)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "LiquidationRule", "MARKET_PARAM_SCALES", "MARKET_PARAM_WIDTH", "default_market_params",
+__all__ = ["BUDGET_WIDTH", "ConsumableBudget", "budget_codes", "ENTRY_POINT_GROUP", "LiquidationRule", "MARKET_PARAM_SCALES", "MARKET_PARAM_WIDTH", "default_market_params",
            "market_param_scale", "PARAMETER_COLUMNS", "PLUGIN_MODULES", "RULES", "register_rule", "RULE_CODE", "RULE_NAMES", "kernel_codes", "one_shot_codes",
            "pair_fast_path_codes", "rule"]

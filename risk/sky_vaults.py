@@ -35,8 +35,18 @@ rule applies to them. What differs (makerdao/lockstake src/LockstakeClipper.sol 
 ``kick`` calls ``engine.onKick`` (the urn's SKY is undelegated and unstaked, its lsSKY burnt) and
 whose ``take`` hands the buyer SKY (``engine.onTake``): the collateral sold is SKY, the snapshot's
 gem for the ilk. Unsold collateral goes back into the urn as ``ink`` (``onRemove``: ``vat.grab``),
-less an exit-fee burn ``min(sold * fee / (1 - fee), left)`` — not modelled (``fee`` is 0 for
-LSEV2-SKY-A in the spell tests that set the ilk up).
+less an exit-fee burn ``min(sold * fee / (WAD - fee), left)`` (``LockstakeEngine.onRemove``, the
+same ``fee`` that ``free`` charges). Not modelled, because it changes nothing the liquidation math
+counts: the burn comes out of ``left`` (what the auction did *not* sell, after it raised ``tab``), so
+the collateral sold to the market, the DAI repaid and the bad debt are the same with or without it;
+only the owner's refund (``returned_tokens``, which no engine total uses) is smaller, and the burnt
+SKY is destroyed, never sold (and ``fee`` is 0 for LSEV2-SKY-A in the spell tests that set it up).
+
+The ``Dog``'s limits: ``hole``/``dirt`` per ilk and ``Hole``/``Dirt`` are the Sky market's rule
+parameters, and the engines carry ``hole - dirt`` and ``Hole - Dirt`` as consumable budgets
+(``risk/venues/sky_vault.py``, :mod:`risk.budgets`): every bark draws its ``tab`` from both
+through the rounds of a cascade grid point and the steps of a Monte Carlo path; nothing is given
+back within the horizon (``Clipper.take`` -> ``Dog.digs`` as auctions settle is not modelled).
 """
 
 from __future__ import annotations
@@ -44,8 +54,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from risk.budgets import RowBudget
 
 WAD = 10**18
 RAY = 10**27
@@ -252,28 +267,44 @@ class BarkRoom:
 def _bark_fractions(owed_usd: NDArray[np.float64], chop: NDArray[np.float64], rows_group: NDArray[np.int64],
                     room: BarkRoom) -> NDArray[np.float64]:
     """Per hit row (in order), the fraction of its debt ``Dog.bark`` takes under ``room`` (0: not barked)."""
-    ilk_room = np.array(room.ilk_room_usd, dtype=np.float64, copy=True)
-    dust = np.zeros(len(ilk_room)) if room.dust_usd is None else np.asarray(room.dust_usd, dtype=np.float64)
-    total = float(room.total_room_usd)
-    fractions = np.zeros(len(owed_usd))
-    for k in range(len(owed_usd)):
-        g = int(rows_group[k])
-        available = min(total, ilk_room[g]) if g >= 0 else total
+    n_ilks = len(room.ilk_room_usd)
+    cells_room = np.append(np.array(room.ilk_room_usd, dtype=np.float64), float(room.total_room_usd))
+    groups = np.asarray(rows_group, dtype=np.int64)
+    cells = np.stack([np.where(groups >= 0, groups, -1), np.full(groups.size, n_ilks)], axis=1)
+    dust_ilk = np.zeros(n_ilks) if room.dust_usd is None else np.asarray(room.dust_usd, dtype=np.float64)
+    dust = np.where(groups >= 0, dust_ilk[np.maximum(groups, 0)] if n_ilks else 0.0, 0.0)
+    return bark_fractions(owed_usd, chop, dust, cells, cells_room, np.arange(groups.size))
+
+
+def bark_fractions(owed: NDArray[np.float64], chop: NDArray[np.float64], dust: NDArray[np.float64],
+                   cells: NDArray[np.int64], room: NDArray[np.float64], order: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The fraction of each unsafe urn's debt ``Dog.bark`` takes, urns barked in ``order`` (indices
+    into the rows), drawing from the ``room`` cells in place.
+
+    ``owed``, ``dust`` and ``room`` in one unit (DAI of the Vat, or USD at par); ``cells`` shape
+    (n_rows, k): the cells of ``room`` each row draws from (``-1``: none); the room a bark sees is
+    the smallest of its cells (dss ``min(Hole - Dirt, hole - dirt)``, makerdao/dss src/dog.sol
+    @3f30552a586264b32ebdb5bac94ba67020282e53 ``bark``), and its ``tab = barked * chop`` is drawn
+    from every one of them (``Dirt += tab; ilk.dirt += tab``). 0 where bark reverts
+    (``Dog/liquidation-limit-hit``, ``Dog/dusty-auction-from-partial-liquidation``)."""
+    fractions = np.zeros(len(owed))
+    for k in np.asarray(order, dtype=np.int64).tolist():
+        mine = [int(c) for c in cells[k] if c >= 0]
+        available = min((float(room[c]) for c in mine), default=math.inf)
         if not available > 0:
             continue  # Dog/liquidation-limit-hit
-        owed, c = float(owed_usd[k]), float(chop[k])
-        barked = min(owed, available / c)
-        if barked < owed:
-            d = dust[g] if g >= 0 else 0.0
-            if owed - barked < d:
-                barked = owed  # avoid leaving a dusty vault (may exceed the room, as in dss)
+        o, c = float(owed[k]), float(chop[k])
+        barked = min(o, available / c)
+        if barked < o:
+            d = float(dust[k])
+            if o - barked < d:
+                barked = o  # avoid leaving a dusty vault (may exceed the room, as in dss)
             elif barked < d:
                 continue  # Dog/dusty-auction-from-partial-liquidation
-        fractions[k] = barked / owed if owed > 0 else 0.0
+        fractions[k] = barked / o if o > 0 else 0.0
         tab = barked * c
-        total -= tab
-        if g >= 0:
-            ilk_room[g] -= tab
+        for cell in mine:
+            room[cell] -= tab
     return fractions
 
 
@@ -300,6 +331,9 @@ def liquidate_vault_rows(
     prices_usd: NDArray[np.float64],
     sale_ratio: NDArray[np.float64],
     room: BarkRoom | None = None,
+    *,
+    budget: RowBudget | None = None,
+    dust_dai: NDArray[np.float64] | None = None,
 ) -> VaultOutcome:
     """Bark every unsafe urn at ``prices_usd`` and settle its Clipper auction; in place.
 
@@ -311,6 +345,13 @@ def liquidate_vault_rows(
     limits (:class:`BarkRoom`); without it every unsafe urn is barked whole. With it an urn gets a
     partial bark (``dink = ink * dart / art``; the rest stays in the urn) or none, as
     :func:`bark` decides in integers.
+
+    ``budget`` (instead of ``room``): the engine's consumable budgets (:class:`risk.budgets.RowBudget`,
+    cells ``[ilk room, Dog room]`` per row, in DAI of the Vat, drawn from in place) and ``dust_dai``
+    per row: the urns' DAI owed is their debt tokens (a vault owes only DAI, 1:1 to the Vat's rad),
+    so the limits bind in the protocol's unit whatever DAI's USD price. Urns are barked largest debt
+    first (ties: ``budget.priority``, the book order): keepers are paid ``tip + chip * tab``, so the
+    biggest auctions are started first; which keeper order holds on chain the protocol does not fix.
     """
     n_rows, n_assets = collateral.shape
     p = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
@@ -327,11 +368,18 @@ def liquidate_vault_rows(
     if rows.size == 0:
         return VaultOutcome(sold, penalty, repaid, returned, bad, hit)
     c = np.argmax(coll_usd[rows], axis=1)
-    if room is None:
+    if room is None and budget is None:
         whole = np.ones(rows.size, dtype=bool)
         fraction = np.ones(rows.size)
     else:
-        fraction = _bark_fractions(owed[rows], chop[rows, c], np.asarray(room.group)[rows], room)
+        if budget is not None:
+            owed_dai = debt[rows].sum(axis=1)
+            order = np.lexsort((budget.priority[rows], -owed_dai))
+            dust = np.zeros(rows.size) if dust_dai is None else np.asarray(dust_dai, dtype=np.float64)[rows]
+            fraction = bark_fractions(owed_dai, chop[rows, c], dust, budget.cells[rows], budget.room, order)
+        else:
+            assert room is not None
+            fraction = _bark_fractions(owed[rows], chop[rows, c], np.asarray(room.group)[rows], room)
         barked = fraction > 0
         hit[rows[~barked]] = False  # unsafe, but no room this round: left as it is
         rows, c, fraction = rows[barked], c[barked], fraction[barked]
@@ -388,18 +436,26 @@ def decode_bonus_fee(bonus: NDArray[np.float64], fee: NDArray[np.float64]) -> tu
 def liquidate_vault_rows_from_book(
     collateral: NDArray[np.float64], debt: NDArray[np.float64], liq_threshold: NDArray[np.float64],
     liq_bonus: NDArray[np.float64], protocol_fee: NDArray[np.float64], prices_usd: NDArray[np.float64],
+    *, rule_params: NDArray[np.float64] | None = None, budget: RowBudget | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
     """The registry's kernel for ``sky_vault`` rows, in the shared kernel's terms: returns
     ``(seized, fee, repaid tokens, bad_debt_usd, hit)``; seized = collateral the auction sold (the
-    penalty part counted as protocol fee), updates ``collateral``/``debt`` in place."""
+    penalty part counted as protocol fee), updates ``collateral``/``debt`` in place. ``rule_params``:
+    the ilk's :data:`SKY_PARAMS` per row (``dust`` used); ``budget``: the ``hole``/``Hole`` room
+    (:func:`liquidate_vault_rows`)."""
     n_rows = collateral.shape[0]
     chop, ratio_cols = decode_bonus_fee(liq_bonus, protocol_fee)
     p = np.broadcast_to(np.asarray(prices_usd, dtype=np.float64), collateral.shape)
     coll_usd = np.where(liq_threshold > 0, collateral * p, 0.0)
     c = np.argmax(coll_usd, axis=1)
     ratio = ratio_cols[np.arange(n_rows), c]
-    out = liquidate_vault_rows(collateral, debt, liq_threshold, chop, prices_usd, ratio)
+    dust = None if rule_params is None else np.asarray(rule_params, dtype=np.float64)[:, SKY_PARAMS.index("dust_rad")]
+    out = liquidate_vault_rows(collateral, debt, liq_threshold, chop, prices_usd, ratio, budget=budget, dust_dai=dust)
     return out.sold_tokens, out.penalty_tokens, out.repaid_tokens, out.bad_debt_usd, out.hit
 
 
-__all__ += ["decode_bonus_fee", "encode_bonus_fee", "liquidate_vault_rows_from_book"]
+SKY_PARAMS: tuple[str, ...] = ("dust_rad", "hole_rad", "dirt_rad", "Hole_rad", "Dirt_rad")
+"""The Sky rule's market parameters, in the kernel's column order (``risk/venues/sky_vault.py``
+declares them; ``tests/risk/test_sky_budget.py`` checks the two agree)."""
+
+__all__ += ["SKY_PARAMS", "bark_fractions", "decode_bonus_fee", "encode_bonus_fee", "liquidate_vault_rows_from_book"]

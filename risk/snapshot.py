@@ -19,6 +19,10 @@ Units
 What a scan could not read is listed in ``Snapshot.skipped`` (:class:`Skipped`): venue, market,
 account (when one position was left out) and the reason. Every market and position not listed
 there was read; a snapshot without the field (written before it existed) loads with none.
+
+A venue plugin's own state (Liquity v2's branches, a venue's global limits) is in
+``Snapshot.venue_state``: payloads keyed and validated by the models the plugins declare
+(:mod:`risk.venue_state`); this module names no venue.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from risk.rules import RULE_CODE, RULE_NAMES
 
@@ -136,7 +140,7 @@ class Market(_Frozen):
     lltv_wad: int | None = None
     rule_params: dict[str, int] = Field(
         default_factory=dict, description="the rule's per-market parameters (risk.rules.LiquidationRule.market_params), "
-        "integers in the unit their name ends with, e.g. the Aave V4 spoke's target_health_factor_wad")
+        "integers in the unit their name ends with, e.g. a target_health_factor_wad")
 
     @model_validator(mode="after")
     def _rule_params_match_the_rule(self) -> "Market":
@@ -227,39 +231,6 @@ class UniswapV3Pool(_Frozen):
                          self.ticks, self.liquidity_net)
 
 
-class LiquityTrove(_Frozen):
-    """One Liquity v2 trove as its branch's state needs it (``TroveManager.getLatestTroveData`` and
-    ``Troves``): the book sees it as the Position ``account`` (the trove id's low 160 bits)."""
-
-    account: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
-    trove_id: int = Field(ge=0)
-    status: int = Field(ge=0, le=4, description="ITroveManager.Status: 1 active, 4 zombie")
-    annual_interest_rate_wad: int = Field(ge=0)
-    stake: int = Field(ge=0)
-    entire_debt_wei: int = Field(ge=0)
-    entire_coll_wei: int = Field(ge=0)
-    batch_manager: str | None = None
-
-
-class LiquityBranch(_Frozen):
-    """A Liquity v2 collateral branch at the block: constants, price, Stability Pool, branch totals and
-    its troves in redemption order (SortedTroves from the tail: lowest interest rate first; zombie
-    troves, which are not in the list, after them). :mod:`risk.liquity_v2` models it."""
-
-    market: str = Field(description="Market.id")
-    mcr_wad: int = Field(gt=0)
-    ccr_wad: int = Field(gt=0)
-    scr_wad: int = Field(gt=0)
-    penalty_sp_wad: int = Field(ge=0)
-    penalty_redistribution_wad: int = Field(ge=0)
-    price_wad: int = Field(gt=0, description="PriceFeed.fetchPrice at the block (USD per collateral token)")
-    sp_deposits_wei: int = Field(ge=0, description="StabilityPool.getTotalBoldDeposits")
-    branch_coll_wei: int = Field(ge=0, description="TroveManager.getEntireBranchColl")
-    branch_debt_wei: int = Field(ge=0, description="TroveManager.getEntireBranchDebt")
-    shutdown_time: int = Field(default=0, ge=0)
-    troves: tuple[LiquityTrove, ...] = ()
-
-
 class Snapshot(_Frozen):
     chain_id: int = Field(ge=1)
     block_number: int = Field(ge=0)
@@ -272,8 +243,16 @@ class Snapshot(_Frozen):
     skipped: tuple[Skipped, ...] = Field(default=(), description="markets and positions the scan left out, with reasons")
     pools: tuple[UniswapV3Pool, ...] = Field(
         default=(), description="DEX pools read at the same block (liquidity the on-chain model uses)")
-    liquity_branches: tuple[LiquityBranch, ...] = Field(
-        default=(), description="Liquity v2 branch state (SP, redistribution, shutdown, redemption order)")
+    venue_state: dict[str, Any] = Field(
+        default_factory=dict, description="venue plugins' own state by key (risk.venue_state), each payload "
+        "validated by the model its plugin declares, e.g. a venue's per-branch pool state")
+
+    @field_validator("venue_state", mode="before")
+    @classmethod
+    def _venue_state_payloads(cls, raw: Any, info: ValidationInfo) -> dict[str, Any]:
+        from risk.venue_state import validate_venue_state
+
+        return dict(validate_venue_state(raw, from_json=info.mode == "json"))
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "Snapshot":
@@ -322,7 +301,9 @@ class Snapshot(_Frozen):
     @classmethod
     def from_json(cls, text: str | bytes) -> "Snapshot":
         # strict: a file is typed JSON, so "2000" where a price belongs is an error, not a number
-        return cls.model_validate_json(text, strict=True)
+        from risk.venue_state import convert_legacy_json
+
+        return cls.model_validate_json(convert_legacy_json(text), strict=True)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temp file + rename) so a killed run never leaves half a file."""
@@ -391,8 +372,6 @@ def morpho_lif_wad(lltv_wad: int) -> int:
 __all__ = [
     "Asset",
     "EModeCategory",
-    "LiquityBranch",
-    "LiquityTrove",
     "Market",
     "Position",
     "Reserve",

@@ -28,13 +28,19 @@ from chain.sky_vaults import ilk_bytes32
 from risk.sky_vaults import RAD, RAY, WAD
 
 # Per ilk: gem symbol, mat, chop, dust (DAI), line (DAI), hole (DAI), buf, tail (s), cusp, curve.
+# (WSTETH-A's hole is devnet-sized, see GLOBAL_HOLE_DAI.)
 ILK_PARAMS: dict[str, dict[str, Any]] = {
     "ETH-A": {"gem": "WETH", "mat": 1.45, "chop": 1.13, "dust": 7_500, "line": 10**9, "hole": 40_000_000,
               "buf": 1.10, "tail": 7_200, "cusp": 0.45, "curve": ("stairstep", {"cut": 0.99, "step": 90})},
-    "WSTETH-A": {"gem": "wstETH", "mat": 1.50, "chop": 1.13, "dust": 7_500, "line": 10**9, "hole": 30_000_000,
+    "WSTETH-A": {"gem": "wstETH", "mat": 1.50, "chop": 1.13, "dust": 7_500, "line": 10**9, "hole": 2_500_000,
                  "buf": 1.20, "tail": 8_400, "cusp": 0.40, "curve": ("linear", {"tau": 14_400})},
 }
-GLOBAL_HOLE_DAI = 100_000_000
+GLOBAL_HOLE_DAI = 12_000_000
+"""The Dog's ``Hole``. ETH-A keeps a mainnet-like ``hole`` (40M DAI, never binding here); WSTETH-A's
+``hole`` (2.5M) and the global ``Hole`` (12M) are scaled to the devnet's population (an urn per six
+borrowers, ~$0.4M debt each: the demo's 300 borrowers hold ~$20M of Sky debt), so that in a deep
+drawdown both limits bind and the cascade barks less than every unsafe urn (Dog.bark's partial and
+refused liquidations: chain/contracts/DssDouble.sol, risk/sky_vaults.py)."""
 STABILITY_RATE = 1.05  # rate after the population's fold (5% accrued)
 _GAS = 600_000
 _URN_ETH_WEI = 10 * 10**18

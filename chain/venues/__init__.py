@@ -134,12 +134,14 @@ class AssembleContext:
 
 @dataclass
 class VenueRows:
-    """Typed Snapshot rows of one source. ``extra``: rows of venue-specific Snapshot fields, by field
-    name (e.g. ``liquity_branches``), concatenated over sources in order."""
+    """Typed Snapshot rows of one source. ``venue_state``: the venue's own Snapshot payload by its
+    declared key (:mod:`risk.venue_state`; joined over sources by the model's ``combine``).
+    ``extra``: rows of other top-level Snapshot fields, by field name, concatenated over sources."""
 
     markets: list["Market"] = field(default_factory=list)
     positions: list["Position"] = field(default_factory=list)
     skipped: list["Skipped"] = field(default_factory=list)
+    venue_state: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, list[Any]] = field(default_factory=dict)
 
 

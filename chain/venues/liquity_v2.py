@@ -5,7 +5,7 @@ trove ids at the block, not from events; caller-given accounts do not apply).
 Prices: a branch's collateral that no other source prices gets the branch PriceFeed's answer at
 the block (``liquity-feed:<feed>``); BOLD is 1 USD (``liquity-bold``, the protocol's unit). A branch
 whose collateral or BOLD cannot be priced is listed in ``Snapshot.skipped``. Each branch's state
-(Stability Pool, totals, troves in redemption order) goes into ``Snapshot.liquity_branches``.
+(Stability Pool, totals, troves in redemption order) goes into ``Snapshot.venue_state["liquity_v2"]`` (:class:`risk.venues.liquity_v2.LiquityState`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from chain.pricing import UsdPrice, UsdPricing
 from chain.venues import AssembleContext, BaseVenueRead, MarketEntryBase, ReadContext, VenueRows, register_venue
 from chain.venues.morpho_blue import count
 from risk.snapshot import Skipped
+from risk.venues.liquity_v2 import LiquityState
 
 
 class LiquityMarketEntry(MarketEntryBase):
@@ -69,7 +70,8 @@ class LiquityVenueRead(BaseVenueRead):
             out.positions += [t.to_position(market_id, ctx.symbols[b.coll_token], ctx.symbols[bold]) for t in troves
                               if t.entire_debt_wei > 0]
             branches.append(branch_state(b, troves, market_id))
-        out.extra["liquity_branches"] = branches
+        if branches:
+            out.venue_state["liquity_v2"] = LiquityState(branches=tuple(branches))
         return out
 
 

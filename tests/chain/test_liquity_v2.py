@@ -262,7 +262,7 @@ def test_scanned_branches_go_through_the_engines_bands_cascade_and_monte_carlo(l
     by ``drawdown`` liquidate exactly the troves the exact math puts under MCR at that price, for their
     entire debt (the SP-offset kernel), and the report's branch model runs on the snapshot's branch state."""
     from chain.scan import scan_snapshot
-    from liqrisk.liquity import liquity_docs
+    from liqrisk.venues.liquity_v2 import liquity_docs
     from risk.bands import liquidation_bands
     from risk.book import PositionBook
     from risk.cascade import cascade_grid
@@ -272,12 +272,12 @@ def test_scanned_branches_go_through_the_engines_bands_cascade_and_monte_carlo(l
     source = LiquitySource(liquity.bold, tuple(b.addresses_registry for b in liquity.branches), name="Liquity double")
     with HttpTransport(rpc.url) as transport:
         snap = scan_snapshot(transport, sources=[source])
-    assert {m.venue for m in snap.markets} == {"liquity_v2"} and len(snap.liquity_branches) == 3
+    assert {m.venue for m in snap.markets} == {"liquity_v2"} and len(snap.venue_state["liquity_v2"].branches) == 3
     book = PositionBook.from_snapshot(snap)
     betas = {"wstETH": 1.0, "rETH": 1.0}
     ts = snap.block_timestamp
     expected_hit, expected_debt = 0, 0
-    for b, dep in zip(snap.liquity_branches, liquity.branches, strict=True):
+    for b, dep in zip(snap.venue_state["liquity_v2"].branches, liquity.branches, strict=True):
         state = _full_state(rpc, dep, _ids(rpc, dep), block=snap.block_number)
         shocked = b.price_wad * int(round((1 - drawdown) * 1e6)) // 10**6
         for t in state.troves:

@@ -35,7 +35,9 @@ def test_scan_sources_carry_ids_names_and_start_blocks():
     assert [a.market_id for a in src["aave_pools"]] == ["aave-core", "aave-prime", "aave-etherfi", "spark"]
     assert src["morpho"].start_block == 18883124
     assert src["comets"][0].market_id == "comet-usdc"
-    assert [i.name for i in src["sky"][0].ilks][:2] == ["ETH-A", "ETH-B"]
+    assert "sky" not in src  # a plugin venue: passed in the generic sources, no shorthand of its own
+    sky = [s for s in src["sources"] if type(s).__name__ == "SkySource"]
+    assert [i.name for i in sky[0].ilks][:2] == ["ETH-A", "ETH-B"]
     liquity = [s for s in src["sources"] if type(s).__name__ == "LiquitySource"]  # a plugin venue: generic sources
     assert len(liquity[0].registries) == 3 and liquity[0].bold.startswith("0x6440")
     euler = [s for s in src["sources"] if type(s).__name__ == "EulerSource"]

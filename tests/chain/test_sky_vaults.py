@@ -229,3 +229,89 @@ def test_devnet_snapshot_has_sky_vaults_with_the_vat_boundary(devnet_revert, dev
     table = cascade_grid(book, driver="WETH", betas={"wstETH": 1.0}, drawdowns=np.array([0.0, 0.3]))
     sky_rows = book.venue == VENUE_CODE["sky_vault"]
     assert sky_rows.any() and table.positions_hit[1] >= table.positions_hit[0] > 0
+    # The Dog's limits are in the snapshot as read, and bind in a deep drawdown of the devnet: with
+    # them the cascade liquidates less Sky debt than with the limits switched off (uint256 max).
+    for m in sky_markets:
+        ilk = ilks[m.id.removeprefix("sky:")]
+        assert m.rule_params == {"dust_rad": ilk.dust_rad, "hole_rad": ilk.hole_rad, "dirt_rad": ilk.dirt_rad,
+                                 "Hole_rad": ilk.Hole_rad, "Dirt_rad": ilk.Dirt_rad}
+    data = snap.model_dump()
+    for m in data["markets"]:
+        if m["venue"] == "sky_vault":
+            m["rule_params"].update(hole_rad=2**256 - 1, Hole_rad=2**256 - 1)
+    free_book = PositionBook.from_snapshot(type(snap).model_validate(data))
+    deep = np.array([0.6])
+    sky_cols = [k for k, r in enumerate(table.market_rules) if r == "sky_vault"]
+    limited = cascade_grid(book, driver="WETH", betas={"wstETH": 1.0}, drawdowns=deep)
+    free = cascade_grid(free_book, driver="WETH", betas={"wstETH": 1.0}, drawdowns=deep)
+    assert (limited.liquidated_debt_by_market_usd[0, sky_cols].sum()
+            < free.liquidated_debt_by_market_usd[0, sky_cols].sum())
+
+
+def test_dog_limits_read_back_exactly_and_bind_on_the_devnet(sky_chain):
+    """The Dog's ``hole``/``dirt`` per ilk and ``Hole``/``Dirt`` (dss dog.sol @3f30552a, the double's
+    DogDouble) are read at the pinned block and stored as the Sky market's rule parameters exactly:
+    after barks started auctions, ``dirt`` is the sum of their tabs; the devnet's WSTETH-A ``hole``
+    binds (a partial bark, then ``Dog/liquidation-limit-hit``) as :func:`risk.sky_vaults.bark` says,
+    and the snapshot (JSON round trip) hands the remaining room to the engine's budget."""
+    from chain.devnet.deploy_maker import GLOBAL_HOLE_DAI
+    from chain.sky_vaults import ilk_market
+    from risk.book import PositionBook
+    from risk.budgets import BudgetLayout
+    from risk.snapshot import Asset, Snapshot
+
+    rpc, deployer, sky, population, tokens = sky_chain
+    ilk = "WSTETH-A"
+    snap = rpc.request("evm_snapshot", [])
+    try:
+        with HttpTransport(rpc.url) as transport:
+            before = {i.name: i for i in _reader(transport, sky).read_market(pin_block(transport, "latest"))}
+        data = before[ilk]
+        assert data.hole_rad == ILK_PARAMS[ilk]["hole"] * sv.RAD and data.dirt_rad == 0
+        assert data.Hole_rad == GLOBAL_HOLE_DAI * sv.RAD and data.Dirt_rad == 0
+        set_sky_price(rpc, deployer, sky, "wstETH", PRICES["wstETH"] * 0.6)
+        with HttpTransport(rpc.url) as transport:
+            pinned = pin_block(transport, "latest")
+            reader = _reader(transport, sky)
+            data = {i.name: i for i in reader.read_market(pinned)}[ilk]
+            urns = [u for u in reader.read_positions(pinned, population.urns)
+                    if u.ilk == ilk and sv.urn_unsafe(u.ink_wad, u.art_wad, data.rate_ray, data.spot_ray)]
+        urns.sort(key=lambda u: -u.art_wad)
+        dirt, outcomes = 0, []
+        for u in urns:
+            call = encode_call("bark(bytes32,address,address)", ilk_bytes32(ilk), u.urn, deployer)
+            try:
+                expected = sv.bark(u.ink_wad, u.art_wad, rate_ray=data.rate_ray, spot_ray_=data.spot_ray,
+                                   dust_rad=data.dust_rad, chop_wad=data.chop_wad, hole_rad=data.hole_rad,
+                                   dirt_rad=dirt, Hole_rad=data.Hole_rad, Dirt_rad=dirt)
+            except sv.DssRevert as exc:
+                with pytest.raises(Exception):
+                    rpc.transact(Tx(deployer, sky.dog, call, 1_000_000), what="bark past the limit")
+                outcomes.append(exc.reason)
+                continue
+            rpc.transact(Tx(deployer, sky.dog, call, 1_000_000), what="bark")
+            dirt += expected.tab_rad
+            outcomes.append("partial" if expected.dart_wad < u.art_wad else "whole")
+        refused = set(outcomes) - {"whole", "partial"}
+        # once the hole is used up to a sliver, every further bark is refused (the sliver is dusty)
+        assert "partial" in outcomes and refused, outcomes
+        assert refused <= {"Dog/liquidation-limit-hit", "Dog/dusty-auction-from-partial-liquidation"}, outcomes
+        with HttpTransport(rpc.url) as transport:
+            pinned = pin_block(transport, "latest")
+            after = {i.name: i for i in _reader(transport, sky).read_market(pinned)}
+        assert after[ilk].dirt_rad == dirt and after[ilk].Dirt_rad == dirt and after["ETH-A"].dirt_rad == 0
+        assert after[ilk].hole_rad == ILK_PARAMS[ilk]["hole"] * sv.RAD
+        # within a dust-sized overshoot at most (a dusty remainder is taken whole), the hole is used up
+        assert dirt >= after[ilk].hole_rad - after[ilk].dust_rad * 2
+        symbols = {tokens["WETH"]: "WETH", tokens["wstETH"]: "wstETH", sky.dai: "DAI"}
+        market = ilk_market(after[ilk], symbols, dai=sky.dai, vat=sky.vat, name="Sky")
+        assert market.rule_params == {"dust_rad": after[ilk].dust_rad, "hole_rad": after[ilk].hole_rad,
+                                      "dirt_rad": dirt, "Hole_rad": GLOBAL_HOLE_DAI * sv.RAD, "Dirt_rad": dirt}
+        assets = tuple(Asset(symbol=s, address=a, decimals=18, price_usd=1.0) for a, s in symbols.items())
+        snapshot = Snapshot.from_json(Snapshot(chain_id=8453, block_number=pinned.number, block_timestamp=0,
+                                               assets=assets, markets=(market,), positions=()).to_json())
+        assert snapshot.markets[0].rule_params == market.rule_params
+    finally:
+        rpc.request("evm_revert", [snap])
+    layout = BudgetLayout.of(PositionBook.from_snapshot(snapshot))
+    assert layout.n_cells == 0  # no position: nothing to budget

@@ -270,8 +270,8 @@ def test_demo_end_to_end(run, tmp_path) -> None:
     # Liquity v2 (test double): its branches are markets of the book and have their own section.
     assert {m["market_id"] for m in document["markets"] if m["venue"] == "liquity_v2"} == {
         "liquity-v2:WETH", "liquity-v2:wstETH", "liquity-v2:rETH"}
-    assert [b["collateral"] for b in document["liquity"]] == ["WETH", "wstETH", "rETH"]
-    assert any(s["debt_redistributed_usd"] > 0 for b in document["liquity"] for s in b["stress"])
+    assert [b["collateral"] for b in document["venue_sections"]["liquity_v2"]["branches"]] == ["WETH", "wstETH", "rETH"]
+    assert any(s["debt_redistributed_usd"] > 0 for b in document["venue_sections"]["liquity_v2"]["branches"] for s in b["stress"])
     # Fluid vaults (test double): both vaults are markets of the book, with their rule
     assert {m["market_id"] for m in document["markets"] if m["venue"] == "fluid_vault"} == {
         "fluid:1:WETH/USDC", "fluid:2:wstETH/WETH"}

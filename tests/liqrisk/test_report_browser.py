@@ -93,3 +93,39 @@ def test_a_console_error_is_caught(tmp_path) -> None:
         run = browser.load(page.as_uri(), "document.readyState === 'complete'")
     assert any("boom" in e for e in run.console_errors)
     assert any("undefinedFunction" in e for e in run.console_errors)
+
+
+# The Liquity v2 section (a venue plugin's report section, liqrisk/venues/liquity_v2.py): its heading,
+# the nav link to it, and the tables up to the next section with their rows.
+LIQUITY_JS = """(function () {
+  var h = document.getElementById("liquity");
+  if (!h) return null;
+  var box = h.getBoundingClientRect();
+  var tables = [], el = h.nextElementSibling;
+  while (el && !/^H[12]$/.test(el.tagName)) {
+    tables = tables.concat(Array.from(el.tagName === "TABLE" ? [el] : el.querySelectorAll("table")));
+    el = el.nextElementSibling;
+  }
+  return {title: h.textContent, height: box.height, nav: !!document.querySelector("nav a[href='#liquity']"),
+          tables: tables.map(function (t) { return {rows: t.querySelectorAll("tbody tr, tr").length,
+                                                    text: t.textContent}; })};
+})()"""
+
+
+def test_the_liquity_section_shows_in_chromium(tmp_path) -> None:
+    from liqrisk.report import ReportConfig, compute_report, write_report
+    from liqrisk.sources import LoadedSnapshot
+    from risk.sample import sample_snapshot
+    from tests.liqrisk.liquity_sample import MARKET_ID, with_liquity_branch
+
+    snap = with_liquity_branch(sample_snapshot(120, seed=4))  # SYNTHETIC branch, see liquity_sample.py
+    result = compute_report(LoadedSnapshot(snap, "sample", "synthetic + Liquity"), ReportConfig(monte_carlo=None))
+    folder, _ = write_report(result, tmp_path / "out")
+    with Browser(width=1280, height=900) as browser:
+        run = browser.load((folder / "report.html").as_uri(), LIQUITY_JS)
+    assert run.result is not None, "no Liquity v2 section in the page"
+    assert run.result["title"] == "Liquity v2 branches" and run.result["height"] > 0 and run.result["nav"]
+    tables = run.result["tables"]
+    assert len(tables) == 3  # branches, stress per drawdown, redemptions
+    assert all(t["rows"] >= 2 and MARKET_ID in t["text"] for t in tables)
+    assert run.console_errors == []

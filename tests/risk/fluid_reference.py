@@ -39,6 +39,14 @@ def liquidate_position(coll, debt, lt, bonus, fee, prices):
     """The loop in the conformance suite's one-position signature (``bonus`` = 1 + penalty, ``fee`` =
     the max limit), mutating ``coll``/``debt``; returns ``(seized[], fee[], repaid[], bad_usd, hit)``."""
     n = len(prices)
+    # The engine hands a kernel only rows with HF < 1 over all their collateral (risk.liquidation);
+    # a Fluid vault has one collateral, where that and the vault's own ratio test agree, but the
+    # suite's random rows may hold several (the ratio test alone would liquidate a row the engine
+    # never hands over).
+    weighted = sum(coll[k] * lt[k] * prices[k] for k in range(n) if lt[k] > 0)
+    owed = sum(debt[k] * prices[k] for k in range(n))
+    if not (owed > 1e-6 and weighted < owed):
+        return [0.0] * n, [0.0] * n, [0.0] * n, 0.0, False
     row = liquidate_fluid_loop([list(coll)], [list(debt)], [list(lt)], [[b - 1.0 for b in bonus]], [list(fee)],
                                list(prices))[0]
     c = max(range(n), key=lambda k: coll[k] * prices[k] if lt[k] > 0 else 0.0)

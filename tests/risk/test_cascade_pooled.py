@@ -41,11 +41,12 @@ def assert_same_tables(fast, slow) -> None:
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=RTOL * scale + 1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("engine", ["compiled", "pooled"])
 @pytest.mark.parametrize("depth", [None, (5e6, 3e6, 1e6, 1e15, 1e15, 1e15), (2e5, 2e5, 1e5, 1e9, 1e9, 1e9)])
-def test_compiled_rounds_equal_numpy_rounds(book, depth):
+def test_compiled_rounds_equal_numpy_rounds(book, depth, engine):
     liquidity = NoImpact() if depth is None else ConstantDepth(np.array(depth))
     kwargs = dict(driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity)
-    fast = cascade_grid(book, engine="compiled", **kwargs)
+    fast = cascade_grid(book, engine=engine, **kwargs)
     slow = cascade_grid(book, engine="numpy", **kwargs)
     assert_same_tables(fast, slow)
     assert fast.positions_hit.max() > 0
@@ -53,7 +54,8 @@ def test_compiled_rounds_equal_numpy_rounds(book, depth):
         assert fast.rounds.max() > 1  # a real cascade: rows go through several rounds
 
 
-def test_compiled_rounds_equal_numpy_rounds_floored_book(book):
+@pytest.mark.parametrize("engine", ["compiled", "pooled"])
+def test_compiled_rounds_equal_numpy_rounds_floored_book(book, engine):
     """The same book with every Aave row under the floored average LT (v3.0-v3.4)."""
     floored = book.venue <= 1
     fl = type(book)(**{**{f: getattr(book, f) for f in ("symbols", "prices_usd", "collateral", "debt", "liq_threshold",
@@ -61,7 +63,7 @@ def test_compiled_rounds_equal_numpy_rounds_floored_book(book):
                        "floored_avg_lt": floored})
     liquidity = ConstantDepth(np.array([5e6, 3e6, 1e6, 1e15, 1e15, 1e15]))
     kwargs = dict(driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity)
-    assert_same_tables(cascade_grid(fl, engine="compiled", **kwargs), cascade_grid(fl, engine="numpy", **kwargs))
+    assert_same_tables(cascade_grid(fl, engine=engine, **kwargs), cascade_grid(fl, engine="numpy", **kwargs))
 
 
 @settings(max_examples=60, deadline=None)
@@ -100,7 +102,7 @@ def test_partial_pool_is_preallocated_and_never_grows(book, monkeypatch):
 
     monkeypatch.setattr(cascade_pooled._PartialPool, "append", spy)
     liquidity = ConstantDepth(np.array([5e6, 3e6, 1e6, 1e15, 1e15, 1e15]))
-    cascade_grid(book, driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity)
+    cascade_grid(book, driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=liquidity, engine="pooled")
     assert sum(appended) > 0
 
 

@@ -223,6 +223,8 @@ def test_market_rule_params_must_be_exactly_the_declared_ones(name):
         with pytest.raises(ValidationError, match=f"missing {first}"):
             _snapshot(name, rule_params={k: v for k, v in declared.items() if k != first})
         book = PositionBook.from_snapshot(_snapshot(name))
-        scales = [10**18 if p.endswith("_wad") else 10**4 for p in declared]
+        from risk.rules import market_param_scale
+
+        scales = [market_param_scale(p) for p in declared]
         assert book.rule_params[0, :len(declared)].tolist() == pytest.approx(
             [v / s for v, s in zip(declared.values(), scales)])

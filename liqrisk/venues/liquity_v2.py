@@ -1,19 +1,21 @@
-"""The report's Liquity v2 section: per branch, what a driver drawdown does beyond the engine's
+"""The report's Liquity v2 section (registered with :mod:`liqrisk.venues`, key ``liquity_v2``): per branch, what a driver drawdown does beyond the engine's
 Stability Pool offset (SP exhaustion, redistribution to the other troves, shutdown below SCR), and
 the price-independent redemption exposure (lowest-rate troves first).
 
 The numbers come from :mod:`risk.liquity_v2` (the branch model, checked against the exact
 ``batchLiquidateTroves`` math and the devnet's Liquity v2 test double) on the Snapshot's
-:class:`risk.snapshot.LiquityBranch` state; the collateral moves with the driver by its beta.
+:class:`risk.venues.liquity_v2.LiquityBranch` state (``Snapshot.venue_state["liquity_v2"]``); the collateral moves with the driver by its beta.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from liqrisk.venues import ReportSection, register_report_section
 from risk.liquity_v2 import WAD, BranchFloatParams, BranchParams, liquidate_branch, redemption_exposure
 from risk.snapshot import Snapshot
 
@@ -69,7 +71,8 @@ def liquity_docs(snapshot: Snapshot, driver: str, betas: Mapping[str, float],
                  drawdowns: Sequence[float]) -> list[LiquityBranchDoc]:
     """One document per Liquity v2 branch of the snapshot (empty when it has none)."""
     markets = {m.id: m for m in snapshot.markets}
-    branches = [b for b in snapshot.liquity_branches if b.market in markets]
+    state = snapshot.venue_state.get("liquity_v2")
+    branches = [b for b in (state.branches if state is not None else ()) if b.market in markets]
     unbacked = [max(b.branch_debt_wei - b.sp_deposits_wei, 0) for b in branches]
     total_unbacked = sum(unbacked)
     out = []
@@ -151,5 +154,22 @@ def liquity_section_tables(docs: Sequence[LiquityBranchDoc]) -> tuple[list[str],
     return paragraphs, tables
 
 
-__all__ = ["LiquityBranchDoc", "LiquityRedemptionDoc", "LiquityStressDoc", "REDEMPTION_SHARES", "liquity_docs",
-           "liquity_section_tables"]
+class LiquitySectionDoc(_Doc):
+    """report.json ``venue_sections.liquity_v2``."""
+
+    branches: list[LiquityBranchDoc] = Field(
+        description="Liquity v2 branches: SP exhaustion, redistribution, shutdown, redemptions")
+
+
+def _build(result: Any) -> LiquitySectionDoc | None:
+    """The section of a :class:`liqrisk.report.ReportResult` (None: the snapshot has no Liquity branch)."""
+    docs = liquity_docs(result.loaded.snapshot, result.config.driver, result.core.betas, result.config.drawdowns)
+    return LiquitySectionDoc(branches=docs) if docs else None
+
+
+LIQUITY_SECTION = register_report_section(ReportSection(
+    "liquity_v2", "Liquity v2 branches", anchor="liquity", doc=LiquitySectionDoc, build=_build,
+    render=lambda doc: liquity_section_tables(doc.branches), module=__name__))
+
+__all__ = ["LIQUITY_SECTION", "LiquityBranchDoc", "LiquityRedemptionDoc", "LiquitySectionDoc", "LiquityStressDoc",
+           "REDEMPTION_SHARES", "liquity_docs", "liquity_section_tables"]
