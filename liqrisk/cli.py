@@ -242,6 +242,40 @@ def liquidity_option(f: Callable) -> Callable:
                              "Uniswap v3 pools at its block, with the stated CEX depth multiplier).")(f)
 
 
+def cluster_options(f: Callable) -> Callable:
+    """``--workers N`` (embedded Dask LocalCluster) / ``--scheduler ADDRESS`` (an existing one)."""
+    f = click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", show_envvar=True, default=None,
+                     metavar="ADDRESS", help="Run on the Dask cluster of this scheduler (tcp://HOST:PORT); "
+                     "its workers need liqrisk installed. Same result for a seed as without.")(f)
+    return click.option("--workers", type=click.IntRange(1, 256), default=None, metavar="N",
+                        help="Run on an embedded Dask cluster of N worker processes (default: this process "
+                             "only). Same result for a seed whatever N.")(f)
+
+
+@contextmanager
+def _cluster(workers: int | None, scheduler: str | None, quiet: bool) -> Iterator[Any]:
+    """The runner of ``--workers``/``--scheduler`` (:func:`liqrisk.scaleout.open_runner`); an explicit
+    ``--workers`` wins over a scheduler given only by ``DASK_SCHEDULER_ADDRESS``."""
+    ctx = click.get_current_context(silent=True)
+    if workers is not None and scheduler and ctx is not None:
+        if ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT:
+            scheduler = None
+    if workers is None and not scheduler:
+        from liqrisk.scaleout import InProcess
+
+        yield InProcess()
+        return
+    from contextlib import ExitStack
+
+    from liqrisk.scaleout import open_runner
+
+    with ExitStack() as stack:
+        with _status("starting Dask workers" if workers else "connecting to the Dask scheduler", quiet):
+            runner = stack.enter_context(open_runner(workers, scheduler))
+        _say(quiet)(f"Running on Dask: {runner.description}")
+        yield runner
+
+
 # ----------------------------------------------------------------------------- helpers
 
 
@@ -705,15 +739,16 @@ def _cascade_text(table: Any, fmt: str, loaded: Any, liquidity: str, title: str 
 @format_option
 @out_option()
 @png_option("distribution")
+@cluster_options
 @quiet_option
 def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], model: str,
              vols: tuple[str, ...], horizon_days: float, steps: int, paths: int, seed: int | None, liquidity: str,
-             fmt: str, out: Path | None, png: Path | None, quiet: bool) -> None:
+             fmt: str, out: Path | None, png: Path | None, workers: int | None, scheduler: str | None,
+             quiet: bool) -> None:
     """Monte Carlo with endogenous cascades: Liquidations-at-Risk and bad-debt VaR."""
     from pydantic import ValidationError
 
-    from liqrisk.run import run_scenario
-    from liqrisk.scenario import DriverSpec, LiquiditySpec, MonteCarloShock, OutputsSpec, Scenario
+    from liqrisk.scenario import MonteCarloShock
 
     try:
         shock = MonteCarloShock(kind="monte_carlo", model=model, vol=_kv(vols, "--vol"), horizon_days=horizon_days,
@@ -721,6 +756,15 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
     except ValidationError as exc:
         _fail_options(exc, SIMULATE_FLAGS)
     _precheck_outputs(out=out, png=png)
+    with _cluster(workers, scheduler, quiet) as runner:  # first: a bad --scheduler is refused before any work
+        _simulate(source, rpc_url, block, driver, betas, shock, liquidity, fmt, out, png, quiet, runner)
+
+
+def _simulate(source: str, rpc_url: str | None, block: str | None, driver: str, betas: tuple[str, ...], shock: Any,
+              liquidity: str, fmt: str, out: Path | None, png: Path | None, quiet: bool, runner: Any) -> None:
+    from liqrisk.run import run_scenario
+    from liqrisk.scenario import DriverSpec, LiquiditySpec, OutputsSpec, Scenario
+
     loaded = _load(_source_spec(source), rpc_url=rpc_url, block=block, quiet=quiet)
     book = _book(loaded)
     _need_asset(book, driver, "--driver")
@@ -731,7 +775,7 @@ def simulate(source: str, rpc_url: str | None, block: str | None, driver: str, b
                         shock=shock, liquidity=LiquiditySpec(model=liquidity), outputs=OutputsSpec(bands=False))
     with _progress_bars(quiet) as update:
         result = run_scenario(scenario, book, progress=lambda d, t: update("Monte Carlo", d, t),
-                              pools=loaded.snapshot.pools)
+                              pools=loaded.snapshot.pools, runner=runner)
     _emit_mc(result.monte_carlo, fmt, loaded, out=out, quiet=quiet)
     if png is not None:
         from liqrisk.charts import monte_carlo_png
@@ -795,11 +839,12 @@ def scenario_check(files: tuple[Path, ...], quiet: bool) -> None:
 @out_option()
 @click.option("--report", "report_dir", type=click.Path(path_type=Path, dir_okay=True), default=None,
               help="Also write a report folder (JSON, Markdown, HTML, charts) under this directory.")
+@cluster_options
 @quiet_option
 def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
-                 fmt: str, out: Path | None, report_dir: Path | None, quiet: bool) -> None:
+                 fmt: str, out: Path | None, report_dir: Path | None, workers: int | None, scheduler: str | None,
+                 quiet: bool) -> None:
     """Run scenario files (against their own source, or --source for all)."""
-    from liqrisk.run import run_scenario
     from liqrisk.scenario import load_scenario
 
     scenario_files = [load_scenario(f) for f in files]  # validate all before any work
@@ -808,18 +853,36 @@ def scenario_run(files: tuple[Path, ...], source: str | None, rpc_url: str | Non
         from liqrisk.output import check_output_dir
 
         check_output_dir(report_dir, "--report")
+    with _cluster(workers, scheduler, quiet) as runner:  # first: a bad --scheduler is refused before any work
+        results, loaded_by_source = _sweep(scenario_files, source, rpc_url, block, seed, quiet, runner)
+    _emit_scenarios(results, loaded_by_source, scenario_files, fmt, out, report_dir, seed, quiet)
+
+
+def _sweep(scenario_files: list[Any], source: str | None, rpc_url: str | None, block: str | None, seed: int | None,
+           quiet: bool, runner: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Read each distinct source once, then run every scenario (as Dask tasks on a cluster)."""
+    from liqrisk.scaleout import run_scenarios
+
     loaded_by_source: dict[str, Any] = {}
-    results = []
+    books: dict[str, Any] = {}
+    jobs, sources = [], []
+    for sf in scenario_files:  # positions are read here (I/O); the scenarios are tasks
+        spec = _source_spec(source, sf.scenario.source) if source else sf.scenario.source
+        key = spec.model_dump_json() + f"|{sf.base_dir if spec.kind == 'snapshot' else ''}"
+        if key not in loaded_by_source:
+            loaded_by_source[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=sf.base_dir)
+            books[key] = _book(loaded_by_source[key])
+        loaded = loaded_by_source[key]
+        jobs.append((sf.scenario, books[key], dict(seed=seed, where=str(sf.path), pools=loaded.snapshot.pools)))
+        sources.append(loaded)
     with _progress_bars(quiet) as update:
-        for sf in scenario_files:
-            spec = _source_spec(source, sf.scenario.source) if source else sf.scenario.source
-            key = spec.model_dump_json() + f"|{sf.base_dir if spec.kind == 'snapshot' else ''}"
-            if key not in loaded_by_source:
-                loaded_by_source[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=sf.base_dir)
-            loaded = loaded_by_source[key]
-            result = run_scenario(sf.scenario, _book(loaded), seed=seed, where=str(sf.path),
-                                  progress=lambda d, t, n=sf.scenario.name: update(n, d, t), pools=loaded.snapshot.pools)
-            results.append((sf, loaded, result))
+        swept = run_scenarios(jobs, runner, progress=lambda i, _=None: (
+            lambda d, t, n=scenario_files[i].scenario.name: update(n, d, t)))
+    return list(zip(scenario_files, sources, swept)), loaded_by_source
+
+
+def _emit_scenarios(results: list[Any], loaded_by_source: dict[str, Any], scenario_files: list[Any], fmt: str,
+                    out: Path | None, report_dir: Path | None, seed: int | None, quiet: bool) -> None:
     documents, texts = [], []
     for sf, loaded, result in results:
         documents.append(_scenario_summary(sf, loaded, result))

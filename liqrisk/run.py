@@ -245,9 +245,12 @@ def run_scenario(
     progress: ProgressCallback | None = None,
     where: str | None = None,
     pools: Sequence[Any] = (),
+    runner: Any = None,
 ) -> ScenarioResult:
     """Run ``scenario`` against ``book`` (pure computation). ``seed`` overrides the file's seed;
-    ``pools``: the snapshot's Uniswap v3 pools, for the ``onchain`` liquidity model."""
+    ``pools``: the snapshot's Uniswap v3 pools, for the ``onchain`` liquidity model; ``runner``:
+    where a Monte Carlo's chunks run (:mod:`liqrisk.scaleout`; default this process — the result
+    does not depend on it)."""
     from risk.bands import liquidation_bands
     from risk.cascade import cascade_grid
 
@@ -279,7 +282,8 @@ def run_scenario(
         return ScenarioResult(path=run, notes=tuple(notes), **common)
     assert isinstance(shock, MonteCarloShock)
     run_mc = run_monte_carlo(book, scenario.driver.asset, betas, shock, liquidity,
-                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes, where=where)
+                             seed=shock.seed if seed is None else seed, progress=progress, notes=notes, where=where,
+                             runner=runner)
     return ScenarioResult(monte_carlo=run_mc, notes=tuple(notes), **common)
 
 
@@ -348,12 +352,14 @@ def run_monte_carlo(
     seed: int | None,
     progress: ProgressCallback | None = None,
     notes: list[str] | None = None,
-    chunk_paths: int = 250,
+    chunk_paths: int | None = None,
     where: str = "Monte Carlo",
+    runner: Any = None,
 ) -> MonteCarloRun:
-    """Draw paths and simulate them in chunks (for progress); paths are independent, so the
-    result equals one call over all paths. The memory the paths need is checked against what is
-    available before anything is allocated (:func:`check_paths_memory`)."""
+    """Draw paths and simulate them in fixed-size chunks (:func:`liqrisk.scaleout.chunked_monte_carlo`:
+    chunk ``i`` draws its paths from ``SeedSequence(seed).spawn(n_chunks)[i]``), in this process or
+    on a Dask cluster (``runner``) with the same result for a seed. The memory the paths need is
+    checked against what is available before anything is allocated (:func:`check_paths_memory`)."""
     import numpy as np
 
     from risk import liquidity as lq
@@ -370,23 +376,16 @@ def run_monte_carlo(
         rp.validate_correlation(corr, book.n_assets)
     except ValueError as exc:  # a valid sub-matrix embedded in the identity stays valid; be safe
         raise LiqriskUserError(f"correlation for this snapshot: {exc}") from None
-    common = dict(drift_annual=shock.drift_annual, seed=seed)
-    args = (book.prices_usd, vol_vec, corr, shock.horizon_days, shock.steps, shock.paths)
-    if shock.model == "gbm":
-        paths = rp.gbm_paths(*args, **common)
-    elif shock.model == "student_t":
-        paths = rp.student_t_paths(*args, dof=shock.dof, **common)
-    else:
-        paths = rp.merton_jump_paths(*args, jump_intensity_per_day=shock.jump_intensity_per_day,
-                                     jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log, **common)
-    if not (np.all(np.isfinite(paths)) and np.all(paths > 0)):
-        raise LiqriskUserError(f"{where}: these Monte Carlo parameters drive prices to zero or to infinity within "
-                               f"the horizon ({shock.model}: vol, drift_annual, jump sizes and intensity over "
-                               f"horizon_days = {shock.horizon_days:g}); choose smaller ones")
+    from liqrisk.scaleout import MC_CHUNK_PATHS, PathDraw, chunked_monte_carlo
     from risk.montecarlo import driver_cross_impact
 
-    result = simulate_in_chunks(book, paths, liquidity, progress=progress, chunk_paths=chunk_paths,
-                                cross_impact=driver_cross_impact(book, driver, betas))
+    draw = PathDraw(model=shock.model, spot_usd=np.asarray(book.prices_usd, dtype=np.float64), vol_annual=vol_vec,
+                    corr=corr, horizon_days=shock.horizon_days, steps=shock.steps, drift_annual=shock.drift_annual,
+                    dof=shock.dof, jump_intensity_per_day=shock.jump_intensity_per_day,
+                    jump_mean_log=shock.jump_mean_log, jump_std_log=shock.jump_std_log)
+    result = chunked_monte_carlo(book, draw, shock.paths, seed, liquidity,
+                                 cross_impact=driver_cross_impact(book, driver, betas), runner=runner,
+                                 progress=progress, chunk_paths=chunk_paths or MC_CHUNK_PATHS, where=where)
     return MonteCarloRun(shock.model, shock.horizon_days, shock.steps, seed, vol, corr, result)
 
 

@@ -252,6 +252,15 @@ FLAG_CASES = cases(
     _flag("liquidity-onchain-no-pools", "simulate", "--liquidity", "onchain", "--paths", "5", "--steps", "3",
           needle="Uniswap"),
     _flag("format", "simulate", "--format", "xml"),
+    # Dask scale-out (liqrisk/scaleout.py): refused before any work, one message each
+    *[_flag(f"workers-{v}", "simulate", "--workers", v) for v in ("0", "-1", "x", "1.5", "1e9", "257")],
+    _flag("scheduler-unreachable", "simulate", "--scheduler", "tcp://127.0.0.1:{port}", "--paths", "5", "--steps", "3"),
+    _flag("scheduler-no-port", "simulate", "--scheduler", "tcp://127.0.0.1", "--paths", "5", "--steps", "3"),
+    _flag("scheduler-malformed", "simulate", "--scheduler", "garbage:", "--paths", "5", "--steps", "3"),
+    _flag("scheduler-protocol", "simulate", "--scheduler", "inproc://x", "--paths", "5", "--steps", "3"),
+    _flag("scheduler-and-workers", "simulate", "--workers", "2", "--scheduler", "tcp://127.0.0.1:{port}"),
+    C("flag-scenario-run-scheduler-unreachable", "scenario", "run", "{tmp}/s.toml", "--scheduler", "127.0.0.1:{port}",
+      "-q", needles=("--scheduler", "cannot reach"), files={"s.toml": GRID}),
     # cascade
     *[_flag(f"drawdowns-{i}", "cascade", "--drawdowns", v) for i, v in enumerate(
         ("nan", "inf", "-inf", "1.5", "1", "", "0.1:0.05:0.01", "0:1e9:1e-9", "0.1:0.5:0", "0.1:0.5:-0.1",
@@ -567,7 +576,7 @@ assert len({c.id for _, c in FLAT}) == len(FLAT), "case ids must be unique"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for name in ("ETH_RPC_URL", "LIQRISK_WEBHOOK_URL", "LIQRISK_DEBUG"):
+    for name in ("ETH_RPC_URL", "LIQRISK_WEBHOOK_URL", "LIQRISK_DEBUG", "DASK_SCHEDULER_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIQRISK_CACHE_DIR", str(tmp_path / "cache"))
     return {"LIQRISK_CACHE_DIR": str(tmp_path / "cache")}
