@@ -35,11 +35,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abis import abi_function
+from chain.abi_reads import abi_read as _read, named
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.discovery import EventSource, EventSpec
-from chain.liquity_v2 import named
 from chain.transport import Transport
 from risk.snapshot import Market, Position, Reserve, Skipped
 
@@ -53,10 +52,6 @@ BORROW_EVENT = "Borrow(uint256,address,address,uint256,uint256)"
 SUPPLY_EVENT_SHARES = "Supply(uint256,address,address,uint256)"
 BORROW_EVENT_SHARES = "Borrow(uint256,address,address,uint256)"
 """Later aave-v4 (ISpokeBase.sol @012a3fb1): ``(reserveId, caller, user, shares)``; both are scanned."""
-
-
-def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
-    return Read(target, abi_function(abi_name, function), args)
 
 
 def spoke_event_source(name: str, spoke: str, start_block: int) -> EventSource:

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from abis import abi_function, load_abi
+from chain.abi_reads import abi_read as _read, named
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.discovery import AccountIndex, EventSource, EventSpec, LogScanner
@@ -81,28 +81,10 @@ def discover_accounts(transport: Transport, index: AccountIndex, evc: str, vault
 # ----------------------------------------------------------------------------- named outputs
 
 
-def _names(abi_name: str, function: str) -> tuple[str, ...]:
-    (entry,) = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function]
-    return tuple(o["name"] for o in entry["outputs"])
-
-
-def named(abi_name: str, function: str, decoded: Sequence[Any] | None) -> dict[str, Any]:
-    if decoded is None:
-        raise ReaderError(f"{abi_name}.{function} returned nothing")
-    names = _names(abi_name, function)
-    if len(names) != len(decoded):
-        raise ReaderError(f"{abi_name}.{function}: {len(decoded)} values for outputs {names}")
-    return dict(zip(names, decoded, strict=True))
-
-
 def _one(decoded: Sequence[Any] | None, what: str) -> Any:
     if decoded is None or len(decoded) != 1:
         raise ReaderError(f"{what} returned nothing")
     return decoded[0]
-
-
-def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
-    return Read(target, abi_function(abi_name, function), args)
 
 
 # ----------------------------------------------------------------------------------- typed rows

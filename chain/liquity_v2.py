@@ -32,9 +32,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from abis import abi_function, load_abi
+from chain.abi_reads import abi_read as _read, named
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.transport import Transport
@@ -45,31 +44,6 @@ from risk.venues.liquity_v2 import LiquityBranch, LiquityTrove
 WAD = 10**18
 ZERO = "0x0000000000000000000000000000000000000000"
 _CHUNK = 400
-
-
-def _names(abi_name: str, function: str) -> tuple[str, ...]:
-    (entry,) = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function]
-    return tuple(o["name"] for o in entry["outputs"])
-
-
-def named(abi_name: str, function: str, decoded: Sequence[Any] | None) -> dict[str, Any]:
-    """Decoded return values keyed by their ABI output names (a struct return is unpacked)."""
-    if decoded is None:
-        raise ReaderError(f"{abi_name}.{function} returned nothing")
-    (entry,) = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function]
-    outputs = entry["outputs"]
-    if len(outputs) == 1 and outputs[0]["type"] == "tuple":
-        names = tuple(c["name"] for c in outputs[0]["components"])
-        values = tuple(decoded[0])
-    else:
-        names, values = tuple(o["name"] for o in outputs), tuple(decoded)
-    if len(names) != len(values):
-        raise ReaderError(f"{abi_name}.{function}: {len(values)} values for outputs {names}")
-    return dict(zip(names, values, strict=True))
-
-
-def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
-    return Read(target, abi_function(abi_name, function), args)
 
 
 def trove_account(trove_id: int) -> str:

@@ -38,9 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from abis import abi_function, load_abi
+from chain.abi_reads import abi_read as _read, named
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.discovery import EventSource, EventSpec
@@ -85,28 +84,6 @@ VAT_NOTES = (
 def sky_vat_source(vat: str, start_block: int = 0, name: str = "sky-vat") -> EventSource:
     """The Vat's ``frob`` (urn ``u``) and ``fork`` (urn ``dst``) notes; group = ilk (bytes32 hex)."""
     return EventSource(name, vat, VAT_NOTES, start_block)
-
-
-# ----------------------------------------------------------------------------- named outputs
-
-
-def _names(abi_name: str, function: str) -> tuple[str, ...]:
-    (entry,) = [e for e in load_abi(abi_name) if e.get("type") == "function" and e.get("name") == function]
-    return tuple(o["name"] for o in entry["outputs"])
-
-
-def named(abi_name: str, function: str, decoded: Sequence[Any] | None) -> dict[str, Any]:
-    """The decoded return values of ``function`` keyed by their ABI output names."""
-    if decoded is None:
-        raise ReaderError(f"{abi_name}.{function} returned nothing")
-    names = _names(abi_name, function)
-    if len(names) != len(decoded):
-        raise ReaderError(f"{abi_name}.{function}: {len(decoded)} values for outputs {names}")
-    return dict(zip(names, decoded, strict=True))
-
-
-def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
-    return Read(target, abi_function(abi_name, function), args)
 
 
 # ----------------------------------------------------------------------------------- typed rows

@@ -46,7 +46,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from abis import abi_function
+from chain.abi_reads import abi_read as _read
 from chain.aave_v3 import Read, ReaderError, checksum, require_contract, run_calls
 from chain.blocks import PinnedBlock
 from chain.markets import _address, address_field
@@ -60,10 +60,6 @@ WAD = 10**18
 EX_PRICE_UNIT = 10**12
 _CHUNK = 400
 X8, X19, X24, X64 = 0xFF, 0x7FFFF, 0xFFFFFF, 0xFFFFFFFFFFFFFFFF
-
-
-def _read(target: str, abi_name: str, function: str, *args: Any) -> Read:
-    return Read(target, abi_function(abi_name, function), args)
 
 
 def from_big_number(big: int) -> int:

@@ -329,7 +329,7 @@ def test_both_getreserve_layouts_decode_and_cannot_be_confused():
     from eth_abi import encode
 
     from abis import abi_function
-    from chain.liquity_v2 import named
+    from chain.abi_reads import named
 
     a, h = "0x" + "11" * 20, "0x" + "22" * 20
     later = encode(["(address,address,uint16,uint8,uint24,uint24,uint8)"], [(a, h, 3, 18, 2, 500, 5)])
