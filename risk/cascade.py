@@ -41,7 +41,7 @@ from risk.budgets import BudgetLayout, RowBudget, budget_layout
 from risk.book import BPS, Float64Array1D, Float64Array2D, PositionBook, as_asset_vector, risk_weighted_usd
 from risk.liquidation import RowsOutcome, liquidate_rows
 from risk.liquidity import LiquidityModel, NoImpact
-from risk.pair_classes import PairClass, liquidate_pair_classes, split_pair_classes
+from risk.pair_classes import PairClass, PairRound, liquidate_pair_classes, split_pair_classes
 
 
 @dataclass(frozen=True, eq=False)
@@ -326,6 +326,18 @@ def cascade_grid(
     )
 
 
+def _add_pair_class_sums(pairs: PairRound, class_market: NDArray[np.int64], pair_hits_m: NDArray[np.int64],
+                         liquidated_m: Float64Array1D, seized_m: Float64Array1D, bad_m: Float64Array1D) -> None:
+    """Add one round's pair-class results to the per-market sums, in place (both row engines' rounds)."""
+    n_markets = liquidated_m.size
+    assert pairs.class_positions is not None and pairs.class_repaid_usd is not None
+    assert pairs.class_seized_usd is not None and pairs.class_bad_debt_usd is not None
+    pair_hits_m += np.bincount(class_market, weights=pairs.class_positions, minlength=n_markets).astype(np.int64)
+    liquidated_m += np.bincount(class_market, weights=pairs.class_repaid_usd, minlength=n_markets)
+    seized_m += np.bincount(class_market, weights=pairs.class_seized_usd, minlength=n_markets)
+    bad_m += np.bincount(class_market, weights=pairs.class_bad_debt_usd, minlength=n_markets)
+
+
 def _n_markets(book: PositionBook) -> int:
     """Markets of the book (at least one: a synthetic book without ids is one unnamed market)."""
     return max(len(book.market_ids), int(book.market.max()) + 1 if book.n_positions else 0, 1)
@@ -448,12 +460,7 @@ def _cascade_one(
             break
         rounds += 1
         if classes:
-            assert pairs.class_positions is not None and pairs.class_repaid_usd is not None
-            assert pairs.class_seized_usd is not None and pairs.class_bad_debt_usd is not None
-            pair_hits_m += np.bincount(class_market, weights=pairs.class_positions, minlength=n_markets).astype(np.int64)
-            liquidated_m += np.bincount(class_market, weights=pairs.class_repaid_usd, minlength=n_markets)
-            seized_m += np.bincount(class_market, weights=pairs.class_seized_usd, minlength=n_markets)
-            bad_m += np.bincount(class_market, weights=pairs.class_bad_debt_usd, minlength=n_markets)
+            _add_pair_class_sums(pairs, class_market, pair_hits_m, liquidated_m, seized_m, bad_m)
         if out is not None:
             hit[risky] |= out.hit
             seized_tokens = seized_tokens + out.seized_tokens.sum(axis=0)

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from risk import compiled
 from risk.budgets import BudgetLayout, RowBudget
 from risk.book import Float64Array1D, PositionBook, risk_weighted_usd
-from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
+from risk.cascade import _add_pair_class_sums, _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
 from risk.liquidation import liquidate_rows
 from risk.liquidity import LiquidityModel
 from risk.pair_classes import PairClass, liquidate_pair_classes
@@ -157,12 +157,7 @@ def cascade_one_pooled(
             break
         rounds += 1
         if classes:
-            assert pairs.class_positions is not None and pairs.class_repaid_usd is not None
-            assert pairs.class_seized_usd is not None and pairs.class_bad_debt_usd is not None
-            pair_hits_m += np.bincount(class_market, weights=pairs.class_positions, minlength=n_markets).astype(np.int64)
-            liquidated_m += np.bincount(class_market, weights=pairs.class_repaid_usd, minlength=n_markets)
-            seized_m += np.bincount(class_market, weights=pairs.class_seized_usd, minlength=n_markets)
-            bad_m += np.bincount(class_market, weights=pairs.class_bad_debt_usd, minlength=n_markets)
+            _add_pair_class_sums(pairs, class_market, pair_hits_m, liquidated_m, seized_m, bad_m)
         liquidated_m += round_m[0]
         seized_m += round_m[1]
         bad_m += round_m[2]
