@@ -44,7 +44,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -855,23 +855,91 @@ def _run_paths(bk: _Book, exo: NDArray[np.float64], liquidity: LiquidityModel | 
                    seized_m, bad_m, hit_count, max_dd, 1.0 - mult, unconverged, sch.rebases)
 
 
+@dataclass(frozen=True, eq=False)
+class _CompiledCore:
+    """The inputs of :func:`risk.compiled_montecarlo.run_paths` for one book and liquidity model."""
+
+    bk: _Book
+    book_arrays: tuple[NDArray[Any], ...]
+    classes: tuple[NDArray[Any], ...]
+    model: int
+    impact_params: Float64Array2D
+    impact_y: float
+
+    @classmethod
+    def of(cls, bk: _Book, liquidity: LiquidityModel | None) -> "_CompiledCore | None":
+        """None when the compiled core cannot run it exactly: a rule without a compiled kernel
+        (:mod:`risk.rules` kernels), consumable budgets, or a liquidity model it does not
+        evaluate itself (:data:`risk.compiled_montecarlo.IMPACT_MODELS`)."""
+        from risk import compiled, compiled_montecarlo as cmc
+        from risk.liquidity import ConstantDepth, NoImpact, SquareRootImpact
+
+        if bk.budgets is not None or np.any((bk.venue < 0) | (bk.venue > compiled.COMPOUND_V3)):
+            return None
+        n_assets = bk.debt.shape[1]
+        params, y = np.ones((2, n_assets)), 1.0
+        if liquidity is None or type(liquidity) is NoImpact:
+            model = cmc.NO_IMPACT
+        elif type(liquidity) is ConstantDepth:
+            model = cmc.CONSTANT_DEPTH
+            params[0] = np.asarray(liquidity.depth_usd_per_pct, dtype=np.float64) * 100.0
+        elif type(liquidity) is SquareRootImpact:
+            model, y = cmc.SQUARE_ROOT, float(liquidity.y)
+            params[0] = liquidity.daily_volatility
+            params[1] = liquidity.daily_volume_usd
+        else:
+            return None
+        i64 = np.int64
+        book_arrays = tuple(np.ascontiguousarray(x) for x in (
+            bk.collateral.astype(np.float64), bk.debt.astype(np.float64), bk.liq_threshold.astype(np.float64),
+            bk.liq_bonus.astype(np.float64), bk.protocol_fee.astype(np.float64), bk.venue.astype(np.int8),
+            bk.floored_avg_lt.astype(np.bool_), bk.market.astype(i64)))
+        sizes = [rows.size for rows in bk.class_rows]
+        classes = (bk.pos_class.astype(i64), bk.class_c.astype(i64), bk.class_j.astype(i64),
+                   np.concatenate([[0], np.cumsum(sizes)]).astype(i64),
+                   np.concatenate([np.zeros(0, dtype=i64), *bk.class_rows]).astype(i64),
+                   np.concatenate([np.zeros(0), *bk.class_theta]), bk.generic.astype(i64))
+        return cls(bk, book_arrays, classes, model, params, y)
+
+    def run(self, exo: NDArray[np.float64], max_rounds: int, sell_protocol_fee: bool, band: float,
+            cross_impact: Float64Array2D | None) -> _RunOut:
+        from risk import compiled_montecarlo as cmc
+
+        n_assets = exo.shape[2]
+        liquidated_m, seized_m, bad_m, sums, counts = cmc.run_paths(
+            exo, self.book_arrays, self.classes, self.bk.n_markets, self.model, self.impact_params, self.impact_y,
+            cross_impact if self.model != cmc.NO_IMPACT else None, band, max_rounds, _KERNEL_PASSES,
+            sell_protocol_fee)
+        if np.any(counts[:, 3] == cmc.ERROR_IMPACT):
+            raise ValueError("liquidity model returned an impact >= 1 (a price at or below zero)")
+        return _RunOut(liquidated_m.sum(axis=1), seized_m.sum(axis=1), sums[:, 0], bad_m.sum(axis=1), liquidated_m,
+                       seized_m, bad_m, counts[:, 0].copy(), sums[:, 1:1 + n_assets].copy(),
+                       sums[:, 1 + n_assets:].copy(), counts[:, 1].copy(), counts[:, 2].copy())
+
+
 def _run(bk: _Book, paths: NDArray[Any], liquidity: LiquidityModel | None, max_rounds: int,
          sell_protocol_fee: bool, chunk_paths: int, max_pairs: int, band: float,
          cross_impact: Float64Array2D | None = None,
-         on_chunk: Callable[[int], None] | None = None) -> dict[str, NDArray[Any]]:
+         on_chunk: Callable[[int], None] | None = None, engine: str = "compiled") -> dict[str, NDArray[Any]]:
     """Run all paths in chunks; returns the stacked fields of :class:`_RunOut`.
 
-    A chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
+    ``engine="compiled"`` runs the chunks in :mod:`risk.compiled_montecarlo` when it can run the
+    book and the liquidity model (:meth:`_CompiledCore.of`), else in the numpy engine below.
+    A numpy chunk whose first candidate pairs exceed ``max_pairs`` is split in two (memory bound).
     ``on_chunk(n)`` is called after each chunk of ``n`` paths completes.
     """
     idx = np.arange(paths.shape[0])
     fields: dict[str, list[NDArray[Any]]] = {}
     todo = [idx[s:s + chunk_paths] for s in range(0, idx.size, chunk_paths)][::-1]
+    core = _CompiledCore.of(bk, liquidity) if engine == "compiled" else None
     while todo:
         sel = todo.pop()
         exo = np.asarray(paths[sel[0]:sel[-1] + 1], dtype=np.float64)
         try:
-            out = _run_paths(bk, exo, liquidity, max_rounds, sell_protocol_fee, max_pairs, band, cross_impact)
+            if core is not None:
+                out = core.run(exo, max_rounds, sell_protocol_fee, band, cross_impact)
+            else:
+                out = _run_paths(bk, exo, liquidity, max_rounds, sell_protocol_fee, max_pairs, band, cross_impact)
         except _TooManyPairs:
             half = sel.size // 2
             todo += [sel[half:], sel[:half]]
@@ -918,6 +986,7 @@ def simulate_liquidations(
     band: float = 0.002,
     cross_impact: NDArray[np.float64] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: Literal["compiled", "numpy"] = "compiled",
 ) -> MonteCarloResult:
     """Liquidations along every path, with the cascade's own price impact.
 
@@ -952,6 +1021,12 @@ def simulate_liquidations(
     progress : callable, optional
         ``progress(done, total)`` after each chunk of paths; ``total`` counts every path of every
         run (twice ``n_paths`` when the exogenous comparison runs too). Results do not depend on it.
+    engine : {"compiled", "numpy"}
+        ``"compiled"`` (default): the numba per-path event loop of :mod:`risk.compiled_montecarlo`,
+        parallel over paths; books with rules that have no compiled kernel or with consumable
+        budgets, and liquidity models it does not evaluate itself, run in the numpy engine
+        instead (exact either way). ``"numpy"``: the numpy engine (the readable reference).
+        The two agree to the last bits of their USD sums (rows are summed in another order).
 
     Returns
     -------
@@ -968,6 +1043,8 @@ def simulate_liquidations(
         raise ValueError("paths_usd: prices must be finite and > 0")
     if max_rounds < 1 or chunk_paths < 1 or max_pairs < 1:
         raise ValueError("max_rounds, chunk_paths and max_pairs must be >= 1")
+    if engine not in ("compiled", "numpy"):
+        raise ValueError(f"unknown Monte Carlo engine {engine!r}; use 'compiled' or 'numpy'")
     if not 0.0 < band < 1.0:
         raise ValueError(f"band: must be in (0, 1), got {band!r}")
     cross = None
@@ -982,12 +1059,12 @@ def simulate_liquidations(
     exo_fields = None
     if compare_exogenous or liquidity is None:
         exo_fields = _run(bk, paths, None, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band,
-                          on_chunk=on_chunk)
+                          on_chunk=on_chunk, engine=engine)
     if liquidity is None:
         endo_fields = exo_fields
     else:
         endo_fields = _run(bk, paths, liquidity, max_rounds, sell_protocol_fee, chunk_paths, max_pairs, band, cross,
-                           on_chunk=on_chunk)
+                           on_chunk=on_chunk, engine=engine)
 
     assert endo_fields is not None  # one of the two runs above always happens
     endo = _outcomes(endo_fields)
