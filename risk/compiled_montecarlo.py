@@ -44,6 +44,8 @@ are fixed by the caller, :mod:`risk.montecarlo`, so each function compiles once)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -81,57 +83,74 @@ def _impact_into(model: int, params: NDArray[np.float64], y: float, sold_usd: ND
 
 
 @numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
-def _bound_below_one(coll: NDArray[np.float64], debt: NDArray[np.float64], lt: NDArray[np.float64], i: int,
-                     floored: bool, lo_usd: NDArray[np.float64], hi_usd: NDArray[np.float64]) -> bool:
-    """Can row ``i``'s HF be < 1 with collateral priced at ``lo_usd`` and debt at ``hi_usd``?
-    Floored rows count LT less 1 bp (the floored average exceeds the plain one less 1 bp)."""
+def _terms_below_one(lo_usd: NDArray[np.float64], hi_usd: NDArray[np.float64], t: int, weights: NDArray[np.float64],
+                     assets: NDArray[np.int64], n_coll: int, n_debt: int) -> bool:
+    """Is a row's HF bound < 1 at collateral prices ``lo_usd[t]`` and debt prices ``hi_usd[t]``?
+    The row is given by its non-zero terms (:func:`_next_step`)."""
     weighted = 0.0
+    for m in range(n_coll):
+        weighted += weights[0, m] * lo_usd[t, assets[0, m]]
     owed = 0.0
-    for a in range(coll.shape[1]):
-        t = lt[i, a]
-        if floored and t > 0:
-            t = max(t - 1.0 / BPS, 0.0)
-        weighted += coll[i, a] * t * lo_usd[a]
-        owed += debt[i, a] * hi_usd[a]
-    return bool(weighted < owed * (1.0 + EPS_REL))
+    for m in range(n_debt):
+        owed += weights[1, m] * hi_usd[t, assets[1, m]]
+    return bool(weighted < owed)
+
+
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def _packed_below_one(weighted: NDArray[np.float64], debt: NDArray[np.float64], g: int, lo_usd: NDArray[np.float64],
+                      hi_usd: NDArray[np.float64]) -> bool:
+    """:func:`_next_step`'s first test of a multi-asset row from its packed bound weights (collateral x
+    LT less 1 bp on floored rows) and debt, at the band's suffix envelope ``lo_usd``/``hi_usd``."""
+    w_usd = 0.0
+    owed = 0.0
+    for a in range(weighted.shape[1]):
+        w_usd += weighted[g, a] * lo_usd[a]
+        owed += debt[g, a] * hi_usd[a]
+    return bool(w_usd < owed * (1.0 + EPS_REL))
 
 
 @numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _next_step(coll: NDArray[np.float64], debt: NDArray[np.float64], lt: NDArray[np.float64], i: int,
                floored: bool, k0: int, exo: NDArray[np.float64], suffix_min: NDArray[np.float64],
                suffix_max: NDArray[np.float64], block_min: NDArray[np.float64], block_max: NDArray[np.float64],
-               block: int, f_lo: NDArray[np.float64], f_hi: NDArray[np.float64], lo_usd: NDArray[np.float64],
-               hi_usd: NDArray[np.float64]) -> int:
-    """First step >= ``k0`` at which row ``i``'s HF bound under the band can be < 1
-    (``n_steps``: never). ``lo_usd``/``hi_usd`` are scratch of shape (n_assets,)."""
+               block: int, f_lo: NDArray[np.float64], f_hi: NDArray[np.float64], weights: NDArray[np.float64],
+               assets: NDArray[np.int64]) -> int:
+    """First step >= ``k0`` at which row ``i``'s HF bound under the band can be < 1 (``n_steps``:
+    never): collateral x LT (less 1 bp on floored rows: the floored average exceeds the plain one
+    less 1 bp) at ``exo * f_lo`` against debt at ``exo * f_hi`` with a relative slack of
+    :data:`EPS_REL`. Searched through the suffix envelope, then the rest of ``k0``'s block step by
+    step, then block envelopes. ``weights``/``assets`` (shape (2, n_assets)) are scratch: the row's
+    non-zero terms (most rows have one or two), with the band factors and the slack folded in
+    (rounding of 1e-16 against a slack of 1e-9)."""
     n_steps, n_assets = exo.shape
     if k0 >= n_steps:
-        return n_steps
+        return int(n_steps)
+    n_coll, n_debt = 0, 0
     for a in range(n_assets):
-        lo_usd[a] = suffix_min[k0, a] * f_lo[a]
-        hi_usd[a] = suffix_max[k0, a] * f_hi[a]
-    if not _bound_below_one(coll, debt, lt, i, floored, lo_usd, hi_usd):
-        return n_steps
+        t = lt[i, a]
+        if floored and t > 0:
+            t = max(t - 1.0 / BPS, 0.0)
+        w = coll[i, a] * t * f_lo[a]
+        if w > 0:
+            weights[0, n_coll], assets[0, n_coll] = w, a
+            n_coll += 1
+        owed = debt[i, a] * f_hi[a] * (1.0 + EPS_REL)
+        if owed > 0:
+            weights[1, n_debt], assets[1, n_debt] = owed, a
+            n_debt += 1
+    if not _terms_below_one(suffix_min, suffix_max, k0, weights, assets, n_coll, n_debt):
+        return int(n_steps)
     b0 = k0 // block
     for t in range(k0, min((b0 + 1) * block, n_steps)):
-        for a in range(n_assets):
-            lo_usd[a] = exo[t, a] * f_lo[a]
-            hi_usd[a] = exo[t, a] * f_hi[a]
-        if _bound_below_one(coll, debt, lt, i, floored, lo_usd, hi_usd):
+        if _terms_below_one(exo, exo, t, weights, assets, n_coll, n_debt):
             return t
     for b in range(b0 + 1, block_min.shape[0]):
-        for a in range(n_assets):
-            lo_usd[a] = block_min[b, a] * f_lo[a]
-            hi_usd[a] = block_max[b, a] * f_hi[a]
-        if not _bound_below_one(coll, debt, lt, i, floored, lo_usd, hi_usd):
+        if not _terms_below_one(block_min, block_max, b, weights, assets, n_coll, n_debt):
             continue
         for t in range(b * block, min((b + 1) * block, n_steps)):
-            for a in range(n_assets):
-                lo_usd[a] = exo[t, a] * f_lo[a]
-                hi_usd[a] = exo[t, a] * f_hi[a]
-            if _bound_below_one(coll, debt, lt, i, floored, lo_usd, hi_usd):
+            if _terms_below_one(exo, exo, t, weights, assets, n_coll, n_debt):
                 return t
-    return n_steps
+    return int(n_steps)
 
 
 @numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
@@ -180,12 +199,45 @@ def _envelopes(exo: NDArray[np.float64], block: int) -> tuple[NDArray[np.float64
 
 
 @numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def _row_next_step(r: int, k0: int, slot_of: NDArray[np.int64], coll: NDArray[np.float64], debt: NDArray[np.float64],
+                   lt: NDArray[np.float64], s_coll: NDArray[np.float64], s_debt: NDArray[np.float64],
+                   s_lt: NDArray[np.float64], floored: NDArray[np.bool_], exo: NDArray[np.float64],
+                   env: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+                   block: int, f_lo: NDArray[np.float64], f_hi: NDArray[np.float64], weights: NDArray[np.float64],
+                   assets: NDArray[np.int64]) -> int:
+    """:func:`_next_step` of book row ``r`` in its state on the path (its slot, else the book's
+    row); -1 when it owes nothing."""
+    s = slot_of[r]
+    if s >= 0:
+        if not _owes(s_debt, s):
+            return -1
+        return _next_step(s_coll, s_debt, s_lt, s, floored[r], k0, exo, env[0], env[1], env[2], env[3], block, f_lo,
+                          f_hi, weights, assets)
+    return _next_step(coll, debt, lt, r, floored[r], k0, exo, env[0], env[1], env[2], env[3], block, f_lo, f_hi,
+                      weights, assets)
+
+
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def _place(e: int, t: int, k: int, bucket: NDArray[np.int64], link: NDArray[np.int64], due: NDArray[np.int64],
+           n_due: int) -> int:
+    """Entry ``e`` due at step ``t``: into the current due list (t == k), step t's bucket, or
+    parked (t = n_steps). Returns the due list's new length."""
+    if t == k:
+        due[n_due] = e
+        return n_due + 1
+    if t < bucket.shape[0]:
+        link[e] = bucket[t]
+        bucket[t] = e
+    return n_due
+
+
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _path(exo: NDArray[np.float64], coll: NDArray[np.float64], debt: NDArray[np.float64], lt: NDArray[np.float64],
           bonus: NDArray[np.float64], fee: NDArray[np.float64], venue: NDArray[np.int8],
           floored: NDArray[np.bool_], market: NDArray[np.int64], pos_class: NDArray[np.int64],
           class_c: NDArray[np.int64], class_j: NDArray[np.int64], class_start: NDArray[np.int64],
           class_rows: NDArray[np.int64], class_theta_eps: NDArray[np.float64], generic: NDArray[np.int64],
-          model: int, impact_params: NDArray[np.float64], impact_y: float, cross: NDArray[np.float64],
+          generic_weighted: NDArray[np.float64], generic_debt: NDArray[np.float64], model: int, impact_params: NDArray[np.float64], impact_y: float, cross: NDArray[np.float64],
           has_cross: bool, band: float, max_rounds: int, max_passes: int, sell_protocol_fee: bool,
           liquidated_m: NDArray[np.float64], seized_m: NDArray[np.float64], bad_m: NDArray[np.float64],
           sums: NDArray[np.float64], counts: NDArray[np.int64]) -> None:
@@ -195,8 +247,9 @@ def _path(exo: NDArray[np.float64], coll: NDArray[np.float64], debt: NDArray[np.
     n_steps, n_assets = exo.shape
     n_rows = coll.shape[0]
     block = max(1, int(np.ceil(np.sqrt(n_steps))))
-    suffix_min, suffix_max, block_min, block_max = _envelopes(exo, block)
-    lo_usd, hi_usd = np.empty(n_assets), np.empty(n_assets)
+    env = _envelopes(exo, block)
+    weights, assets = np.empty((2, n_assets)), np.empty((2, n_assets), dtype=np.int64)  # _next_step's scratch
+    suffix_lo_usd, suffix_hi_usd = np.empty(n_assets), np.empty(n_assets)
     endogenous = model != NO_IMPACT
     width = band if endogenous else 0.0
     mult = np.ones(n_assets)
@@ -220,74 +273,84 @@ def _path(exo: NDArray[np.float64], coll: NDArray[np.float64], debt: NDArray[np.
     # Class pointers: rows class_start[c] .. ptr[c]-1 of a class are not reached yet.
     n_classes = class_c.shape[0]
     ptr = class_start[1:].copy()
-    # Watch list: book row and the first step it may be liquidatable at.
-    w_cap = 256
-    w_row, w_next = np.empty(w_cap, dtype=np.int64), np.empty(w_cap, dtype=np.int64)
-    n_watch = 0
+    # Watch entries (a book row each) sit in the bucket of the step they are due at (singly
+    # linked through e_link), in the step's due list, or parked (single-pair rows the bound says
+    # never reach HF < 1 under the band: only a rebuild looks at them again).
+    e_cap = 256
+    e_row, e_link = np.empty(e_cap, dtype=np.int64), np.empty(e_cap, dtype=np.int64)
+    n_entries = 0
+    bucket = np.full(n_steps, -1, dtype=np.int64)
+    due = np.empty(e_cap, dtype=np.int64)
+    n_due = 0
     rebuild = True
 
     for k in range(n_steps):
         for a in range(n_assets):
             prices[0, a] = exo[k, a] * mult[a]
+        n_due = 0
+        e = bucket[k]
+        bucket[k] = -1
+        while e >= 0:
+            due[n_due] = e
+            n_due += 1
+            e = e_link[e]
         rounds = 0
         while True:
             if rebuild:
                 # Keep the single-pair entries (the pointers never reach them again), reschedule
                 # them under the new band, and look for multi-asset rows from scratch.
                 rebuild = False
+                bucket[k:] = -1
+                n_due = 0
                 kept = 0
-                for w in range(n_watch):
-                    r = w_row[w]
+                for e in range(n_entries):
+                    r = e_row[e]
                     if pos_class[r] < 0:
                         continue
-                    s = slot_of[r]
-                    if s >= 0:
-                        if not _owes(s_debt, s):
-                            continue
-                        t = _next_step(s_coll, s_debt, s_lt, s, floored[r], k, exo, suffix_min, suffix_max,
-                                       block_min, block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                    else:
-                        t = _next_step(coll, debt, lt, r, floored[r], k, exo, suffix_min, suffix_max, block_min,
-                                       block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                    w_row[kept], w_next[kept] = r, t
+                    t = _row_next_step(r, k, slot_of, coll, debt, lt, s_coll, s_debt, s_lt, floored, exo, env, block,
+                                       f_lo, f_hi, weights, assets)
+                    if t < 0:
+                        continue
+                    e_row[kept] = r
+                    n_due = _place(kept, t, k, bucket, e_link, due, n_due)
                     kept += 1
-                n_watch = kept
+                n_entries = kept
+                for a in range(n_assets):  # (the suffix envelope under the band)
+                    suffix_lo_usd[a] = env[0][k, a] * f_lo[a]
+                    suffix_hi_usd[a] = env[1][k, a] * f_hi[a]
                 for g in range(generic.shape[0]):
                     r = generic[g]
-                    s = slot_of[r]
-                    if s >= 0:
-                        if not _owes(s_debt, s):
-                            continue
-                        t = _next_step(s_coll, s_debt, s_lt, s, floored[r], k, exo, suffix_min, suffix_max,
-                                       block_min, block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                    else:
-                        t = _next_step(coll, debt, lt, r, floored[r], k, exo, suffix_min, suffix_max, block_min,
-                                       block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                    if t < n_steps:
-                        if n_watch == w_cap:
-                            w_row, w_next, w_cap = _grow1(w_row), _grow1(w_next), 2 * w_cap
-                        w_row[n_watch], w_next[n_watch] = r, t
-                        n_watch += 1
-            # Single-pair rows reached by the running minimum of the actual price ratio.
+                    if slot_of[r] < 0 and not _packed_below_one(generic_weighted, generic_debt, g, suffix_lo_usd,
+                                                                suffix_hi_usd):
+                        continue  # _next_step's first test, on the book's rows packed in generic order
+                    t = _row_next_step(r, k, slot_of, coll, debt, lt, s_coll, s_debt, s_lt, floored, exo, env, block,
+                                       f_lo, f_hi, weights, assets)
+                    if 0 <= t < n_steps:
+                        if n_entries == e_cap:
+                            e_row, e_link, due, e_cap = _grow1(e_row), _grow1(e_link), _grow1(due), 2 * e_cap
+                        e_row[n_entries] = r
+                        n_due = _place(n_entries, t, k, bucket, e_link, due, n_due)
+                        n_entries += 1
+            # Single-pair rows reached by the running minimum of the actual price ratio: due now.
             for c in range(n_classes):
                 ratio = prices[0, class_c[c]] / prices[0, class_j[c]]
                 q = ptr[c]
                 while q > class_start[c] and class_theta_eps[q - 1] > ratio:
                     q -= 1
-                    if n_watch == w_cap:
-                        w_row, w_next, w_cap = _grow1(w_row), _grow1(w_next), 2 * w_cap
-                    w_row[n_watch], w_next[n_watch] = class_rows[q], k
-                    n_watch += 1
+                    if n_entries == e_cap:
+                        e_row, e_link, due, e_cap = _grow1(e_row), _grow1(e_link), _grow1(due), 2 * e_cap
+                    e_row[n_entries] = class_rows[q]
+                    due[n_due] = n_entries
+                    n_due += 1
+                    n_entries += 1
                 ptr[c] = q
             # One round: every due entry with HF < 1 at this round's prices is liquidated.
             found = False
             stop = False
             for a in range(n_assets):
                 flow_usd[a] = 0.0
-            for w in range(n_watch):
-                if w_next[w] > k:
-                    continue
-                r = w_row[w]
+            for d in range(n_due):
+                r = e_row[due[d]]
                 s = slot_of[r]
                 if s >= 0:
                     owed = compiled._debt_usd(s_debt, prices, s, 0)
@@ -371,25 +434,15 @@ def _path(exo: NDArray[np.float64], coll: NDArray[np.float64], debt: NDArray[np.
                     for a in range(n_assets):
                         f_lo[a], f_hi[a] = mult[a] * (1.0 - width), mult[a] * (1.0 + width)
                     rebuild = True
-        # Every entry looked at this step is rescheduled from the next step while it owes.
-        kept = 0
-        for w in range(n_watch):
-            r, t = w_row[w], w_next[w]
-            if t <= k:
-                s = slot_of[r]
-                if s >= 0:
-                    if not _owes(s_debt, s):
-                        continue
-                    t = _next_step(s_coll, s_debt, s_lt, s, floored[r], k + 1, exo, suffix_min, suffix_max,
-                                   block_min, block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                else:
-                    t = _next_step(coll, debt, lt, r, floored[r], k + 1, exo, suffix_min, suffix_max, block_min,
-                                   block_max, block, f_lo, f_hi, lo_usd, hi_usd)
-                if t >= n_steps and pos_class[r] < 0:
-                    continue  # a multi-asset row is found again by the next rebuild if it can be
-            w_row[kept], w_next[kept] = r, t
-            kept += 1
-        n_watch = kept
+        # Every entry due at this step is rescheduled from the next step while it owes.
+        for d in range(n_due):
+            e = due[d]
+            t = _row_next_step(e_row[e], k + 1, slot_of, coll, debt, lt, s_coll, s_debt, s_lt, floored, exo, env,
+                               block, f_lo, f_hi, weights, assets)
+            if 0 <= t < n_steps:
+                e_link[e] = bucket[t]
+                bucket[t] = e
+            # else: owes nothing (dropped), or parked until a rebuild (multi-asset rows are found again there)
         for a in range(n_assets):
             peak[a] = max(peak[a], prices[0, a])
             drawdown[a] = max(drawdown[a], 1.0 - prices[0, a] / peak[a])
@@ -407,13 +460,14 @@ def _run_paths(exo: NDArray[np.float64], coll: NDArray[np.float64], debt: NDArra
                venue: NDArray[np.int8], floored: NDArray[np.bool_], market: NDArray[np.int64],
                pos_class: NDArray[np.int64], class_c: NDArray[np.int64], class_j: NDArray[np.int64],
                class_start: NDArray[np.int64], class_rows: NDArray[np.int64], class_theta_eps: NDArray[np.float64],
-               generic: NDArray[np.int64], model: int, impact_params: NDArray[np.float64], impact_y: float,
+               generic: NDArray[np.int64], generic_weighted: NDArray[np.float64],
+               generic_debt: NDArray[np.float64], model: int, impact_params: NDArray[np.float64], impact_y: float,
                cross: NDArray[np.float64], has_cross: bool, band: float, max_rounds: int, max_passes: int,
                sell_protocol_fee: bool, liquidated_m: NDArray[np.float64], seized_m: NDArray[np.float64],
                bad_m: NDArray[np.float64], sums: NDArray[np.float64], counts: NDArray[np.int64]) -> None:
     for p in numba.prange(exo.shape[0]):
         _path(exo[p], coll, debt, lt, bonus, fee, venue, floored, market, pos_class, class_c, class_j, class_start,
-              class_rows, class_theta_eps, generic, model, impact_params, impact_y, cross, has_cross, band,
+              class_rows, class_theta_eps, generic, generic_weighted, generic_debt, model, impact_params, impact_y, cross, has_cross, band,
               max_rounds, max_passes, sell_protocol_fee, liquidated_m[p], seized_m[p], bad_m[p], sums[p], counts[p])
 
 
@@ -438,8 +492,16 @@ def run_paths(exo: NDArray[np.float64], book_arrays: tuple[NDArray[np.generic], 
     sums = np.zeros((n_paths, 1 + 2 * n_assets))
     counts = np.zeros((n_paths, _FIELDS_PER_PATH), dtype=np.int64)
     cross_matrix = np.zeros((n_assets, n_assets)) if cross is None else np.ascontiguousarray(cross, dtype=np.float64)
-    _run_paths(np.ascontiguousarray(exo, dtype=np.float64), *book_arrays, pos_class, class_c, class_j, class_start,
-               class_rows, np.asarray(class_theta, dtype=np.float64) * (1.0 + EPS_REL), generic, model,
+    coll, debt, lt, floored = book_arrays[0], book_arrays[1], book_arrays[2], book_arrays[6]
+    # The multi-asset rows' bound weights (collateral x LT, less 1 bp on floored rows, as
+    # _next_step computes them) and debt, packed so that a rebuild's first test reads them in order.
+    bound_lt = np.where(floored[generic, None] & (lt[generic] > 0), np.maximum(lt[generic] - 1.0 / BPS, 0.0),
+                        lt[generic])
+    generic_weighted = np.ascontiguousarray(coll[generic] * bound_lt)
+    kernel: Any = _run_paths  # the book's columns come as one tuple (mypy cannot spread it over the signature)
+    kernel(np.ascontiguousarray(exo, dtype=np.float64), *book_arrays, pos_class, class_c, class_j, class_start,
+               class_rows, np.asarray(class_theta, dtype=np.float64) * (1.0 + EPS_REL), generic, generic_weighted,
+               np.ascontiguousarray(debt[generic]), model,
                np.ascontiguousarray(impact_params, dtype=np.float64), float(impact_y), cross_matrix,
                cross is not None, float(band), int(max_rounds), int(max_passes), bool(sell_protocol_fee),
                liquidated_m, seized_m, bad_m, sums, counts)
