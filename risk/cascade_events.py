@@ -10,6 +10,12 @@ rows are looked at, and who does it:
   ``r0 +- margin`` (re-run whenever the realised return left it): it keeps two pointers that
   advance as the lowest / highest driver return seen so far moves, and a row enters the *active
   list* the round its bound is crossed (never before: until then it cannot be liquidatable).
+- **No re-runs.** Should prices leave the margin (impacts pull an asset more than ``eps`` off its
+  beta path), the bound no longer covers the rows not yet entered: they all enter the active
+  list at that round (the rows no margin would have made candidates too: the layout keeps them
+  last). Exact: entering early only means a health check, which finds the row healthy and
+  schedules it. So every grid point runs once, with one layout (121 point runs for 121 points;
+  the numpy and pooled engines re-run a point with wider margins instead).
 - **Active rows are re-checked only when the price move can have reached them.** After each check
   a row is scheduled on the cumulative price path (:func:`risk.compiled_cascade.active_round`:
   its slack over its USD Lipschitz constant); rows without debt leave the list. Exact: a row is
@@ -21,16 +27,16 @@ rows are looked at, and who does it:
 - **No per-grid-point copies**: each worker owns one working copy of the rows' collateral and debt
   for the whole grid; a grid point writes only the rows it liquidates and puts them back after.
 - **Grid points in parallel**: a thread pool over independent grid points (the compiled passes
-  release the GIL). A grid point's result depends only on its drawdown and the layout it ran
-  with; layouts are chosen in phases (all points with the first, the ones whose prices left its
-  margin with the next), so the table is the same for any number of workers, bit for bit.
+  release the GIL). A grid point's result depends only on its drawdown and the one layout, so
+  the table is the same for any number of workers, bit for bit.
 
 Rows of rules with their own kernel (:mod:`risk.rules`) are checked every round with
 :func:`risk.liquidation.liquidate_rows` (as in the pooled engine; every such row of the layout,
 which includes the reference's candidates: a non-candidate is never liquidatable).
 
 Results equal the numpy reference's (same rounds, same positions hit, in total and per market;
-amounts to the last bits of sums: rows' USD added one row at a time, slice sums from prefixes).
+amounts to the last bits of sums: rows' USD added one row at a time in active-list order, slice
+sums from prefixes; within 1e-11 relative in the tests).
 """
 
 from __future__ import annotations
@@ -46,13 +52,15 @@ from numpy.typing import NDArray
 from risk import compiled_cascade as cc
 from risk.budgets import BudgetLayout, RowBudget
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
-from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
+from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices
 from risk.cascade_pooled import _other_rules_round
 from risk.liquidation import CLOSE_FACTOR_HF_THRESHOLD, COMPOUND_V3
 from risk.liquidity import LiquidityModel
 from risk.pair_classes import PairClass
 
 MAX_PASSES = 32
+LAYOUT_EPS = 0.05
+"""Margin of the layout's bound (prices off their beta path by at most this); past it every row enters."""
 SCHEDULE_SCALE = 1.0
 """How far the schedule lets a row go unchecked, as a multiple of its proven slack: 1 (exact).
 Only the tests change it, to show that a schedule skipping past a crossing is caught."""
@@ -206,7 +214,7 @@ def _worker(grid: _Grid) -> _Worker:
     return _Worker(_Work.of(grid.general, n_general), _Work.of(grid.pair_rows, cap), np.empty(max(cap, 1), np.int64))
 
 
-def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
+def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome:
     book, order, flat, g, p = grid.book, grid.order, grid.flat, grid.general, grid.pair_rows
     spot = np.ascontiguousarray(book.prices_usd, dtype=np.float64)
     beta, driver = grid.beta, grid.driver
@@ -232,7 +240,7 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
     multiplier = prices / spot
     path = 0.0
     # Entry pointers: long-like rows [long_start, n_long) and short-like [n_long + n_always, short_stop).
-    n_long, n_always = order.n_long, order.n_always
+    n_long, n_always, n_rows = order.n_long, order.n_always, g.collateral.shape[0]
     long_start, short_stop = n_long, n_long + n_always
     gw.enter(n_long, n_long + n_always)
     r_lo, r_hi = np.inf, -np.inf
@@ -243,12 +251,13 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         positions = order.positions
         budget = RowBudget(grid.budgets.initial.copy(), grid.budgets.cells[positions],
                            np.asarray(positions, dtype=np.int64))
-    outcome: _Outcome | _Widen | None = None
     while True:
-        deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
-        if deviation > order.eps:
-            outcome = _Widen(deviation, 0.0)
-            break
+        if long_start > 0 or short_stop < n_rows:
+            deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
+            if deviation > order.eps:  # the bound no longer covers the rest: they all enter now
+                gw.enter(0, long_start)
+                gw.enter(short_stop, n_rows)
+                long_start, short_stop = 0, n_rows
         if rounds >= grid.max_rounds:
             break
         if r_eff < r_lo:
@@ -316,9 +325,6 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         path += float(np.max(np.abs(new_multiplier - multiplier)))
         multiplier = new_multiplier
         if not moved:
-            deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
-            if deviation > order.eps:
-                outcome = _Widen(deviation, 0.0)
             break
     # Put every written row back (and count the hit ones per market) for the next grid point.
     hits_m = np.zeros(n_markets, dtype=np.int64)
@@ -330,15 +336,13 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         other = grid.other.astype(np.int64)
         cc.restore_rows(other, other.size, gw.collateral, gw.debt, g.collateral, g.debt, gw.touched, gw.hit,
                         g.market, hits_m)
-    if outcome is not None:
-        return outcome
     return _Outcome(r_eff, rounds, seized_usd, prices, liquidated_m, seized_m, bad_m, hits_m + pair_hits_m)
 
 
 def _grid(book: PositionBook, beta: Float64Array1D, driver: int, liquidity: LiquidityModel, general: PositionBook,
           gap_usd: Float64Array2D, eps: float, flat: FlatClasses, pair_rows: _RowSet, max_rounds: int,
           tolerance: float, budgets: BudgetLayout | None) -> _Grid:
-    order = _CandidateOrder(general, gap_usd, beta, eps=eps)
+    order = _CandidateOrder(general, gap_usd, beta, eps=eps, keep_all=True)
     rows = _row_set(order.collateral, order.debt, order.liq_threshold, order.liq_bonus, order.protocol_fee,
                     order.venue, order.market, order.floored_avg_lt)
     other = np.flatnonzero((rows.venue < 0) | (rows.venue > cc.BUILTIN_MAX_CODE))
@@ -373,29 +377,12 @@ def cascade_outcomes(
     flat = FlatClasses.of(classes)
     pair_rows = _row_set(book.collateral, book.debt, book.liq_threshold, book.liq_bonus, book.protocol_fee, book.venue,
                          book.market, book.floored_avg_lt)
-    eps = 0.05
-    outcomes: list[_Outcome | None] = [None] * grid_points.size
-    pending = list(range(grid_points.size))
-    while pending:
-        grid = _grid(book, beta, driver, liquidity, general, gap_usd, eps, flat, pair_rows, max_rounds, tolerance,
-                     budgets)
-        results = _map_points(grid, [float(grid_points[i]) for i in pending], min(n_workers, len(pending)))
-        widest = 0.0
-        still = []
-        for i, result in zip(pending, results):
-            if isinstance(result, _Outcome):
-                outcomes[i] = result
-            else:
-                still.append(i)
-                widest = max(widest, result.deviation)
-        # Prices left the margin the layout was built for: lay out again past what was seen and
-        # redo those points exactly. Margins only grow, so this terminates.
-        pending = still
-        eps = max(eps, 2.0 * widest)
-    return [o for o in outcomes if o is not None]
+    grid = _grid(book, beta, driver, liquidity, general, gap_usd, LAYOUT_EPS, flat, pair_rows, max_rounds, tolerance,
+                 budgets)
+    return _map_points(grid, [float(x0) for x0 in grid_points], min(n_workers, max(grid_points.size, 1)))
 
 
-def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outcome | _Widen]:
+def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outcome]:
     if n_workers <= 1:
         w = _worker(grid)
         return [_run_point(grid, w, x0) for x0 in points]
@@ -403,7 +390,7 @@ def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outco
     for _ in range(n_workers):
         pool.put(_worker(grid))
 
-    def run(x0: float) -> _Outcome | _Widen:
+    def run(x0: float) -> _Outcome:
         w = pool.get()
         try:
             return _run_point(grid, w, x0)

@@ -126,3 +126,27 @@ def test_event_rounds_equal_numpy_rounds_on_random_books(book, drawdowns, depth,
     liquidity = ConstantDepth(np.full(book.n_assets, depth))
     kwargs = dict(driver=book.symbols[0], betas=betas, drawdowns=drawdowns, liquidity=liquidity)
     assert_same_tables(cascade_grid(book, workers=workers, **kwargs), cascade_grid(book, engine="numpy", **kwargs))
+
+
+SHALLOW = (1e6, 1e6, 3e5, 1e15, 1e15, 1e15)
+"""Depth at which the impacts pull wstETH ~8% off its beta path (past the layout's 5% margin)."""
+
+
+def test_prices_past_the_margin_cost_no_rerun(book, monkeypatch):
+    """Every grid point runs once even where prices leave the layout's margin (all rows enter
+    then), and the table still equals the numpy rounds (which re-run those points wider)."""
+    runs = []
+    real = cascade_events._run_point
+
+    def spy(grid, w, x0):
+        runs.append(x0)
+        return real(grid, w, x0)
+
+    monkeypatch.setattr(cascade_events, "_run_point", spy)
+    kwargs = dict(driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=ConstantDepth(np.array(SHALLOW)))
+    fast = cascade_grid(book, workers=1, **kwargs)
+    r = -fast.final_drawdown
+    deviation = np.abs(fast.final_prices_usd / book.prices_usd - (1.0 + fast.betas * r[:, None])).max(axis=1)
+    assert (deviation > cascade_events.LAYOUT_EPS).sum() > GRID.size // 2
+    assert sorted(runs) == sorted(GRID.tolist())
+    assert_same_tables(fast, cascade_grid(book, engine="numpy", **kwargs))
