@@ -1,10 +1,11 @@
-"""Compiled (numba) liquidation map and band totals of :mod:`risk.bands`, one sweep over the book.
+"""Compiled (numba) liquidation map and band totals of :mod:`risk.bands`, in one compiled call.
 
-:func:`map_sweep` computes, row by row, what the numpy version computed in a dozen whole-book
-passes (two matrix products, the liquidation prices, the bins, six ``np.bincount``, the masked
-sums): each row's collateral and debt USD at spot, its liquidation price and side for one asset
-(:func:`risk.compiled_prices.asset_crossing`, the default engine's arithmetic), its price bin, and
-adds it to the per-(bin, venue) and per-(bin, market) histograms and the liquidatable-now totals.
+:func:`map_sweep` computes what the numpy version computed in a dozen whole-book passes (two
+matrix products, the liquidation prices, the bins, six ``np.bincount``, the masked sums): the
+liquidation price and side of one asset for every row (:func:`risk.compiled_prices._prices_into`,
+the default engine's arithmetic), then one sweep in book order: each row's collateral and debt
+USD at spot, its price bin, added to the per-(bin, venue) and per-(bin, market) histograms and
+the liquidatable-now totals.
 :func:`band_totals` sums the members of one band (one pass per band instead of a mask per venue
 and per market).
 
@@ -54,18 +55,20 @@ def _map_sweep(collateral: NDArray[np.float64], debt: NDArray[np.float64], liq_t
                collateral_by_market: NDArray[np.float64], debt_by_market: NDArray[np.float64],
                positions_by_market: NDArray[np.int64], now_collateral_by_market: NDArray[np.float64],
                totals_usd: NDArray[np.float64], counts: NDArray[np.int64]) -> None:
+    # the prices first (their two passes, see risk.compiled_prices._prices_into), then the
+    # histograms and totals in book order
+    columns = np.full(1, j, dtype=np.intp)
+    _prices._prices_into(collateral, debt, liq_threshold, prices, floored_rule, columns,
+                         price_out.reshape((price_out.shape[0], 1)), side_out.reshape((side_out.shape[0], 1)))
     spot = prices[j]
     n_assets = collateral.shape[1]
     for i in range(collateral.shape[0]):
-        weighted, numerator, owed, counted, floors = _prices.position_sums(collateral, debt, liq_threshold, prices,
-                                                                           i, floored_rule[i])
         held_usd = 0.0
+        owed = 0.0  # position_sums' debt sum (same products, same order)
         for k in range(n_assets):
             held_usd += collateral[i, k] * prices[k]
-        u, side = _prices.asset_crossing(collateral, debt, liq_threshold, prices, i, j, weighted, numerator, owed,
-                                         counted, floors)
-        price_out[i] = u
-        side_out[i] = side
+            owed += debt[i, k] * prices[k]
+        u, side = price_out[i], side_out[i]
         collateral_usd_out[i] = held_usd
         debt_usd_out[i] = owed
         if side == NOW:
