@@ -190,6 +190,32 @@ def position_sums(collateral: NDArray[np.float64], debt: NDArray[np.float64], li
     return weighted, numerator, owed, counted, floors
 
 
+@numba.jit(_CROSSING(_F2_IN, _F2_IN, _F2_IN, _F1_IN, types.intp, types.intp, types.float64, types.float64,
+                     types.float64, types.float64, types.boolean), nopython=True, cache=_CACHE, error_model="numpy",
+           nogil=True)
+def asset_crossing(collateral: NDArray[np.float64], debt: NDArray[np.float64], liq_threshold: NDArray[np.float64],
+                   prices: NDArray[np.float64], i: int, j: int, weighted: float, numerator: float, owed: float,
+                   counted: float, floors: bool) -> tuple[float, int]:
+    """(price of asset ``j`` at HF = 1, side) of row ``i`` from the row's :func:`position_sums`.
+
+    Zero-exposure fast path: a row with neither weighted collateral nor debt in ``j`` (most rows
+    for most assets: a position holds two or three of the book's assets) has a flat line in
+    ``p_j``, and :func:`line_crossing` would return NOW or NEVER from its first tests; those
+    tests are taken here without the line algebra (same answer, bit for bit)."""
+    wv = collateral[i, j] * liq_threshold[i, j]
+    dv = debt[i, j]
+    if wv == 0.0 and dv == 0.0:
+        if owed > 0 and numerator < owed:
+            return np.nan, NOW
+        return np.nan, NEVER
+    p_j = prices[j]
+    tv = collateral[i, j] if liq_threshold[i, j] > 0 else 0.0
+    aw = weighted - wv * p_j  # the sums with asset j at price 0
+    ad = owed - dv * p_j
+    at = counted - tv * p_j
+    return line_crossing(weighted, owed, numerator, aw, ad, wv, dv, p_j, 0.0, max(abs(wv), abs(dv)), floors, at, tv)
+
+
 @numba.jit(types.void(_F2_IN, _F2_IN, _F2_IN, _F1_IN, _B1_IN, _IP_IN, _F2_OUT, _I8_2_OUT),
            nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
 def _prices_into(collateral: NDArray[np.float64], debt: NDArray[np.float64], liq_threshold: NDArray[np.float64],
@@ -199,16 +225,8 @@ def _prices_into(collateral: NDArray[np.float64], debt: NDArray[np.float64], liq
         weighted, numerator, owed, counted, floors = position_sums(collateral, debt, liq_threshold, prices, i,
                                                                    floored_rule[i])
         for m in range(columns.shape[0]):
-            j = columns[m]
-            p_j = prices[j]
-            wv = collateral[i, j] * liq_threshold[i, j]
-            dv = debt[i, j]
-            tv = collateral[i, j] if liq_threshold[i, j] > 0 else 0.0
-            aw = weighted - wv * p_j  # the sums with asset j at price 0
-            ad = owed - dv * p_j
-            at = counted - tv * p_j
-            u, side = line_crossing(weighted, owed, numerator, aw, ad, wv, dv, p_j, 0.0, max(abs(wv), abs(dv)),
-                                    floors, at, tv)
+            u, side = asset_crossing(collateral, debt, liq_threshold, prices, i, columns[m], weighted, numerator,
+                                     owed, counted, floors)
             price_out[i, m] = u
             side_out[i, m] = side
 
@@ -277,4 +295,4 @@ def driver_returns_arrays(
     return out, side
 
 
-__all__ = ["driver_returns_arrays", "line_crossing", "liquidation_prices_arrays", "position_sums", "walk_levels"]
+__all__ = ["asset_crossing", "driver_returns_arrays", "line_crossing", "liquidation_prices_arrays", "position_sums", "walk_levels"]
