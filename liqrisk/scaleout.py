@@ -209,8 +209,11 @@ def _open_cluster(workers: int | None, scheduler: str | None, Client: Any, Local
         finally:
             client.close()
         return
+    # One core per worker: a worker runs one task at a time, and its compiled kernels get one numba
+    # thread (dask itself caps only the OpenMP/BLAS pools), so N workers use N cores, not N x cores.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           scheduler_port=0, dashboard_address=":0", silence_logs=log_level)
+                           scheduler_port=0, dashboard_address=":0", silence_logs=log_level,
+                           env={"NUMBA_NUM_THREADS": "1"})
     try:
         client = Client(cluster, set_as_default=False)
         try:

@@ -242,6 +242,18 @@ def test_cli_scheduler_and_workers_give_the_same_output(cluster, monkeypatch) ->
     assert _simulate("--workers", "1") == alone  # an embedded 1-worker cluster, opened and closed by the CLI
 
 
+def _numba_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def test_embedded_workers_run_one_numba_thread_each() -> None:
+    """`--workers N` uses N cores: each worker process runs its compiled kernels on one thread."""
+    with open_runner(workers=1) as runner:
+        assert runner.map(_numba_threads, [()]) == [1]
+
+
 def test_open_runner_closes_the_embedded_cluster_on_error() -> None:
     """An error inside the block still closes the embedded cluster (its scheduler stops answering)."""
     opened = []
