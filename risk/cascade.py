@@ -355,13 +355,23 @@ def market_ids_of(book: PositionBook) -> tuple[str, ...]:
 
 
 def market_rules(book: PositionBook) -> tuple[str, ...]:
-    """Each market's liquidation rule (venue name) from its positions; ``""`` without positions."""
+    """Each market's liquidation rule (venue name) from its first position; ``""`` without positions.
+
+    Loop-free over positions (a Python loop cost ~0.3 s at 1M rows): the first position of a
+    market is the first row of one of its runs of equal ``market`` codes, so only run starts are
+    looked at (few on a book grouped by market, as readers build them; every row otherwise)."""
     from risk.snapshot import VENUES
 
     rules = [""] * _n_markets(book)
-    for m, v in zip(book.market.tolist(), book.venue.tolist()):
-        if not rules[m]:
-            rules[m] = VENUES[v] if 0 <= v < len(VENUES) else str(v)
+    market = np.asarray(book.market)
+    if market.size == 0:
+        return tuple(rules)
+    run_starts = np.flatnonzero(np.concatenate(([True], market[1:] != market[:-1])))
+    # np.unique's return_index gives each value's first occurrence (in run-start order = row order)
+    markets, first_run = np.unique(market[run_starts], return_index=True)
+    first_venue = np.asarray(book.venue)[run_starts[first_run]]
+    for m, v in zip(markets.tolist(), first_venue.tolist()):  # one entry per market, not per position
+        rules[m] = VENUES[v] if 0 <= v < len(VENUES) else str(v)
     return tuple(rules)
 
 
