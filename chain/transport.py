@@ -206,14 +206,21 @@ def rpc_url_problem(url: str) -> str | None:
     return None
 
 
-def url_from_env_or_arg(rpc_url: str | None) -> str:
-    """The RPC URL given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` naming the
-    flag/variable if neither is set or the URL is unusable (:func:`rpc_url_problem`)."""
-    given = rpc_url if rpc_url is not None and rpc_url.strip() else None
-    url = (given or os.environ.get(ENV_RPC_URL, "")).strip()
-    where = "--rpc-url" if given is not None else f"${ENV_RPC_URL}"
-    if not url:
-        raise ValueError(f"no RPC URL: pass --rpc-url or set {ENV_RPC_URL}")
+def url_from_env_or_arg(rpc_url: str | None, env_var: str | None = None) -> str:
+    """The RPC URL of ``$env_var`` when one is named (a source that names its own node), else the
+    one given explicitly, else ``$ETH_RPC_URL``; raises ``ValueError`` naming the flag/variable if
+    none is set or the URL is unusable (:func:`rpc_url_problem`)."""
+    if env_var is not None:
+        url = os.environ.get(env_var, "").strip()
+        where = f"${env_var}"
+        if not url:
+            raise ValueError(f"no RPC URL: the source names ${env_var} (rpc_url_env), which is not set")
+    else:
+        given = rpc_url if rpc_url is not None and rpc_url.strip() else None
+        url = (given or os.environ.get(ENV_RPC_URL, "")).strip()
+        where = "--rpc-url" if given is not None else f"${ENV_RPC_URL}"
+        if not url:
+            raise ValueError(f"no RPC URL: pass --rpc-url or set {ENV_RPC_URL}")
     problem = rpc_url_problem(url)
     if problem is not None:
         raise ValueError(f"{where}: the RPC URL {problem} (got {mask_url(url)})")

@@ -863,15 +863,17 @@ def _sweep(scenario_files: list[Any], source: str | None, rpc_url: str | None, b
     """Read each distinct source once, then run every scenario (as Dask tasks on a cluster)."""
     from liqrisk.scaleout import run_scenarios
 
-    loaded_by_source: dict[str, Any] = {}
-    books: dict[str, Any] = {}
-    jobs, sources = [], []
-    for sf in scenario_files:  # positions are read here (I/O); the scenarios are tasks
+    keyed = []
+    for sf in scenario_files:
         spec = _source_spec(source, sf.scenario.source) if source else sf.scenario.source
-        key = spec.model_dump_json() + f"|{sf.base_dir if spec.kind == 'snapshot' else ''}"
-        if key not in loaded_by_source:
-            loaded_by_source[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=sf.base_dir)
-            books[key] = _book(loaded_by_source[key])
+        keyed.append((spec.model_dump_json() + f"|{sf.base_dir if spec.kind in ('snapshot', 'rpc') else ''}", spec, sf))
+    distinct: dict[str, tuple[Any, Path]] = {}
+    for key, spec, sf in keyed:
+        distinct.setdefault(key, (spec, sf.base_dir))
+    loaded_by_source = _load_sources(distinct, rpc_url, block, quiet, runner)
+    books = {key: _book(loaded) for key, loaded in loaded_by_source.items()}
+    jobs, sources = [], []
+    for key, _spec, sf in keyed:  # the positions were read above (I/O); the scenarios are tasks
         loaded = loaded_by_source[key]
         jobs.append((sf.scenario, books[key], dict(seed=seed, where=str(sf.path), pools=loaded.snapshot.pools)))
         sources.append(loaded)
@@ -879,6 +881,33 @@ def _sweep(scenario_files: list[Any], source: str | None, rpc_url: str | None, b
         swept = run_scenarios(jobs, runner, progress=lambda i, _=None: (
             lambda d, t, n=scenario_files[i].scenario.name: update(n, d, t)))
     return list(zip(scenario_files, sources, swept)), loaded_by_source
+
+
+def _load_sources(distinct: dict[str, tuple[Any, Path]], rpc_url: str | None, block: str | None, quiet: bool,
+                  runner: Any) -> dict[str, Any]:
+    """Every distinct source, read once, in the given order. On a Dask cluster the RPC scans (one
+    per network, node or block) are tasks run side by side; the local kinds (sample, snapshot
+    file, the devnet's state file) are read here."""
+    from liqrisk.scaleout import InProcess, read_rpc_sources
+    from liqrisk.sources import markets_path, rpc_url_of
+
+    remote = [key for key, (spec, _d) in distinct.items() if spec.kind == "rpc"] \
+        if not isinstance(runner, InProcess) else []
+    loaded: dict[str, Any] = {}
+    if len(remote) > 1:
+        context = click.get_current_context(silent=True)
+        markets_file = context.meta.get(MARKETS_META) if context is not None else None
+        pinned = _parse_block(block) if isinstance(block, str) else block
+        reads = [(distinct[k][0], rpc_url_of(distinct[k][0], rpc_url), pinned,
+                  markets_path(distinct[k][0], markets_file, distinct[k][1])) for k in remote]
+        with _status(f"reading {len(remote)} RPC sources on the {runner.description}", quiet):
+            for key, snap in zip(remote, read_rpc_sources(reads, runner)):
+                loaded[key] = snap
+                _say_block(snap, quiet)
+    for key, (spec, base_dir) in distinct.items():
+        if key not in loaded:
+            loaded[key] = _load(spec, rpc_url=rpc_url, block=block, quiet=quiet, base_dir=base_dir)
+    return {key: loaded[key] for key in distinct}
 
 
 def _emit_scenarios(results: list[Any], loaded_by_source: dict[str, Any], scenario_files: list[Any], fmt: str,
@@ -980,11 +1009,13 @@ def _scenario_text(sf: Any, loaded: Any, result: Any) -> str:
 @click.option("--webhook-format", type=click.Choice(("auto", "plain", "slack")), default="auto", show_default=True,
               help="Alert payload: plain JSON, or Slack's {text, blocks} (auto: slack for hooks.slack.com URLs).")
 @click.option("--no-charts", is_flag=True, help="Skip the PNG charts (report.html keeps its interactive charts).")
+@cluster_options
 @quiet_option
 def report(source: str, rpc_url: str | None, block: str | None, out: Path, driver: str, betas: tuple[str, ...],
            scenario_files: tuple[Path, ...], paths: int, seed: int | None, liquidity: str, every: str | None,
            max_runs: int | None, alert_band_within: float, alert_band_min_usd: float, alert_drawdown: float,
-           alert_cascade_usd: float, webhook_url: str | None, webhook_format: str, no_charts: bool, quiet: bool) -> None:
+           alert_cascade_usd: float, webhook_url: str | None, webhook_format: str, no_charts: bool,
+           workers: int | None, scheduler: str | None, quiet: bool) -> None:
     """Write a risk report folder (JSON, Markdown, HTML, charts); once, or --every INTERVAL."""
     from pydantic import ValidationError
 
@@ -1020,7 +1051,7 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
         config = ReportConfig(driver=driver, betas=_betas(book, driver, betas), liquidity=LiquiditySpec(model=liquidity),
                               monte_carlo=mc, scenarios=sfs, alerts=alerts, charts=not no_charts, seed=seed)
         with _progress_bars(quiet) as update:
-            result = compute_report(loaded, config, progress=update)
+            result = compute_report(loaded, config, progress=update, runner=runner)
         # The alerts go out first (the report records the delivery); write_report sends nothing.
         run_id = reserve_run_id(out, loaded.snapshot.block_number)  # unique even for concurrent runs
         webhook = send_alerts(result, run_id)
@@ -1030,7 +1061,8 @@ def report(source: str, rpc_url: str | None, block: str | None, out: Path, drive
 
     clean_stale_temp_dirs(out)
     say = _say(quiet)
-    with RunIndex(out / INDEX_NAME) as index:
+    # One cluster for every run of --every (workers keep their compiled kernels between runs).
+    with _cluster(workers, scheduler, quiet) as runner, RunIndex(out / INDEX_NAME) as index:
         if interval is None:  # a failed single run is reported once, as the Error line
             outcome = run_once(job, index, on_event=lambda m: None if m.startswith("run failed") else say(m))
             if outcome.exception is not None:  # recorded in the index; now one Error line (or a bug's)

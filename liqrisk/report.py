@@ -382,8 +382,12 @@ class ReportResult:
     markets: "MarketBreakdown"
 
 
-def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: ProgressFn | None = None) -> ReportResult:
-    """Bands, cascade grid, Monte Carlo, scenarios and alerts for one snapshot."""
+def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: ProgressFn | None = None,
+                   runner: Any = None) -> ReportResult:
+    """Bands, cascade grid, Monte Carlo, scenarios and alerts for one snapshot.
+
+    ``runner`` (:mod:`liqrisk.scaleout`; default this process): where the Monte Carlo's chunks and
+    the scenario files run -- on a Dask cluster they are tasks; the report is the same either way."""
     from risk.bands import liquidation_bands
     from risk.book import PositionBook
 
@@ -412,12 +416,18 @@ def compute_report(loaded: LoadedSnapshot, config: ReportConfig, *, progress: Pr
         mc_scenario = Scenario(name="Monte Carlo", driver=driver, shock=config.monte_carlo, liquidity=config.liquidity,
                                outputs=OutputsSpec(bands=False))
         mc = run_scenario(mc_scenario, book, seed=config.seed,
-                          progress=(lambda d, t: progress("Monte Carlo", d, t)) if progress else None, pools=pools)
-    results = []
-    for sf in config.scenarios:
-        cb = (lambda d, t, name=sf.scenario.name: progress(name, d, t)) if progress else None
-        res = run_scenario(sf.scenario, book, seed=config.seed, progress=cb, where=str(sf.path), pools=pools)
-        results.append(dataclasses.replace(res, file=str(sf.path)))
+                          progress=(lambda d, t: progress("Monte Carlo", d, t)) if progress else None, pools=pools,
+                          runner=runner)
+    from liqrisk.scaleout import InProcess, run_scenarios
+
+    jobs = [(sf.scenario, book, dict(seed=config.seed, where=str(sf.path), pools=pools)) for sf in config.scenarios]
+
+    def scenario_progress(i: int, _: object = None) -> Callable[[int, int], None] | None:
+        name = config.scenarios[i].scenario.name
+        return (lambda d, t: progress(name, d, t)) if progress else None
+
+    swept = run_scenarios(jobs, runner or InProcess(), progress=scenario_progress)
+    results = [dataclasses.replace(res, file=str(sf.path)) for sf, res in zip(config.scenarios, swept)]
     alerts = [*band_alerts(bands, config.alerts)]
     assert core.cascade is not None
     alerts += cascade_alerts(core.cascade, config.alerts)

@@ -1,4 +1,5 @@
-"""Scale-out on Dask (``dask.distributed``): Monte Carlo chunks and scenario sweeps as tasks.
+"""Scale-out on Dask (``dask.distributed``): Monte Carlo chunks, scenario sweeps and
+multi-network scans as tasks.
 
 One seam, a *runner*, runs a list of independent pure tasks and hands the results back in the
 order they were given, calling ``on_done`` as each one completes:
@@ -208,8 +209,11 @@ def _open_cluster(workers: int | None, scheduler: str | None, Client: Any, Local
         finally:
             client.close()
         return
+    # One core per worker: a worker runs one task at a time, and its compiled kernels get one numba
+    # thread (dask itself caps only the OpenMP/BLAS pools), so N workers use N cores, not N x cores.
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           scheduler_port=0, dashboard_address=":0", silence_logs=log_level)
+                           scheduler_port=0, dashboard_address=":0", silence_logs=log_level,
+                           env={"NUMBA_NUM_THREADS": "1"})
     try:
         client = Client(cluster, set_as_default=False)
         try:
@@ -358,6 +362,25 @@ def run_scenarios(jobs: Sequence[tuple[Any, "PositionBook", dict[str, Any]]], ru
     return results
 
 
+# ------------------------------------------------------------------- multi-network scans
+
+
+def read_rpc_sources(reads: Sequence[tuple[Any, str, Any, Any]], runner: InProcess | DaskRunner) -> list[Any]:
+    """Scan several RPC sources (networks, nodes or blocks) as tasks, side by side on a cluster:
+    each ``(source_spec, rpc_url, block, markets_file)`` read by :func:`liqrisk.sources.load_source`
+    in a worker; snapshots in the given order. The URL is resolved here (workers need no
+    environment); a source's own error (unreachable node, wrong chain) comes back as itself."""
+    return runner.map(_read_rpc_source_task, [tuple(r) for r in reads], name="scan")
+
+
+def _read_rpc_source_task(spec: Any, rpc_url: str, block: Any, markets_file: Any) -> Any:
+    from liqrisk.sources import load_source
+
+    # The URL is already resolved from the source's own variable: pass it as the explicit one.
+    return load_source(spec.model_copy(update={"rpc_url_env": None}), rpc_url=rpc_url, block=block,
+                       markets_file=markets_file)
+
+
 def _run_scenario_task(scenario: Any, book: "PositionBook", kwargs: dict[str, Any]) -> Any:
     from liqrisk.run import run_scenario
 
@@ -365,4 +388,4 @@ def _run_scenario_task(scenario: Any, book: "PositionBook", kwargs: dict[str, An
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "DaskRunner", "InProcess", "MC_CHUNK_PATHS", "PathDraw", "SCHEDULER_ENV",
-           "chunked_monte_carlo", "monte_carlo_chunk", "open_runner", "run_scenarios"]
+           "chunked_monte_carlo", "monte_carlo_chunk", "open_runner", "read_rpc_sources", "run_scenarios"]

@@ -77,12 +77,16 @@ class SourceSpec(_Model):
     markets : market file for ``rpc`` (default the shipped ``chain/data/markets.toml``; relative
         to the scenario file); the node's chain id picks its network.
     network : for ``rpc``, the network of the market file to scan (its chain id must be the node's).
+    rpc_url_env : for ``rpc``, the environment variable holding this source's node URL, so one sweep
+        can read several networks (``BASE_RPC_URL``, ``ARB_RPC_URL``, ...). A file names the
+        variable, never the URL (URLs carry API keys). Without it: ``--rpc-url``, else ``ETH_RPC_URL``.
     """
 
     kind: Literal["sample", "devnet", "rpc", "snapshot"] = "sample"
     path: str | None = None
     markets: str | None = None
     network: str | None = None
+    rpc_url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     block: BlockSpec = "latest"
     sample_positions: int = Field(default=600, ge=1, le=2_000_000)
     sample_seed: int = Field(default=7, ge=0)
@@ -100,7 +104,7 @@ class SourceSpec(_Model):
             raise ValueError("kind = 'snapshot' needs path = '<snapshot.json>'")
         if self.kind != "snapshot" and self.path:
             raise ValueError(f"path is only used with kind = 'snapshot' (kind is {self.kind!r})")
-        for key in ("markets", "network"):
+        for key in ("markets", "network", "rpc_url_env"):
             if self.kind != "rpc" and getattr(self, key):
                 raise ValueError(f"{key} is only used with kind = 'rpc' (kind is {self.kind!r})")
         return self

@@ -109,12 +109,9 @@ def load_source(
     from chain.cache import CachingTransport
     from chain.markets import SHIPPED_MARKET_FILE, MarketFileError, load_market_file
     from chain.scan import scan_snapshot
-    from chain.transport import HttpTransport, url_from_env_or_arg
+    from chain.transport import HttpTransport
 
-    try:
-        url = url_from_env_or_arg(rpc_url)
-    except ValueError as exc:
-        raise LiqriskUserError(str(exc)) from None
+    url = rpc_url_of(source, rpc_url)
     path = markets_path(source, markets_file, base_dir)
     try:
         market_file = load_market_file(path)
@@ -137,6 +134,18 @@ def load_source(
             return LoadedSnapshot(snap, "rpc", f"rpc {http.masked_url}, network {name} of {Path(where).name}")
     except RpcError as exc:
         raise LiqriskUserError(f"RPC scan failed: {exc}") from None
+
+
+def rpc_url_of(source: SourceSpec, rpc_url: str | None = None) -> str:
+    """The node URL of an ``rpc`` source: its ``rpc_url_env`` variable when it names one, else
+    ``rpc_url`` (``--rpc-url``), else ``$ETH_RPC_URL``; a :class:`LiqriskUserError` naming the
+    flag or variable when it is missing or unusable."""
+    from chain.transport import url_from_env_or_arg
+
+    try:
+        return url_from_env_or_arg(rpc_url, env_var=source.rpc_url_env)
+    except ValueError as exc:
+        raise LiqriskUserError(str(exc)) from None
 
 
 def _check_stores(root: Path) -> None:
@@ -165,4 +174,4 @@ def markets_path(source: SourceSpec, markets_file: str | Path | None, base_dir: 
     return None
 
 
-__all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source", "markets_path"]
+__all__ = ["CACHE_DIR_ENV", "LoadedSnapshot", "cache_dir", "load_source", "markets_path", "rpc_url_of"]

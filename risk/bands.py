@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,8 +26,11 @@ from scipy.signal import find_peaks, peak_widths
 
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
 from risk.frames import human_usd as _human
-from risk.liquidation_prices import Side, liquidation_prices_for
+from risk.liquidation_prices import Side
 from risk.snapshot import VENUES
+
+if TYPE_CHECKING:
+    from risk.compiled_bands import MapSweep
 
 
 @dataclass(frozen=True)
@@ -187,59 +190,46 @@ def liquidation_map(
     ``bin_width`` is a fraction of spot (0.0025 = $5 bins at $2,000). Also returns the per
     position arrays the bands need: (map, liq price, side, collateral USD, debt USD).
     """
+    lmap, sweep = _map(book, symbol, prices_usd, lower, upper, bin_width)
+    return lmap, sweep.price_usd, sweep.side, sweep.collateral_usd, sweep.debt_usd
+
+
+def _map(book: PositionBook, symbol: str, prices_usd: Float64Array1D | None, lower: float, upper: float,
+         bin_width: float) -> tuple[LiquidationMap, MapSweep]:
+    """The map and the sweep it was built from (:func:`risk.compiled_bands.map_sweep`: prices as
+    the venue computes HF, Aave v3.0-v3.4's floored average LT included; one pass over the book)."""
+    from risk.cascade import market_ids_of, market_rules
+    from risk.compiled_bands import NOW_COLLATERAL, NOW_COUNT, NOW_DEBT, OUTSIDE_COLLATERAL, map_sweep  # numba: lazily
+
     prices = book.prices_usd if prices_usd is None else np.asarray(prices_usd, dtype=np.float64)
     j = book.asset_index(symbol)
     spot = float(prices[j])
-    collateral_usd = book.collateral @ prices
-    debt_usd = book.debt @ prices
-    # As the venue computes HF (Aave v3.0-v3.4: floored average LT, a piecewise crossing).
-    price, side = liquidation_prices_for(book, symbol, prices)
     n_bins = int(round((upper - lower) / bin_width))
     edges: Float64Array1D = spot * (lower + bin_width * np.arange(n_bins + 1, dtype=np.float64))
-    crossing = (side == Side.BELOW) | (side == Side.ABOVE)
-    bins = np.full(book.n_positions, -1, dtype=np.int64)
-    bins[crossing] = np.floor((price[crossing] / spot - lower) / bin_width).astype(np.int64)
-    inside = crossing & (bins >= 0) & (bins < n_bins)
-    n_venues = len(VENUES)
-    flat = bins[inside] * n_venues + book.venue[inside]
-    size = n_bins * n_venues
-
-    def histogram(weights: Float64Array1D | None) -> NDArray[Any]:
-        counts = np.bincount(flat, weights=None if weights is None else weights[inside], minlength=size)
-        return counts.reshape(n_bins, n_venues)
-
-    now = side == Side.NOW
-    from risk.cascade import market_ids_of, market_rules
-
     market_ids = market_ids_of(book)
-    n_markets = len(market_ids)
-    flat_m = bins[inside] * n_markets + book.market[inside]
-    size_m = n_bins * n_markets
-
-    def histogram_m(weights: Float64Array1D | None) -> NDArray[Any]:
-        counts = np.bincount(flat_m, weights=None if weights is None else weights[inside], minlength=size_m)
-        return counts.reshape(n_bins, n_markets)
-
+    sweep = map_sweep(book.collateral, book.debt, book.liq_threshold, prices, book.floored_avg_lt, j, book.venue,
+                      book.market, lower=lower, bin_width=bin_width, n_bins=n_bins, n_venues=len(VENUES),
+                      n_markets=len(market_ids))
+    totals, counts = sweep.totals_usd, sweep.counts
     result = LiquidationMap(
         symbol=symbol,
         spot_usd=spot,
         edges_usd=edges,
-        collateral_usd=histogram(collateral_usd),
-        debt_usd=histogram(debt_usd),
-        positions=histogram(None).astype(np.int64),
-        now_collateral_usd=float(collateral_usd[now].sum()),
-        now_debt_usd=float(debt_usd[now].sum()),
-        now_positions=int(now.sum()),
-        outside_collateral_usd=float(collateral_usd[crossing & ~inside].sum()),
+        collateral_usd=sweep.collateral_by_venue_usd,
+        debt_usd=sweep.debt_by_venue_usd,
+        positions=sweep.positions_by_venue,
+        now_collateral_usd=float(totals[NOW_COLLATERAL]),
+        now_debt_usd=float(totals[NOW_DEBT]),
+        now_positions=int(counts[NOW_COUNT]),
+        outside_collateral_usd=float(totals[OUTSIDE_COLLATERAL]),
         market_ids=market_ids,
         market_rules=market_rules(book),
-        collateral_by_market_usd=histogram_m(collateral_usd).astype(np.float64, copy=False),
-        debt_by_market_usd=histogram_m(debt_usd).astype(np.float64, copy=False),
-        positions_by_market=histogram_m(None).astype(np.int64),
-        now_collateral_by_market_usd=np.bincount(book.market[now], weights=collateral_usd[now],
-                                                 minlength=n_markets).astype(np.float64, copy=False),
+        collateral_by_market_usd=sweep.collateral_by_market_usd,
+        debt_by_market_usd=sweep.debt_by_market_usd,
+        positions_by_market=sweep.positions_by_market,
+        now_collateral_by_market_usd=sweep.now_collateral_by_market_usd,
     )
-    return result, price, side, collateral_usd, debt_usd
+    return result, sweep
 
 
 def liquidation_bands(
@@ -263,19 +253,19 @@ def liquidation_bands(
     rel_height : how far down each peak its extent is measured (0.8 = down to 20% of prominence)
     min_share, min_positions : smaller clusters are not reported as bands (they stay in the map)
     """
-    lmap, price, side, collateral_usd, debt_usd = liquidation_map(
-        book, symbol, prices_usd=prices_usd, lower=lower, upper=upper, bin_width=bin_width
-    )
+    from risk.compiled_bands import ABOVE_COLLATERAL, ABOVE_COUNT, BELOW_COLLATERAL, BELOW_COUNT, band_totals
+
+    lmap, sweep = _map(book, symbol, prices_usd, lower, upper, bin_width)
     density = lmap.collateral_usd.sum(axis=1)
     smoothed = gaussian_filter1d(density, sigma=max(smoothing / bin_width, 0.5), mode="constant")
     centers = lmap.centers_usd
     spot = lmap.spot_usd
     bands: list[Band] = []
-    for band_side, mask_bins, mask_positions in (
-        ("long", centers < spot, side == Side.BELOW),
-        ("short", centers > spot, side == Side.ABOVE),
+    for band_side, side_code, mask_bins, n_side, side_total in (
+        ("long", Side.BELOW, centers < spot, sweep.counts[BELOW_COUNT], float(sweep.totals_usd[BELOW_COLLATERAL])),
+        ("short", Side.ABOVE, centers > spot, sweep.counts[ABOVE_COUNT], float(sweep.totals_usd[ABOVE_COLLATERAL])),
     ):
-        if not mask_positions.any():
+        if n_side == 0:
             continue
         local = np.where(mask_bins, smoothed, 0.0)
         if local.max() <= 0:
@@ -284,28 +274,16 @@ def liquidation_bands(
         if peaks.size == 0:
             continue
         _, _, left, right = peak_widths(local, peaks, rel_height=rel_height)
-        side_total = float(collateral_usd[mask_positions].sum())
         bin_width_usd = lmap.edges_usd[1] - lmap.edges_usd[0]
         ranges = sorted(
             (lmap.edges_usd[0] + lo * bin_width_usd + bin_width_usd / 2, lmap.edges_usd[0] + hi * bin_width_usd + bin_width_usd / 2, centers[p])
             for lo, hi, p in zip(left, right, peaks)
         )
         for low, high, peak in _merge(ranges):
-            members = mask_positions & (price >= low) & (price <= high)
-            if members.sum() < min_positions or collateral_usd[members].sum() < min_share * side_total:
+            count, coll, debt, low_p, high_p, by_venue_usd, in_venue, by_market_usd, in_market = band_totals(
+                sweep, side_code, low, high, book.venue, book.market)
+            if count < min_positions or coll < min_share * side_total:
                 continue
-            low_p, high_p = float(price[members].min()), float(price[members].max())
-            coll = float(collateral_usd[members].sum())
-            by_venue = tuple(
-                (venue, float(collateral_usd[members & (book.venue == code)].sum()))
-                for code, venue in enumerate(VENUES)
-                if (members & (book.venue == code)).any()
-            )
-            by_market = tuple(
-                (market, float(collateral_usd[members & (book.market == code)].sum()))
-                for code, market in enumerate(lmap.market_ids)
-                if (members & (book.market == code)).any()
-            )
             bands.append(
                 Band(
                     symbol=symbol,
@@ -314,12 +292,14 @@ def liquidation_bands(
                     high_usd=high_p,
                     peak_usd=float(peak),
                     collateral_usd=coll,
-                    debt_usd=float(debt_usd[members].sum()),
-                    positions=int(members.sum()),
+                    debt_usd=debt,
+                    positions=count,
                     share_of_side=coll / side_total if side_total > 0 else 0.0,
                     distance_from_spot=(0.5 * (low_p + high_p) - spot) / spot,
-                    by_venue=by_venue,
-                    by_market=by_market,
+                    by_venue=tuple((venue, float(by_venue_usd[code])) for code, venue in enumerate(VENUES)
+                                   if in_venue[code]),
+                    by_market=tuple((market, float(by_market_usd[code])) for code, market in enumerate(lmap.market_ids)
+                                    if in_market[code]),
                 )
             )
     bands.sort(key=lambda b: b.collateral_usd, reverse=True)

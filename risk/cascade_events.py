@@ -10,6 +10,12 @@ rows are looked at, and who does it:
   ``r0 +- margin`` (re-run whenever the realised return left it): it keeps two pointers that
   advance as the lowest / highest driver return seen so far moves, and a row enters the *active
   list* the round its bound is crossed (never before: until then it cannot be liquidatable).
+- **No re-runs.** Should prices leave the margin (impacts pull an asset more than ``eps`` off its
+  beta path), the bound no longer covers the rows not yet entered: they all enter the active
+  list at that round (the rows no margin would have made candidates too: the layout keeps them
+  last). Exact: entering early only means a health check, which finds the row healthy and
+  schedules it. So every grid point runs once, with one layout (121 point runs for 121 points;
+  the numpy and pooled engines re-run a point with wider margins instead).
 - **Active rows are re-checked only when the price move can have reached them.** After each check
   a row is scheduled on the cumulative price path (:func:`risk.compiled_cascade.active_round`:
   its slack over its USD Lipschitz constant); rows without debt leave the list. Exact: a row is
@@ -17,20 +23,23 @@ rows are looked at, and who does it:
   kernel's own health check.
 - **Pair classes** run in one compiled pass (:func:`risk.compiled_cascade.pair_round`), the slice
   sums from double-double prefix sums built once per grid (independent of the drawdown). Positions
-  first reached under Aave's close factor join a second active list (book layout).
+  first reached under Aave's close factor go to the worker's close-factor store
+  (:func:`risk.compiled_cascade.close_factor_round`): segments sorted by ``debt / collateral``,
+  a binary search per segment and round finds the members due, each liquidated by the row
+  kernel's own arithmetic (bit-identical per position); no book-row access, no re-checks.
 - **No per-grid-point copies**: each worker owns one working copy of the rows' collateral and debt
   for the whole grid; a grid point writes only the rows it liquidates and puts them back after.
 - **Grid points in parallel**: a thread pool over independent grid points (the compiled passes
-  release the GIL). A grid point's result depends only on its drawdown and the layout it ran
-  with; layouts are chosen in phases (all points with the first, the ones whose prices left its
-  margin with the next), so the table is the same for any number of workers, bit for bit.
+  release the GIL). A grid point's result depends only on its drawdown and the one layout, so
+  the table is the same for any number of workers, bit for bit.
 
 Rows of rules with their own kernel (:mod:`risk.rules`) are checked every round with
 :func:`risk.liquidation.liquidate_rows` (as in the pooled engine; every such row of the layout,
 which includes the reference's candidates: a non-candidate is never liquidatable).
 
 Results equal the numpy reference's (same rounds, same positions hit, in total and per market;
-amounts to the last bits of sums: rows' USD added one row at a time, slice sums from prefixes).
+amounts to the last bits of sums: rows' USD added one row at a time in active-list order, slice
+sums from prefixes; within 1e-11 relative in the tests).
 """
 
 from __future__ import annotations
@@ -46,13 +55,15 @@ from numpy.typing import NDArray
 from risk import compiled_cascade as cc
 from risk.budgets import BudgetLayout, RowBudget
 from risk.book import Float64Array1D, Float64Array2D, PositionBook
-from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices, _Widen
+from risk.cascade import _CandidateOrder, _n_markets, _Outcome, _prices
 from risk.cascade_pooled import _other_rules_round
 from risk.liquidation import CLOSE_FACTOR_HF_THRESHOLD, COMPOUND_V3
 from risk.liquidity import LiquidityModel
 from risk.pair_classes import PairClass
 
 MAX_PASSES = 32
+LAYOUT_EPS = 0.05
+"""Margin of the layout's bound (prices off their beta path by at most this); past it every row enters."""
 SCHEDULE_SCALE = 1.0
 """How far the schedule lets a row go unchecked, as a multiple of its proven slack: 1 (exact).
 Only the tests change it, to show that a schedule skipping past a crossing is caught."""
@@ -75,7 +86,8 @@ class FlatClasses:
     q: Float64Array1D
     collateral: Float64Array1D
     debt: Float64Array1D
-    rows: NDArray[np.int64]
+    flat_class: NDArray[np.int64]
+    """class of each flat index"""
     coll_hi: Float64Array1D
     coll_lo: Float64Array1D
     debt_hi: Float64Array1D
@@ -108,7 +120,7 @@ class FlatClasses:
             one_shot=np.array([c.one_shot_always for c in classes], dtype=np.bool_),
             market=np.array([c.market for c in classes], dtype=np.int64),
             q=floats([c.q for c in classes]), collateral=collateral, debt=debt,
-            rows=np.concatenate([c.rows for c in classes]).astype(np.int64) if classes else np.zeros(0, np.int64),
+            flat_class=np.repeat(np.arange(len(classes), dtype=np.int64), sizes),
             coll_hi=coll_hi, coll_lo=coll_lo, debt_hi=debt_hi, debt_lo=debt_lo,
             partial_capacity=int(sizes[~np.array([c.one_shot_always for c in classes], dtype=bool)].sum())
             if classes else 0,
@@ -174,9 +186,33 @@ class _Work:
 
 
 @dataclass(eq=False)
+class _CloseFactorStore:
+    """One worker's store of single-pair positions under a close factor
+    (:func:`risk.compiled_cascade.close_factor_round`): room for twice the positions that can enter."""
+
+    flat: NDArray[np.int64]
+    collateral: Float64Array1D
+    debt: Float64Array1D
+    q: Float64Array1D
+    hit: NDArray[np.bool_]
+    seg_class: NDArray[np.int64]
+    seg_lo: NDArray[np.int64]
+    seg_hi: NDArray[np.int64]
+    sizes: NDArray[np.int64]
+    """[store entries, segments]"""
+
+    @staticmethod
+    def of(members: int) -> _CloseFactorStore:
+        cap = 2 * members + 2
+        return _CloseFactorStore(np.zeros(cap, np.int64), np.zeros(cap), np.zeros(cap), np.zeros(cap),
+                                 np.zeros(cap, dtype=np.bool_), np.zeros(cap, np.int64), np.zeros(cap, np.int64),
+                                 np.zeros(cap, np.int64), np.zeros(2, np.int64))
+
+
+@dataclass(eq=False)
 class _Worker:
     general: _Work
-    pairs: _Work
+    store: _CloseFactorStore
     partial: NDArray[np.int64]
     checks: NDArray[np.int64] = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
@@ -193,7 +229,6 @@ class _Grid:
     general: _RowSet
     other: NDArray[np.intp]
     rule_params: NDArray[np.float64]
-    pair_rows: _RowSet
     flat: FlatClasses
     max_rounds: int
     tolerance: float
@@ -203,18 +238,19 @@ class _Grid:
 def _worker(grid: _Grid) -> _Worker:
     n_general = grid.general.collateral.shape[0]
     cap = grid.flat.partial_capacity
-    return _Worker(_Work.of(grid.general, n_general), _Work.of(grid.pair_rows, cap), np.empty(max(cap, 1), np.int64))
+    return _Worker(_Work.of(grid.general, n_general), _CloseFactorStore.of(cap), np.empty(max(cap, 1), np.int64))
 
 
-def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
-    book, order, flat, g, p = grid.book, grid.order, grid.flat, grid.general, grid.pair_rows
+def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome:
+    book, order, flat, g, store = grid.book, grid.order, grid.flat, grid.general, w.store
     spot = np.ascontiguousarray(book.prices_usd, dtype=np.float64)
     beta, driver = grid.beta, grid.driver
     n_assets = book.n_assets
     n_markets = _n_markets(book)
     n_classes = flat.starts.size
-    gw, pw = w.general, w.pairs
-    gw.n_active = gw.n_touched = pw.n_active = pw.n_touched = 0
+    gw = w.general
+    gw.n_active = gw.n_touched = 0
+    store.sizes[:] = 0
     frontier = np.full(n_classes, np.inf)
     class_repaid, class_seized = np.zeros(n_classes), np.zeros(n_classes)
     class_bad, class_count = np.zeros(n_classes), np.zeros(n_classes, dtype=np.int64)
@@ -232,7 +268,7 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
     multiplier = prices / spot
     path = 0.0
     # Entry pointers: long-like rows [long_start, n_long) and short-like [n_long + n_always, short_stop).
-    n_long, n_always = order.n_long, order.n_always
+    n_long, n_always, n_rows = order.n_long, order.n_always, g.collateral.shape[0]
     long_start, short_stop = n_long, n_long + n_always
     gw.enter(n_long, n_long + n_always)
     r_lo, r_hi = np.inf, -np.inf
@@ -243,12 +279,13 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         positions = order.positions
         budget = RowBudget(grid.budgets.initial.copy(), grid.budgets.cells[positions],
                            np.asarray(positions, dtype=np.int64))
-    outcome: _Outcome | _Widen | None = None
     while True:
-        deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
-        if deviation > order.eps:
-            outcome = _Widen(deviation, 0.0)
-            break
+        if long_start > 0 or short_stop < n_rows:
+            deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
+            if deviation > order.eps:  # the bound no longer covers the rest: they all enter now
+                gw.enter(0, long_start)
+                gw.enter(short_stop, n_rows)
+                long_start, short_stop = 0, n_rows
         if rounds >= grid.max_rounds:
             break
         if r_eff < r_lo:
@@ -266,27 +303,28 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         pair_repaid[:] = 0.0
         pair_count, n_partial = cc.pair_round(
             flat.starts, flat.stops, flat.venue, flat.coll_asset, flat.debt_asset, flat.liq_threshold, flat.liq_bonus,
-            flat.protocol_fee, flat.one_shot, flat.q, flat.collateral, flat.debt, flat.rows, flat.coll_hi,
+            flat.protocol_fee, flat.one_shot, flat.q, flat.collateral, flat.debt, flat.coll_hi,
             flat.coll_lo, flat.debt_hi, flat.debt_lo, frontier, prices, COMPOUND_V3, CLOSE_FACTOR_HF_THRESHOLD,
             pair_seized, pair_fees, pair_repaid, class_repaid, class_seized, class_bad, class_count, w.partial, 0)
-        if n_partial:
-            new = w.partial[:n_partial]
-            pw.active[pw.n_active:pw.n_active + n_partial] = new
-            pw.key[new] = -np.inf
-            pw.n_active += n_partial
+        price_row = prices.reshape(1, -1)
+        liquidated = 0
+        if store.sizes[1] or n_partial:
+            liquidated += cc.close_factor_round(
+                w.partial, n_partial, flat.flat_class, flat.venue, flat.coll_asset, flat.debt_asset,
+                flat.liq_threshold, flat.liq_bonus, flat.protocol_fee, flat.collateral, flat.debt, store.flat,
+                store.collateral, store.debt, store.q, store.hit, store.seg_class, store.seg_lo, store.seg_hi,
+                store.sizes, price_row, MAX_PASSES, pair_seized, pair_fees, pair_repaid, class_repaid, class_seized,
+                class_bad, class_count)
         rows_seized[:] = 0.0
         rows_fees[:] = 0.0
         rows_repaid[:] = 0.0
         round_m[:] = 0.0
-        price_row = prices.reshape(1, -1)
-        liquidated = 0
-        for rows, work in ((g, gw), (p, pw)):
-            count, work.n_active, work.n_touched = cc.active_round(
-                work.active, work.n_active, work.key, path, work.collateral, work.debt, rows.liq_threshold,
-                rows.bound_lt, rows.liq_bonus, rows.protocol_fee, rows.venue, rows.market, rows.floored, spot,
-                price_row, work.hit, work.touched, work.touched_rows, work.n_touched, MAX_PASSES, rows_seized,
-                rows_fees, rows_repaid, round_m[0], round_m[1], round_m[2], w.checks, SCHEDULE_SCALE)
-            liquidated += count
+        count, gw.n_active, gw.n_touched = cc.active_round(
+            gw.active, gw.n_active, gw.key, path, gw.collateral, gw.debt, g.liq_threshold, g.bound_lt, g.liq_bonus,
+            g.protocol_fee, g.venue, g.market, g.floored, spot, price_row, gw.hit, gw.touched, gw.touched_rows,
+            gw.n_touched, MAX_PASSES, rows_seized, rows_fees, rows_repaid, round_m[0], round_m[1], round_m[2],
+            w.checks, SCHEDULE_SCALE)
+        liquidated += count
         if grid.other.size:
             liquidated += _other_rules_round(grid.other, gw.collateral, gw.debt, g.liq_threshold, g.liq_bonus,
                                              g.protocol_fee, g.venue, g.market, g.floored, grid.rule_params, prices,
@@ -316,34 +354,27 @@ def _run_point(grid: _Grid, w: _Worker, x0: float) -> _Outcome | _Widen:
         path += float(np.max(np.abs(new_multiplier - multiplier)))
         multiplier = new_multiplier
         if not moved:
-            deviation = float(np.max(np.abs(prices / spot - (1.0 + beta * r_eff))))
-            if deviation > order.eps:
-                outcome = _Widen(deviation, 0.0)
             break
     # Put every written row back (and count the hit ones per market) for the next grid point.
     hits_m = np.zeros(n_markets, dtype=np.int64)
     cc.restore_rows(gw.touched_rows, gw.n_touched, gw.collateral, gw.debt, g.collateral, g.debt, gw.touched, gw.hit,
                     g.market, hits_m)
-    cc.restore_rows(pw.touched_rows, pw.n_touched, pw.collateral, pw.debt, p.collateral, p.debt, pw.touched, pw.hit,
-                    p.market, hits_m)
     if grid.other.size:
         other = grid.other.astype(np.int64)
         cc.restore_rows(other, other.size, gw.collateral, gw.debt, g.collateral, g.debt, gw.touched, gw.hit,
                         g.market, hits_m)
-    if outcome is not None:
-        return outcome
     return _Outcome(r_eff, rounds, seized_usd, prices, liquidated_m, seized_m, bad_m, hits_m + pair_hits_m)
 
 
 def _grid(book: PositionBook, beta: Float64Array1D, driver: int, liquidity: LiquidityModel, general: PositionBook,
-          gap_usd: Float64Array2D, eps: float, flat: FlatClasses, pair_rows: _RowSet, max_rounds: int,
+          gap_usd: Float64Array2D, eps: float, flat: FlatClasses, max_rounds: int,
           tolerance: float, budgets: BudgetLayout | None) -> _Grid:
-    order = _CandidateOrder(general, gap_usd, beta, eps=eps)
+    order = _CandidateOrder(general, gap_usd, beta, eps=eps, keep_all=True)
     rows = _row_set(order.collateral, order.debt, order.liq_threshold, order.liq_bonus, order.protocol_fee,
                     order.venue, order.market, order.floored_avg_lt)
     other = np.flatnonzero((rows.venue < 0) | (rows.venue > cc.BUILTIN_MAX_CODE))
-    return _Grid(book, beta, driver, liquidity, order, rows, other, np.asarray(order.rule_params), pair_rows, flat,
-                 max_rounds, tolerance, budgets)
+    return _Grid(book, beta, driver, liquidity, order, rows, other, np.asarray(order.rule_params), flat, max_rounds,
+                 tolerance, budgets)
 
 
 def default_workers() -> int:
@@ -371,31 +402,11 @@ def cascade_outcomes(
     if n_workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     flat = FlatClasses.of(classes)
-    pair_rows = _row_set(book.collateral, book.debt, book.liq_threshold, book.liq_bonus, book.protocol_fee, book.venue,
-                         book.market, book.floored_avg_lt)
-    eps = 0.05
-    outcomes: list[_Outcome | None] = [None] * grid_points.size
-    pending = list(range(grid_points.size))
-    while pending:
-        grid = _grid(book, beta, driver, liquidity, general, gap_usd, eps, flat, pair_rows, max_rounds, tolerance,
-                     budgets)
-        results = _map_points(grid, [float(grid_points[i]) for i in pending], min(n_workers, len(pending)))
-        widest = 0.0
-        still = []
-        for i, result in zip(pending, results):
-            if isinstance(result, _Outcome):
-                outcomes[i] = result
-            else:
-                still.append(i)
-                widest = max(widest, result.deviation)
-        # Prices left the margin the layout was built for: lay out again past what was seen and
-        # redo those points exactly. Margins only grow, so this terminates.
-        pending = still
-        eps = max(eps, 2.0 * widest)
-    return [o for o in outcomes if o is not None]
+    grid = _grid(book, beta, driver, liquidity, general, gap_usd, LAYOUT_EPS, flat, max_rounds, tolerance, budgets)
+    return _map_points(grid, [float(x0) for x0 in grid_points], min(n_workers, max(grid_points.size, 1)))
 
 
-def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outcome | _Widen]:
+def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outcome]:
     if n_workers <= 1:
         w = _worker(grid)
         return [_run_point(grid, w, x0) for x0 in points]
@@ -403,7 +414,7 @@ def _map_points(grid: _Grid, points: list[float], n_workers: int) -> list[_Outco
     for _ in range(n_workers):
         pool.put(_worker(grid))
 
-    def run(x0: float) -> _Outcome | _Widen:
+    def run(x0: float) -> _Outcome:
         w = pool.get()
         try:
             return _run_point(grid, w, x0)

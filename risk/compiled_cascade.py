@@ -65,7 +65,7 @@ def pair_round(starts: NDArray[np.int64], stops: NDArray[np.int64], venue: NDArr
                coll_asset: NDArray[np.int64], debt_asset: NDArray[np.int64], liq_threshold: NDArray[np.float64],
                liq_bonus: NDArray[np.float64], protocol_fee: NDArray[np.float64], one_shot: NDArray[np.bool_],
                q: NDArray[np.float64], collateral: NDArray[np.float64], debt: NDArray[np.float64],
-               rows: NDArray[np.int64], coll_hi: NDArray[np.float64], coll_lo: NDArray[np.float64],
+               coll_hi: NDArray[np.float64], coll_lo: NDArray[np.float64],
                debt_hi: NDArray[np.float64], debt_lo: NDArray[np.float64], frontier: NDArray[np.float64],
                prices: NDArray[np.float64], compound_code: int, close_factor_hf: float,
                seized: NDArray[np.float64], fees: NDArray[np.float64], repaid: NDArray[np.float64],
@@ -74,8 +74,9 @@ def pair_round(starts: NDArray[np.int64], stops: NDArray[np.int64], venue: NDArr
                partial_out: NDArray[np.int64], n_partial: int) -> tuple[int, int]:
     """One round of the pair classes at ``prices`` (shape (n_assets,)), flat class arrays with
     class ``k`` at ``[starts[k], stops[k])`` sorted by ``q``. Adds tokens per asset to
-    ``seized``/``fees``/``repaid``; writes per class USD and counts (zeroed here); appends the book
-    rows first reached under a close factor to ``partial_out`` from ``n_partial`` on.
+    ``seized``/``fees``/``repaid``; writes per class USD and counts (zeroed here); appends the flat
+    indices first reached under a close factor to ``partial_out`` from ``n_partial`` on (for
+    :func:`close_factor_round`, in the same round).
     Returns (positions liquidated in closed form, new ``n_partial``)."""
     count = 0
     for k in range(starts.shape[0]):
@@ -105,7 +106,7 @@ def pair_round(starts: NDArray[np.int64], stops: NDArray[np.int64], venue: NDArr
             deep = max(lo, s0 + np.searchsorted(qs, lt * rho / close_factor_hf, side="left"))
             deep = min(deep, hi)
             for i in range(lo, deep):
-                partial_out[n_partial] = rows[i]
+                partial_out[n_partial] = i
                 n_partial += 1
         if hi <= deep:
             continue
@@ -246,4 +247,143 @@ def restore_rows(rows: NDArray[np.int64], n_rows: int, collateral: NDArray[np.fl
             debt[i, k] = pristine_debt[i, k]
 
 
-__all__ = ["active_round", "dd_prefix", "pair_round", "restore_rows"]
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def _compact(store_flat: NDArray[np.int64], store_coll: NDArray[np.float64], store_debt: NDArray[np.float64],
+             store_q: NDArray[np.float64], store_hit: NDArray[np.bool_], seg_class: NDArray[np.int64],
+             seg_lo: NDArray[np.int64], seg_hi: NDArray[np.int64], sizes: NDArray[np.int64]) -> None:
+    """Move the live members of the live segments to the front of the store (order kept)."""
+    write, kept = 0, 0
+    for s in range(sizes[1]):
+        lo, hi = seg_lo[s], seg_hi[s]
+        if hi <= lo:
+            continue
+        for r in range(lo, hi):
+            store_flat[write + r - lo] = store_flat[r]
+            store_coll[write + r - lo] = store_coll[r]
+            store_debt[write + r - lo] = store_debt[r]
+            store_q[write + r - lo] = store_q[r]
+            store_hit[write + r - lo] = store_hit[r]
+        seg_class[kept] = seg_class[s]
+        seg_lo[kept] = write
+        seg_hi[kept] = write + hi - lo
+        write += hi - lo
+        kept += 1
+    sizes[0], sizes[1] = write, kept
+
+
+@numba.njit(cache=_CACHE, nogil=True, error_model="numpy")
+def close_factor_round(new_flat: NDArray[np.int64], n_new: int, flat_class: NDArray[np.int64],
+                       venue: NDArray[np.int64], coll_asset: NDArray[np.int64], debt_asset: NDArray[np.int64],
+                       liq_threshold: NDArray[np.float64], liq_bonus: NDArray[np.float64],
+                       protocol_fee: NDArray[np.float64], collateral: NDArray[np.float64], debt: NDArray[np.float64],
+                       store_flat: NDArray[np.int64], store_coll: NDArray[np.float64], store_debt: NDArray[np.float64],
+                       store_q: NDArray[np.float64], store_hit: NDArray[np.bool_], seg_class: NDArray[np.int64],
+                       seg_lo: NDArray[np.int64], seg_hi: NDArray[np.int64], sizes: NDArray[np.int64],
+                       prices: NDArray[np.float64], max_passes: int, seized: NDArray[np.float64],
+                       fees: NDArray[np.float64], repaid: NDArray[np.float64],
+                       class_repaid_usd: NDArray[np.float64], class_seized_usd: NDArray[np.float64],
+                       class_bad_usd: NDArray[np.float64], class_count: NDArray[np.int64]) -> int:
+    """One round of the single-pair positions under a close factor (Aave), in class order.
+
+    Members live in a *store* (``store_*``, amounts in tokens, ``q = debt / collateral``) cut into
+    *segments* (``seg_class``/``seg_lo``/``seg_hi``; ``sizes`` = [store entries, segments]), each
+    sorted by ``q`` ascending. A member enters at the round :func:`pair_round` first reaches it
+    (``new_flat[:n_new]``, flat class indices, pristine amounts). Each round, a segment's members
+    with ``q > LT * rho`` (a suffix: a binary search) are liquidated one by one by the row kernel's
+    own arithmetic (:func:`risk.compiled._liquidate_row_from` on a one-row scratch book: the same
+    operations as on the book row, whose other entries are zeros: close factor, Aave v3.3's
+    $2,000 / $1,000 rules, several passes, bad debt); each member's tokens are bit-identical to
+    the kernel's. Survivors (debt left) join new segments in their order, a new segment whenever
+    ``q`` would decrease: one partial pass with the same prices maps a slice's amounts by the same
+    linear map (``debt' = debt / 2``, ``coll' = coll - debt * bonus / (2 rho)``), which keeps
+    their order, so a slice stays one segment and no member is looked at until its ``q`` crosses
+    the threshold (no per-round re-checks). Adds tokens per asset to ``seized``/``fees``/``repaid``
+    and per class USD and first hits to the ``class_*`` arrays (not zeroed here); returns the
+    members liquidated this round."""
+    n_assets = prices.shape[1]
+    cap = store_flat.shape[0]
+    # Appends this round <= live members + n_new, and live members <= sizes[0]: compacting when
+    # this could overflow keeps the store (2x the members that can enter it) from ever filling.
+    if 2 * sizes[0] + n_new > cap:
+        _compact(store_flat, store_coll, store_debt, store_q, store_hit, seg_class, seg_lo, seg_hi, sizes)
+    row_c, row_d = np.zeros((1, n_assets)), np.zeros((1, n_assets))
+    row_lt, row_bonus, row_fee = np.zeros((1, n_assets)), np.zeros((1, n_assets)), np.zeros((1, n_assets))
+    row_venue = np.zeros(1, dtype=np.int8)
+    row_seized, row_fees, row_repaid = np.zeros(n_assets), np.zeros(n_assets), np.zeros(n_assets)
+    count = 0
+    n_segments = sizes[1]
+    # the existing segments' due suffixes first, then the members reached this round
+    for source in range(n_segments + 1):
+        if source < n_segments:
+            k = seg_class[source]
+            lo, hi = seg_lo[source], seg_hi[source]
+            if hi <= lo:
+                continue
+            rho = prices[0, coll_asset[k]] / prices[0, debt_asset[k]]
+            first = lo + np.searchsorted(store_q[lo:hi], liq_threshold[k] * rho, side="right")
+            if first >= hi:
+                continue
+            seg_hi[source] = first
+        else:
+            first, hi = 0, n_new
+        current = -1  # the segment survivors are appended to (-1: open a new one)
+        k_row = -1
+        for r in range(first, hi):
+            if source < n_segments:
+                flat, c, d, was_hit = store_flat[r], store_coll[r], store_debt[r], store_hit[r]
+            else:
+                flat = new_flat[r]
+                c, d, was_hit = collateral[flat], debt[flat], False
+            k = flat_class[flat]
+            a, b = coll_asset[k], debt_asset[k]
+            if k != k_row:  # the class's parameters on the scratch row
+                row_c[0, :] = 0.0
+                row_d[0, :] = 0.0
+                row_lt[0, :] = 0.0
+                row_lt[0, a] = liq_threshold[k]
+                row_bonus[0, :] = liq_bonus[k]
+                row_fee[0, :] = protocol_fee[k]
+                row_venue[0] = venue[k]
+                k_row = k
+                current = -1
+            row_c[0, a], row_d[0, b] = c, d
+            owed = compiled._debt_usd(row_d, prices, 0, 0)
+            weighted = compiled._weighted_usd(row_c, row_lt, prices, 0, 0, False)
+            if owed > compiled.DUST_USD and weighted < owed:
+                row_seized[:] = 0.0
+                row_fees[:] = 0.0
+                row_repaid[:] = 0.0
+                bad_debt_usd, passes = compiled._liquidate_row_from(
+                    0, 0, row_c, row_d, row_lt, row_bonus, row_fee, row_venue, prices, False, row_seized, row_fees,
+                    row_repaid, max_passes, owed, weighted)
+                count += 1
+                repaid_usd, seized_usd = 0.0, 0.0
+                for j in range(n_assets):
+                    seized[j] += row_seized[j]
+                    fees[j] += row_fees[j]
+                    repaid[j] += row_repaid[j]
+                    repaid_usd += row_repaid[j] * prices[0, j]
+                    seized_usd += row_seized[j] * prices[0, j]
+                class_repaid_usd[k] += repaid_usd
+                class_seized_usd[k] += seized_usd
+                class_bad_usd[k] += bad_debt_usd
+                if passes > 0 and not was_hit:
+                    class_count[k] += 1
+                    was_hit = True
+                c, d = row_c[0, a], row_d[0, b]
+            if d == 0.0:
+                continue  # closed (or written off): out of the cascade
+            q = d / c
+            w = sizes[0]
+            if current < 0 or q < store_q[w - 1]:
+                current = sizes[1]
+                seg_class[current] = k
+                seg_lo[current] = w
+                sizes[1] += 1
+            store_flat[w], store_coll[w], store_debt[w], store_q[w], store_hit[w] = flat, c, d, q, was_hit
+            sizes[0] = w + 1
+            seg_hi[current] = w + 1
+    return count
+
+
+__all__ = ["active_round", "close_factor_round", "dd_prefix", "pair_round", "restore_rows"]

@@ -30,7 +30,6 @@ codes) are complete and in a fixed order before any book is built. Such a module
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -166,18 +165,12 @@ def register_rule(new: LiquidationRule) -> LiquidationRule:
 
 def _load_plugins() -> tuple[str, ...]:
     import risk.venues as package
+    from risk.plugins import plugin_module_names
 
-    loaded = []
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            loaded.append(f"risk.venues.{info.name}")
-            importlib.import_module(loaded[-1])
-    from importlib.metadata import entry_points
-
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        loaded.append(ep.value.split(":")[0])
-        importlib.import_module(loaded[-1])
-    return tuple(loaded)
+    loaded = plugin_module_names("risk.venues", package.__path__, ENTRY_POINT_GROUP)
+    for module in loaded:
+        importlib.import_module(module)
+    return loaded
 
 
 PLUGIN_MODULES: tuple[str, ...] = _load_plugins()

@@ -20,7 +20,6 @@ had, so the addresses of a given seed stay the same).
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,14 +90,11 @@ def _load() -> None:
         return
     _LOADED = True
     import chain.devnet as package
+    from risk.plugins import plugin_module_names
 
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name.startswith("deploy_"):
-            importlib.import_module(f"chain.devnet.{info.name}")
-    from importlib.metadata import entry_points
-
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        importlib.import_module(ep.value.split(":")[0])
+    for module in plugin_module_names("chain.devnet", package.__path__, ENTRY_POINT_GROUP,
+                                      select=lambda name: name.startswith("deploy_")):
+        importlib.import_module(module)
 
 
 def devnet_venues() -> tuple[DevnetVenue, ...]:

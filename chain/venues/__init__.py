@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import pkgutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol, runtime_checkable
@@ -239,13 +238,10 @@ def load_venues(extra_modules: Sequence[str] = ()) -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-            if not info.name.startswith("_"):
-                _import(f"{__name__}.{info.name}")
-        from importlib.metadata import entry_points
+        from risk.plugins import plugin_module_names
 
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            _import(ep.value.split(":")[0])
+        for module in plugin_module_names(__name__, __path__, ENTRY_POINT_GROUP):
+            _import(module)
     for module in extra_modules:
         _import(module)
 

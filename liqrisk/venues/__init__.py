@@ -23,7 +23,6 @@ error naming it.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,13 +71,10 @@ def _load() -> None:
     if _LOADED:
         return
     _LOADED = True
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-    from importlib.metadata import entry_points
+    from risk.plugins import plugin_module_names
 
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        importlib.import_module(ep.value.split(":")[0])
+    for module in plugin_module_names(__name__, __path__, ENTRY_POINT_GROUP):
+        importlib.import_module(module)
 
 
 def report_sections() -> tuple[ReportSection, ...]:

@@ -99,3 +99,54 @@ def test_devnet_up_writes_its_market_file(devnet_deployment, tmp_path):
     assert [m.kind for m in net.markets] == ["aave_v3", "aave_v3", "morpho_blue", "compound_v3", "sky_vaults",
                                              "liquity_v2", "euler_v2", "fluid_vault", "aave_v4"]  # the plugin doubles in deployment order
     assert json.loads(net.model_dump_json())["chain_id"] == devnet_deployment.chain_id
+
+
+def test_scenario_sweep_scans_two_networks_as_dask_tasks(other_chain, devnet, devnet_deployment, tmp_path,
+                                                           monkeypatch):
+    """One sweep over two networks (the devnet, chain 31337, and its fork answering 8453), each source
+    naming its node by environment variable (`rpc_url_env`): with `--workers 2` the two RPC scans are
+    tasks of the embedded cluster, and the JSON output equals the run in this process."""
+    import liqrisk.scaleout as scaleout
+
+    monkeypatch.setenv("LIQRISK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LIQRISK_MARKETS", raising=False)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.delenv("ETH_RPC_URL", raising=False)
+    monkeypatch.setenv("LIQRISK_TEST_DEVNET_URL", devnet.rpc_url)
+    monkeypatch.setenv("LIQRISK_TEST_BASE_URL", other_chain.rpc_url)
+    data = devnet_market_file(devnet_deployment, network="devnet")
+    data["networks"]["base-devnet"] = {**devnet_market_file(devnet_deployment, network="base-devnet")["networks"][
+        "base-devnet"], "chain_id": OTHER_CHAIN_ID}
+    (tmp_path / "markets.toml").write_text(to_toml(data))
+    files = []
+    for name, env, node in (("devnet", "LIQRISK_TEST_DEVNET_URL", devnet), ("base", "LIQRISK_TEST_BASE_URL", other_chain)):
+        with HttpTransport(node.rpc_url) as transport:
+            block = int(transport.request("eth_blockNumber", []), 16)
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name} grid"\n[source]\nkind = "rpc"\nmarkets = "markets.toml"\n'
+                        f'rpc_url_env = "{env}"\nblock = {block}\n[driver]\nasset = "WETH"\n'
+                        '[shock]\nkind = "grid"\ndrawdowns = [0.1, 0.3, 0.5]\n')
+        files.append(str(path))
+    reads: list[tuple[str, int]] = []
+    real = scaleout.read_rpc_sources
+
+    def recording(requests, runner):  # the real function, its calls recorded
+        reads.append((type(runner).__name__, len(requests)))
+        return real(requests, runner)
+
+    monkeypatch.setattr(scaleout, "read_rpc_sources", recording)
+    runner = CliRunner()
+    here = runner.invoke(cli, ["scenario", "run", *files, "--format", "json", "-q"])
+    assert here.exit_code == 0, here.output
+    there = runner.invoke(cli, ["scenario", "run", *files, "--format", "json", "-q", "--workers", "2"])
+    assert there.exit_code == 0, there.output
+    assert reads == [("DaskRunner", 2)]  # in process the sources are read one by one, on the cluster as tasks
+    docs = json.loads(here.stdout)["scenarios"]
+    assert json.loads(there.stdout)["scenarios"] == docs
+    assert [d["chain_id"] for d in docs] == [devnet_deployment.chain_id, OTHER_CHAIN_ID], [d.get("source") for d in docs]
+    assert all(d["rows"] for d in docs)
+    # A source naming a variable that is not set: one clear error naming the variable.
+    monkeypatch.delenv("LIQRISK_TEST_BASE_URL")
+    failed = runner.invoke(cli, ["scenario", "run", *files, "--format", "json", "-q", "--workers", "2"])
+    assert failed.exit_code == 1 and failed.stderr.startswith("Error: ") and failed.stderr.count("\n") == 1
+    assert "$LIQRISK_TEST_BASE_URL" in failed.stderr, failed.stderr

@@ -177,6 +177,16 @@ def test_url_from_env_or_arg(monkeypatch):
     with pytest.raises(ValueError) as info:
         url_from_env_or_arg(f"ws://host/{FAKE_KEY}")
     assert FAKE_KEY not in str(info.value)
+    # a source naming its own variable reads that one, whatever --rpc-url says
+    monkeypatch.setenv("BASE_RPC_URL", "https://b.example/v2/basekey12345")
+    assert url_from_env_or_arg("http://127.0.0.1:1", env_var="BASE_RPC_URL") == "https://b.example/v2/basekey12345"
+    monkeypatch.setenv("BASE_RPC_URL", f"ws://host/{FAKE_KEY}")
+    with pytest.raises(ValueError, match=r"\$BASE_RPC_URL") as info:
+        url_from_env_or_arg(None, env_var="BASE_RPC_URL")
+    assert FAKE_KEY not in str(info.value)
+    monkeypatch.delenv("BASE_RPC_URL")
+    with pytest.raises(ValueError, match=r"\$BASE_RPC_URL \(rpc_url_env\), which is not set"):
+        url_from_env_or_arg("http://127.0.0.1:1", env_var="BASE_RPC_URL")
 
 
 # ------------------------------------------------------------------------------------------

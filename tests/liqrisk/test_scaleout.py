@@ -242,6 +242,18 @@ def test_cli_scheduler_and_workers_give_the_same_output(cluster, monkeypatch) ->
     assert _simulate("--workers", "1") == alone  # an embedded 1-worker cluster, opened and closed by the CLI
 
 
+def _numba_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def test_embedded_workers_run_one_numba_thread_each() -> None:
+    """`--workers N` uses N cores: each worker process runs its compiled kernels on one thread."""
+    with open_runner(workers=1) as runner:
+        assert runner.map(_numba_threads, [()]) == [1]
+
+
 def test_open_runner_closes_the_embedded_cluster_on_error() -> None:
     """An error inside the block still closes the embedded cluster (its scheduler stops answering)."""
     opened = []
@@ -252,3 +264,53 @@ def test_open_runner_closes_the_embedded_cluster_on_error() -> None:
     client = opened[0]
     assert client.status == "closed"
     assert "closed" in str(client.cluster.status), client.cluster.status
+
+
+# ------------------------------------------------------------------------------- reports
+
+
+def test_report_on_a_cluster_equals_the_report_in_process(two_workers, cluster, tmp_path, monkeypatch) -> None:
+    """`compute_report(runner=...)`: the Monte Carlo's chunks and the scenario files run as tasks and
+    give the report computed here; `liqrisk report --scheduler` writes the same numbers."""
+    from liqrisk.report import ReportConfig, compute_report
+    from liqrisk.sources import LoadedSnapshot
+
+    loaded = LoadedSnapshot(sample_snapshot(200, seed=11), "sample", "synthetic sample, seed 11")
+    files = tuple(load_scenario(ROOT / "scenarios" / name) for name in ("eth_drawdown_grid.toml", "wsteth_depeg.toml"))
+    config = ReportConfig(monte_carlo=MonteCarloShock(kind="monte_carlo", model="student_t", paths=300, steps=13,
+                                                      seed=3, vol={"WETH": 1.6}),
+                          scenarios=files, charts=False)
+    seen: list[str] = []
+    submitted: list[str] = []
+    real_submit = two_workers.client.submit
+
+    def submit(fn, *args, key, **kw):  # the client's own submit, its task keys recorded
+        submitted.append(key.split("-")[1])
+        return real_submit(fn, *args, key=key, **kw)
+
+    here = compute_report(loaded, config)
+    monkeypatch.setattr(two_workers.client, "submit", submit)
+    there = compute_report(loaded, config, runner=two_workers, progress=lambda task, d, t: seen.append(task))
+    monkeypatch.undo()
+    # 2 chunks of the report's Monte Carlo, the 2 grid scenarios: all tasks on the cluster
+    assert sorted(set(submitted)) == ["mc", "scenario"] and submitted.count("scenario") == 2, submitted
+    _assert_identical(here.monte_carlo.monte_carlo.result, there.monte_carlo.monte_carlo.result)
+    assert [r.file for r in there.scenarios] == [str(f.path) for f in files]
+    for a, b in zip(here.scenarios, there.scenarios):
+        for name, column in a.cascade.to_frame().items():
+            assert np.array_equal(column, b.cascade.to_frame()[name], equal_nan=True), (a.name, name)
+    assert {"Monte Carlo", files[0].scenario.name, files[1].scenario.name} <= set(seen)
+
+    from liqrisk.cli import cli
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+
+    def report(out: Path, *extra: str) -> dict:
+        ran = CliRunner().invoke(cli, ["report", "--paths", "200", "--seed", "4", "--no-charts", "-q", "--out", str(out),
+                                       "--scenario", str(files[1].path), *extra], catch_exceptions=False)
+        assert ran.exit_code == 0, ran.output
+        return json.loads((out / "latest" / "report.json").read_text())
+
+    alone, clustered = report(tmp_path / "a"), report(tmp_path / "b", "--scheduler", cluster.scheduler_address)
+    for key in ("monte_carlo", "scenarios", "cascade"):
+        assert clustered[key] == alone[key], key

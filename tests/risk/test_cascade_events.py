@@ -126,3 +126,116 @@ def test_event_rounds_equal_numpy_rounds_on_random_books(book, drawdowns, depth,
     liquidity = ConstantDepth(np.full(book.n_assets, depth))
     kwargs = dict(driver=book.symbols[0], betas=betas, drawdowns=drawdowns, liquidity=liquidity)
     assert_same_tables(cascade_grid(book, workers=workers, **kwargs), cascade_grid(book, engine="numpy", **kwargs))
+
+
+SHALLOW = (1e6, 1e6, 3e5, 1e15, 1e15, 1e15)
+"""Depth at which the impacts pull wstETH ~8% off its beta path (past the layout's 5% margin)."""
+
+
+def test_prices_past_the_margin_cost_no_rerun(book, monkeypatch):
+    """Every grid point runs once even where prices leave the layout's margin (all rows enter
+    then), and the table still equals the numpy rounds (which re-run those points wider)."""
+    runs = []
+    real = cascade_events._run_point
+
+    def spy(grid, w, x0):
+        runs.append(x0)
+        return real(grid, w, x0)
+
+    monkeypatch.setattr(cascade_events, "_run_point", spy)
+    kwargs = dict(driver="WETH", betas=BETAS, drawdowns=GRID, liquidity=ConstantDepth(np.array(SHALLOW)))
+    fast = cascade_grid(book, workers=1, **kwargs)
+    r = -fast.final_drawdown
+    deviation = np.abs(fast.final_prices_usd / book.prices_usd - (1.0 + fast.betas * r[:, None])).max(axis=1)
+    assert (deviation > cascade_events.LAYOUT_EPS).sum() > GRID.size // 2
+    assert sorted(runs) == sorted(GRID.tolist())
+    assert_same_tables(fast, cascade_grid(book, engine="numpy", **kwargs))
+
+
+CLOSE_FACTOR_CLASSES = ((0.8, 1.05), (0.95, 1.01), (0.86, 1.1))
+"""(LT, bonus): LT x bonus 0.84 (one partial pass leaves HF > 1), 0.96 (eMode-like: HF 0.95-0.98
+takes a second pass), 0.95."""
+
+
+@st.composite
+def close_factor_books(draw):
+    """Single-pair Aave v3.0 / v3.3 positions (WETH or wstETH collateral, USDC debt) from HF 1 to
+    1.3 at spot, so drawdowns of 0-30% first reach many of them between HF 0.95 and 1 (the close
+    factor), with debt and collateral near v3.3's $2,000 (close-factor cap) and $1,000 (dust)
+    thresholds: debt USD 1,900-2,100 or 3,900-4,100 or exactly on 2,000 / 4,000, collateral
+    then ~$2,000-5,500, and after half the debt is seized ~$1,000 left on the eMode-like class."""
+    n = draw(st.integers(1, 30))
+    prices = np.array([2_000.0, 2_400.0, 1.0])
+    lt_value, bonus_value = draw(st.sampled_from(CLOSE_FACTOR_CLASSES))
+    debt_usd = np.array(draw(st.lists(st.one_of(st.floats(1_900.0, 2_100.0), st.floats(3_900.0, 4_100.0),
+                                                st.sampled_from([2_000.0, 4_000.0]), st.floats(2e3, 2e6)),
+                                      min_size=n, max_size=n)))
+    hf = np.array(draw(st.lists(st.floats(1.0, 1.3), min_size=n, max_size=n)))
+    asset = np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    rows = np.arange(n)
+    coll, debt, lt = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
+    coll[rows, asset] = hf * debt_usd / (lt_value * prices[asset])
+    debt[:, 2] = debt_usd
+    lt[rows, asset] = lt_value
+    venue = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=n, max_size=n)), dtype=np.int8)
+    return PositionBook(symbols=("WETH", "wstETH", "USDC"), prices_usd=prices, collateral=coll, debt=debt,
+                        liq_threshold=lt, liq_bonus=np.full((n, 3), bonus_value), protocol_fee=np.full((n, 3), 0.1),
+                        venue=venue, market=(venue == 2).astype(np.int32))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(close_factor_books(), st.lists(st.floats(0.0, 0.3), min_size=1, max_size=5),
+       st.sampled_from([(2e5, 1e5), (1e6, 1e6), (1e15, 3e4)]))
+def test_close_factor_pairs_equal_numpy_rounds(book, drawdowns, depth):
+    """Close-factor single pairs in the store (:func:`risk.compiled_cascade.close_factor_round`)
+    against the numpy rounds, which run them through the row kernel with the rest: the same rounds,
+    hits per market and amounts (within 1e-11), also across later rounds of impact."""
+    liquidity = ConstantDepth(np.array([*depth, 1e15]))
+    kwargs = dict(driver="WETH", betas={"wstETH": 1.0}, drawdowns=drawdowns, liquidity=liquidity)
+    assert_same_tables(cascade_grid(book, workers=1, **kwargs), cascade_grid(book, engine="numpy", **kwargs))
+
+
+def test_close_factor_survivors_are_liquidated_again_in_later_rounds(monkeypatch):
+    """A book whose close-factor survivors are reached again as the cascade deepens (15 rounds):
+    members are liquidated more often than they enter, the store compacts, and the table equals
+    the numpy rounds."""
+    book = _close_factor_book(400, hf_high=1.05)
+    entered, liquidated, compactions = [0], [0], [0]
+    real = cascade_events.cc.close_factor_round
+
+    def spy(*args):
+        sizes = args[19]  # [store entries, segments]
+        before = int(sizes[0])
+        out = real(*args)
+        entered[0] += args[1]
+        liquidated[0] += out
+        compactions[0] += int(sizes[0]) < before
+        return out
+
+    monkeypatch.setattr(cascade_events.cc, "close_factor_round", spy)
+    kwargs = dict(driver="WETH", betas={"wstETH": 1.0}, drawdowns=np.round(np.arange(0.0, 0.1, 0.01), 6),
+                  liquidity=ConstantDepth(np.array([1e5, 1e5, 1e15])))
+    fast = cascade_grid(book, workers=1, **kwargs)
+    monkeypatch.undo()
+    assert_same_tables(fast, cascade_grid(book, engine="numpy", **kwargs))
+    assert fast.rounds.max() >= 10 and liquidated[0] > 1.3 * entered[0] and compactions[0] >= 2
+
+
+def _close_factor_book(n: int, hf_high: float = 1.25) -> PositionBook:
+    """Aave v3.0 / v3.3 single pairs, LT 0.8 / bonus 1.05 and LT 0.95 / bonus 1.01, HF 1.0 to
+    ``hf_high`` at spot, debt $1,500-$6,000 (around the $2,000 cap)."""
+    rng = np.random.default_rng(7)
+    prices = np.array([2_000.0, 2_400.0, 1.0])
+    asset = rng.integers(0, 2, n)
+    lt_value = np.where(rng.random(n) < 0.5, 0.8, 0.95)
+    debt_usd = rng.uniform(1_500.0, 6_000.0, n)
+    rows = np.arange(n)
+    coll, debt, lt = np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, 3))
+    coll[rows, asset] = rng.uniform(1.0, hf_high, n) * debt_usd / (lt_value * prices[asset])
+    debt[:, 2] = debt_usd
+    lt[rows, asset] = lt_value
+    bonus = np.where(lt_value[:, None] > 0.9, 1.01, 1.05) * np.ones((1, 3))
+    venue = rng.integers(0, 2, n).astype(np.int8)
+    return PositionBook(symbols=("WETH", "wstETH", "USDC"), prices_usd=prices, collateral=coll, debt=debt,
+                        liq_threshold=lt, liq_bonus=bonus, protocol_fee=np.full((n, 3), 0.1), venue=venue,
+                        market=venue.astype(np.int32))
