@@ -299,6 +299,27 @@ def _liquidate_rows(rows: NDArray[np.intp], collateral: NDArray[np.float64], deb
     return most_passes
 
 
+_USD_PAIR = types.UniTuple(types.float64, 2)  # type: ignore[no-untyped-call]
+
+
+@numba.jit(_USD_PAIR(_F1_OUT, _F1_OUT, _F1_OUT, _F2_IN, _F1_OUT, _F1_OUT, _F1_OUT),
+           nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
+def _add_row_tokens(row_seized: NDArray[np.float64], row_fees: NDArray[np.float64], row_repaid: NDArray[np.float64],
+                    prices: NDArray[np.float64], seized_tokens: NDArray[np.float64], fee_tokens: NDArray[np.float64],
+                    repaid_tokens: NDArray[np.float64]) -> tuple[float, float]:
+    """Add one liquidated row's tokens (seized, protocol fee, repaid; per asset) to a round's
+    totals; returns the row's (repaid, seized) USD at ``prices[0]`` (summed in asset order)."""
+    repaid_usd = 0.0
+    seized_usd = 0.0
+    for k in range(row_seized.shape[0]):
+        seized_tokens[k] += row_seized[k]
+        fee_tokens[k] += row_fees[k]
+        repaid_tokens[k] += row_repaid[k]
+        repaid_usd += row_repaid[k] * prices[0, k]
+        seized_usd += row_seized[k] * prices[0, k]
+    return repaid_usd, seized_usd
+
+
 @numba.jit(types.intp(types.intp, _F2_OUT, _F2_OUT, _F2_IN, _F2_IN, _F2_IN, _I8_IN, _I32_IN, _B1_IN, _F2_IN,
                       _B1_OUT, types.intp, _F1_OUT, _F1_OUT, _F1_OUT, _F1_OUT, _F1_OUT, _F1_OUT),
            nopython=True, cache=_CACHE, error_model="numpy", nogil=True)
@@ -334,14 +355,8 @@ def _pool_round(n_rows: int, collateral: NDArray[np.float64], debt: NDArray[np.f
         if passes > 0:
             hit[i] = True
         count += 1
-        repaid_usd = 0.0
-        seized_usd = 0.0
-        for k in range(n):
-            seized_tokens[k] += row_seized[k]
-            fee_tokens[k] += row_fees[k]
-            repaid_tokens[k] += row_repaid[k]
-            repaid_usd += row_repaid[k] * prices[0, k]
-            seized_usd += row_seized[k] * prices[0, k]
+        repaid_usd, seized_usd = _add_row_tokens(row_seized, row_fees, row_repaid, prices, seized_tokens, fee_tokens,
+                                                 repaid_tokens)
         m = market[i]
         liquidated_by_market_usd[m] += repaid_usd
         seized_by_market_usd[m] += seized_usd

@@ -202,14 +202,8 @@ def active_round(active: NDArray[np.int64], n_active: int, key: NDArray[np.float
         if passes > 0:
             hit[i] = True
         count += 1
-        repaid_usd = 0.0
-        seized_usd = 0.0
-        for k in range(n):
-            seized_tokens[k] += row_seized[k]
-            fee_tokens[k] += row_fees[k]
-            repaid_tokens[k] += row_repaid[k]
-            repaid_usd += row_repaid[k] * prices[0, k]
-            seized_usd += row_seized[k] * prices[0, k]
+        repaid_usd, seized_usd = compiled._add_row_tokens(row_seized, row_fees, row_repaid, prices, seized_tokens,
+                                                          fee_tokens, repaid_tokens)
         m = market[i]
         liquidated_by_market_usd[m] += repaid_usd
         seized_by_market_usd[m] += seized_usd
@@ -357,13 +351,8 @@ def close_factor_round(new_flat: NDArray[np.int64], n_new: int, flat_class: NDAr
                     0, 0, row_c, row_d, row_lt, row_bonus, row_fee, row_venue, prices, False, row_seized, row_fees,
                     row_repaid, max_passes, owed, weighted)
                 count += 1
-                repaid_usd, seized_usd = 0.0, 0.0
-                for j in range(n_assets):
-                    seized[j] += row_seized[j]
-                    fees[j] += row_fees[j]
-                    repaid[j] += row_repaid[j]
-                    repaid_usd += row_repaid[j] * prices[0, j]
-                    seized_usd += row_seized[j] * prices[0, j]
+                repaid_usd, seized_usd = compiled._add_row_tokens(row_seized, row_fees, row_repaid, prices, seized,
+                                                                  fees, repaid)
                 class_repaid_usd[k] += repaid_usd
                 class_seized_usd[k] += seized_usd
                 class_bad_usd[k] += bad_debt_usd
