@@ -32,6 +32,12 @@ round), the band is re-centred and that path's schedule rebuilt from the current
 every step (tested against one). This is the "candidate margin, verify, redo" scheme done
 continuously, per path, at the moment the margin is left, instead of re-running whole paths.
 
+This module's scheme is the numpy engine (``engine="numpy"``, the readable reference). By default
+the same per-path event loop runs compiled and parallel over paths (:mod:`risk.compiled_montecarlo`,
+with a class pointer on each path's running minimum of the price ratio instead of a binary search
+per position) whenever the book's rules and the liquidity model have compiled forms; other books
+run here.
+
 The exogenous-only run (same paths, no impact) is returned alongside, so the amplification by the
 cascade is visible.
 
