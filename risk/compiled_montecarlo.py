@@ -51,15 +51,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk import compiled
-from risk.compiled import _CACHE
+from risk.compiled import _CACHE, BPS
 from risk.liquidity import MAX_IMPACT
-
-EPS_REL = 1e-9
-"""Relative slack of every bound (as :mod:`risk.montecarlo`), far above the rounding of its sums."""
+from risk.montecarlo import _EPS_REL as EPS_REL  # one slack for both engines' bounds
 NO_IMPACT, CONSTANT_DEPTH, SQUARE_ROOT = 0, 1, 2
 IMPACT_MODELS = ("NoImpact", "ConstantDepth", "SquareRootImpact")
 """Liquidity models the core evaluates itself (codes NO_IMPACT, CONSTANT_DEPTH, SQUARE_ROOT)."""
-BPS = 1e4
 _FIELDS_PER_PATH = 4  # rows of the per-path int outputs: positions hit, unconverged steps, rebases, error
 ERROR_IMPACT = 1
 """Error code of a path whose liquidity impact reached 1 (a price at or below zero)."""
@@ -481,27 +478,23 @@ def run_paths(exo: NDArray[np.float64], book_arrays: tuple[NDArray[np.generic], 
 
     ``book_arrays``: collateral, debt, LT, bonus, protocol fee (each (n_positions, n_assets)),
     venue (int8), floored average LT (bool), market (int64) (each (n_positions,)); ``classes``:
-    pos_class, class_c, class_j, class_start (n_classes + 1 offsets), class_rows, class_theta
-    (rows of each single-pair class sorted by theta, concatenated), generic rows.
+    pos_class, class_c, class_j, class_start (n_classes + 1 offsets), class_rows, class_bar
+    (rows of each single-pair class sorted by theta, concatenated; theta times ``1 + EPS_REL``),
+    generic rows, their bound weights (collateral x LT, less 1 bp on floored rows, as
+    :func:`_next_step` computes them) and their debt, packed so that a rebuild's first test reads
+    them in order. All of it is per book (built once by the caller), none of it per chunk.
     Returns liquidated, seized and bad debt per (path, market) USD (n_paths, n_markets), the
     float sums (n_paths, 1 + 2 n_assets) and the int counts (n_paths, 4) of :func:`_path`.
     """
     n_paths, _, n_assets = exo.shape
-    pos_class, class_c, class_j, class_start, class_rows, class_theta, generic = classes
+    pos_class, class_c, class_j, class_start, class_rows, class_bar, generic, generic_weighted, generic_debt = classes
     liquidated_m, seized_m, bad_m = (np.zeros((n_paths, n_markets)) for _ in range(3))
     sums = np.zeros((n_paths, 1 + 2 * n_assets))
     counts = np.zeros((n_paths, _FIELDS_PER_PATH), dtype=np.int64)
     cross_matrix = np.zeros((n_assets, n_assets)) if cross is None else np.ascontiguousarray(cross, dtype=np.float64)
-    coll, debt, lt, floored = book_arrays[0], book_arrays[1], book_arrays[2], book_arrays[6]
-    # The multi-asset rows' bound weights (collateral x LT, less 1 bp on floored rows, as
-    # _next_step computes them) and debt, packed so that a rebuild's first test reads them in order.
-    bound_lt = np.where(floored[generic, None] & (lt[generic] > 0), np.maximum(lt[generic] - 1.0 / BPS, 0.0),
-                        lt[generic])
-    generic_weighted = np.ascontiguousarray(coll[generic] * bound_lt)
     kernel: Any = _run_paths  # the book's columns come as one tuple (mypy cannot spread it over the signature)
     kernel(np.ascontiguousarray(exo, dtype=np.float64), *book_arrays, pos_class, class_c, class_j, class_start,
-               class_rows, np.asarray(class_theta, dtype=np.float64) * (1.0 + EPS_REL), generic, generic_weighted,
-               np.ascontiguousarray(debt[generic]), model,
+               class_rows, class_bar, generic, generic_weighted, generic_debt, model,
                np.ascontiguousarray(impact_params, dtype=np.float64), float(impact_y), cross_matrix,
                cross is not None, float(band), int(max_rounds), int(max_passes), bool(sell_protocol_fee),
                liquidated_m, seized_m, bad_m, sums, counts)

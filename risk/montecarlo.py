@@ -904,7 +904,9 @@ class _CompiledCore:
         classes = (bk.pos_class.astype(i64), bk.class_c.astype(i64), bk.class_j.astype(i64),
                    np.concatenate([[0], np.cumsum(sizes)]).astype(i64),
                    np.concatenate([np.zeros(0, dtype=i64), *bk.class_rows]).astype(i64),
-                   np.concatenate([np.zeros(0), *bk.class_theta]), bk.generic.astype(i64))
+                   np.concatenate([np.zeros(0), *bk.class_theta]) * (1.0 + _EPS_REL), bk.generic.astype(i64),
+                   np.ascontiguousarray(bk.bound_weighted[bk.generic], dtype=np.float64),
+                   np.ascontiguousarray(bk.debt[bk.generic], dtype=np.float64))
         return cls(bk, book_arrays, classes, model, params, y)
 
     def run(self, exo: NDArray[np.float64], max_rounds: int, sell_protocol_fee: bool, band: float,
